@@ -1,0 +1,94 @@
+"""Kashi's one error hierarchy (STYLE principle 7).
+
+Every failure the business can name is a `KashiError` subclass carrying a stable `code`.
+Nothing here knows about HTTP: `kashi/api/errors.py` maps codes to statuses once
+(validation_failed and credit_exceeds_remaining → 422, not_found → 404,
+conflict, period_closed and version_conflict → 409).
+
+`details` lists the offending fields, each `{"field": "items[2].unit_price", "reason": "..."}`,
+so an API answer can name every bad field at once (SPEC §10 error shape).
+
+The hierarchy is flat on purpose: a subclass exists only where a caller catches it by name.
+`ValidationFailed` is also a `ValueError`, so pure parsers (money, periods) raise it and plain
+Python callers can still catch `ValueError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class KashiError(Exception):
+    """A failure the business can name.
+
+    message: one sentence for a person.
+    details: the fields at fault, each a dict with "field" and "reason"; empty when none applies.
+    """
+
+    code = "kashi_error"
+
+    def __init__(self, message: str, details: Iterable[dict[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: list[dict[str, str]] = [dict(detail) for detail in details]
+
+    def to_json(self) -> dict[str, object]:
+        """The body of an error answer: `{"code", "message", "details"}`."""
+        return {"code": self.code, "message": self.message, "details": list(self.details)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, details={self.details!r})"
+
+
+class ValidationFailed(KashiError, ValueError):
+    """Input that breaks the contract of SPEC §2–§4 (bad money, bad field, unknown model...)."""
+
+    code = "validation_failed"
+
+    @classmethod
+    def of(cls, field: str, reason: str) -> ValidationFailed:
+        """One bad field: the message is `"<field>: <reason>"` and details name it."""
+        return cls(f"{field}: {reason}", [{"field": field, "reason": reason}])
+
+
+class UnknownGpuModel(ValidationFailed):
+    """A GPU model name missing from the catalog (SPEC §2); operators add it with POST /v1/gpu-models."""
+
+    def __init__(self, name: str, field: str = "gpu_model") -> None:
+        reason = f"unknown GPU model {name!r}; add it to the catalog first"
+        super().__init__(f"{field}: {reason}", [{"field": field, "reason": reason}])
+        self.name = name
+
+
+class NotFound(KashiError):
+    """A contract, invoice, tenant... that does not exist (or that the caller may not see)."""
+
+    code = "not_found"
+
+
+class Conflict(KashiError):
+    """A request that contradicts the state it would change."""
+
+    code = "conflict"
+
+
+class ContractClosed(Conflict):
+    """A change to a contract that is already terminated or past its term end (SPEC §4, §6)."""
+
+
+class PeriodAlreadyClosed(Conflict):
+    """A termination or amendment taking effect inside an already closed period (SPEC §7)."""
+
+    code = "period_closed"
+
+
+class VersionConflict(Conflict):
+    """An event stream whose versions are not 1, 2, … n: a concurrent writer or a corrupt stream."""
+
+    code = "version_conflict"
+
+
+class CreditExceedsRemaining(KashiError):
+    """A credit note larger than what remains of its invoice (SPEC §7)."""
+
+    code = "credit_exceeds_remaining"
