@@ -1,0 +1,73 @@
+"""The HTTP API: ``create_app(settings)`` wires routers under ``/v1``; nothing connects at import."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from prometheus_client import REGISTRY as DEFAULT_REGISTRY
+from prometheus_client import CollectorRegistry
+
+from kashi.api import errors
+from kashi.metrics import REQUEST_SECONDS, PipelineCollector
+from kashi.settings import Settings
+
+ROUTERS = ("events", "usage", "tenants", "contracts", "catalog", "periods", "invoices", "payments",
+           "statements", "exports")
+"""Route modules under ``kashi.api.routes``; each exposes ``router``. Missing ones are skipped."""
+
+
+def _routers():
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(f"kashi.api.routes.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"kashi.api.routes.{name}":
+                raise
+            continue
+        yield module.router
+
+
+def create_app(settings: Settings, *, database_url: str, redis_url: str) -> FastAPI:
+    """Build the app against the given servers (resolved by the caller: embedded or external)."""
+    from kashi.db import make_engine
+    from workers.broker import make_broker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.engine = make_engine(database_url, pool_size=10)
+        app.state.broker = make_broker(redis_url, namespace=settings.queue_namespace,
+                                       heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
+                                       waitaof_timeout_ms=settings.waitaof_timeout_ms)
+        registry = CollectorRegistry()
+        for collector in (DEFAULT_REGISTRY,):
+            registry.register(collector)
+        registry.register(PipelineCollector(app.state.engine, app.state.broker.client, settings.queue_namespace))
+        app.state.registry = registry
+        yield
+        app.state.engine.dispose()
+        app.state.broker.close()
+
+    app = FastAPI(title="Kashi", version="0.1.0", default_response_class=JSONResponse, lifespan=lifespan,
+                  description="Event-sourced metering and billing for GPU compute rental (卡时).")
+    app.state.settings = settings
+    errors.install(app)
+
+    @app.middleware("http")
+    async def timing(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"),
+                               str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    from kashi.api.routes import health
+
+    app.include_router(health.router)
+    for router in _routers():
+        app.include_router(router, prefix="/v1")
+    return app

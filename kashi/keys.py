@@ -1,0 +1,71 @@
+"""API keys (SPEC §9): random, shown once, stored as a SHA-256 hash, revocable.
+
+A key reads ``ks_<id>_<secret>``; the id finds the row, the hash of the whole key proves it.
+SHA-256 suffices for 256-bit random secrets (no dictionary to guess from), and keeps the
+check cheap on the ingest hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, select
+
+from billing.errors import ValidationFailed
+from kashi.tables import api_keys
+
+ROLES = ("operator", "finance", "tenant", "agent")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a role, and for ``tenant`` keys a tenant, for ``agent`` keys a source."""
+
+    key_id: str
+    role: str
+    tenant_id: str | None = None
+    source: str | None = None
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(conn: Connection, role: str, *, tenant_id: str | None = None, source: str | None = None) -> str:
+    """Store a new key and return it; this is the only time the clear key exists."""
+    problems = []
+    if role not in ROLES:
+        problems.append({"field": "role", "reason": f"must be one of {', '.join(ROLES)}"})
+    if role == "tenant" and not tenant_id:
+        problems.append({"field": "tenant", "reason": "a tenant key needs --tenant"})
+    if role == "agent" and not source:
+        problems.append({"field": "source", "reason": "an agent key needs --source (the CloudEvents source)"})
+    if problems:
+        raise ValidationFailed("invalid key request", problems)
+    key_id = secrets.token_hex(6)
+    key = f"ks_{key_id}_{secrets.token_urlsafe(32)}"
+    conn.execute(api_keys.insert().values(id=key_id, hash=_hash(key), role=role, tenant_id=tenant_id,
+                                          source=source))
+    return key
+
+
+def authenticate(conn: Connection, key: str) -> Principal | None:
+    """The principal of a live key, or None for a malformed, unknown or revoked one."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != "ks":
+        return None
+    row = conn.execute(select(api_keys).where(api_keys.c.id == parts[1], api_keys.c.revoked_at.is_(None))).first()
+    if row is None or not hmac.compare_digest(row.hash, _hash(key)):
+        return None
+    return Principal(key_id=row.id, role=row.role, tenant_id=row.tenant_id, source=row.source)
+
+
+def revoke_key(conn: Connection, key_id: str) -> bool:
+    from sqlalchemy import func
+
+    result = conn.execute(api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                          .values(revoked_at=func.now()))
+    return result.rowcount == 1

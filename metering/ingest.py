@@ -1,0 +1,60 @@
+"""Service: a request body → a validated batch, durably queued → the number accepted (SPEC §3).
+
+Nothing of an invalid batch is kept: validation is whole, and the only write is one enqueue
+that returns after Redis has fsynced it (:class:`workers.broker.DurableRedisBroker`).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+
+from billing.errors import ValidationFailed
+from metering.events import MAX_BYTES, MAX_EVENTS, BatchRejected, UsageRecord, validate_batch
+
+CONTENT_TYPES = ("application/cloudevents-batch+json", "application/json", "application/cloudevents+json")
+
+
+class BatchTooLarge(ValueError):
+    pass
+
+
+class SourceNotAllowed(ValueError):
+    def __init__(self, indexes: list[int], source: str):
+        super().__init__(f"this key may only send events with source {source!r}")
+        self.indexes = indexes
+
+
+def parse(body: bytes) -> tuple[list[UsageRecord], int]:
+    """Decode and validate a request body into its records (a repeat of one ``(source, id)`` in the
+    same batch kept once) and the number of events it held; raise BatchTooLarge, ValidationFailed
+    or BatchRejected."""
+    if len(body) > MAX_BYTES:
+        raise BatchTooLarge(f"the body is {len(body)} bytes; at most {MAX_BYTES} per request")
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationFailed.of("body", f"not valid JSON: {exc}") from None
+    if isinstance(payload, list) and len(payload) > MAX_EVENTS:
+        raise BatchTooLarge(f"the batch has {len(payload)} events; at most {MAX_EVENTS} per request")
+    return validate_batch(payload), len(payload) if isinstance(payload, list) else 1
+
+
+def check_source(records: list[UsageRecord], bound_source: str | None) -> None:
+    """An agent key sends only events of the source it is bound to (SPEC §9)."""
+    if bound_source is None:
+        return
+    bad = [i for i, r in enumerate(records) if r.source != bound_source]
+    if bad:
+        raise SourceNotAllowed(bad, bound_source)
+
+
+def accept(enqueue, records: list[UsageRecord]) -> str:
+    """Enqueue the batch as one message via ``enqueue(batch_id, rows)``; return the batch id."""
+    batch_id = uuid.uuid4().hex
+    enqueue(batch_id, [r.to_wire() for r in records])
+    return batch_id
+
+
+__all__ = ["BatchRejected", "BatchTooLarge", "SourceNotAllowed", "accept", "check_source", "parse"]

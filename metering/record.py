@@ -1,0 +1,69 @@
+"""Service: a dequeued batch → the usage log and its rollups, in one transaction (SPEC §3).
+
+dramatiq delivers at least once. Each delivery is counted in ``ingest_batches`` in its own
+committed transaction *before* the work, so a batch that kills its worker every time (SIGKILL,
+OOM) is seen coming back and, after ``max_attempts``, parked for operators instead of looping.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy import Engine, text
+
+from metering.events import UsageRecord
+from metering.store import Recorded, record_batch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str
+    """``recorded``, ``already_recorded`` or ``parked``."""
+    recorded: Recorded | None = None
+
+
+def _count_delivery(engine: Engine, batch_id: str, events: int) -> tuple[str, int]:
+    with engine.begin() as conn:
+        status, attempts = conn.execute(
+            text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
+                    VALUES (:b, 'processing', 1, :n)
+                    ON CONFLICT (batch_id) DO UPDATE
+                    SET attempts = ingest_batches.attempts + 1, last_seen = now()
+                    RETURNING status, attempts"""),
+            {"b": batch_id, "n": events},
+        ).one()
+    return status, attempts
+
+
+def _park(engine: Engine, batch_id: str, rows: list[list], attempts: int) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text("""UPDATE ingest_batches SET status = 'parked', payload = CAST(:p AS jsonb), error = :e
+                    WHERE batch_id = :b"""),
+            {"b": batch_id, "p": orjson.dumps(rows).decode(),
+             "e": f"delivered {attempts} times without completing; parked for an operator"},
+        )
+
+
+def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int = 5) -> Outcome:
+    """Record one queued batch exactly once, or park it after ``max_attempts`` deliveries."""
+    status, attempts = _count_delivery(engine, batch_id, len(rows))
+    if status in ("done", "parked"):
+        log.info("batch already handled", extra={"batch_id": batch_id, "status": status})
+        return Outcome("already_recorded" if status == "done" else "parked")
+    if attempts > max_attempts:
+        _park(engine, batch_id, rows, attempts)
+        log.error("batch parked", extra={"batch_id": batch_id, "attempts": attempts})
+        return Outcome("parked")
+    records = [UsageRecord.from_wire(row) for row in rows]
+    with engine.begin() as conn:
+        result = record_batch(conn, batch_id, records)
+        conn.execute(text("UPDATE ingest_batches SET status = 'done', persisted = :n WHERE batch_id = :b"),
+                     {"b": batch_id, "n": result.events})
+    log.info("batch recorded", extra={"batch_id": batch_id, "events": result.events,
+                                      "duplicates": result.duplicates, "card_seconds": result.card_seconds})
+    return Outcome("recorded", result)

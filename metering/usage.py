@@ -1,0 +1,50 @@
+"""Usage queries: rollups grouped by hour, day or month in the tenant's timezone (SPEC §10)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import Connection, text
+
+GROUPS = ("hour", "day", "month")
+HOURS_PLACES = Decimal("0.000001")
+
+
+def card_hours(card_seconds: int) -> str:
+    """Card-hours as a decimal string, to 6 places (3,600 card-seconds are one card-hour)."""
+    return str((Decimal(card_seconds) / 3600).quantize(HOURS_PLACES, rounding=ROUND_HALF_UP))
+
+
+def gpu_usage(conn: Connection, tenant_id: str, tz: str, start: datetime, end: datetime, group_by: str) -> list[dict]:
+    """Card-seconds per bucket, contract and GPU model, for hours starting in ``[start, end)``."""
+    rows = conn.execute(text("""
+        SELECT date_trunc(:g, to_timestamp(hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
+               contract_id, gpu_model, sum(card_seconds)::bigint AS card_seconds
+        FROM gpu_hourly
+        WHERE tenant_id = :t AND hour >= extract(epoch FROM CAST(:s AS timestamptz))
+          AND hour < extract(epoch FROM CAST(:e AS timestamptz))
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""), {"g": group_by, "tz": tz, "t": tenant_id, "s": start, "e": end})
+    return [{"bucket": r.bucket, "contract_id": r.contract_id or None, "gpu_model": r.gpu_model,
+             "card_seconds": str(r.card_seconds), "card_hours": card_hours(r.card_seconds)} for r in rows]
+
+
+def token_usage(conn: Connection, tenant_id: str, tz: str, start: datetime, end: datetime, group_by: str) -> list[dict]:
+    """Tokens per bucket, contract, model and kind, for hours starting in ``[start, end)``."""
+    rows = conn.execute(text("""
+        SELECT date_trunc(:g, to_timestamp(hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
+               contract_id, model, kind, sum(tokens)::bigint AS tokens
+        FROM token_hourly
+        WHERE tenant_id = :t AND hour >= extract(epoch FROM CAST(:s AS timestamptz))
+          AND hour < extract(epoch FROM CAST(:e AS timestamptz))
+        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""), {"g": group_by, "tz": tz, "t": tenant_id, "s": start, "e": end})
+    return [{"bucket": r.bucket, "contract_id": r.contract_id or None, "model": r.model, "kind": r.kind,
+             "tokens": r.tokens} for r in rows]
+
+
+def card_seconds_by_model(conn: Connection, tenant_id: str | None = None) -> list[tuple[str, str, int]]:
+    """Total card-seconds per tenant and GPU model (for the demo's table)."""
+    rows = conn.execute(text("""
+        SELECT tenant_id, gpu_model, sum(card_seconds)::bigint FROM gpu_hourly
+        WHERE CAST(:t AS text) IS NULL OR tenant_id = :t GROUP BY 1, 2 ORDER BY 1, 2"""), {"t": tenant_id})
+    return [tuple(r) for r in rows]

@@ -1,0 +1,28 @@
+"""Alembic environment: the URL comes from the caller (``kashi migrate``) or Kashi's settings."""
+
+from alembic import context
+
+from kashi.db import make_engine, metadata
+from kashi.models import load_all_tables
+
+load_all_tables()
+config = context.config
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        context.configure(connection=connection, target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    url = config.get_main_option("sqlalchemy.url")
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        context.configure(connection=conn, target_metadata=metadata)
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()

@@ -1,0 +1,40 @@
+"""Actors: each makes one service call and declares its retries (STYLE principle 9).
+
+Actors are declared on a given broker by :func:`declare`, so that building a worker or a test
+never connects or registers anything at import time.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from sqlalchemy import Engine
+
+from metering.record import record
+from workers.broker import INGEST_QUEUE, RECORD_USAGE
+
+
+def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, dramatiq.Actor]:
+    """Declare Kashi's actors on ``broker``, bound to ``engine``."""
+
+    def record_usage(batch_id: str, rows: list[list]) -> None:
+        record(engine, batch_id, rows, max_attempts=max_attempts)
+
+    actors = {
+        RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
+                                     broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
+    }
+    for extra in _extra_actor_modules():
+        actors.update(extra.declare(broker, engine))
+    return actors
+
+
+def _extra_actor_modules():
+    """Actor modules of later capabilities (month close) that exist in this build."""
+    import importlib
+
+    for name in ("billing.close_actors",):
+        try:
+            yield importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
