@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
 from sqlalchemy import text
@@ -26,8 +27,9 @@ def get_usage(
     tz = tenants.get(conn, tenant_id)["timezone"]
     query = usage.gpu_usage if type == "gpu" else usage.token_usage
     rows = query(conn, tenant_id, tz, start, end, group_by)
+    zone = ZoneInfo(tz)
     for row in rows:
-        row["bucket"] = row["bucket"].isoformat()
+        row["bucket"] = row["bucket"].astimezone(zone).isoformat()
     return {"tenant_id": tenant_id, "timezone": tz, "type": type, "group_by": group_by, "items": rows,
             "next_cursor": None}
 
