@@ -90,7 +90,8 @@ def test_resent_events_and_redelivered_message_change_nothing(kashi, agent, uid,
 
 
 def test_overlapping_and_out_of_order_intervals_count_each_second_once(kashi, agent, uid, new_tenant):
-    late_first = gpu_event(uid, 1, tenant=new_tenant, start="2026-10-01T01:00:00+08:00", end="2026-10-01T03:00:00+08:00")
+    late_first = gpu_event(uid, 1, tenant=new_tenant, start="2026-10-01T01:00:00+08:00",
+                           end="2026-10-01T03:00:00+08:00")
     overlap = gpu_event(uid, 2, tenant=new_tenant, start="2026-10-01T00:00:00+08:00", end="2026-10-01T02:00:00+08:00")
     inside = gpu_event(uid, 3, tenant=new_tenant, start="2026-10-01T01:10:00+08:00", end="2026-10-01T01:20:00+08:00")
     for event in (late_first, overlap, inside):
