@@ -35,9 +35,7 @@ def _iso(t: datetime) -> str:
     return t.isoformat()
 
 
-def _lease_timeline(
-    rng: random.Random, windows: int, window_s: int, tenant_ids: list[str]
-) -> list[str | None]:
+def _lease_timeline(rng: random.Random, windows: int, window_s: int, tenant_ids: list[str]) -> list[str | None]:
     """Holder of one GPU for each window: leases of 2–12 h, idle gaps of 1–4 h, some GPUs idle all day."""
     per_hour = max(1, round(3600 / window_s))
     holders: list[str | None] = []
@@ -216,9 +214,7 @@ def expected_card_seconds(events: Iterable[dict]) -> dict[tuple[str, str], int]:
         if event.get("type") != "gpu.usage":
             continue
         data = event["data"]
-        spans[(event["subject"], data["gpu_model"], data["gpu"])].append(
-            (_epoch(data["start"]), _epoch(data["end"]))
-        )
+        spans[(event["subject"], data["gpu_model"], data["gpu"])].append((_epoch(data["start"]), _epoch(data["end"])))
     result: dict[tuple[str, str], int] = defaultdict(int)
     for (tenant, model, _gpu), intervals in spans.items():
         result[(tenant, model)] += union_seconds(intervals)

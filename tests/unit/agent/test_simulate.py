@@ -21,9 +21,7 @@ def _per_gpu_window_truth(events):
     for e in events:
         if e["type"] == "gpu.usage" and "-overlap-" not in e["id"]:
             d = e["data"]
-            secs = int(
-                (datetime.fromisoformat(d["end"]) - datetime.fromisoformat(d["start"])).total_seconds()
-            )
+            secs = int((datetime.fromisoformat(d["end"]) - datetime.fromisoformat(d["start"])).total_seconds())
             total[(e["subject"], d["gpu_model"], e["id"])] = secs
     out = Counter()
     for (tenant, model, _), secs in total.items():
@@ -46,9 +44,7 @@ def test_events_are_cloudevents_as_spec_section_3():
             d = e["data"]
             assert d["node"] == "sim-1" and d["gpu"].startswith("GPU-") and d["gpu_model"] == "H100-SXM"
             assert datetime.fromisoformat(d["end"]) > datetime.fromisoformat(d["start"])
-            assert datetime.fromisoformat(d["end"]) - datetime.fromisoformat(d["start"]) <= timedelta(
-                hours=24
-            )
+            assert datetime.fromisoformat(d["end"]) - datetime.fromisoformat(d["start"]) <= timedelta(hours=24)
             assert isinstance(d["utilization"], str) and 0 <= float(d["utilization"]) <= 1
         else:
             d = e["data"]
@@ -92,9 +88,7 @@ def test_expected_tokens_counts_resends_once():
     events = simulate_events(start=START, gpus=0, token_events=20, seed=3)
     doubled = events + [dict(events[0])]
     assert expected_tokens(doubled) == expected_tokens(events)
-    assert sum(v[1] for v in expected_tokens(events).values()) == sum(
-        e["data"]["output_tokens"] for e in events
-    )
+    assert sum(v[1] for v in expected_tokens(events).values()) == sum(e["data"]["output_tokens"] for e in events)
 
 
 @settings(max_examples=40, deadline=None)
