@@ -1,0 +1,94 @@
+"""At-least-once delivery made exactly-once: races, crashes and poison batches (SPEC §3, issue 3)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from sqlalchemy import text
+
+from kashi.settings import Settings
+from metering.events import validate_batch
+from metering.record import record
+from metering.store import gpu_lock_key
+from tests.integration.test_ingest import card_seconds, events_logged, gpu_event
+from workers.broker import INGEST_QUEUE, enqueue_usage, make_broker
+from workers.run import RunningWorker
+
+
+def rows(events):
+    return [r.to_wire() for r in validate_batch(events)]
+
+
+def test_two_workers_racing_on_one_gpu_count_each_second_once(kashi, uid, new_tenant):
+    batches = [
+        rows([gpu_event(uid, f"a{i}", tenant=new_tenant, start=f"2026-10-01T0{i}:00:00+08:00",
+                        end=f"2026-10-01T0{i + 2}:00:00+08:00") for i in range(0, 6, 2)]),
+        rows([gpu_event(uid, f"b{i}", tenant=new_tenant, start=f"2026-10-01T0{i}:30:00+08:00",
+                        end=f"2026-10-01T0{i + 1}:30:00+08:00") for i in range(0, 7)]),
+    ]
+    barrier = threading.Barrier(len(batches))
+
+    def run(i):
+        barrier.wait()
+        record(kashi.engine, f"race-{uid}-{i}", batches[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # union of [0,6h) and [0:30, 7:30) → [0, 7:30)
+    assert card_seconds(kashi, new_tenant) == 7 * 3600 + 1800
+
+
+def test_worker_killed_mid_batch_loses_nothing_once_another_worker_runs(kashi, uid, new_tenant):
+    namespace = f"kill-{uid}"
+    settings = Settings(data_dir=kashi.settings.data_dir, queue_namespace=namespace, heartbeat_timeout_ms=2000)
+    events = [gpu_event(uid, i, tenant=new_tenant, gpu=f"G{i}") for i in range(20)]
+    broker = make_broker(kashi.servers.redis_url, namespace=namespace, heartbeat_timeout_ms=2000)
+    enqueue_usage(broker, f"kill-{uid}", rows(events))
+    env = {**os.environ, "KASHI_DATABASE_URL": kashi.servers.database_url, "KASHI_REDIS_URL": kashi.servers.redis_url,
+           "KASHI_QUEUE_NAMESPACE": namespace, "KASHI_HEARTBEAT_TIMEOUT_MS": "2000"}
+    # Hold one GPU's lock so the worker blocks in the middle of the batch's transaction.
+    with kashi.engine.connect() as blocker:
+        blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": gpu_lock_key(f"{uid}-G7")})
+        worker = subprocess.Popen([sys.executable, "-m", "kashi.cli", "worker"], env=env)
+        deadline = time.monotonic() + 60
+        while True:  # wait until the worker is stuck inside the batch
+            waiting = blocker.execute(text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar_one()
+            if waiting or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert waiting, "the worker never reached the batch"
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait()
+        blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": gpu_lock_key(f"{uid}-G7")})
+        blocker.commit()
+    assert events_logged(kashi, f"node/{uid}") == 0  # the killed transaction left nothing
+    survivor = RunningWorker(settings, kashi.servers.database_url, kashi.servers.redis_url, threads=1)
+    try:
+        survivor.broker.join(INGEST_QUEUE, timeout=60_000)
+        survivor.worker.join()
+    finally:
+        survivor.stop()
+        broker.close()
+    assert events_logged(kashi, f"node/{uid}") == 20
+    assert card_seconds(kashi, new_tenant) == 20 * 3600
+
+
+def test_batch_delivered_too_often_is_parked_and_listed(kashi, operator_client, uid, new_tenant):
+    batch = rows([gpu_event(uid, 1, tenant=new_tenant)])
+    with kashi.engine.begin() as conn:  # five earlier deliveries that each died mid-batch
+        conn.execute(text("INSERT INTO ingest_batches (batch_id, status, attempts, events) "
+                          "VALUES (:b, 'processing', 5, 1)"), {"b": f"poison-{uid}"})
+    assert record(kashi.engine, f"poison-{uid}", batch, max_attempts=5).status == "parked"
+    assert record(kashi.engine, f"poison-{uid}", batch, max_attempts=5).status == "parked"
+    parked = operator_client.get("/v1/ingest/parked").json()["items"]
+    assert [p["attempts"] for p in parked if p["batch_id"] == f"poison-{uid}"] == [7]
+    assert card_seconds(kashi, new_tenant) == 0
