@@ -65,17 +65,12 @@ def _value_to_json(value: Any) -> Any:
 
 def _plain(value: Any) -> dict[str, Any]:
     """A flat dataclass as a dict of JSON values, None fields left out."""
-    return {
-        f.name: _value_to_json(getattr(value, f.name))
-        for f in fields(value)
-        if getattr(value, f.name) is not None
-    }
+    return {f.name: _value_to_json(getattr(value, f.name)) for f in fields(value) if getattr(value, f.name) is not None}
 
 
 def _decode(data: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        key: Decimal(value) if key in _DECIMAL_FIELDS and value is not None else value
-        for key, value in data.items()
+        key: Decimal(value) if key in _DECIMAL_FIELDS and value is not None else value for key, value in data.items()
     }
 
 

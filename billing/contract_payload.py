@@ -74,12 +74,12 @@ class _Problems:
             return value
         return None
 
-    def integer(
-        self, obj: Mapping, key: str, field: str, minimum: int, default: Any = _MISSING
-    ) -> int | None:
+    def integer(self, obj: Mapping, key: str, field: str, minimum: int, default: Any = _MISSING) -> int | None:
         value = obj.get(key, default)
         if value is _MISSING:
             self.add(field, "is required")
+        elif value is None and default is None:
+            return None
         elif isinstance(value, bool) or not isinstance(value, int):
             self.add(field, f"must be a whole number, not {value!r}")
         elif value < minimum:
@@ -114,9 +114,7 @@ class _Problems:
             return None
         return name
 
-    def instant(
-        self, obj: Mapping, key: str, field: str, tz: Zone, default: Any = _MISSING
-    ) -> datetime | None:
+    def instant(self, obj: Mapping, key: str, field: str, tz: Zone, default: Any = _MISSING) -> datetime | None:
         value = obj.get(key, default)
         if value is _MISSING:
             self.add(field, "is required")
@@ -163,9 +161,7 @@ def _item(raw: object, index: int, catalog: Catalog, problems: _Problems) -> Ite
     item_id = problems.text(raw, "id", prefix + "id")
 
     def price(key: str, positive: bool = True, default: Any = _MISSING) -> Decimal | None:
-        return problems.decimal(
-            raw, key, prefix + key, places=PRICE_PLACES, positive=positive, default=default
-        )
+        return problems.decimal(raw, key, prefix + key, places=PRICE_PLACES, positive=positive, default=default)
 
     built: Item | None = None
     if pricing == "machine_month":
@@ -197,11 +193,7 @@ def _item(raw: object, index: int, catalog: Catalog, problems: _Problems) -> Ite
             input_price=price("input_price", positive=False),
             output_price=price("output_price", positive=False),
         )
-        cached = (
-            price("cached_input_price", positive=False)
-            if "cached_input_price" in raw
-            else fields["input_price"]
-        )
+        cached = price("cached_input_price", positive=False) if "cached_input_price" in raw else fields["input_price"]
         if None not in fields.values() and cached is not None:
             built = TokenItem(**fields, cached_input_price=cached)
     return built if len(problems.details) == before else None
@@ -219,9 +211,7 @@ def _p_year(
     if "capacity_p" in raw:
         if "machines" in raw:
             problems.add(prefix + "machines", "give capacity_p or machines (with gpu_model), not both")
-        capacity = problems.decimal(
-            raw, "capacity_p", prefix + "capacity_p", places=PRICE_PLACES, positive=True
-        )
+        capacity = problems.decimal(raw, "capacity_p", prefix + "capacity_p", places=PRICE_PLACES, positive=True)
         if None in (item_id, unit_price, capacity):
             return None
         return PYearItem(id=item_id, capacity_p=capacity, unit_price=unit_price, gpu_model=gpu_model)
@@ -229,9 +219,7 @@ def _p_year(
         problems.add(prefix + "capacity_p", "is required unless gpu_model and machines are given")
         return None
     machines = problems.integer(raw, "machines", prefix + "machines", 1)
-    cards = problems.integer(
-        raw, "cards_per_machine", prefix + "cards_per_machine", 1, DEFAULT_CARDS_PER_MACHINE
-    )
+    cards = problems.integer(raw, "cards_per_machine", prefix + "cards_per_machine", 1, DEFAULT_CARDS_PER_MACHINE)
     if None in (item_id, unit_price, gpu_model, machines, cards):
         return None
     tflops = catalog.tflops(gpu_model)
@@ -288,9 +276,7 @@ def contract_from_payload(
         currency = validate_currency(payload.get("currency", default_currency))
     except ValidationFailed as error:
         problems.details.extend(error.details)
-    tax_rate = problems.decimal(
-        payload, "tax_rate", "tax_rate", places=PRICE_PLACES, positive=False, default=0
-    )
+    tax_rate = problems.decimal(payload, "tax_rate", "tax_rate", places=PRICE_PLACES, positive=False, default=0)
     if tax_rate is not None and tax_rate >= 1:
         problems.add("tax_rate", "must be a fraction below 1 (0.06 for 6%)")
     start = problems.instant(payload, "start", "start", tz)

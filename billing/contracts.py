@@ -261,14 +261,10 @@ def with_changes(item: Item, changes: ItemChanges) -> Item:
             derived = Decimal(changes.machines * item.cards_per_machine) * item.card_tflops / 1000
             updated = replace(updated, machines=changes.machines, capacity_p=derived)
         else:
-            raise ValidationFailed.of(
-                "machines", f"item {item.id} ({item.pricing}) has no machines to change"
-            )
+            raise ValidationFailed.of("machines", f"item {item.id} ({item.pricing}) has no machines to change")
     if changes.capacity_p is not None:
         if not isinstance(item, PYearItem):
-            raise ValidationFailed.of(
-                "capacity_p", f"item {item.id} ({item.pricing}) is not priced per P-year"
-            )
+            raise ValidationFailed.of("capacity_p", f"item {item.id} ({item.pricing}) is not priced per P-year")
         updated = replace(updated, capacity_p=changes.capacity_p, machines=None)
     if changes.committed_card_hours is not None:
         if not isinstance(item, GpuHourItem):
@@ -328,6 +324,8 @@ _MUTATORS = {
 
 def apply(state: ContractState | None, event: ContractEvent) -> ContractState:
     """The state after `event`. Versions must follow on: 1 for the signature, then state.version + 1."""
+    if state is None and not isinstance(event, ContractSigned):
+        raise VersionConflict(f"contract {event.contract_id}: the stream must start with ContractSigned")
     expected = 1 if state is None else state.version + 1
     if event.version != expected:
         raise VersionConflict(
@@ -336,9 +334,30 @@ def apply(state: ContractState | None, event: ContractEvent) -> ContractState:
         )
     if state is not None and event.contract_id != state.id:
         raise VersionConflict(f"event of contract {event.contract_id} applied to contract {state.id}")
-    if state is None and not isinstance(event, ContractSigned):
-        raise VersionConflict(f"contract {event.contract_id}: the stream must start with ContractSigned")
     return _MUTATORS[type(event)](state, event)
+
+
+def before_amendment(state: ContractState, amendment: ContractAmended) -> ContractState:
+    """The contract as it stood just before `amendment` (one of `state.amendments`), as far as the
+    amended item goes: its later versions and any termination are left out. Used to price the
+    partial-termination penalty of an amendment again, exactly as it was quoted."""
+    index = state.amendments.index(amendment)
+    earlier_on_item = sum(1 for done in state.amendments[:index] if done.item_id == amendment.item_id)
+    timelines = dict(state.timelines)
+    timelines[amendment.item_id] = timelines[amendment.item_id][: 1 + earlier_on_item]
+    return replace(
+        state,
+        version=amendment.version - 1,
+        timelines=MappingProxyType(timelines),
+        amendments=state.amendments[:index],
+        terminated_at=None,
+        notice_given_at=None,
+    )
+
+
+def before_termination(state: ContractState) -> ContractState:
+    """The contract without its termination: what `terms.termination_lines` prices."""
+    return replace(state, terminated_at=None, notice_given_at=None)
 
 
 def fold(events: Iterable[ContractEvent]) -> ContractState:

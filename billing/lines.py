@@ -125,9 +125,7 @@ def span_text(start: datetime, end: datetime, tz: Zone) -> str:
     period = Period(first.year, first.month)
     if start == period.start(local_tz) and end == period.end(local_tz):
         return str(period)
-    start_text = (
-        first.strftime("%Y-%m-%d") if first.time() == first.min.time() else first.strftime("%Y-%m-%d %H:%M")
-    )
+    start_text = first.strftime("%Y-%m-%d") if first.time() == first.min.time() else first.strftime("%Y-%m-%d %H:%M")
     if after.time() == after.min.time():
         end_text = (after - timedelta(days=1)).strftime("%Y-%m-%d")
     else:

@@ -92,9 +92,7 @@ def parse_amount(value: object, *, places: int = AMOUNT_PLACES, field: str = "am
         except InvalidOperation as error:  # pragma: no cover - the pattern already excludes it
             raise ValidationFailed.of(field, f"{value!r} is not a decimal number") from error
     else:
-        raise ValidationFailed.of(
-            field, f'must be a decimal string such as "5000.00", not {type(value).__name__}'
-        )
+        raise ValidationFailed.of(field, f'must be a decimal string such as "5000.00", not {type(value).__name__}')
     if not number.is_finite():
         raise ValidationFailed.of(field, "must be a finite number")
     if decimal_places(number) > places:

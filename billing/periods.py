@@ -162,9 +162,7 @@ def overlap(start: datetime, end: datetime | None, window_start: datetime, windo
     return (low, high) if low < high else None
 
 
-def active_fraction(
-    active_start: datetime, active_end: datetime | None, period: Period, tz: Zone
-) -> Fraction:
+def active_fraction(active_start: datetime, active_end: datetime | None, period: Period, tz: Zone) -> Fraction:
     """The `f` of SPEC §5: seconds of `[active_start, active_end)` inside `period` / seconds in `period`.
 
     Exact (microsecond resolution), 0 when the interval misses the period, 1 when it covers it.

@@ -173,9 +173,7 @@ def termination_lines(
     if exact == 0:
         return []
     months = month_equivalents(effective_at, notice_end, tz)
-    description = (
-        f"Notice in lieu, {terms.notice_days} days' notice ({span_text(effective_at, notice_end, tz)})"
-    )
+    description = f"Notice in lieu, {terms.notice_days} days' notice ({span_text(effective_at, notice_end, tz)})"
     return [
         _line(
             state,
@@ -227,9 +225,7 @@ def amendment_penalty_lines(
         what = f"{penalty.months} months of the removed monthly value"
     if removed <= 0:
         return []
-    description = (
-        f"Partial termination penalty on {item_id}: {what} ({span_text(effective_at, end_closed, tz)})"
-    )
+    description = f"Partial termination penalty on {item_id}: {what} ({span_text(effective_at, end_closed, tz)})"
     return [
         _line(
             state,

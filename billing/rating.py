@@ -1,0 +1,218 @@
+"""Rating: which contract item a piece of usage is billed to (SPEC §3).
+
+GPU usage of model M, optionally naming a contract, at an instant:
+1. a `machine_month` or `p_year` item of model M in force → `Capacity` (already paid: kept for
+   utilisation, never charged again);
+2. else a `gpu_hour` item of model M → `Rated`;
+3. else a `p_year` item without a model (a heterogeneous capacity pool) → `Capacity`;
+4. else `Unrated` (kept, visible to operators, rated again at every close — never dropped).
+Capacity comes first so a card that is already rented by the month is never charged by the hour as
+well; a tenant holding both for one model has its hourly nodes name the contract.
+
+Token usage of model M: a `token` item of model M, else a `"*"` item, else `Unrated`.
+
+Only contracts of the row's tenant count, only while their fees run, and only the named contract
+when one is named. Ties break deterministically: earlier contract start first, then contract id,
+then the item's position in the contract.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from billing.contracts import ContractState, GpuHourItem, MachineMonthItem, PYearItem, TokenItem
+from billing.periods import Period, Zone
+from billing.pricing import Usage
+from billing.terms import fees_end
+
+HOUR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Rated:
+    """Charged to this item."""
+
+    contract_id: str
+    item_id: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Covered by this capacity item: counted for utilisation, not charged."""
+
+    contract_id: str
+    item_id: str
+
+
+@dataclass(frozen=True)
+class Unrated:
+    """Matches nothing yet; `reason` says why, for operators."""
+
+    reason: str
+
+
+Rating = Rated | Capacity | Unrated
+
+
+def _candidates(
+    states: Iterable[ContractState], tenant_id: str | None, contract_id: str | None, start: datetime,
+    end: datetime, tz: Zone,
+) -> list[ContractState]:  # fmt: skip
+    """Contracts whose fees run at some instant of `[start, end)`, in tie-break order."""
+    found = [
+        state
+        for state in states
+        if (tenant_id is None or state.terms.tenant_id == tenant_id)
+        and (contract_id is None or state.id == contract_id)
+        and state.terms.start < end
+        and fees_end(state, tz) > start
+    ]
+    return sorted(found, key=lambda state: (state.terms.start, state.id))
+
+
+def rate_gpu(
+    states: Iterable[ContractState],
+    gpu_model: str,
+    contract_id: str | None,
+    at: datetime,
+    tz: Zone,
+    *,
+    until: datetime | None = None,
+    tenant_id: str | None = None,
+) -> Rating:
+    """Where GPU usage of `gpu_model` during `[at, until)` (or at the instant `at`) goes; see the module doc.
+
+    contract_id: the contract the agent named, or None. tenant_id: when given, other tenants'
+    contracts are ignored (the caller normally passes only the tenant's own).
+    """
+    contracts = _candidates(states, tenant_id, contract_id, at, until or at + timedelta(microseconds=1), tz)
+    items = [(state, item) for state in contracts for item in state.items_at(at)]
+    for state, item in items:
+        if isinstance(item, MachineMonthItem | PYearItem) and item.gpu_model == gpu_model and item.monthly_value():
+            return Capacity(state.id, item.id)
+    for state, item in items:
+        if isinstance(item, GpuHourItem) and item.gpu_model == gpu_model:
+            return Rated(state.id, item.id)
+    for state, item in items:
+        if isinstance(item, PYearItem) and item.gpu_model is None and item.capacity_p:
+            return Capacity(state.id, item.id)
+    named = f" in contract {contract_id}" if contract_id else ""
+    return Unrated(f"no active item for GPU model {gpu_model}{named}")
+
+
+def rate_tokens(
+    states: Iterable[ContractState],
+    model: str,
+    contract_id: str | None,
+    at: datetime,
+    tz: Zone,
+    *,
+    until: datetime | None = None,
+    tenant_id: str | None = None,
+) -> Rated | Unrated:
+    """Where tokens of `model` counted at `at` (or during `[at, until)`) go: the model's item, else "*"."""
+    contracts = _candidates(states, tenant_id, contract_id, at, until or at + timedelta(microseconds=1), tz)
+    items = [(state, item) for state in contracts for item in state.items_at(at) if isinstance(item, TokenItem)]
+    for wanted in (model, "*"):
+        for state, item in items:
+            if item.model == wanted:
+                return Rated(state.id, item.id)
+    named = f" in contract {contract_id}" if contract_id else ""
+    return Unrated(f"no active token item for model {model}{named}")
+
+
+def _instant(hour: datetime | int) -> datetime:
+    return datetime.fromtimestamp(hour, UTC) if isinstance(hour, int) else hour.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class GpuRollupRow:
+    """Card-seconds of one tenant, named contract (or None), GPU model and hour (SPEC §2)."""
+
+    tenant_id: str
+    contract_id: str | None
+    gpu_model: str
+    hour_start: datetime
+    card_seconds: int
+
+    @classmethod
+    def of(cls, tenant_id: str, contract_id: str | None, gpu_model: str, hour: datetime | int, seconds: int):
+        """From a metering rollup key: contract "" means none, hour may be UTC epoch seconds."""
+        return cls(tenant_id, contract_id or None, gpu_model, _instant(hour), seconds)
+
+
+@dataclass(frozen=True)
+class TokenRollupRow:
+    """Tokens of one kind ("input", "output", "cached") of one tenant, contract, model and hour."""
+
+    tenant_id: str
+    contract_id: str | None
+    model: str
+    kind: str
+    hour_start: datetime
+    tokens: int
+
+    @classmethod
+    def of(cls, tenant_id: str, contract_id: str | None, model: str, kind: str, hour: datetime | int, tokens: int):
+        return cls(tenant_id, contract_id or None, model, kind, _instant(hour), tokens)
+
+
+@dataclass(frozen=True)
+class RatedUsage:
+    """A period's usage sorted out: what is charged, what capacity covers, what matches nothing yet.
+
+    usage: charged usage per item, for `pricing.charges_for_period`.
+    capacity_card_seconds: (contract_id, item_id) → card-seconds under capacity items (utilisation).
+    unrated_gpu / unrated_tokens: rows that matched no item, in input order.
+    """
+
+    usage: Usage
+    capacity_card_seconds: dict[tuple[str, str], int]
+    unrated_gpu: tuple[GpuRollupRow, ...]
+    unrated_tokens: tuple[TokenRollupRow, ...]
+
+
+def rate_period(
+    states: Iterable[ContractState],
+    period: Period,
+    tz: Zone,
+    gpu_rows: Iterable[GpuRollupRow] = (),
+    token_rows: Iterable[TokenRollupRow] = (),
+) -> RatedUsage:
+    """Rate the hourly rollup rows whose hour starts inside `period`; other rows are ignored.
+
+    A row is rated as usage during its hour `[hour_start, hour_start + 1h)` at `hour_start`'s items.
+    (Periods begin on a whole hour in every zone with whole-hour offsets; in a zone like
+    Asia/Kolkata the hour that straddles midnight goes to the period it starts in.)
+    """
+    states = list(states)
+    start, end = period.start(tz), period.end(tz)
+    card_seconds: dict[tuple[str, str], int] = defaultdict(int)
+    capacity: dict[tuple[str, str], int] = defaultdict(int)
+    tokens: dict[tuple[str, str, str], int] = defaultdict(int)
+    unrated_gpu, unrated_tokens = [], []
+    for row in gpu_rows:
+        if not start <= row.hour_start < end:
+            continue
+        rating = rate_gpu(states, row.gpu_model, row.contract_id, row.hour_start, tz,
+                          until=row.hour_start + HOUR, tenant_id=row.tenant_id)  # fmt: skip
+        if isinstance(rating, Rated):
+            card_seconds[(rating.contract_id, rating.item_id)] += row.card_seconds
+        elif isinstance(rating, Capacity):
+            capacity[(rating.contract_id, rating.item_id)] += row.card_seconds
+        else:
+            unrated_gpu.append(row)
+    for row in token_rows:
+        if not start <= row.hour_start < end:
+            continue
+        rating = rate_tokens(states, row.model, row.contract_id, row.hour_start, tz,
+                             until=row.hour_start + HOUR, tenant_id=row.tenant_id)  # fmt: skip
+        if isinstance(rating, Rated):
+            tokens[(rating.contract_id, rating.item_id, row.kind)] += row.tokens
+        else:
+            unrated_tokens.append(row)
+    return RatedUsage(Usage(dict(card_seconds), dict(tokens)), dict(capacity), tuple(unrated_gpu),
+                      tuple(unrated_tokens))  # fmt: skip
