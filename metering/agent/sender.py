@@ -156,7 +156,7 @@ class Sender:
                 "batch": batch_ref,
                 "events": len(batch),
                 "code": error.get("code") if isinstance(error, dict) else None,
-                "message": error.get("message") if isinstance(error, dict) else response.text[:500],
+                "server_message": error.get("message") if isinstance(error, dict) else response.text[:500],
                 "details": details,
             },
         )

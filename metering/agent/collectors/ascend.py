@@ -36,7 +36,8 @@ def parse(text: str, origin: str = "ascend", hostname: str | None = None) -> lis
         if s.name != UTIL:
             continue
         chip = _first(s.labels, "id", "npuID", "npu_id")
-        uuid = _first(s.labels, "vdie_id", "uuid") or (f"{host}-npu{chip}" if chip else "")
+        die = "-".join(_first(s.labels, "vdie_id", "uuid").split())  # "3A6C5E4A 20D0C809 …"
+        uuid = die or (f"{host}-npu{chip}" if chip else "")
         if not uuid:
             log.warning("npu sample without id skipped", extra={"origin": origin})
             continue
