@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import pwd
+import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +29,17 @@ log = logging.getLogger(__name__)
 
 PG_USER = "pgserver"
 DATABASE = "kashi"
+
+
+class ServerStartFailed(RuntimeError):
+    """An embedded server did not start; the message carries what it printed."""
+
+
+def _run(command: list[str], **kwargs) -> None:
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        raise ServerStartFailed(f"{Path(command[0]).name} failed ({done.returncode}): "
+                                f"{(done.stderr or done.stdout).strip()[-2000:]}")
 
 
 def _free_port() -> int:
@@ -103,29 +115,33 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Initialise PGDATA if new, start the server unless it already runs; return its URL."""
-        self.pgdata.mkdir(parents=True, exist_ok=True)
         port = self.running_port()
         if port is not None:
             return self.url(port)
-        _prepare_for_pg_user(self.pgdata)
         if not (self.pgdata / "PG_VERSION").exists():
-            subprocess.run(
-                [str(_pg_bin() / "initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=UTF8",
-                 "--locale=C", "-U", "postgres"],
-                check=True, capture_output=True, **_run_as(),
-            )
+            self._initdb()
+        _prepare_for_pg_user(self.pgdata)
         port = _free_port()
         options = (
             f"-h 127.0.0.1 -p {port} -k {self.pgdata} -c max_connections=200 "
             "-c shared_buffers=256MB -c synchronous_commit=on -c fsync=on"
         )
-        subprocess.run(
-            [str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-o", options,
-             "-l", str(self.pgdata / "server.log"), "start"],
-            check=True, capture_output=True, **_run_as(),
-        )
+        _run([str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-o", options,
+              "-l", str(self.pgdata / "server.log"), "start"], **_run_as())
         self._ensure_database(port)
         return self.url(port)
+
+    def _initdb(self) -> None:
+        """Initialise into a scratch directory and rename it into place, so that an interrupted
+        initdb never leaves a half-made PGDATA behind."""
+        scratch = self.data_dir / "pg.initdb"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        _prepare_for_pg_user(scratch)
+        _run([str(_pg_bin() / "initdb"), "-D", str(scratch), "--auth=trust", "--encoding=UTF8", "--locale=C",
+              "-U", "postgres"], **_run_as())
+        shutil.rmtree(self.pgdata, ignore_errors=True)
+        scratch.rename(self.pgdata)
 
     def _ensure_database(self, port: int) -> None:
         import psycopg
@@ -184,7 +200,7 @@ class EmbeddedValkey:
             f"pidfile {self.dir / 'valkey.pid'}\nlogfile {self.dir / 'valkey.log'}\n"
             "appendonly yes\nappendfsync everysec\nsave 60 1000\nprotected-mode yes\n"
         )
-        subprocess.run([str(_valkey_bin()), str(conf)], check=True, capture_output=True)
+        _run([str(_valkey_bin()), str(conf)])
         (self.dir / "port").write_text(str(port))
         deadline = time.monotonic() + 30
         while self.running_port() is None:
