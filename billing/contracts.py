@@ -6,7 +6,7 @@ A contract is signed once (`ContractSigned`), may have items amended from an ins
 item's history, so pricing knows how many machines were in force at every second of a month.
 
 Validating an API payload into `ContractTerms` lives in `billing.contract_payload`; the JSON form
-of events in `billing.contract_json`. Both are re-exported here.
+of events in `billing.contract_json`; thin wrappers here keep one import for callers.
 """
 
 from __future__ import annotations
