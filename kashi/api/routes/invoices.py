@@ -1,0 +1,68 @@
+"""Invoices and credit notes (SPEC §7): list, read as JSON or PDF, correct with a credit note."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import Response
+
+from billing import invoice_store, tenants
+from billing.errors import ValidationFailed
+from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible, require
+from kashi.api.pagination import page
+from kashi.keys import Principal
+
+router = APIRouter(tags=["invoices"])
+Issuer = Annotated[Principal, require("operator", "finance")]
+
+
+def _scope(principal: Principal) -> str | None:
+    """The tenant a caller is confined to: its own for a tenant key, none for operator and finance."""
+    return principal.tenant_id if principal.role == "tenant" else None
+
+
+@router.get("/invoices")
+def list_invoices(
+    conn: ConnDep,
+    principal: Reader,
+    tenant_id: str | None = None,
+    period: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict:
+    if principal.role == "tenant":
+        ensure_tenant_visible(principal, tenant_id or principal.tenant_id)
+        tenant_id = principal.tenant_id
+    rows = invoice_store.list_invoices(conn, tenant_id=tenant_id, period=period, after=cursor, limit=limit)
+    return page(rows, limit, key="number")
+
+
+def _pdf(conn, invoice_id: str, principal: Principal) -> Response:
+    from billing.documents.pdf import render_invoice
+
+    invoice = invoice_store.invoice_json(conn, invoice_id, tenant_id=_scope(principal))
+    tenant = tenants.get(conn, invoice["tenant_id"])
+    body = render_invoice(invoice, tenant_name=tenant["name"], timezone=tenant["timezone"])
+    return Response(
+        body,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
+    )
+
+
+@router.get("/invoices/{invoice_id}.pdf", response_class=Response)
+def invoice_pdf(invoice_id: str, conn: ConnDep, principal: Reader) -> Response:
+    return _pdf(conn, invoice_id, principal)
+
+
+@router.get("/invoices/{invoice_id}")
+def get_invoice(invoice_id: str, conn: ConnDep, principal: Reader, format: str = "json"):
+    if format == "pdf":
+        return _pdf(conn, invoice_id, principal)
+    if format != "json":
+        raise ValidationFailed.of("format", "must be json or pdf")
+    return invoice_store.invoice_json(conn, invoice_id, tenant_id=_scope(principal))
+
+
+@router.post("/invoices/{invoice_id}/credit-notes", status_code=201)
+def credit_note(invoice_id: str, conn: ConnDep, principal: Issuer, payload: dict = Body(...)) -> dict:
+    return invoice_store.issue_credit_note(conn, invoice_id, payload)

@@ -1,0 +1,42 @@
+"""Payments and balances (SPEC §8). A resent payment (same tenant and reference) answers 200 with
+the first payment; a new one answers 201."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import JSONResponse
+
+from billing import payments, tenants
+from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible, require
+from kashi.api.pagination import page
+from kashi.keys import Principal
+
+router = APIRouter(tags=["payments"])
+Cashier = Annotated[Principal, require("operator", "finance")]
+
+
+@router.post("/payments", status_code=201)
+def record_payment(conn: ConnDep, principal: Cashier, payload: dict = Body(...)):
+    payment, created = payments.record_payment(conn, payload)
+    return JSONResponse(payment, status_code=201 if created else 200)
+
+
+@router.get("/payments")
+def list_payments(
+    conn: ConnDep,
+    principal: Reader,
+    tenant_id: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict:
+    if principal.role == "tenant":
+        ensure_tenant_visible(principal, tenant_id or principal.tenant_id)
+        tenant_id = principal.tenant_id
+    return page(payments.list_payments(conn, tenant_id, cursor, limit), limit, key="id")
+
+
+@router.get("/tenants/{tenant_id}/balance")
+def balance(tenant_id: str, conn: ConnDep, principal: Reader) -> dict:
+    ensure_tenant_visible(principal, tenant_id)
+    tenants.get(conn, tenant_id)
+    return {"tenant_id": tenant_id, "balances": payments.balances(conn, tenant_id)}

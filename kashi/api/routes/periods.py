@@ -1,0 +1,20 @@
+"""Month close on demand (SPEC §7): ``POST /v1/periods/{YYYY-MM}/close[?tenant_id=]``.
+
+The request runs the close service itself and answers once the invoices are committed: the close is
+idempotent and serialised in PostgreSQL (per-tenant advisory lock, unique (tenant, period,
+currency)), so a request racing a worker's close (the scheduler enqueues the `close_period`
+actor) still yields one invoice, and repeating the request answers the same ids.
+"""
+
+from fastapi import APIRouter
+
+from billing.close import close_period
+from billing.periods import Period
+from kashi.api.deps import EngineDep, Operator
+
+router = APIRouter(tags=["periods"])
+
+
+@router.post("/periods/{period}/close")
+def close(period: str, engine: EngineDep, principal: Operator, tenant_id: str | None = None) -> dict:
+    return {"invoices": close_period(engine, Period.parse(period), tenant_id)}

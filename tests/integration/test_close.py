@@ -1,0 +1,145 @@
+"""Month close on real servers (SPEC §7, issue 5): exactly once, gapless, late usage adjusted."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from billing import tenants
+from billing.close import close_period, close_tenant, closed_periods
+from billing.errors import Conflict, PeriodAlreadyClosed
+from billing.numbering import parse_number
+from billing.periods import Period
+from billing.terms import ensure_period_open
+from tests.integration.billing_scenario import contract, gpu_event, send, sign, token_event
+
+SEPT, OCT = Period(2026, 9), Period(2026, 10)
+H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
+        "committed_card_hours": "100"}  # fmt: skip
+TOKENS = {"id": "i-t", "pricing": "token", "model": "qwen2.5-72b", "input_price": "2.00", "output_price": "8.00",
+          "cached_input_price": "0.50"}  # fmt: skip
+MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
+            "machines": 2, "unit_price": "7200.00"}  # fmt: skip
+
+
+def _lines(operator_client, invoice_id):
+    answer = operator_client.get(f"/v1/invoices/{invoice_id}")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_eight_concurrent_closes_issue_one_invoice_per_tenant_and_currency(kashi, uid, operator_client):
+    tenant_ids = [f"t-{uid}-{n}" for n in range(3)]
+    with kashi.engine.begin() as conn:
+        for tenant_id in tenant_ids:
+            tenants.create(conn, {"id": tenant_id, "name": f"租户 {tenant_id}"}, actor="test")
+    for n, tenant_id in enumerate(tenant_ids):
+        sign(kashi, contract(f"c-{uid}-{n}", tenant_id, MACHINES))
+        sign(kashi, contract(f"c-{uid}-{n}-usd", tenant_id, {**MACHINES, "unit_price": "1000.00"}, currency="USD"))
+
+    def close(_):
+        return [operator_client.post(f"/v1/periods/2026-09/close?tenant_id={t}").json()["invoices"]
+                for t in tenant_ids]  # fmt: skip
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(close, range(8)))
+    assert all(result == results[0] for result in results)
+    with kashi.engine.connect() as conn:
+        rows = conn.execute(text("SELECT tenant_id, currency, number, total FROM invoices WHERE tenant_id = ANY(:t)"),
+                            {"t": tenant_ids}).all()  # fmt: skip
+        numbers = conn.execute(text("SELECT number, currency FROM invoices")).all()
+    assert sorted((r.tenant_id, r.currency) for r in rows) == sorted((t, c) for t in tenant_ids for c in ("CNY", "USD"))
+    assert {str(r.total) for r in rows if r.currency == "CNY"} == {"15264.00"}  # 2 × 7200 + 6 % tax
+    for currency in ("CNY", "USD"):
+        sequence = sorted(parse_number(n)[3] for n, c in numbers if c == currency)
+        assert sequence == list(range(1, len(sequence) + 1)), f"{currency} numbers have a gap"
+
+
+def test_late_usage_is_adjusted_on_the_next_invoice_with_its_own_period(kashi, uid, operator_client, new_tenant):
+    sign(kashi, contract(f"c-{uid}", new_tenant, H100, TOKENS))
+    send(kashi, uid, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T10:00:00+08:00"),
+                      token_event(uid, 2, new_tenant, "2026-09-12T10:00:00+08:00")])  # fmt: skip
+    (sept,) = close_tenant(kashi.engine, new_tenant, SEPT)
+    september = _lines(operator_client, sept)
+    assert [(line["kind"], line["amount"]) for line in september["lines"]] == [
+        ("gpu_hour", "125.00"),
+        ("gpu_hour_shortfall", "1125.00"),
+        ("token", "2.00"),
+        ("token", "4.00"),
+    ]
+    # Late: 5 more H100 hours of September (already paid as shortfall) and September tokens.
+    send(
+        kashi,
+        uid,
+        [
+            gpu_event(uid, 3, new_tenant, "2026-09-20T00:00:00+08:00", "2026-09-20T05:00:00+08:00"),
+            token_event(uid, 4, new_tenant, "2026-09-30T23:00:00+08:00"),
+            gpu_event(uid, 5, new_tenant, "2026-10-05T00:00:00+08:00", "2026-10-05T20:00:00+08:00"),
+        ],
+    )
+    assert close_tenant(kashi.engine, new_tenant, SEPT) == [sept]
+    (oct_,) = close_tenant(kashi.engine, new_tenant, OCT)
+    october = _lines(operator_client, oct_)
+    kinds = [(line["kind"], line["item_id"], line["amount"], line["charged_period"]) for line in october["lines"]]
+    assert kinds == [
+        ("gpu_hour", "i-h", "250.00", "2026-10"),
+        ("gpu_hour_shortfall", "i-h", "1000.00", "2026-10"),
+        ("adjustment", "i-t", "6.00", "2026-09"),  # the late tokens; the late hours net to zero
+    ]
+    adjustment = october["lines"][-1]
+    assert adjustment["period_start"] == "2026-08-31T16:00:00Z" and adjustment["period_end"] == "2026-09-30T16:00:00Z"
+    assert "2026-09" in adjustment["description"]
+    assert october["subtotal"] == "1256.00" and october["tax"] == "75.36" and october["total"] == "1331.36"
+    # Nothing more arrived: a close of November later adjusts nothing again.
+    assert close_tenant(kashi.engine, new_tenant, Period(2026, 11), now=datetime(2026, 12, 2, tzinfo=UTC))
+
+
+def test_a_period_that_has_not_ended_cannot_be_closed(kashi, new_tenant, operator_client):
+    with pytest.raises(Conflict):
+        close_tenant(kashi.engine, new_tenant, Period(2026, 11), now=datetime(2026, 11, 30, 15, tzinfo=UTC))
+    answer = operator_client.post(f"/v1/periods/2099-01/close?tenant_id={new_tenant}")
+    assert answer.status_code == 409
+
+
+def test_issued_invoice_cannot_be_updated_or_deleted_in_the_database(kashi, uid, new_tenant):
+    sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
+    (invoice_id,) = close_tenant(kashi.engine, new_tenant, SEPT)
+    for statement in (
+        "UPDATE invoices SET total = 0 WHERE id = :id",
+        "DELETE FROM invoice_lines WHERE invoice_id = :id",
+        "UPDATE period_closes SET watermark = 0 WHERE tenant_id = :t",
+    ):
+        with pytest.raises(Exception, match="append-only"), kashi.engine.begin() as conn:
+            conn.execute(text(statement), {"id": invoice_id, "t": new_tenant})
+
+
+def test_change_effective_inside_a_closed_period_is_refused(kashi, uid, new_tenant):
+    sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
+    close_period(kashi.engine, SEPT, new_tenant)
+    with kashi.engine.connect() as conn:
+        closed = closed_periods(conn, new_tenant)
+    assert closed == [SEPT]
+    with pytest.raises(PeriodAlreadyClosed):
+        ensure_period_open(datetime(2026, 9, 20, tzinfo=UTC), "Asia/Shanghai", closed)
+    ensure_period_open(datetime(2026, 10, 1, tzinfo=UTC) + timedelta(days=3), "Asia/Shanghai", closed)
+
+
+def test_credit_note_above_what_remains_is_refused(kashi, uid, new_tenant, operator_client):
+    sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
+    (invoice_id,) = close_tenant(kashi.engine, new_tenant, SEPT)
+    first = operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
+                                 json={"amount": "15000.00", "reason": "货损补偿 outage credit"})  # fmt: skip
+    assert first.status_code == 201, first.text
+    assert parse_number(first.json()["number"])[0] == "KC"
+    too_much = operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
+                                    json={"amount": "264.01", "reason": "more"})  # fmt: skip
+    assert too_much.status_code == 422
+    assert too_much.json()["error"]["code"] == "credit_exceeds_remaining"
+    rest = operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes", json={"amount": "264.00", "reason": "r"})
+    assert rest.status_code == 201
+    assert operator_client.get(f"/v1/invoices/{invoice_id}").json()["remaining"] == "0.00"
+    assert operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
+                                json={"amount": 1.5, "reason": "float"}).status_code == 422  # fmt: skip
