@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +28,7 @@ from metering.agent.metrics import AgentMetrics
 from metering.agent.sender import Sender
 from metering.agent.spool import Spool
 from metering.agent.usage import Observation, Window
-from metering.agent.windows import epoch, window_start
+from metering.agent.windows import epoch, rfc3339, window_start
 
 log = logging.getLogger("kashi.agent.loop")
 
@@ -145,7 +146,11 @@ class Agent:
         self.window = Window(next_start, next_start + self.window_s, carried) if next_start >= window.end else None
         log.info(
             "window closed",
-            extra={"window_start": window.start, "window_end": window.end, "events": len(built)},
+            extra={
+                "window_start": rfc3339(window.start, self.tz),
+                "window_end": rfc3339(window.end, self.tz),
+                "events": len(built),
+            },
         )
         return built
 
@@ -224,11 +229,15 @@ class Agent:
 
 def deliver(sender: Sender, stop: threading.Event, wake: threading.Event, metrics: AgentMetrics) -> None:
     """Send until `stop`: batch after batch, waiting `retry_in` after failures, idle when empty."""
+    pruned_at = 0.0
     while not stop.is_set():
         outcome = sender.send_batch()
         metrics.spool_depth.set(sender.spool.depth())
         metrics.spool_bytes.set(sender.spool.used_bytes())
         if outcome.status == "empty":
+            if time.monotonic() - pruned_at > 3600:
+                sender.spool.forget_delivered()
+                pruned_at = time.monotonic()
             wake.wait(timeout=5.0)
             wake.clear()
         elif outcome.retry_in:

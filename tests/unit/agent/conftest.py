@@ -91,7 +91,7 @@ def http_server():
     recorder = Recorder()
     handler = type("Handler", (_Handler,), {"recorder": recorder})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield recorder
