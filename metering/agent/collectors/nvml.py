@@ -23,7 +23,16 @@ def _load() -> ModuleType | None:
 
 
 def available() -> bool:
-    return _load() is not None
+    """True when pynvml imports and finds a driver (``collector = "auto"`` then picks NVML)."""
+    module = _load()
+    if module is None:
+        return False
+    try:
+        module.nvmlInit()
+        module.nvmlShutdown()
+    except module.NVMLError:
+        return False
+    return True
 
 
 def _text(value: str | bytes) -> str:
