@@ -2,9 +2,8 @@
 
 Let f be the fraction of the month an item is active (active seconds / seconds in the month):
 - machine_month: `unit_price × machines × f`, one line per stretch of constant `machines`;
-- p_year: `unit_price × P / 12 × f`, one line per stretch of constant P; its rounding carries
-  forward (rounded running total minus rounded running total before), so twelve full months make
-  exactly the annual price;
+- p_year: `unit_price × P / 12 × f`, one line per stretch of constant P (twelve full months make
+  exactly the annual price before rounding; each month's line is then rounded once, like every line);
 - gpu_hour: `unit_price × card_seconds / 3600` from rated usage inside the period; with a
   commitment, `gpu_hour_shortfall`: `unit_price × max(0, Σ committed × f − used_hours)`;
 - token: one line per token kind (input, output, cached input) with quantity in millions,
@@ -134,13 +133,8 @@ def _p_year(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
             model = f" ({item.machines} × {item.cards_per_machine}×{item.gpu_model})" if item.machines else (
                 f" ({item.gpu_model})" if item.gpu_model else "")  # fmt: skip
             what = f"{item.capacity_p.normalize():f} P capacity{model} at {to_json(item.unit_price)}/P-year"
-            # The rounding is carried forward rather than lost: the line is the rounded running total
-            # of the item since the contract's start minus the rounded running total before it, so
-            # twelve full months make exactly the annual price (SPEC §5) and no line is off by > 0.01.
-            before = prorated_value(ctx.state, ctx.state.terms.start, start, ctx.tz, [ctx.item_id])
             exact = p_months * Fraction(item.unit_price) / 12
-            amount = round_money(before + exact) - round_money(before)
-            lines.append(ctx.line("p_year", what, p_months, "P-month", Fraction(item.unit_price) / 12, amount,
+            lines.append(ctx.line("p_year", what, p_months, "P-month", Fraction(item.unit_price) / 12, exact,
                                   start, end))  # fmt: skip
     return lines
 

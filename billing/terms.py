@@ -40,8 +40,10 @@ def closed_end(terms: ContractTerms, tz: Zone) -> datetime:
 
 
 def term_end(terms: ContractTerms, tz: Zone) -> datetime:
-    """End of the whole term: `start + closed_months + open_months` in `tz`, aware UTC."""
-    return add_months(terms.start, terms.closed_months + terms.open_months, tz)
+    """End of the whole term: `closed_end + open_months` in `tz`, aware UTC (SPEC §4, literally:
+    a start on the 31st with one closed month ends its closed term on Feb 28, and the open term
+    counts on from there)."""
+    return add_months(closed_end(terms, tz), terms.open_months, tz)
 
 
 def fees_end(state: ContractState, tz: Zone) -> datetime:

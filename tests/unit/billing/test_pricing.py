@@ -116,19 +116,19 @@ def test_a_full_month_of_p_year_is_a_twelfth_of_the_annual_price():
     assert amounts(charges_for_period(state, OCTOBER, SHANGHAI)) == [("p_year", Decimal("1000000.00"))]
 
 
-def test_p_year_carries_its_rounding_so_a_year_makes_the_annual_price():
+def test_p_year_rounds_each_month_once_so_an_odd_annual_price_is_off_by_its_roundings():
     state = sign(payload(capacity("1", "100000.00"), closed_months=12))
     months = [charges_for_period(state, Period(2026, month), SHANGHAI)[0].amount for month in range(1, 13)]
-    assert months[:3] == [Decimal("8333.33"), Decimal("8333.34"), Decimal("8333.33")]
-    assert sum(months) == Decimal("100000.00")
+    assert months == [Decimal("8333.33")] * 12
+    assert sum(months) == Decimal("99999.96")
 
 
-def test_p_year_amended_mid_month_is_prorated_piecewise_with_the_carried_rounding():
+def test_p_year_amended_mid_month_is_prorated_piecewise():
     state = amend(sign(payload(capacity())), "i-2", at("2026-10-16"), capacity_p="50")
-    # 1,000,000 × 15/31 = 483,870.967…; running total then 9,741,935.483… − 9,483,870.97 = 258,064.51
+    # 1,000,000 × 15/31 = 483,870.967…; 500,000 × 16/31 = 258,064.516…
     assert amounts(charges_for_period(state, OCTOBER, SHANGHAI)) == [
         ("p_year", Decimal("483870.97")),
-        ("p_year", Decimal("258064.51")),
+        ("p_year", Decimal("258064.52")),
     ]
 
 

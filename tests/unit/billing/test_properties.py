@@ -28,9 +28,12 @@ def test_twelve_full_months_of_p_year_make_exactly_the_annual_price(first, tz, c
     start = first.start(tz).isoformat()
     state = sign(payload(capacity(str(capacity_p), str(unit_price)), start=start, closed_months=12), tz)
     months = [charges_for_period(state, first.shift(n), tz) for n in range(12)]
+    # Twelve full months are twelve P-months per P: exactly the annual price before rounding …
+    assert sum(line.quantity for lines in months for line in lines) == 12 * capacity_p
+    # … and each month is that twelfth, rounded once.
+    assert all(lines[0].amount == round_money(capacity_p * unit_price / 12) for lines in months)
     total = sum(line.amount for lines in months for line in lines)
-    assert total == round_money(capacity_p * unit_price)
-    assert all(abs(lines[0].amount - round_money(capacity_p * unit_price / 12)) <= Decimal("0.01") for lines in months)
+    assert abs(total - capacity_p * unit_price) <= Decimal("0.06")
 
 
 @settings(max_examples=40, deadline=None)
@@ -47,7 +50,8 @@ def test_splitting_an_active_interval_moves_a_total_by_at_most_its_rounding(mont
     difference = abs(sum(line.amount for line in after) - sum(line.amount for line in before))
     assert len(after) == len(before) + 2 * len(set(cuts))
     assert difference <= Decimal("0.01") * len(after)
-    assert sum(line.amount for line in after if line.kind == "p_year") == Decimal("1000000.00")
+    p_year = [line.amount for line in after if line.kind == "p_year"]
+    assert abs(sum(p_year) - Decimal("1000000.00")) <= Decimal("0.005") * len(p_year)
 
 
 @settings(max_examples=40, deadline=None)

@@ -52,10 +52,11 @@ def test_closed_and_term_end_count_calendar_months_in_the_tenant_timezone():
     assert term_end(terms, SHANGHAI) == at("2031-09-15")
 
 
-def test_a_contract_starting_on_the_31st_clamps_but_keeps_its_anniversary():
+def test_a_contract_starting_on_the_31st_clamps_and_counts_the_open_term_from_closed_end():
+    # SPEC §4: term_end = closed_end + open_months, each step clamped to the month's last day.
     terms = sign(payload(start="2026-01-31T00:00:00+08:00", closed_months=1, open_months=1)).terms
     assert closed_end(terms, SHANGHAI) == at("2026-02-28")
-    assert term_end(terms, SHANGHAI) == at("2026-03-31")
+    assert term_end(terms, SHANGHAI) == at("2026-03-28")
 
 
 def test_rmv_of_the_spec_contract():
