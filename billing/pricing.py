@@ -22,9 +22,9 @@ from fractions import Fraction
 
 from billing.contracts import ContractState, GpuHourItem, MachineMonthItem, PYearItem, TokenItem
 from billing.lines import ChargeLine, charge_line, span_text
-from billing.money import round_money, round_places, to_json
+from billing.money import round_places, to_json
 from billing.periods import Period, Zone, active_fraction, overlap
-from billing.terms import fees_end, prorated_value
+from billing.terms import fees_end
 
 __all__ = ["TOKEN_KINDS", "ChargeLine", "Usage", "charges_for_period"]
 
