@@ -20,8 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from kashi.db import metadata
 
 contracts = Table(
-    "contracts",
-    metadata,
+    "contracts", metadata,
     Column("id", Text, primary_key=True),
     Column("tenant_id", Text, nullable=False),
     Column("currency", Text, nullable=False),
