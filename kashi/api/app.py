@@ -15,7 +15,7 @@ from kashi.api import errors
 from kashi.metrics import REQUEST_SECONDS, PipelineCollector
 from kashi.settings import Settings
 
-ROUTERS = ("events", "usage", "tenants", "contracts", "catalog", "periods", "invoices", "payments",
+ROUTERS = ("events", "usage", "rating", "tenants", "contracts", "catalog", "periods", "invoices", "payments",
            "statements", "exports")
 """Route modules under ``kashi.api.routes``; each exposes ``router``. Missing ones are skipped."""
 
