@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from billing import catalog_service, tenants
+from billing.close import close_lock_key
 from billing.contract_json import event_from_json, event_to_json, item_to_json, terms_to_json
 from billing.contract_payload import contract_from_payload, parse_amendment, parse_instant, parse_termination
 from billing.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply, fold
@@ -191,6 +192,8 @@ def assert_not_in_closed_period(conn: Connection, tenant_id: str, instant: datet
     """
     if conn.execute(text("SELECT to_regclass('period_closes')")).scalar() is None:
         return
+    # Wait for a close of this tenant in flight, and keep it out until this change commits.
+    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": close_lock_key(tenant_id)})
     closed = [
         Period.parse(p)
         for p in conn.execute(text("SELECT period FROM period_closes WHERE tenant_id = :t"), {"t": tenant_id}).scalars()

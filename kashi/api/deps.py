@@ -29,7 +29,9 @@ def get_conn(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Connect
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
-ConnDep = Annotated[Connection, Depends(get_conn)]
+ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
+"""Committed before the answer is sent (a request-scoped ``yield`` dependency would commit after
+it, and a client could miss its own write or never learn that the commit failed)."""
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 

@@ -1,16 +1,10 @@
 """The GPU catalog (SPEC §2, §10): built-in models merged with those operators add."""
 
-from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends
-from sqlalchemy import Connection
+from fastapi import APIRouter, Body
 
 from billing import catalog_service
-from kashi.api.deps import Operator, Reader, get_conn
-
-ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
-"""Committed before the answer is sent. deps.ConnDep's request scope commits after the answer (FastAPI
->= 0.118), so a client could miss its own write; drop this once deps.ConnDep says scope="function"."""
+from kashi.api.deps import ConnDep, Operator, Reader
 
 router = APIRouter(tags=["catalog"])
 

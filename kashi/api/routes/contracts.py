@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Response
-from sqlalchemy import Connection
+from fastapi import APIRouter, Body, Header, Query, Response
 
 from billing import contracts_service
 from billing.errors import NotFound, ValidationFailed
-from kashi.api.deps import Operator, Reader, ensure_tenant_visible, get_conn
+from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible
 from kashi.keys import Principal
-
-ConnDep = Annotated[Connection, Depends(get_conn, scope="function")]
-"""Committed before the answer is sent. deps.ConnDep's request scope commits after the answer (FastAPI
->= 0.118), so a client could miss its own write; drop this once deps.ConnDep says scope="function"."""
 
 router = APIRouter(tags=["contracts"])
 
