@@ -19,8 +19,8 @@ CLOSE_PERIOD = "close_period"
 def declare(broker, engine: Engine) -> dict[str, dramatiq.Actor]:
     """Declare the close actor on `broker`, bound to `engine`."""
 
-    def close_period(tenant_id: str, period: str) -> list[str]:
-        return close_tenant(engine, tenant_id, Period.parse(period))
+    def close_period(tenant_id: str, period: str) -> None:
+        close_tenant(engine, tenant_id, Period.parse(period))
 
     actor = dramatiq.actor(close_period, actor_name=CLOSE_PERIOD, queue_name=CLOSE_QUEUE, broker=broker,
                            max_retries=10, min_backoff=1_000, max_backoff=60_000)  # fmt: skip

@@ -208,6 +208,9 @@ def _mount_optional() -> None:
     app.add_typer(agent_app, name="agent", help="The node agent: collect GPU and token usage and send it.")
 
 
+from kashi.cli_billing import register  # noqa: E402
+
+register(app)
 _mount_optional()
 
 

@@ -5,17 +5,13 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import text
 
-from billing.catalog import DEFAULT_CATALOG
-from billing.contract_json import terms_to_json
-from billing.contracts import contract_from_payload
-from kashi import streams
 
+def sign(kashi, document: dict) -> None:
+    """Sign a SPEC §4 contract through the contracts service (stream `contract:<id>` and projection)."""
+    from billing import contracts_service
 
-def sign(kashi, document: dict, tz: str = "Asia/Shanghai") -> None:
-    """Append ContractSigned for a SPEC §4 payload to `contract:<id>` (what the contracts API stores)."""
-    terms = contract_from_payload(document, DEFAULT_CATALOG, tz)
     with kashi.engine.begin() as conn:
-        streams.append(conn, f"contract:{terms.id}", 0, [("ContractSigned", terms_to_json(terms))], "test")
+        contracts_service.sign(conn, document, actor="test")
 
 
 def contract(contract_id: str, tenant_id: str, *items: dict, **terms) -> dict:

@@ -1,0 +1,78 @@
+"""`kashi scheduler`: closes each tenant's most recent ended period once its grace has passed (SPEC §7).
+
+Every `scheduler_interval_s` (default 60 s) it asks, per tenant, which period is due
+(`billing.close.period_due`: the latest ended period in the tenant's timezone, once period end +
+`close_grace_hours` (default 24) has passed) and enqueues the `close_period` actor for those not yet
+closed. Older unclosed periods are never closed behind the operator's back. Several schedulers at once
+are harmless: the close itself is idempotent and serialised in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, text
+
+from billing.close import period_due, utc_now
+from billing.periods import Period
+
+log = logging.getLogger(__name__)
+
+
+def due_closes(engine: Engine, now: datetime, grace: timedelta,
+               tenant_ids: Iterable[str] | None = None) -> list[tuple[str, Period]]:  # fmt: skip
+    """(tenant, period) pairs that are due at `now` and not closed yet; `tenant_ids` limits the tenants."""
+    wanted = None if tenant_ids is None else list(tenant_ids)
+    with engine.connect() as conn:
+        tenants = conn.execute(
+            text("SELECT id, timezone FROM tenants WHERE CAST(:w AS text[]) IS NULL OR id = ANY(:w) ORDER BY id"),
+            {"w": wanted},
+        ).all()
+        closed = {(r.tenant_id, r.period) for r in conn.execute(text("SELECT tenant_id, period FROM period_closes"))}
+    due = []
+    for tenant_id, tz in tenants:
+        period = period_due(now, tz, grace)
+        if period is not None and (tenant_id, str(period)) not in closed:
+            due.append((tenant_id, period))
+    return due
+
+
+def run_once(engine: Engine, enqueue: Callable[[str, Period], None], *, now: datetime, grace: timedelta,
+             tenant_ids: Iterable[str] | None = None) -> list[tuple[str, Period]]:  # fmt: skip
+    """Enqueue every due close; returns what was enqueued."""
+    due = due_closes(engine, now, grace, tenant_ids)
+    for tenant_id, period in due:
+        log.info("close due", extra={"tenant_id": tenant_id, "period": str(period)})
+        enqueue(tenant_id, period)
+    return due
+
+
+def run_forever(settings, database_url: str, redis_url: str, clock: Callable[[], datetime] = utc_now) -> None:
+    """Loop until SIGINT/SIGTERM, enqueueing due closes on the durable broker."""
+    from billing.close_actors import enqueue_close
+    from kashi.db import make_engine
+    from workers.broker import make_broker
+
+    engine = make_engine(database_url, pool_size=1)
+    broker = make_broker(redis_url, namespace=settings.queue_namespace,
+                         heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
+                         waitaof_timeout_ms=settings.waitaof_timeout_ms)  # fmt: skip
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    grace = timedelta(hours=settings.close_grace_hours)
+    log.info("scheduler ready", extra={"grace_hours": settings.close_grace_hours})
+    try:
+        while not done.is_set():
+            try:
+                run_once(engine, lambda t, p: enqueue_close(broker, t, p), now=clock(), grace=grace)
+            except Exception:  # keep scheduling through a database or Redis restart
+                log.exception("scheduler pass failed; retrying next interval")
+            done.wait(settings.scheduler_interval_s)
+    finally:
+        broker.close()
+        engine.dispose()
