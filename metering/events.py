@@ -8,7 +8,7 @@ bad batch is ever kept. Records are plain values; they travel on the queue as JS
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal
 
@@ -170,17 +170,15 @@ def _epoch(instant: datetime) -> int:
 
 
 def _to_record(event: GpuUsageEvent | LlmTokensEvent) -> UsageRecord:
+    # positional and without a kwargs dict: this runs once per event on the API's hot path
     data = event.data
-    common = dict(
-        source=event.source, id=event.id, tenant_id=event.subject,
-        time=event.time.astimezone(UTC).timestamp(), contract_id=data.contract_id,
-        data=data.model_dump(mode="json", exclude_none=True),
-    )
+    dumped = data.model_dump(mode="json", exclude_none=True)
+    time = event.time.timestamp()  # an aware datetime's timestamp does not depend on its offset
     if isinstance(data, GpuUsageData):
-        return UsageRecord(kind="gpu", gpu=data.gpu, gpu_model=data.gpu_model,
-                           start=_epoch(data.start), end=_epoch(data.end), **common)
-    return UsageRecord(kind="tokens", model=data.model, input_tokens=data.input_tokens,
-                       output_tokens=data.output_tokens, cached_tokens=data.cached_tokens, **common)
+        return UsageRecord("gpu", event.source, event.id, event.subject, time, data.contract_id, dumped,
+                           data.gpu, data.gpu_model, _epoch(data.start), _epoch(data.end))
+    return UsageRecord("tokens", event.source, event.id, event.subject, time, data.contract_id, dumped,
+                       None, None, 0, 0, data.model, data.input_tokens, data.output_tokens, data.cached_tokens)
 
 
 _adapter_cache: dict[str, Any] = {}
