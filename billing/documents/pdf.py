@@ -1,39 +1,25 @@
 """An invoice as an A4 PDF (SPEC §7), rendering only: it reads the invoice JSON and draws it.
 
-Chinese tenant names and descriptions need a CJK font. The first CJK TrueType font found in
-CJK_FONTS (Debian's `fonts-wqy-microhei`, installed by the images and CI) is embedded, subset, so
-the PDF reads the same everywhere. Without one, reportlab's built-in CID font STSong-Light is
-used: it needs no file but is not embedded, so the viewer must supply a Song typeface (Acrobat,
-browsers and macOS do; poppler without CJK fonts shows boxes).
+Font (an embedded CJK font for Chinese names), styles and colours are shared with the statement
+PDF in `billing.documents.style`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from io import BytesIO
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-CJK_FONTS = (
-    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
-    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
-    ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0),
-    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
-)
-"""(path, index in a collection) of embeddable CJK TrueType fonts, in order of preference."""
-CID_FONT = "STSong-Light"
-EMBEDDED_FONT = "KashiCJK"
+from billing.documents.style import CID_FONT, CJK_FONTS, EMBEDDED_FONT  # noqa: F401 (their old home)
+from billing.documents.style import escape as _escape
+from billing.documents.style import font as _font  # noqa: F401
+from billing.documents.style import local_date as _local
+from billing.documents.style import styles as _styles
+
 _KIND = {
     "machine_month": "整机月租 Machine-month",
     "p_year": "算力 P-year",
@@ -44,36 +30,6 @@ _KIND = {
     "notice_in_lieu": "通知期费用 Notice in lieu",
     "adjustment": "调整 Adjustment",
 }
-
-
-def _font() -> str:
-    """The registered name of the CJK font to draw with (see the module docstring)."""
-    registered = pdfmetrics.getRegisteredFontNames()
-    if EMBEDDED_FONT in registered:
-        return EMBEDDED_FONT
-    for path, index in CJK_FONTS:
-        if Path(path).is_file():
-            pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, path, subfontIndex=index))
-            return EMBEDDED_FONT
-    if CID_FONT not in registered:
-        pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
-    return CID_FONT
-
-
-def _styles() -> dict[str, ParagraphStyle]:
-    font = _font()
-    base = ParagraphStyle("base", fontName=font, fontSize=8.5, leading=11)
-    return {
-        "base": base,
-        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#444444")),
-        "title": ParagraphStyle("title", parent=base, fontSize=18, leading=22),
-        "right": ParagraphStyle("right", parent=base, alignment=TA_RIGHT),
-        "head": ParagraphStyle("head", parent=base, fontSize=8, textColor=colors.white),
-    }
-
-
-def _local(instant: str, tz: str) -> str:
-    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")
 
 
 def render_invoice(invoice: dict[str, Any], *, tenant_name: str, timezone: str = "Asia/Shanghai",
@@ -138,7 +94,7 @@ def _lines(invoice: dict, tz: str, s: dict) -> Table:
             Paragraph(f"{float(line['tax_rate']) * 100:g}%", s["right"]),
             Paragraph(line["tax"], s["right"]),
         ])  # fmt: skip
-    table = Table(rows, colWidths=[58 * mm, 16 * mm, 26 * mm, 22 * mm, 24 * mm, 12 * mm, 22 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[55 * mm, 19 * mm, 26 * mm, 22 * mm, 24 * mm, 12 * mm, 22 * mm], repeatRows=1)
     table.setStyle(TableStyle([
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#1f3a5f")),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -163,7 +119,3 @@ def _totals(invoice: dict, s: dict) -> Table:
 
 def _short(quantity: str) -> str:
     return quantity.rstrip("0").rstrip(".") if "." in quantity else quantity
-
-
-def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -143,3 +143,13 @@ def test_credit_note_above_what_remains_is_refused(kashi, uid, new_tenant, opera
     assert operator_client.get(f"/v1/invoices/{invoice_id}").json()["remaining"] == "0.00"
     assert operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
                                 json={"amount": 1.5, "reason": "float"}).status_code == 422  # fmt: skip
+
+
+def test_contracts_api_refuses_termination_inside_a_closed_period(kashi, uid, new_tenant, operator_client):
+    sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
+    close_tenant(kashi.engine, new_tenant, SEPT)
+    inside = {"effective_at": "2026-09-20T00:00:00+08:00", "notice_given_at": "2026-09-01T00:00:00+08:00"}
+    answer = operator_client.post(f"/v1/contracts/c-{uid}/termination", json=inside)
+    assert answer.status_code == 409, answer.text
+    amendment = {"item_id": "i-m", "changes": {"machines": 1}, "effective_at": "2026-09-25T00:00:00+08:00"}
+    assert operator_client.post(f"/v1/contracts/c-{uid}/amendments", json=amendment).status_code == 409
