@@ -152,13 +152,15 @@ def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) ->
     changes nothing; overlapping GPU time is counted once, for the event persisted first.
     """
     raw(conn).execute("SELECT pg_advisory_xact_lock_shared(%s)", (INGEST_FENCE,))
+    # GPU locks before the log positions are drawn: two batches touching one GPU then get their
+    # seqs in the order they claim its time, so a replay in seq order claims it the same way.
+    lock_gpus(conn, (r.gpu for r in records if r.kind == "gpu"))
     seqs = append_events(conn, batch_id, records)
     new = [(seqs[(r.source, r.id)], r) for r in records if (r.source, r.id) in seqs]
     gpu_new = [(seq, r) for seq, r in new if r.kind == "gpu"]
     pieces: list[Piece] = []
     conflicts: list[Conflict] = []
     if gpu_new:
-        lock_gpus(conn, (r.gpu for _, r in gpu_new))
         covered = load_coverage(conn, [r for _, r in gpu_new])
         pieces, conflicts = claim(gpu_new, covered)
         insert_pieces(conn, pieces)
