@@ -196,7 +196,7 @@ def demo(
     """Start the embedded servers, send a realistic day of usage through the API, print the bill's basis."""
     from kashi.demo import run_demo
 
-    run_demo(settings_for(data_dir), gpus=gpus, console=Console())
+    run_demo(settings_for(data_dir), gpus=gpus, console=Console() if sys.stdout.isatty() else Console(width=160))
 
 
 def _mount_optional() -> None:
