@@ -1,0 +1,92 @@
+"""The one look of Kashi's PDF documents (invoices, statements): CJK font, paragraph styles, colours.
+
+Chinese tenant names and descriptions need a CJK font. The first CJK TrueType font found in
+CJK_FONTS (Debian's `fonts-wqy-microhei`, installed by the images and CI) is embedded, subset, so
+the PDF reads the same everywhere. Without one, reportlab's built-in CID font STSong-Light is
+used: it needs no file but is not embedded, so the viewer must supply a Song typeface (Acrobat,
+browsers and macOS do; poppler without CJK fonts shows boxes).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.platypus import SimpleDocTemplate, TableStyle
+
+CJK_FONTS = (
+    ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0),
+    ("/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf", 0),
+    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0),
+)
+"""(path, index in a collection) of embeddable CJK TrueType fonts, in order of preference."""
+CID_FONT = "STSong-Light"
+EMBEDDED_FONT = "KashiCJK"
+HEAD = colors.HexColor("#1f3a5f")
+"""The dark blue of table heads (the xlsx headers use it too)."""
+MUTED = colors.HexColor("#555555")
+RULE = colors.HexColor("#cccccc")
+STRIPE = colors.HexColor("#f5f7fa")
+
+
+def font() -> str:
+    """The registered name of the CJK font to draw with (see the module docstring)."""
+    registered = pdfmetrics.getRegisteredFontNames()
+    if EMBEDDED_FONT in registered:
+        return EMBEDDED_FONT
+    for path, index in CJK_FONTS:
+        if Path(path).is_file():
+            pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, path, subfontIndex=index))
+            return EMBEDDED_FONT
+    if CID_FONT not in registered:
+        pdfmetrics.registerFont(UnicodeCIDFont(CID_FONT))
+    return CID_FONT
+
+
+def styles() -> dict[str, ParagraphStyle]:
+    base = ParagraphStyle("base", fontName=font(), fontSize=8.5, leading=11)
+    return {
+        "base": base,
+        "small": ParagraphStyle("small", parent=base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#444444")),
+        "title": ParagraphStyle("title", parent=base, fontSize=18, leading=22),
+        "right": ParagraphStyle("right", parent=base, alignment=TA_RIGHT),
+        "head": ParagraphStyle("head", parent=base, fontSize=8, textColor=colors.white),
+    }
+
+
+def page(out, *, title: str, author: str) -> SimpleDocTemplate:
+    """An A4 document with the documents' 15 mm margins."""
+    return SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
+                             bottomMargin=15 * mm, title=title, author=author)  # fmt: skip
+
+
+FACTS = TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TEXTCOLOR", (0, 0), (0, -1), MUTED),
+                    ("TEXTCOLOR", (2, 0), (2, -1), MUTED)])  # fmt: skip
+"""The two-column facts block under a title (issuer, tenant, period …)."""
+LINES = TableStyle([
+    ("BACKGROUND", (0, 0), (-1, 0), HEAD),
+    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+    ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+    ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, STRIPE]),
+])  # fmt: skip
+"""A table of lines with a dark header row and striped rows."""
+
+
+def local_date(instant: str, tz: str) -> str:
+    """An RFC 3339 instant as the local date in `tz`: "2026-09-30"."""
+    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")
+
+
+def escape(value: str) -> str:
+    """Text safe inside a reportlab Paragraph (its mini-markup)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
