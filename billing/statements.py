@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from io import BytesIO
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
 from billing import tenants
+from billing.errors import ValidationFailed
 from billing.money import to_json
 from billing.periods import Period, instant_to_json
 from billing.statement import CurrencyStatement, Document, assemble
@@ -104,3 +106,22 @@ def _page_json(page: CurrencyStatement, tz: str) -> dict[str, Any]:
 
 def _local_date(at: datetime, zone: ZoneInfo) -> str:
     return at.astimezone(zone).strftime("%Y-%m-%d")
+
+
+def render(statement: dict[str, Any], format: str) -> bytes:
+    """The statement JSON (`statement_json`) as a csv, xlsx or pdf document."""
+    if format == "csv":
+        from billing.documents import csv
+
+        return csv.statement(statement)
+    if format == "xlsx":
+        from billing.documents.xlsx import write_statement
+
+        out = BytesIO()
+        write_statement(out, statement)
+        return out.getvalue()
+    if format == "pdf":
+        from billing.documents.statement_pdf import render_statement
+
+        return render_statement(statement)
+    raise ValidationFailed.of("format", "must be json, csv, xlsx or pdf")

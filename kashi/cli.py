@@ -212,6 +212,7 @@ from kashi.cli_billing import register  # noqa: E402
 
 register(app)
 _mount_optional()
+from kashi.cli_export import register as register_export; register_export(app)  # noqa: E402, E702, I001
 
 
 def main() -> None:

@@ -1,8 +1,6 @@
 """Statements of account (SPEC §8): one tenant, one month, as JSON, CSV, xlsx or PDF. A tenant key
 reads its own only (404 for any other); finance and operator read all; agents none (SPEC §9)."""
 
-from io import BytesIO
-
 from fastapi import APIRouter
 from fastapi.responses import Response
 
@@ -19,23 +17,6 @@ MEDIA = {
 }
 
 
-def render(statement: dict, format: str) -> bytes:
-    """The statement JSON in `format` (csv, xlsx or pdf)."""
-    if format == "csv":
-        from billing.documents import csv
-
-        return csv.statement(statement)
-    if format == "xlsx":
-        from billing.documents.xlsx import write_statement
-
-        out = BytesIO()
-        write_statement(out, statement)
-        return out.getvalue()
-    from billing.documents.statement_pdf import render_statement
-
-    return render_statement(statement)
-
-
 @router.get("/tenants/{tenant_id}/statements/{period}")
 def get_statement(tenant_id: str, period: str, conn: ConnDep, principal: Reader, format: str = "json"):
     ensure_tenant_visible(principal, tenant_id)
@@ -46,5 +27,5 @@ def get_statement(tenant_id: str, period: str, conn: ConnDep, principal: Reader,
         return statement
     filename = f"statement-{tenant_id}-{period}.{format}"
     disposition = "inline" if format == "pdf" else "attachment"
-    return Response(render(statement, format), media_type=MEDIA[format],
+    return Response(statements.render(statement, format), media_type=MEDIA[format],
                     headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})  # fmt: skip
