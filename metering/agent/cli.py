@@ -6,6 +6,7 @@ Also runnable without the server packages: ``python -m metering.agent run --conf
 from __future__ import annotations
 
 import json
+import logging
 import random
 import signal
 import sys
@@ -26,6 +27,8 @@ from metering.agent.sender import CONTENT_TYPE, MAX_BYTES, MAX_EVENTS, Sender, b
 from metering.agent.simulate import expected_card_seconds, simulate_events
 from metering.agent.spool import encode
 from metering.agent.wiring import build_agent
+
+log = logging.getLogger("kashi.agent.cli")
 
 app = typer.Typer(
     help="The Kashi node agent: GPU and token usage from this node, spooled and sent as CloudEvents.",
@@ -95,6 +98,13 @@ def run(
     if courier is not None:
         agent.wake.set()
         courier.join(timeout=35)
+        # The courier stops with the loop, so the window just closed is sent here, briefly: a
+        # server that does not answer within the shutdown grace leaves it spooled for the next start.
+        if not courier.is_alive() and not drain(sender, time.sleep, attempts=2, max_wait_s=2.0):
+            log.warning(
+                "stopping with events spooled; they are sent on the next start",
+                extra={"spool_depth": agent.spool.depth()},
+            )
 
 
 def _send_simulated(events: list[dict], server: str, key: str) -> int:
