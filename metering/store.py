@@ -70,7 +70,7 @@ def lock_gpus(conn: Connection, gpus: Iterable[str]) -> None:
     """Serialise writers of the same GPUs (taken in one sorted order, so never a deadlock)."""
     keys = sorted({gpu_lock_key(g) for g in gpus})
     if keys:
-        raw(conn).execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::bigint[]) AS k", (keys,))
+        raw(conn).execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%b::bigint[]) AS k", (keys,))
 
 
 def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, list[Covered]]:
@@ -84,7 +84,7 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
     gpus = list(window)
     rows = raw(conn).execute(
         """SELECT c.gpu, c.start_s, c.end_s, c.tenant_id
-           FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS w(gpu, lo, hi)
+           FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
            JOIN gpu_coverage c ON c.gpu = w.gpu AND c.start_s < w.hi AND c.start_s > w.lo - %s
                                AND c.end_s > w.lo""",
         (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus], MAX_INTERVAL_S + 1),
@@ -122,7 +122,7 @@ def add_gpu_rollups(conn: Connection, totals: dict[tuple, int]) -> None:
     keys = sorted(totals)
     raw(conn).execute(
         """INSERT INTO gpu_hourly (tenant_id, contract_id, gpu_model, hour, card_seconds)
-           SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+           SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
            ON CONFLICT (tenant_id, contract_id, gpu_model, hour)
            DO UPDATE SET card_seconds = gpu_hourly.card_seconds + EXCLUDED.card_seconds""",
         ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
@@ -137,7 +137,7 @@ def add_token_rollups(conn: Connection, totals: dict[tuple, int]) -> None:
     keys = sorted(totals)
     raw(conn).execute(
         """INSERT INTO token_hourly (tenant_id, contract_id, model, kind, hour, tokens)
-           SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::bigint[], %s::bigint[])
+           SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
            ON CONFLICT (tenant_id, contract_id, model, kind, hour)
            DO UPDATE SET tokens = token_hourly.tokens + EXCLUDED.tokens""",
         ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
