@@ -73,7 +73,7 @@ def _entries(currency_page: dict, s: dict) -> Table:
         ])  # fmt: skip
     rows.append(["", "", "", Paragraph("<b>期末余额 Closing balance</b>", s["base"]), "", "",
                  Paragraph(f"<b>{currency_page['closing_balance']}</b>", s["right"])])  # fmt: skip
-    table = Table(rows, colWidths=[19 * mm, 22 * mm, 34 * mm, 45 * mm, 20 * mm, 20 * mm, 20 * mm], repeatRows=1)
+    table = Table(rows, colWidths=[21 * mm, 22 * mm, 33 * mm, 44 * mm, 20 * mm, 20 * mm, 20 * mm], repeatRows=1)
     table.setStyle(LINES)
     table.setStyle(TableStyle([("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black)]))
     return table
