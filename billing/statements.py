@@ -1,6 +1,6 @@
 """Service: a tenant's statement of account for a month, as JSON (SPEC §8).
 
-Loads the balance before the month (sums in SQL, so years of history cost one row per currency)
+Loads the balance before the month (summed in SQL, so years of history cost one row per currency)
 and the month's invoices, credit notes and payments, then lets `billing.statement` fold them. The
 month is the tenant's billing period: `[start, end)` in its timezone (SPEC §2).
 """
@@ -21,8 +21,15 @@ from billing.money import to_json
 from billing.periods import Period, instant_to_json
 from billing.statement import CurrencyStatement, Document, assemble
 
-_DOCUMENTS = """
-    SELECT 'invoice' AS kind, issued_at AS at, number, currency, total AS amount, period AS about, '' AS refers_to
+_STATEMENT = """
+    SELECT 'opening' AS kind, CAST(NULL AS timestamptz) AS at, '' AS number, currency, sum(amount) AS amount,
+           '' AS about, '' AS refers_to
+      FROM (SELECT currency, total AS amount FROM invoices WHERE tenant_id = :t AND issued_at < :start
+            UNION ALL SELECT currency, -amount FROM credit_notes WHERE tenant_id = :t AND issued_at < :start
+            UNION ALL SELECT currency, -amount FROM payments WHERE tenant_id = :t AND received_at < :start) moves
+     GROUP BY currency
+    UNION ALL
+    SELECT 'invoice', issued_at, number, currency, total, period, ''
       FROM invoices WHERE tenant_id = :t AND issued_at >= :start AND issued_at < :end
     UNION ALL
     SELECT 'credit_note', n.issued_at, n.number, n.currency, n.amount, n.reason, i.number
@@ -32,14 +39,8 @@ _DOCUMENTS = """
     SELECT 'payment', received_at, reference, currency, amount, '', ''
       FROM payments WHERE tenant_id = :t AND received_at >= :start AND received_at < :end
 """
-
-_OPENING = """
-    SELECT currency, sum(amount) AS balance FROM (
-        SELECT currency, total AS amount FROM invoices WHERE tenant_id = :t AND issued_at < :start
-        UNION ALL SELECT currency, -amount FROM credit_notes WHERE tenant_id = :t AND issued_at < :start
-        UNION ALL SELECT currency, -amount FROM payments WHERE tenant_id = :t AND received_at < :start
-    ) moves GROUP BY currency
-"""
+"""The balance per currency before the month ('opening' rows) and the month's documents. One
+statement, so one snapshot: a payment recorded meanwhile is either in both or in neither."""
 
 
 def _description(kind: str, about: str, refers_to: str) -> str:
@@ -54,11 +55,14 @@ def load(conn: Connection, tenant_id: str, period: Period) -> tuple[dict, dict[s
     """(tenant, opening balance per currency, the month's documents); NotFound for an unknown tenant."""
     tenant = tenants.get(conn, tenant_id)
     bounds = {"t": tenant_id, "start": period.start(tenant["timezone"]), "end": period.end(tenant["timezone"])}
-    opening = {r.currency: r.balance for r in conn.execute(text(_OPENING), bounds)}
-    documents = [
-        Document(r.kind, r.at, r.number, r.currency, r.amount, _description(r.kind, r.about, r.refers_to), r.refers_to)
-        for r in conn.execute(text(_DOCUMENTS), bounds)
-    ]
+    opening: dict[str, Decimal] = {}
+    documents: list[Document] = []
+    for r in conn.execute(text(_STATEMENT), bounds):
+        if r.kind == "opening":
+            opening[r.currency] = r.amount
+        else:
+            description = _description(r.kind, r.about, r.refers_to)
+            documents.append(Document(r.kind, r.at, r.number, r.currency, r.amount, description, r.refers_to))
     return tenant, opening, documents
 
 
