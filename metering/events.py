@@ -172,7 +172,8 @@ def _epoch(instant: datetime) -> int:
 def _to_record(event: GpuUsageEvent | LlmTokensEvent) -> UsageRecord:
     # positional and without a kwargs dict: this runs once per event on the API's hot path
     data = event.data
-    dumped = data.model_dump(mode="json", exclude_none=True)
+    # what ``data.model_dump(mode="json", exclude_none=True)`` returns, without its Python wrapper
+    dumped = data.__pydantic_serializer__.to_python(data, mode="json", exclude_none=True)
     time = event.time.timestamp()  # an aware datetime's timestamp does not depend on its offset
     if isinstance(data, GpuUsageData):
         return UsageRecord("gpu", event.source, event.id, event.subject, time, data.contract_id, dumped,
