@@ -248,7 +248,7 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
                 pass
         return total
 
-    parts = {"client": used([psutil.Process()])}
+    parts = {"client" if not stack.in_process else "client+API+workers": used([psutil.Process()])}
     if not stack.in_process:
         parts["api"] = used([psutil.Process(stack.procs[0].pid)])
         parts["workers"] = used(psutil.Process(p.pid) for p in stack.procs[1:])
