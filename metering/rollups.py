@@ -7,12 +7,13 @@ second reported by another tenant adds nothing either and is recorded as a :clas
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from metering.events import TOKEN_KINDS, UsageRecord
-from metering.intervals import HOUR, intersect, split, subtract
+from metering.intervals import HOUR, split, subtract
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,29 +50,66 @@ class Conflict:
     holder_tenant_id: str
 
 
+class _Timeline:
+    """One GPU's counted time: disjoint stretches kept sorted, so the stretches overlapping an
+    interval are found by bisection instead of a scan of the whole GPU's history."""
+
+    __slots__ = ("starts", "ends", "spans")
+
+    def __init__(self, spans: Iterable[Covered]):
+        self.spans = sorted(spans, key=lambda c: c.start)
+        self.starts = [c.start for c in self.spans]
+        self.ends = [c.end for c in self.spans]
+
+    def overlapping(self, start: int, end: int) -> list[Covered]:
+        first = bisect_right(self.ends, start)  # stretches are disjoint, so ends are sorted too
+        last = bisect_left(self.starts, end, lo=first)
+        return self.spans[first:last]
+
+    def add(self, span: Covered) -> None:
+        at = bisect_left(self.starts, span.start)
+        self.spans.insert(at, span)
+        self.starts.insert(at, span.start)
+        self.ends.insert(at, span.end)
+
+
 def claim(
     records: Iterable[tuple[int, UsageRecord]], covered: Mapping[str, list[Covered]]
 ) -> tuple[list[Piece], list[Conflict]]:
     """Decide what each ``(seq, record)`` of GPU usage newly adds, in ``seq`` order.
 
-    ``covered`` holds, per GPU, what earlier events already counted (at least every stretch that
-    overlaps these records). It is not modified.
+    ``covered`` holds, per GPU, what earlier events already counted (disjoint stretches, at least
+    every one that overlaps these records). It is not modified.
     """
-    state = {gpu: list(spans) for gpu, spans in covered.items()}
+    timelines = {gpu: _Timeline(spans) for gpu, spans in covered.items()}
     pieces: list[Piece] = []
     conflicts: list[Conflict] = []
     for seq, rec in sorted(records, key=lambda pair: pair[0]):
-        spans = state.setdefault(rec.gpu, [])
-        interval = (rec.start, rec.end)
-        others = [(c.start, c.end) for c in spans if c.tenant_id != rec.tenant_id]
-        for start, end in intersect(interval, others):
-            holders = sorted({c.tenant_id for c in spans
-                              if c.tenant_id != rec.tenant_id and c.start < end and c.end > start})
-            conflicts.append(Conflict(seq, rec.gpu, start, end, rec.tenant_id, holders[0]))
-        for start, end in subtract(interval, [(c.start, c.end) for c in spans]):
+        timeline = timelines.get(rec.gpu)
+        if timeline is None:
+            timeline = timelines[rec.gpu] = _Timeline(())
+        near = timeline.overlapping(rec.start, rec.end)
+        for c in near:
+            if c.tenant_id != rec.tenant_id:
+                start, end = max(rec.start, c.start), min(rec.end, c.end)
+                conflicts.append(Conflict(seq, rec.gpu, start, end, rec.tenant_id, c.tenant_id))
+        for start, end in subtract((rec.start, rec.end), [(c.start, c.end) for c in near]):
             pieces.append(Piece(seq, rec.tenant_id, rec.contract_id, rec.gpu, rec.gpu_model, start, end))
-            spans.append(Covered(start, end, rec.tenant_id))
-    return pieces, conflicts
+            timeline.add(Covered(start, end, rec.tenant_id))
+    return pieces, _merge_conflicts(conflicts)
+
+
+def _merge_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
+    """Join a claimant's adjacent conflict stretches against the same holder into one."""
+    merged: list[Conflict] = []
+    for c in conflicts:
+        last = merged[-1] if merged else None
+        if (last and last.seq == c.seq and last.gpu == c.gpu and last.holder_tenant_id == c.holder_tenant_id
+                and last.end == c.start):
+            merged[-1] = Conflict(c.seq, c.gpu, last.start, c.end, c.tenant_id, c.holder_tenant_id)
+        else:
+            merged.append(c)
+    return merged
 
 
 GpuKey = tuple[str, str, str, int]
