@@ -72,3 +72,13 @@ def ensure_tenant_visible(principal: Principal, tenant_id: str) -> None:
         raise NotFound(f"tenant {tenant_id} not found", [{"field": "tenant_id", "reason": "not found"}])
     if principal.role == "agent":
         raise Forbidden("agent keys only send events")
+
+
+def listing_scope(principal: Principal, tenant_id: str | None) -> str | None:
+    """The tenant a listing is narrowed to: a tenant key lists its own (asking for another is
+    404); operator and finance list the one asked for, or every tenant when none is."""
+    if principal.role == "tenant":
+        tenant_id = tenant_id or principal.tenant_id
+    if tenant_id is not None:
+        ensure_tenant_visible(principal, tenant_id)
+    return tenant_id

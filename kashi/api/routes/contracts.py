@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Response
 
 from billing import contracts_service
 from billing.errors import NotFound, ValidationFailed
-from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible
+from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible, listing_scope
 from kashi.keys import Principal
 
 router = APIRouter(tags=["contracts"])
@@ -41,9 +41,7 @@ def sign_contract(conn: ConnDep, principal: Operator, payload: dict = Body(...))
 @router.get("/contracts")
 def list_contracts(conn: ConnDep, principal: Reader, tenant_id: str | None = None, cursor: str | None = None,
                    limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
-    if principal.role == "tenant":
-        tenant_id = tenant_id or principal.tenant_id
-        ensure_tenant_visible(principal, tenant_id)
+    tenant_id = listing_scope(principal, tenant_id)
     return contracts_service.list_contracts(conn, tenant_id, cursor=cursor, limit=limit)
 
 

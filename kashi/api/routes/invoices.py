@@ -7,7 +7,7 @@ from fastapi.responses import Response
 
 from billing import invoice_store, tenants
 from billing.errors import ValidationFailed
-from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible, require
+from kashi.api.deps import ConnDep, Reader, listing_scope, require
 from kashi.api.pagination import page
 from kashi.keys import Principal
 
@@ -29,9 +29,7 @@ def list_invoices(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
-    if principal.role == "tenant":
-        ensure_tenant_visible(principal, tenant_id or principal.tenant_id)
-        tenant_id = principal.tenant_id
+    tenant_id = listing_scope(principal, tenant_id)
     rows = invoice_store.list_invoices(conn, tenant_id=tenant_id, period=period, after=cursor, limit=limit)
     return page(rows, limit, key="number")
 

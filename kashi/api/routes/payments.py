@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from billing import payments, tenants
-from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible, require
+from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible, listing_scope, require
 from kashi.api.pagination import page
 from kashi.keys import Principal
 
@@ -29,9 +29,7 @@ def list_payments(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
-    if principal.role == "tenant":
-        ensure_tenant_visible(principal, tenant_id or principal.tenant_id)
-        tenant_id = principal.tenant_id
+    tenant_id = listing_scope(principal, tenant_id)
     return page(payments.list_payments(conn, tenant_id, cursor, limit), limit, key="id")
 
 

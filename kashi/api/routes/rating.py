@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from billing import contracts_service
-from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible
+from kashi.api.deps import ConnDep, Reader, listing_scope
 
 router = APIRouter(tags=["rating"])
 
@@ -12,10 +12,7 @@ router = APIRouter(tags=["rating"])
 def unrated_usage(conn: ConnDep, principal: Reader, tenant_id: str | None = None, period: str | None = None) -> dict:
     """Hourly GPU and token rollups no contract item rates (operators and finance: every tenant when
     ``tenant_id`` is omitted; a tenant key: its own). ``period`` 'YYYY-MM' narrows to one month."""
-    if principal.role == "tenant":
-        tenant_id = tenant_id or principal.tenant_id
-    if tenant_id is not None:
-        ensure_tenant_visible(principal, tenant_id)
+    tenant_id = listing_scope(principal, tenant_id)
     wanted = [tenant_id] if tenant_id is not None else contracts_service.tenants_with_usage(conn)
     items = [item for tenant in wanted for item in contracts_service.unrated_usage(conn, tenant, period)]
     return {"items": items, "next_cursor": None}
