@@ -6,8 +6,8 @@ Let f be the fraction of the month an item is active (active seconds / seconds i
   exactly the annual price before rounding; each month's line is then rounded once, like every line);
 - gpu_hour: `unit_price × card_seconds / 3600` from rated usage inside the period; with a
   commitment, `gpu_hour_shortfall`: `unit_price × max(0, Σ committed × f − used_hours)`;
-- token: one line per token kind (input, output, cached input) with quantity in millions,
-  `price_kind × tokens_kind / 1,000,000` — finance reads each kind at its own price.
+- token: one line per item, `Σ price_kind × tokens_kind / 1,000,000` over input, output and cached
+  input, rounded once; quantity in millions of tokens, the description gives each kind's count and price.
 Fees run from `start` to `term_end` or an earlier termination. Each amount is computed exactly
 and rounded once (`billing.lines.charge_line`); lines of zero are left out.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from fractions import Fraction
 
 from billing.contracts import ContractState, GpuHourItem, MachineMonthItem, PYearItem, TokenItem
@@ -167,15 +166,19 @@ def _token(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
     assert isinstance(item, TokenItem)
     model = "all models" if item.model == "*" else item.model
     start, end = ctx.span()
-    lines = []
-    for kind in TOKEN_KINDS:
-        count = usage.tokens_of(ctx.state.id, ctx.item_id, kind)
-        if count:
-            price: Decimal = getattr(item, _TOKEN_PRICE[kind])
-            millions = Fraction(count, 1_000_000)
-            lines.append(ctx.line("token", f"{model} {_TOKEN_NAME[kind]} tokens", millions, "1M tokens", price,
-                                  millions * Fraction(price), start, end))  # fmt: skip
-    return lines
+    counts = {kind: usage.tokens_of(ctx.state.id, ctx.item_id, kind) for kind in TOKEN_KINDS}
+    total = sum(counts.values())
+    if not total:
+        return []
+    # One line per item, as SPEC §5 sums the kinds: Σ price_kind × tokens_kind / 1,000,000, rounded
+    # once. The description carries each kind's count and price; the unit price is the blend.
+    exact = sum((Fraction(n, 1_000_000) * Fraction(getattr(item, _TOKEN_PRICE[k])) for k, n in counts.items()),
+                Fraction(0))  # fmt: skip
+    millions = Fraction(total, 1_000_000)
+    parts = ", ".join(f"{n:,} {_TOKEN_NAME[k]} × {to_json(getattr(item, _TOKEN_PRICE[k]))}"
+                      for k, n in counts.items() if n)  # fmt: skip
+    what = f"{model} tokens ({parts} per 1M)"
+    return [ctx.line("token", what, millions, "1M tokens", exact / millions, exact, start, end)]
 
 
 def _hours(hours: Fraction) -> str:

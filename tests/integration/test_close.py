@@ -67,8 +67,7 @@ def test_late_usage_is_adjusted_on_the_next_invoice_with_its_own_period(kashi, u
     assert [(line["kind"], line["amount"]) for line in september["lines"]] == [
         ("gpu_hour", "125.00"),
         ("gpu_hour_shortfall", "1125.00"),
-        ("token", "2.00"),
-        ("token", "4.00"),
+        ("token", "6.00"),  # one line per token item: 2.00 input + 4.00 output, rounded once
     ]
     # Late: 5 more H100 hours of September (already paid as shortfall) and September tokens.
     send(

@@ -148,16 +148,23 @@ def test_a_commitment_unused_is_charged_in_full_and_one_used_up_adds_nothing():
     assert amounts(charges_for_period(state, OCTOBER, SHANGHAI, usage)) == [("gpu_hour", Decimal("15000.00"))]
 
 
-def test_tokens_are_charged_one_line_per_kind_in_millions():
+def test_tokens_are_charged_one_line_per_item_summing_the_kinds_rounded_once():
     state = sign(payload(tokens()))
     usage = Usage(tokens={("c-1", "i-4", "input"): 1_200_000, ("c-1", "i-4", "output"): 300_000,
                           ("c-1", "i-4", "cached"): 1_000_000})  # fmt: skip
-    lines = charges_for_period(state, OCTOBER, SHANGHAI, usage)
-    assert [(line.description, line.quantity, line.unit_price, line.amount) for line in lines] == [
-        ("qwen2.5-72b input tokens, 2026-10", Decimal("1.20"), Decimal("2.00"), Decimal("2.40")),
-        ("qwen2.5-72b output tokens, 2026-10", Decimal("0.30"), Decimal("8.00"), Decimal("2.40")),
-        ("qwen2.5-72b cached input tokens, 2026-10", Decimal("1"), Decimal("0.50"), Decimal("0.50")),
-    ]
+    (line,) = charges_for_period(state, OCTOBER, SHANGHAI, usage)
+    # 1.2 × 2.00 + 0.3 × 8.00 + 1 × 0.50 = 5.30 for 2.5 M tokens
+    assert (line.kind, line.quantity, line.unit, line.unit_price, line.amount) == (
+        "token", Decimal("2.5"), "1M tokens", Decimal("2.12"), Decimal("5.30"))
+    assert line.description.startswith(
+        "qwen2.5-72b tokens (1,200,000 input × 2.00, 300,000 output × 8.00, 1,000,000 cached input × 0.50 per 1M)")
+
+
+def test_small_token_counts_round_once_over_the_sum_of_kinds():
+    state = sign(payload(tokens()))
+    usage = Usage(tokens={("c-1", "i-4", "input"): 1_200, ("c-1", "i-4", "output"): 1_000})
+    # 0.0024 + 0.008 = 0.0104 → 0.01 (per-kind lines would each round to 0.00 and 0.01)
+    assert amounts(charges_for_period(state, OCTOBER, SHANGHAI, usage)) == [("token", Decimal("0.01"))]
 
 
 def test_a_month_fraction_in_new_york_counts_the_short_dst_month():
