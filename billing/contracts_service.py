@@ -16,10 +16,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from billing import catalog_service, tenants
-from billing.close import close_lock_key
+from billing.close import close_lock_key, contract_states
 from billing.contract_json import event_from_json, event_to_json, item_to_json, terms_to_json
 from billing.contract_payload import contract_from_payload, parse_amendment, parse_instant, parse_termination
 from billing.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply, fold
@@ -87,14 +87,8 @@ def load(conn: Connection, contract_id: str) -> ContractState:
 
 
 def tenant_states(conn: Connection, tenant_id: str) -> list[ContractState]:
-    """Every contract of ``tenant_id`` folded from its stream, by id (for rating and the month close)."""
-    rows = conn.execute(
-        select(stream_events)
-        .join(contracts, stream_events.c.stream_id == func.concat("contract:", contracts.c.id))
-        .where(contracts.c.tenant_id == tenant_id)
-        .order_by(stream_events.c.stream_id, stream_events.c.version)
-    ).all()
-    return _fold_streams(rows)
+    """Every contract of ``tenant_id`` folded from its stream, by id (the month close reads them the same way)."""
+    return contract_states(conn, tenant_id)
 
 
 def _fold_streams(rows) -> list[ContractState]:
