@@ -192,3 +192,20 @@ def test_healthz_and_metrics(kashi):
     for name in ("kashi_events_accepted_total", "kashi_events_persisted", "kashi_queue_depth",
                  "kashi_worker_lag_seconds"):
         assert name in metrics
+
+
+def test_usage_query_takes_bare_dates_unencoded_offsets_and_defaults(kashi, agent, operator_client, uid, new_tenant):
+    agent.post("/v1/events", json=[gpu_event(uid, 1, tenant=new_tenant)]).raise_for_status()
+    kashi.join()
+    everything = operator_client.get("/v1/usage", params={"tenant_id": new_tenant, "group_by": "month"}).json()
+    assert [(i["bucket"], i["card_seconds"]) for i in everything["items"]] == [("2026-10-01T00:00:00+08:00", "3600")]
+    by_date = operator_client.get("/v1/usage", params={"tenant_id": new_tenant, "start": "2026-10-01",
+                                                       "end": "2026-10-02"}).json()
+    assert by_date["items"][0]["card_hours"] == "1.000000"
+    raw = operator_client.get(f"/v1/usage?tenant_id={new_tenant}&start=2026-10-01T00:00:00+08:00&end=2026-10-02")
+    assert raw.status_code == 200 and raw.json()["items"][0]["card_seconds"] == "3600"
+    tenant_key = {"Authorization": f"Bearer {kashi.key('tenant', tenant=new_tenant)}"}
+    own = httpx.get(f"{kashi.base_url}/v1/usage", headers=tenant_key).json()
+    assert own["tenant_id"] == new_tenant and own["items"]
+    bad = operator_client.get("/v1/usage", params={"tenant_id": new_tenant, "start": "yesterday"})
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "start"

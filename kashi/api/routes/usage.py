@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -10,28 +10,48 @@ from fastapi import APIRouter, Query
 from sqlalchemy import text
 
 from billing import tenants
-from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible
+from billing.contract_payload import parse_instant
+from billing.errors import ValidationFailed
+from kashi.api.deps import ConnDep, Operator, Reader, listing_scope
 from kashi.api.pagination import page
 from metering import usage
 
 router = APIRouter(tags=["usage"])
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def query_instant(value: str, field: str, tz: str) -> datetime:
+    """An instant from a query string: RFC 3339, a bare date (local midnight in ``tz``), and a
+    ``+hh:mm`` offset whose ``+`` arrived decoded as a space (an unencoded URL)."""
+    if len(value) > 19 and value[19] == " ":
+        value = value[:19] + "+" + value[20:]
+    return parse_instant(value, field=field, tz=tz)
 
 
 @router.get("/usage")
 def get_usage(
-    conn: ConnDep, principal: Reader, tenant_id: str, start: datetime, end: datetime,
-    type: Literal["gpu", "tokens"] = "gpu", group_by: Literal["hour", "day", "month"] = "day",
+    conn: ConnDep, principal: Reader, tenant_id: str | None = None, start: str | None = None,
+    end: str | None = None, type: Literal["gpu", "tokens"] = "gpu",
+    group_by: Literal["hour", "day", "month"] = "day",
 ) -> dict:
-    """Exact card-seconds (and card-hours) or token counts per bucket in the tenant's timezone."""
-    ensure_tenant_visible(principal, tenant_id)
+    """Exact card-seconds (and card-hours) or token counts per bucket in the tenant's timezone, for
+    hours starting in ``[start, end)`` (default: all). A tenant key reads its own tenant."""
+    tenant_id = listing_scope(principal, tenant_id)
+    if tenant_id is None:
+        raise ValidationFailed.of("tenant_id", "required with an operator or finance key")
     tz = tenants.get(conn, tenant_id)["timezone"]
+    start_at = query_instant(start, "start", tz) if start else EARLIEST
+    end_at = query_instant(end, "end", tz) if end else LATEST
+    if end_at <= start_at:
+        raise ValidationFailed.of("end", "must be after start")
     query = usage.gpu_usage if type == "gpu" else usage.token_usage
-    rows = query(conn, tenant_id, tz, start, end, group_by)
+    rows = query(conn, tenant_id, tz, start_at, end_at, group_by)
     zone = ZoneInfo(tz)
     for row in rows:
         row["bucket"] = row["bucket"].astimezone(zone).isoformat()
-    return {"tenant_id": tenant_id, "timezone": tz, "type": type, "group_by": group_by, "items": rows,
-            "next_cursor": None}
+    return {"tenant_id": tenant_id, "timezone": tz, "type": type, "group_by": group_by,
+            "start": start_at.isoformat(), "end": end_at.isoformat(), "items": rows, "next_cursor": None}
 
 
 @router.get("/usage/conflicts")
