@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -45,21 +44,9 @@ _COMPARED_COLUMNS = {
 # --- rebuilding -----------------------------------------------------------------------------------
 
 
-def _epoch(value: str) -> int:
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() // 1)
-
-
 def record_from_row(row: Any) -> UsageRecord:
     """A usage_events row as the UsageRecord ingest built from the same CloudEvent."""
-    data = row.data
-    common = {"source": row.source, "id": row.id, "tenant_id": row.tenant_id, "contract_id": row.contract_id,
-              "time": row.event_time.astimezone(UTC).timestamp(), "data": data}  # fmt: skip
-    if row.type == "gpu.usage":
-        return UsageRecord(kind="gpu", gpu=data["gpu"], gpu_model=data["gpu_model"], start=_epoch(data["start"]),
-                           end=_epoch(data["end"]), **common)  # fmt: skip
-    return UsageRecord(kind="tokens", model=data["model"], input_tokens=data.get("input_tokens", 0),
-                       output_tokens=data.get("output_tokens", 0), cached_tokens=data.get("cached_tokens", 0),
-                       **common)  # fmt: skip
+    return UsageRecord.from_log(row.type, row.source, row.id, row.tenant_id, row.event_time, row.contract_id, row.data)
 
 
 def rebuild_usage(conn: Connection) -> int:
