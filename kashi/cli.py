@@ -137,11 +137,13 @@ def api(
 
     from kashi import logs
     from kashi.api.app import create_app
+    from kashi.runtime import tune_gc
 
     settings = settings_for(data_dir)
     logs.configure(settings.log_level)
     servers = _servers(settings, start=False)
     application = create_app(settings, database_url=servers.database_url, redis_url=servers.redis_url)
+    tune_gc()
     uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
 
 
@@ -149,11 +151,13 @@ def api(
 def worker(data_dir: DataDir = None) -> None:
     """Run one worker process (dramatiq) until SIGINT/SIGTERM."""
     from kashi import logs
+    from kashi.runtime import tune_gc
     from workers.run import run_forever
 
     settings = settings_for(data_dir)
     logs.configure(settings.log_level)
     servers = _servers(settings, start=False)
+    tune_gc()
     run_forever(settings, servers.database_url, servers.redis_url)
 
 

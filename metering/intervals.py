@@ -31,17 +31,22 @@ def length(intervals: Iterable[Interval]) -> int:
 
 def subtract(interval: Interval, covered: Iterable[Interval]) -> list[Interval]:
     """The parts of ``interval`` not inside any of ``covered``, in order."""
+    return gaps(interval, union(covered))
+
+
+def gaps(interval: Interval, disjoint: Iterable[Interval]) -> list[Interval]:
+    """:func:`subtract` for ``disjoint``, already sorted and non-overlapping (no sort needed)."""
     start, end = interval
     pieces: list[Interval] = []
     cursor = start
-    for cs, ce in union(covered):
+    for cs, ce in disjoint:
         if ce <= cursor:
             continue
         if cs >= end:
             break
         if cs > cursor:
             pieces.append((cursor, cs))
-        cursor = max(cursor, ce)
+        cursor = ce
         if cursor >= end:
             break
     if cursor < end:

@@ -10,14 +10,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from metering.events import TOKEN_KINDS, UsageRecord
-from metering.intervals import HOUR, split, subtract
+from metering.intervals import HOUR, gaps, split
 
 
-@dataclass(frozen=True, slots=True)
-class Covered:
+class Covered(NamedTuple):
     """A stretch of a GPU's time already counted, and the tenant it was counted for."""
 
     start: int
@@ -25,8 +24,7 @@ class Covered:
     tenant_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+class Piece(NamedTuple):
     """Seconds ``[start, end)`` of ``gpu`` newly counted by the event at log position ``seq``."""
 
     seq: int
@@ -38,8 +36,7 @@ class Piece:
     end: int
 
 
-@dataclass(frozen=True, slots=True)
-class Conflict:
+class Conflict(NamedTuple):
     """Seconds of ``gpu`` that ``tenant_id`` reported but ``holder_tenant_id`` was billed for."""
 
     seq: int
@@ -93,7 +90,7 @@ def claim(
             if c.tenant_id != rec.tenant_id:
                 start, end = max(rec.start, c.start), min(rec.end, c.end)
                 conflicts.append(Conflict(seq, rec.gpu, start, end, rec.tenant_id, c.tenant_id))
-        for start, end in subtract((rec.start, rec.end), [(c.start, c.end) for c in near]):
+        for start, end in gaps((rec.start, rec.end), [(c.start, c.end) for c in near]):
             pieces.append(Piece(seq, rec.tenant_id, rec.contract_id, rec.gpu, rec.gpu_model, start, end))
             timeline.add(Covered(start, end, rec.tenant_id))
     return pieces, _merge_conflicts(conflicts)

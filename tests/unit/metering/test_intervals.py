@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from metering.intervals import HOUR, intersect, length, split, split_at, subtract, union
+from metering.intervals import HOUR, gaps, intersect, length, split, split_at, subtract, union
 
 interval = st.tuples(st.integers(0, 10 * HOUR), st.integers(1, 3 * HOUR)).map(lambda p: (p[0], p[0] + p[1]))
 intervals = st.lists(interval, max_size=12)
@@ -53,3 +53,8 @@ def test_an_interval_across_an_hour_boundary_is_split_exactly():
 
 def test_split_at_period_boundaries():
     assert split_at((0, 100), [50, 200, -1]) == [(0, 50), (50, 100)]
+
+
+@given(interval, intervals)
+def test_gaps_of_a_sorted_disjoint_cover_equal_subtract(span, covered):
+    assert gaps(span, union(covered)) == subtract(span, covered)
