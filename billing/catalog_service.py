@@ -8,6 +8,7 @@ never changes under contracts that were priced with it.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -29,7 +30,8 @@ APPEND_ATTEMPTS = 3
 def parse_model(payload: object) -> GpuModel:
     """A GpuModel from ``{"name", "fp16_tflops", "source"}``; every bad field named at once.
 
-    fp16_tflops: FP16 dense TFLOPS per card, a decimal string or an int (a JSON float is refused).
+    fp16_tflops: FP16 dense TFLOPS per card: a decimal string, an int, or a JSON number (a
+    throughput figure, not money, so a float such as 989.5 is taken at its shortest decimal form).
     """
     if not isinstance(payload, Mapping):
         raise ValidationFailed.of("body", "must be a JSON object")
@@ -45,7 +47,10 @@ def parse_model(payload: object) -> GpuModel:
         problems.append({"field": "fp16_tflops", "reason": "is required"})
     else:
         try:
-            tflops = parse_amount(payload["fp16_tflops"], places=PRICE_PLACES, field="fp16_tflops")
+            value = payload["fp16_tflops"]
+            if isinstance(value, float) and math.isfinite(value):
+                value = repr(value)  # 989.5 -> "989.5": the decimal the sender wrote
+            tflops = parse_amount(value, places=PRICE_PLACES, field="fp16_tflops")
         except ValidationFailed as error:
             problems.extend(error.details)
         if tflops is not None and tflops <= 0:

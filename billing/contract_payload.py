@@ -249,7 +249,7 @@ def _penalty(raw: object, problems: _Problems) -> Penalty | None:
             return None
         return None if rate is None else Penalty(basis=basis, rate=rate)
     if basis == "fixed_months":
-        problems.unknown(raw, {"basis", "months"}, "penalty.")
+        problems.unknown(raw, {"basis", "months", "rate"}, "penalty.")  # a rate is meaningless here: ignored
         months = problems.integer(raw, "months", "penalty.months", 1)
         return None if months is None else Penalty(basis=basis, months=months)
     problems.add("penalty.basis", f"must be remaining_closed_value or fixed_months, not {basis!r}")

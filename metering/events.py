@@ -43,7 +43,7 @@ class GpuUsageData(TypedDict):
     start: AwareDatetime
     end: AwareDatetime
     node: NotRequired[Text]
-    utilization: NotRequired[Utilization]
+    utilization: NotRequired[Utilization | None]
     contract_id: NotRequired[Text | None]
 
 
@@ -184,9 +184,9 @@ def _rule_problems(index: int, event: dict) -> list[dict[str, Any]]:
     data = event["data"]
     if event["type"] == GPU_USAGE:
         if data["end"] <= data["start"]:
-            return [{"index": index, "field": "data", "reason": "end must be after start"}]
+            return [{"index": index, "field": "data.end", "reason": "must be after data.start"}]
         if data["end"] - data["start"] > MAX_INTERVAL:
-            return [{"index": index, "field": "data", "reason": "an interval may be at most 24 h long"}]
+            return [{"index": index, "field": "data.end", "reason": "an interval may be at most 24 h long"}]
     elif not (data.get("input_tokens") or data.get("output_tokens") or data.get("cached_tokens")):
         return [{"index": index, "field": "data", "reason": "at least one token count must be greater than 0"}]
     return []

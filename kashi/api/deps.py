@@ -82,3 +82,11 @@ def listing_scope(principal: Principal, tenant_id: str | None) -> str | None:
     if tenant_id is not None:
         ensure_tenant_visible(principal, tenant_id)
     return tenant_id
+
+
+def offset_restored(value: str | None) -> str | None:
+    """A query-string instant with its ``+hh:mm`` offset restored when the ``+`` arrived decoded as a
+    space (``?effective_at=2027-01-01T00:00:00+08:00`` typed into a URL without encoding)."""
+    if value and len(value) > 19 and value[19] == " ":
+        return value[:19] + "+" + value[20:]
+    return value

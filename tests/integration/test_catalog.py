@@ -62,10 +62,17 @@ def test_a_known_name_is_a_conflict(operator_client, uid):
     assert again.json()["error"]["details"][0]["field"] == "name"
 
 
-def test_a_float_and_other_bad_fields_are_named(operator_client):
-    answer = operator_client.post("/v1/gpu-models", json={"name": "bad name!", "fp16_tflops": 989.5, "color": "red"})
+def test_bad_fields_are_named_all_at_once(operator_client):
+    answer = operator_client.post("/v1/gpu-models", json={"name": "bad name!", "fp16_tflops": -1, "color": "red"})
     assert answer.status_code == 422
     assert {d["field"] for d in answer.json()["error"]["details"]} == {"name", "fp16_tflops", "source", "color"}
+
+
+def test_tflops_may_be_a_json_number_it_is_not_money(operator_client, uid):
+    name = f"F-{uid}"
+    answer = operator_client.post("/v1/gpu-models", json={"name": name, "fp16_tflops": 989.5, "source": "datasheet"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["fp16_tflops"] == "989.5"
 
 
 def test_only_operators_add_and_agents_do_not_read(kashi, uid):

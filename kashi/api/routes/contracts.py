@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Header, Query, Response
 
 from billing import contracts_service
 from billing.errors import NotFound, ValidationFailed
-from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible, listing_scope
+from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible, listing_scope, offset_restored
 from kashi.keys import Principal
 
 router = APIRouter(tags=["contracts"])
@@ -48,7 +48,7 @@ def list_contracts(conn: ConnDep, principal: Reader, tenant_id: str | None = Non
 @router.get("/contracts/{contract_id}")
 def get_contract(contract_id: str, conn: ConnDep, principal: Reader, response: Response, at: str | None = None) -> dict:
     _visible(conn, principal, contract_id)
-    contract = contracts_service.get(conn, contract_id, at)
+    contract = contracts_service.get(conn, contract_id, offset_restored(at))
     response.headers["ETag"] = f'"{contract["version"]}"'
     return contract
 
@@ -71,7 +71,8 @@ def amend_contract(contract_id: str, conn: ConnDep, principal: Operator, if_matc
 def termination_quote(contract_id: str, conn: ConnDep, principal: Reader, effective_at: str | None = None,
                       notice_given_at: str | None = None) -> dict:  # fmt: skip
     _visible(conn, principal, contract_id)
-    return contracts_service.termination_quote_json(conn, contract_id, effective_at, notice_given_at)
+    return contracts_service.termination_quote_json(conn, contract_id, offset_restored(effective_at),
+                                                    offset_restored(notice_given_at))
 
 
 @router.post("/contracts/{contract_id}/termination", status_code=201)

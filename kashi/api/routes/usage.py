@@ -12,7 +12,7 @@ from sqlalchemy import text
 from billing import tenants
 from billing.contract_payload import parse_instant
 from billing.errors import ValidationFailed
-from kashi.api.deps import ConnDep, Operator, Reader, listing_scope
+from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
 from kashi.api.pagination import page
 from metering import usage
 
@@ -22,11 +22,8 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def query_instant(value: str, field: str, tz: str) -> datetime:
-    """An instant from a query string: RFC 3339, a bare date (local midnight in ``tz``), and a
-    ``+hh:mm`` offset whose ``+`` arrived decoded as a space (an unencoded URL)."""
-    if len(value) > 19 and value[19] == " ":
-        value = value[:19] + "+" + value[20:]
-    return parse_instant(value, field=field, tz=tz)
+    """An instant from a query string: RFC 3339 or a bare date (local midnight in ``tz``)."""
+    return parse_instant(offset_restored(value), field=field, tz=tz)
 
 
 @router.get("/usage")

@@ -120,12 +120,15 @@ def test_defaults_fill_what_the_payload_leaves_out():
     assert terms.items[0].cached_input_price == Decimal(1)
 
 
-def test_fixed_months_penalty_needs_months_not_rate():
+def test_fixed_months_penalty_needs_months_and_ignores_a_rate():
     terms = contract_from_payload(payload(penalty={"basis": "fixed_months", "months": 3}), DEFAULT_CATALOG, SHANGHAI)
     assert terms.penalty == Penalty(basis="fixed_months", months=3)
+    with_rate = payload(penalty={"basis": "fixed_months", "months": 3, "rate": "0.2"})
+    expected = Penalty(basis="fixed_months", months=3)
+    assert contract_from_payload(with_rate, DEFAULT_CATALOG, SHANGHAI).penalty == expected
     with pytest.raises(ValidationFailed) as caught:
         contract_from_payload(payload(penalty={"basis": "fixed_months", "rate": "0.2"}), DEFAULT_CATALOG, SHANGHAI)
-    assert _fields(caught.value) == {"penalty.rate", "penalty.months"}
+    assert _fields(caught.value) == {"penalty.months"}
 
 
 def test_unknown_gpu_model_in_the_catalog_raises_a_named_error():

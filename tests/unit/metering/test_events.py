@@ -32,8 +32,8 @@ def test_spec_examples_validate_to_records_in_utc_seconds():
 
 
 @pytest.mark.parametrize(("event", "field"), [
-    (gpu(end="2026-09-30T23:00:00+08:00"), "data"),
-    (gpu(end="2026-10-02T01:00:00+08:00"), "data"),
+    (gpu(end="2026-09-30T23:00:00+08:00"), "data.end"),
+    (gpu(end="2026-10-02T01:00:00+08:00"), "data.end"),
     (gpu(start="2026-10-01T00:00:00"), "data.start"),
     (gpu(utilization=0.5), "data.utilization"),
     (gpu(utilization="1.5"), "data.utilization"),
@@ -50,6 +50,10 @@ def test_each_bad_event_is_named_by_index_and_field(event, field):
 def test_all_problems_of_a_batch_are_listed_at_once():
     assert problems([gpu(utilization=0.1), gpu(2), tokens(output_tokens="x")]) == {
         (0, "data.utilization"), (2, "data.output_tokens")}
+
+
+def test_utilization_may_be_absent_or_null():
+    assert len(validate_batch([gpu(1, utilization=None), gpu(2)])) == 2
 
 
 def test_a_repeat_inside_one_batch_is_kept_once():
