@@ -82,7 +82,7 @@ def up(
     logs.configure(settings.log_level)
     servers = _servers(settings, start=True)
     children: list[subprocess.Popen] = []
-    stopping = False
+    stopping = failed = False
 
     def stop(*_):
         nonlocal stopping
@@ -101,11 +101,17 @@ def up(
         children.extend(subprocess.Popen([*me, "worker"], env=env) for _ in range(workers))
         if not no_scheduler and _has_scheduler():
             children.append(subprocess.Popen([*me, "scheduler"], env=env))
-        err.print(f"[green]Kashi is up[/] on http://{host}:{port} (data dir {settings.data_dir}); Ctrl-C stops it")
+        healthy = False
+        started = time.monotonic()
         while not stopping:
             if any(c.poll() is not None for c in children):
-                err.print("[red]a Kashi process exited; stopping[/]")
+                failed = True
+                err.print("[red]error:[/] a Kashi process exited; stopping (see the lines above)")
                 break
+            if not healthy and _healthy(host, port):
+                healthy = True
+                err.print(f"[green]Kashi is up[/] on http://{host}:{port} (data dir {settings.data_dir}, "
+                          f"{time.monotonic() - started:.1f} s); Ctrl-C stops it")
             time.sleep(0.2)
     finally:
         for child in children:
@@ -118,6 +124,18 @@ def up(
                 child.kill()
         servers.stop()
         err.print("Kashi stopped")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _healthy(host: str, port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/healthz",
+                         timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def _has_scheduler() -> bool:

@@ -74,3 +74,16 @@ def test_every_command_has_help():
     for command in ([], ["up"], ["demo"], ["api"], ["worker"], ["migrate"], ["keys", "create"]):
         done = subprocess.run([*KASHI, *command, "--help"], capture_output=True, text=True)
         assert done.returncode == 0, (command, done.stderr)
+
+
+def test_kashi_up_exits_non_zero_when_its_port_is_taken(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([*KASHI, "up", "--port", str(port), "--no-scheduler"], env=env_for(tmp_path / "data"),
+                              capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert "a Kashi process exited" in done.stderr and "Kashi is up" not in done.stderr
