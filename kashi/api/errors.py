@@ -52,6 +52,14 @@ def error_body(code: str, message: str, details: list | None = None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or []}}
 
 
+def _field(loc: tuple) -> str:
+    """``("query", "group_by")`` → ``group_by``; ``("body",)`` → ``body``."""
+    parts = [str(p) for p in loc]
+    if len(parts) > 1 and parts[0] in ("body", "query", "path", "header", "cookie"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(KashiError)
     async def kashi_error(_: Request, exc: KashiError) -> JSONResponse:
@@ -61,8 +69,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": ".".join(str(p) for p in e["loc"] if p != "body"), "reason": e["msg"]}
-                   for e in exc.errors()]
+        details = [{"field": _field(e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return JSONResponse(error_body("validation_failed", "the request is invalid", details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

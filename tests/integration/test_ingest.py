@@ -209,3 +209,9 @@ def test_usage_query_takes_bare_dates_unencoded_offsets_and_defaults(kashi, agen
     assert own["tenant_id"] == new_tenant and own["items"]
     bad = operator_client.get("/v1/usage", params={"tenant_id": new_tenant, "start": "yesterday"})
     assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "start"
+
+
+def test_bad_query_parameters_are_named_without_their_location(operator_client, new_tenant):
+    answer = operator_client.get("/v1/usage", params={"tenant_id": new_tenant, "group_by": "week"})
+    assert answer.status_code == 422
+    assert [d["field"] for d in answer.json()["error"]["details"]] == ["group_by"]
