@@ -41,6 +41,8 @@ from metering.intervals import HOUR, split
 from metering.store import INGEST_FENCE, MAX_INTERVAL_S
 
 Clock = Callable[[], datetime]
+EARLIEST_ZONE = "Etc/GMT-14"
+"""UTC+14: where a month ends first."""
 
 
 def utc_now() -> datetime:
@@ -298,12 +300,23 @@ def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetim
 
 def close_period(engine: Engine, period: Period, tenant_id: str | None = None, *,
                  now: datetime | None = None) -> list[str]:  # fmt: skip
-    """Close `period` for one tenant, or for every tenant whose `period` has ended; invoice ids."""
+    """Close `period` for one tenant, or for every tenant whose `period` has ended; invoice ids.
+
+    Raises Conflict (naming `period`) when the period has ended for no tenant yet — with no tenant at
+    all, when it has not ended anywhere (UTC+14, the first zone to leave a month): an unended period
+    is refused whether or not a tenant is named.
+    """
     now = now or utc_now()
     if tenant_id is not None:
         return close_tenant(engine, tenant_id, period, now=now)
     with engine.connect() as conn:
         tenants = conn.execute(text("SELECT id, timezone FROM tenants ORDER BY id")).all()
+    first_end = min(period.end(tz) for tz in {tz for _, tz in tenants} or {EARLIEST_ZONE})
+    if now < first_end:
+        raise Conflict(
+            f"period {period} has not ended for any tenant",
+            [{"field": "period", "reason": f"ends at {instant_to_json(first_end)} at the earliest"}],
+        )
     ids: list[str] = []
     for tenant, tz in tenants:
         if now >= period.end(tz):

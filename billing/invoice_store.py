@@ -34,50 +34,63 @@ def invoice_row(conn: Connection, invoice_id: str, *, tenant_id: str | None = No
 
 
 def invoice_json(conn: Connection, invoice_id: str, *, tenant_id: str | None = None) -> dict[str, Any]:
-    """The SPEC §7 invoice JSON, with the credit notes issued against it and what remains."""
+    """The SPEC §7 invoice JSON: its fields and its lines' fields, nothing more, so it never changes
+    once issued (credit notes against it are read with `credit_notes`)."""
     row = invoice_row(conn, invoice_id, tenant_id=tenant_id)
-    lines = conn.execute(
-        text("""SELECT l.*, i.currency FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
-                WHERE l.invoice_id = :id ORDER BY l.position"""),
-        {"id": invoice_id},
-    ).all()
-    notes = credit_notes_of(conn, invoice_id)
-    credited = sum((Decimal(n["amount"]) for n in notes), Decimal("0.00"))
-    return {
-        "id": row.id,
-        "number": row.number,
-        "tenant_id": row.tenant_id,
-        "period": row.period,
-        "currency": row.currency,
-        "issued_at": instant_to_json(row.issued_at),
-        "lines": [line_from_row(line).to_json() | {"charged_period": line.charged_period} for line in lines],
-        "subtotal": to_json(row.subtotal),
-        "tax": to_json(row.tax),
-        "total": to_json(row.total),
-        "credit_notes": notes,
-        "remaining": to_json(row.total - credited),
-    }
+    return _invoices_json(conn, [row])[0]
 
 
 def list_invoices(
     conn: Connection, *, tenant_id: str | None, period: str | None, after: str | None, limit: int
 ) -> list[dict[str, Any]]:
-    """Invoice summaries ordered by number; `after` is the cursor (the last number seen)."""
+    """Invoices (each the SPEC §7 JSON, lines included) ordered by number; `after` is the cursor,
+    the last number seen (ValidationFailed naming `cursor` when it is not an invoice number)."""
     if period is not None:
         Period.parse(period)
+    if after is not None and not _is_invoice_number(after):
+        raise ValidationFailed.of("cursor", f"{after!r} is not a cursor of this listing")
     rows = conn.execute(
-        text("""SELECT id, number, tenant_id, period, currency, issued_at, subtotal, tax, total FROM invoices
+        text("""SELECT * FROM invoices
                 WHERE (CAST(:t AS text) IS NULL OR tenant_id = :t) AND (CAST(:p AS text) IS NULL OR period = :p)
                   AND (CAST(:a AS text) IS NULL OR number > :a)
                 ORDER BY number LIMIT :l"""),
         {"t": tenant_id, "p": period, "a": after, "l": limit},
     ).all()
+    return _invoices_json(conn, rows)
+
+
+def _is_invoice_number(value: str) -> bool:
+    try:
+        return numbering.parse_number(value)[0] == numbering.INVOICE_SERIES
+    except ValueError:
+        return False
+
+
+def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
+    """The JSON of invoice rows, their lines read in one query."""
+    lines: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
+    if rows:
+        for line in conn.execute(
+            text("""SELECT l.*, i.currency FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
+                    WHERE l.invoice_id = ANY(:ids) ORDER BY l.invoice_id, l.position"""),
+            {"ids": list(lines)},
+        ):
+            lines[line.invoice_id].append(line_from_row(line).to_json())
     return [
-        {"id": r.id, "number": r.number, "tenant_id": r.tenant_id, "period": r.period, "currency": r.currency,
-         "issued_at": instant_to_json(r.issued_at), "subtotal": to_json(r.subtotal), "tax": to_json(r.tax),
-         "total": to_json(r.total)}
-        for r in rows
+        {"id": row.id, "number": row.number, "tenant_id": row.tenant_id, "period": row.period,
+         "currency": row.currency, "issued_at": instant_to_json(row.issued_at), "lines": lines[row.id],
+         "subtotal": to_json(row.subtotal), "tax": to_json(row.tax), "total": to_json(row.total)}
+        for row in rows
     ]  # fmt: skip
+
+
+def credit_notes(conn: Connection, invoice_id: str, *, tenant_id: str | None = None) -> dict[str, Any]:
+    """The credit notes issued against an invoice, oldest first, and what remains of its total:
+    `{"items": [...], "next_cursor": null, "remaining": "…"}` (NotFound as for `invoice_json`)."""
+    invoice = invoice_row(conn, invoice_id, tenant_id=tenant_id)
+    notes = credit_notes_of(conn, invoice_id)
+    credited = sum((Decimal(note["amount"]) for note in notes), Decimal("0.00"))
+    return {"items": notes, "next_cursor": None, "remaining": to_json(invoice.total - credited)}
 
 
 def credit_notes_of(conn: Connection, invoice_id: str) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
+from typer.testing import CliRunner
 
 from billing import tenants
 from billing.close import close_period, close_tenant, closed_periods
@@ -82,11 +83,11 @@ def test_late_usage_is_adjusted_on_the_next_invoice_with_its_own_period(kashi, u
     assert close_tenant(kashi.engine, new_tenant, SEPT) == [sept]
     (oct_,) = close_tenant(kashi.engine, new_tenant, OCT)
     october = _lines(operator_client, oct_)
-    kinds = [(line["kind"], line["item_id"], line["amount"], line["charged_period"]) for line in october["lines"]]
+    kinds = [(line["kind"], line["item_id"], line["amount"], line["period_start"]) for line in october["lines"]]
     assert kinds == [
-        ("gpu_hour", "i-h", "250.00", "2026-10"),
-        ("gpu_hour_shortfall", "i-h", "1000.00", "2026-10"),
-        ("adjustment", "i-t", "6.00", "2026-09"),  # the late tokens; the late hours net to zero
+        ("gpu_hour", "i-h", "250.00", "2026-09-30T16:00:00Z"),
+        ("gpu_hour_shortfall", "i-h", "1000.00", "2026-09-30T16:00:00Z"),
+        ("adjustment", "i-t", "6.00", "2026-08-31T16:00:00Z"),  # the late tokens; the late hours net to zero
     ]
     adjustment = october["lines"][-1]
     assert adjustment["period_start"] == "2026-08-31T16:00:00Z" and adjustment["period_end"] == "2026-09-30T16:00:00Z"
@@ -99,8 +100,35 @@ def test_late_usage_is_adjusted_on_the_next_invoice_with_its_own_period(kashi, u
 def test_a_period_that_has_not_ended_cannot_be_closed(kashi, new_tenant, operator_client):
     with pytest.raises(Conflict):
         close_tenant(kashi.engine, new_tenant, Period(2026, 11), now=datetime(2026, 11, 30, 15, tzinfo=UTC))
-    answer = operator_client.post(f"/v1/periods/2099-01/close?tenant_id={new_tenant}")
-    assert answer.status_code == 409
+    for query in (f"?tenant_id={new_tenant}", ""):
+        answer = operator_client.post(f"/v1/periods/2099-01/close{query}")
+        assert answer.status_code == 409, (query, answer.text)
+        assert [d["field"] for d in answer.json()["error"]["details"]] == ["period"]
+
+
+def test_closing_every_tenant_before_the_period_ends_anywhere_is_refused(kashi, new_tenant):
+    # 2026-11 ends at 2026-11-30T10:00Z in UTC+14, the first zone to leave it.
+    with pytest.raises(Conflict):
+        close_period(kashi.engine, Period(2026, 11), now=datetime(2026, 11, 30, 9, 59, tzinfo=UTC))
+
+
+@pytest.mark.parametrize("period", ["2026-13", "abc", "2026-1"])
+def test_a_malformed_period_is_refused_naming_period(operator_client, period):
+    answer = operator_client.post(f"/v1/periods/{period}/close")
+    assert answer.status_code == 422, answer.text
+    assert [d["field"] for d in answer.json()["error"]["details"]] == ["period"]
+
+
+def test_cli_close_of_a_period_that_has_not_ended_fails_on_stderr(kashi, monkeypatch):
+    from kashi.cli import app
+
+    monkeypatch.setenv("KASHI_DATABASE_URL", kashi.servers.database_url)
+    monkeypatch.setenv("KASHI_REDIS_URL", kashi.servers.redis_url)
+    result = CliRunner().invoke(app, ["close", "2099-01"])
+    assert result.exit_code != 0 and result.stdout == ""
+    assert "2099-01 has not ended" in result.stderr
+    malformed = CliRunner().invoke(app, ["close", "2026-13"])
+    assert malformed.exit_code != 0 and "period" in malformed.stderr
 
 
 def test_issued_invoice_cannot_be_updated_or_deleted_in_the_database(kashi, uid, new_tenant):
@@ -139,7 +167,10 @@ def test_credit_note_above_what_remains_is_refused(kashi, uid, new_tenant, opera
     assert too_much.json()["error"]["code"] == "credit_exceeds_remaining"
     rest = operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes", json={"amount": "264.00", "reason": "r"})
     assert rest.status_code == 201
-    assert operator_client.get(f"/v1/invoices/{invoice_id}").json()["remaining"] == "0.00"
+    notes = operator_client.get(f"/v1/invoices/{invoice_id}/credit-notes").json()
+    assert notes["remaining"] == "0.00" and notes["next_cursor"] is None
+    assert [(n["amount"], n["reason"]) for n in notes["items"]] == [("15000.00", "货损补偿 outage credit"),
+                                                                    ("264.00", "r")]  # fmt: skip
     assert operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
                                 json={"amount": 1.5, "reason": "float"}).status_code == 422  # fmt: skip
 

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import Response
 
 from billing import invoice_store, tenants
@@ -29,8 +29,10 @@ def list_invoices(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
-    tenant_id = listing_scope(principal, tenant_id)
-    rows = invoice_store.list_invoices(conn, tenant_id=tenant_id, period=period, after=cursor, limit=limit)
+    """SPEC §10 writes `?tenant_id=&period=`: an empty parameter is an absent one."""
+    tenant_id = listing_scope(principal, tenant_id or None)
+    rows = invoice_store.list_invoices(conn, tenant_id=tenant_id, period=period or None, after=cursor or None,
+                                       limit=limit)  # fmt: skip
     return page(rows, limit, key="number")
 
 
@@ -38,6 +40,7 @@ def _pdf(conn, invoice_id: str, principal: Principal) -> Response:
     from billing.documents.pdf import render_invoice
 
     invoice = invoice_store.invoice_json(conn, invoice_id, tenant_id=_scope(principal))
+    invoice["credit_notes"] = invoice_store.credit_notes_of(conn, invoice_id)  # the PDF lists them
     tenant = tenants.get(conn, invoice["tenant_id"])
     body = render_invoice(invoice, tenant_name=tenant["name"], timezone=tenant["timezone"])
     return Response(
@@ -53,12 +56,37 @@ def invoice_pdf(invoice_id: str, conn: ConnDep, principal: Reader) -> Response:
 
 
 @router.get("/invoices/{invoice_id}")
-def get_invoice(invoice_id: str, conn: ConnDep, principal: Reader, format: str = "json"):
+def get_invoice(
+    invoice_id: str, conn: ConnDep, principal: Reader, format: str | None = None, accept: Annotated[str, Header()] = ""
+):
+    """The invoice JSON, or its PDF for `?format=pdf` or `Accept: application/pdf` (the query wins)."""
+    format = format or _preferred(accept)
     if format == "pdf":
         return _pdf(conn, invoice_id, principal)
     if format != "json":
         raise ValidationFailed.of("format", "must be json or pdf")
     return invoice_store.invoice_json(conn, invoice_id, tenant_id=_scope(principal))
+
+
+def _preferred(accept: str) -> str:
+    """The format an Accept header prefers: pdf when it names application/pdf with a higher quality than
+    application/json (or without it), json otherwise — wildcards and a tie keep JSON, the API's default."""
+    quality = {"application/json": 0.0, "application/pdf": 0.0}
+    for part in accept.split(","):
+        media, *params = (piece.strip() for piece in part.split(";"))
+        if media.lower() in quality:
+            q = next((p.split("=", 1)[1] for p in params if p.replace(" ", "").startswith("q=")), "1")
+            try:
+                quality[media.lower()] = max(quality[media.lower()], float(q))
+            except ValueError:
+                continue
+    return "pdf" if quality["application/pdf"] > quality["application/json"] else "json"
+
+
+@router.get("/invoices/{invoice_id}/credit-notes")
+def credit_notes(invoice_id: str, conn: ConnDep, principal: Reader) -> dict:
+    """The credit notes issued against an invoice and what remains of its total (SPEC §7)."""
+    return invoice_store.credit_notes(conn, invoice_id, tenant_id=_scope(principal))
 
 
 @router.post("/invoices/{invoice_id}/credit-notes", status_code=201)

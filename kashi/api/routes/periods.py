@@ -4,6 +4,7 @@ The request runs the close service itself and answers once the invoices are comm
 idempotent and serialised in PostgreSQL (per-tenant advisory lock, unique (tenant, period,
 currency)), so a request racing a worker's close (the scheduler enqueues the `close_period`
 actor) still yields one invoice, and repeating the request answers the same ids.
+A malformed period answers 422, a period that has not ended 409 (with or without `tenant_id`).
 """
 
 from fastapi import APIRouter
