@@ -40,7 +40,6 @@ def _pdf(conn, invoice_id: str, principal: Principal) -> Response:
     from billing.documents.pdf import render_invoice
 
     invoice = invoice_store.invoice_json(conn, invoice_id, tenant_id=_scope(principal))
-    invoice["credit_notes"] = invoice_store.credit_notes_of(conn, invoice_id)  # the PDF lists them
     tenant = tenants.get(conn, invoice["tenant_id"])
     body = render_invoice(invoice, tenant_name=tenant["name"], timezone=tenant["timezone"])
     return Response(
