@@ -1,8 +1,10 @@
 """Service: a tenant's statement of account for a month, as JSON (SPEC §8).
 
 Loads the balance before the month (summed in SQL, so years of history cost one row per currency)
-and the month's invoices, credit notes and payments, then lets `billing.statement` fold them. The
-month is the tenant's billing period: `[start, end)` in its timezone (SPEC §2).
+and the month's documents, then lets `billing.statement` fold them. The month's documents are the
+invoices billing it (`invoices.period`, whenever issued) and the credit notes and payments dated in
+it: `[start, end)` in the tenant's timezone (SPEC §2). The opening balance is everything earlier
+by the same rule: invoices of earlier periods, credit notes and payments dated before `start`.
 """
 
 from __future__ import annotations
@@ -19,28 +21,36 @@ from billing import tenants
 from billing.errors import ValidationFailed
 from billing.money import to_json
 from billing.periods import Period, instant_to_json
-from billing.statement import CurrencyStatement, Document, assemble
+from billing.statement import ZERO, CurrencyStatement, Document, assemble, main_currency
 
 _STATEMENT = """
-    SELECT 'opening' AS kind, CAST(NULL AS timestamptz) AS at, '' AS number, currency, sum(amount) AS amount,
-           '' AS about, '' AS refers_to
-      FROM (SELECT currency, total AS amount FROM invoices WHERE tenant_id = :t AND issued_at < :start
+    SELECT 'opening' AS kind, CAST(NULL AS text) AS id, CAST(NULL AS timestamptz) AS at, '' AS number, currency,
+           sum(amount) AS amount, CAST(NULL AS text) AS period, '' AS about, '' AS refers_to,
+           CAST(NULL AS text) AS invoice_id, CAST(NULL AS numeric) AS subtotal, CAST(NULL AS numeric) AS tax
+      FROM (SELECT currency, total AS amount FROM invoices WHERE tenant_id = :t AND period < :month
             UNION ALL SELECT currency, -amount FROM credit_notes WHERE tenant_id = :t AND issued_at < :start
             UNION ALL SELECT currency, -amount FROM payments WHERE tenant_id = :t AND received_at < :start) moves
      GROUP BY currency
     UNION ALL
-    SELECT 'invoice', issued_at, number, currency, total, period, ''
-      FROM invoices WHERE tenant_id = :t AND issued_at >= :start AND issued_at < :end
+    SELECT 'invoice', id, issued_at, number, currency, total, period, period, '', NULL, subtotal, tax
+      FROM invoices WHERE tenant_id = :t AND period = :month
     UNION ALL
-    SELECT 'credit_note', n.issued_at, n.number, n.currency, n.amount, n.reason, i.number
+    SELECT 'credit_note', n.id, n.issued_at, n.number, n.currency, n.amount, NULL, n.reason, i.number, n.invoice_id,
+           NULL, NULL
       FROM credit_notes n JOIN invoices i ON i.id = n.invoice_id
      WHERE n.tenant_id = :t AND n.issued_at >= :start AND n.issued_at < :end
     UNION ALL
-    SELECT 'payment', received_at, reference, currency, amount, '', ''
+    SELECT 'payment', id, received_at, reference, currency, amount, NULL, '', '', NULL, NULL, NULL
       FROM payments WHERE tenant_id = :t AND received_at >= :start AND received_at < :end
 """
-"""The balance per currency before the month ('opening' rows) and the month's documents. One
-statement, so one snapshot: a payment recorded meanwhile is either in both or in neither."""
+"""The balance per currency before the month ('opening' rows, one per currency the tenant had any
+earlier document in) and the month's documents. One statement, so one snapshot: a payment
+recorded meanwhile is either in both or in neither. Periods are `YYYY-MM` text, so `<` on them is
+chronological."""
+
+
+_LEAD = ("currency", "opening_balance", "invoices", "credit_notes", "payments", "closing_balance")
+"""The keys of the main currency's block repeated at the top level of the statement."""
 
 
 def _description(kind: str, about: str, refers_to: str) -> str:
@@ -51,26 +61,50 @@ def _description(kind: str, about: str, refers_to: str) -> str:
     return "收款 Payment received"
 
 
-def load(conn: Connection, tenant_id: str, period: Period) -> tuple[dict, dict[str, Decimal], list[Document]]:
-    """(tenant, opening balance per currency, the month's documents); NotFound for an unknown tenant."""
+def _listing(r) -> dict[str, str]:
+    """The document as listed under the statement's `invoices`, `credit_notes` or `payments`."""
+    if r.kind == "invoice":
+        return {"id": r.id, "number": r.number, "period": r.period, "issued_at": instant_to_json(r.at),
+                "subtotal": to_json(r.subtotal), "tax": to_json(r.tax), "total": to_json(r.amount)}  # fmt: skip
+    if r.kind == "credit_note":
+        return {"id": r.id, "number": r.number, "invoice_id": r.invoice_id, "invoice_number": r.refers_to,
+                "issued_at": instant_to_json(r.at), "amount": to_json(r.amount), "reason": r.about}  # fmt: skip
+    return {"id": r.id, "reference": r.number, "received_at": instant_to_json(r.at), "amount": to_json(r.amount)}
+
+
+def load(conn: Connection, tenant_id: str, period: Period) -> tuple[dict, dict[str, Decimal], list[Document], dict]:
+    """(tenant, opening balance per currency, the month's documents, each document's listing by
+    (kind, id)); NotFound for an unknown tenant."""
     tenant = tenants.get(conn, tenant_id)
-    bounds = {"t": tenant_id, "start": period.start(tenant["timezone"]), "end": period.end(tenant["timezone"])}
+    tz = tenant["timezone"]
+    bounds = {"t": tenant_id, "month": str(period), "start": period.start(tz), "end": period.end(tz)}
     opening: dict[str, Decimal] = {}
     documents: list[Document] = []
+    listings: dict[tuple[str, str], dict[str, str]] = {}
     for r in conn.execute(text(_STATEMENT), bounds):
         if r.kind == "opening":
             opening[r.currency] = r.amount
-        else:
-            description = _description(r.kind, r.about, r.refers_to)
-            documents.append(Document(r.kind, r.at, r.number, r.currency, r.amount, description, r.refers_to))
-    return tenant, opening, documents
+            continue
+        billed = Period.parse(r.period) if r.period else None
+        description = _description(r.kind, r.about, r.refers_to)
+        documents.append(Document(r.kind, r.at, r.number, r.currency, r.amount, description, r.refers_to, billed, r.id))
+        listings[(r.kind, r.id)] = _listing(r)
+    return tenant, opening, documents, listings
 
 
 def statement_json(conn: Connection, tenant_id: str, period: Period) -> dict[str, Any]:
-    """The statement of `tenant_id` for `period` as JSON: money as strings, dates in the tenant's zone."""
-    tenant, opening, documents = load(conn, tenant_id, period)
+    """The statement of `tenant_id` for `period` as JSON: money as strings, dates in the tenant's zone.
+
+    `currencies` holds one block per currency (opening balance, invoices, credit notes, payments,
+    entries with the running balance, closing balance); the top level repeats the block of the
+    tenant's own currency (`main_currency`) without its entries, for the common one-currency tenant.
+    """
+    tenant, opening, documents, listings = load(conn, tenant_id, period)
     pages = assemble(opening, documents, default_currency=tenant["currency"])
     tz = tenant["timezone"]
+    main = main_currency(tenant["currency"], {*opening, *(d.currency for d in documents)})
+    lead = next((p for p in pages if p.currency == main), CurrencyStatement(main, opening.get(main, ZERO), ()))
+    head = _page_json(lead, tz, listings)
     return {
         "tenant_id": tenant["id"],
         "tenant_name": tenant["name"],
@@ -78,20 +112,29 @@ def statement_json(conn: Connection, tenant_id: str, period: Period) -> dict[str
         "timezone": tz,
         "period_start": instant_to_json(period.start(tz)),
         "period_end": instant_to_json(period.end(tz)),
-        "currencies": [_page_json(page, tz) for page in pages],
+        **{key: head[key] for key in _LEAD},
+        "currencies": [_page_json(page, tz, listings) for page in pages],
     }
 
 
-def _page_json(page: CurrencyStatement, tz: str) -> dict[str, Any]:
+def _page_json(page: CurrencyStatement, tz: str, listings: dict[tuple[str, str], dict[str, str]]) -> dict[str, Any]:
     zone = ZoneInfo(tz)
+
+    def listed(kind: str) -> list[dict[str, str]]:
+        return [listings[(kind, d.id)] for d in page.of_kind(kind)]
+
     return {
         "currency": page.currency,
         "opening_balance": to_json(page.opening),
+        "invoices": listed("invoice"),
+        "credit_notes": listed("credit_note"),
+        "payments": listed("payment"),
         "entries": [
             {
                 "date": _local_date(e.document.at, zone),
                 "at": instant_to_json(e.document.at),
                 "kind": e.document.kind,
+                "id": e.document.id,
                 "number": e.document.number,
                 "refers_to": e.document.refers_to,
                 "description": e.document.description,

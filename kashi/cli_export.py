@@ -128,7 +128,8 @@ def statement(
     format: Annotated[str, typer.Option("--format", help="json, csv, xlsx or pdf.")] = "pdf",
     data_dir: DataDir = None,
 ) -> None:
-    """A tenant's statement of account for a month: opening balance, documents, closing balance."""
+    """A tenant's statement of account for a month: opening balance, the invoices billing the month,
+    the credit notes and payments dated in it, closing balance."""
     from billing import statements
     from billing.errors import NotFound
 

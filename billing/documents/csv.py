@@ -21,9 +21,10 @@ BOM = "\ufeff"
 CHUNK_ROWS = 2_000
 """Rows rendered per chunk of bytes handed to the response or file."""
 
-STATEMENT_COLUMNS = ("tenant_id", "period", "currency", "date", "kind", "number", "refers_to", "description",
+STATEMENT_COLUMNS = ("tenant_id", "period", "currency", "date", "kind", "id", "number", "refers_to", "description",
                      "debit", "credit", "balance")  # fmt: skip
-"""One row per entry, framed by an `opening_balance` and a `closing_balance` row per currency."""
+"""One row per entry (the month's invoices, credit notes and payments in date order), framed by an
+`opening_balance` and a `closing_balance` row per currency; `id` is the document's id."""
 
 
 def cell(value: Any) -> str:
@@ -65,12 +66,12 @@ def statement_rows(statement: dict) -> Iterator[list[str]]:
     head = [statement["tenant_id"], statement["period"]]
     for page in statement["currencies"]:
         currency = page["currency"]
-        yield [*head, currency, "", "opening_balance", "", "", "期初余额 Opening balance", "", "",
+        yield [*head, currency, "", "opening_balance", "", "", "", "期初余额 Opening balance", "", "",
                page["opening_balance"]]  # fmt: skip
         for e in page["entries"]:
-            yield [*head, currency, e["date"], e["kind"], e["number"], e["refers_to"], e["description"], e["debit"],
-                   e["credit"], e["balance"]]  # fmt: skip
-        yield [*head, currency, "", "closing_balance", "", "", "期末余额 Closing balance",
+            yield [*head, currency, e["date"], e["kind"], e["id"], e["number"], e["refers_to"], e["description"],
+                   e["debit"], e["credit"], e["balance"]]  # fmt: skip
+        yield [*head, currency, "", "closing_balance", "", "", "", "期末余额 Closing balance",
                page["invoiced"], _sum(page["credited"], page["paid"]), page["closing_balance"]]  # fmt: skip
 
 

@@ -32,8 +32,10 @@ def render_statement(statement: dict[str, Any], *, issuer: str = "Kashi 卡时")
     story += [
         Spacer(1, 8 * mm),
         Paragraph(
-            "Balance = invoices − credit notes − payments; positive: owed to the issuer. Documents are dated in "
-            f"{statement['timezone']}. 余额 = 发票 − 红字发票 − 收款；正数为应付金额。",
+            "Balance = invoices − credit notes − payments; positive: owed to the issuer. Invoices are listed on the "
+            "statement of the period they bill, credit notes and payments on that of their date; documents are "
+            f"dated in {statement['timezone']}. 余额 = 发票 − 红字发票 − 收款；正数为应付金额。"
+            "发票按计费账期列示，红字发票与收款按日期列示。",
             s["small"],
         ),
     ]

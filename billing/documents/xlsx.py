@@ -125,7 +125,8 @@ def write_statement(target: str | IO[bytes], statement: dict) -> None:
     """The statement JSON (`billing.statements.statement_json`) as a workbook, one sheet per currency.
 
     Each sheet: the tenant and period, a frozen header, the opening balance row, one row per
-    document, and the closing row (debit = invoiced, credit = credited + paid, balance = closing).
+    document (the invoices billing the month, the credit notes and payments dated in it, in date
+    order), and the closing row (debit = invoiced, credit = credited + paid, balance = closing).
     """
     book = Workbook(write_only=True)
     for page in statement["currencies"]:

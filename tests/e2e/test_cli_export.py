@@ -58,11 +58,15 @@ def test_invoice_lines_to_csv_and_xlsx(kashi, closed_tenant, tmp_path):
 
 
 def test_statement_json_matches_the_api_and_pdf_is_written(kashi, closed_tenant, tmp_path, operator_client):
-    done = run(kashi, "statement", "--tenant", closed_tenant, "--period", "2026-10", "--format", "json",
+    done = run(kashi, "statement", "--tenant", closed_tenant, "--period", "2026-09", "--format", "json",
                "-o", str(tmp_path / "s.json"))  # fmt: skip
     assert done.returncode == 0, done.stderr
-    api = operator_client.get(f"/v1/tenants/{closed_tenant}/statements/2026-10").json()
-    assert json.loads((tmp_path / "s.json").read_text("utf-8")) == api
+    api = operator_client.get(f"/v1/tenants/{closed_tenant}/statements/2026-09").json()
+    written = json.loads((tmp_path / "s.json").read_text("utf-8"))
+    assert written == api
+    # The closed period's statement holds that period's invoice.
+    assert [(i["period"], i["total"]) for i in written["invoices"]] == [("2026-09", "7632.00")]
+    assert written["closing_balance"] == "7632.00"
     done = run(kashi, "statement", "--tenant", closed_tenant, "--period", "2026-10", "-o", str(tmp_path / "s.pdf"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "s.pdf").read_bytes().startswith(b"%PDF")

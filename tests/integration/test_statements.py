@@ -28,8 +28,8 @@ def _client(kashi, key):
 
 @pytest.fixture
 def billed_tenant(kashi, uid, operator_client):
-    """深圳算力 with: September's invoice issued 1 Oct, a credit note 5 Oct, a payment 20 Oct,
-    October's invoice issued 1 Nov and a USD invoice issued 1 Oct."""
+    """深圳算力 with: September's CNY and USD invoices issued 1 Oct, a credit note on the CNY one 5 Oct,
+    a payment 20 Oct, and October's invoices issued 2 Nov (October closed a day into November)."""
     tenant_id = f"t-{uid}-billed"
     with kashi.engine.begin() as conn:
         tenants.create(conn, {"id": tenant_id, "name": "深圳算力有限公司"}, actor="test")
@@ -44,46 +44,101 @@ def billed_tenant(kashi, uid, operator_client):
                                                         "received_at": "2026-10-20T10:00:00+08:00",
                                                         "reference": f"BANK-{uid}"})  # fmt: skip
     assert answer.status_code == 201, answer.text
-    close_tenant(kashi.engine, tenant_id, Period(2026, 10), now=datetime(2026, 11, 1, 1, tzinfo=UTC))
+    close_tenant(kashi.engine, tenant_id, Period(2026, 10), now=datetime(2026, 11, 2, 1, tzinfo=UTC))
     return tenant_id
 
 
-def test_october_lists_invoice_credit_note_and_payment_with_running_balance(billed_tenant, operator_client):
-    answer = operator_client.get(f"/v1/tenants/{billed_tenant}/statements/2026-10")
+def _statement(client, tenant_id: str, month: str) -> dict:
+    answer = client.get(f"/v1/tenants/{tenant_id}/statements/{month}")
     assert answer.status_code == 200, answer.text
-    statement = answer.json()
+    return answer.json()
+
+
+def test_closing_a_period_puts_its_invoice_on_that_periods_statement(billed_tenant, operator_client):
+    september = _statement(operator_client, billed_tenant, "2026-09")
+    (invoice,) = september["invoices"]
+    assert september["currency"] == "CNY" and september["opening_balance"] == "0.00"
+    assert {k: invoice[k] for k in ("period", "issued_at", "subtotal", "tax", "total")} == {
+        "period": "2026-09", "issued_at": "2026-10-01T01:00:00Z", "subtotal": "7200.00", "tax": "432.00",
+        "total": "7632.00"}  # fmt: skip
+    assert operator_client.get(f"/v1/invoices/{invoice['id']}").json()["number"] == invoice["number"]
+    assert (september["credit_notes"], september["payments"], september["closing_balance"]) == ([], [], "7632.00")
+    # October, closed on 2 November: its invoice is on October's statement, not November's.
+    october = _statement(operator_client, billed_tenant, "2026-10")
+    assert [i["period"] for i in october["invoices"]] == ["2026-10"]
+    assert october["invoices"][0]["issued_at"] == "2026-11-02T01:00:00Z"
+    november = _statement(operator_client, billed_tenant, "2026-11")
+    assert november["invoices"] == [] and all(p["invoices"] == [] for p in november["currencies"])
+
+
+def test_october_lists_its_invoice_septembers_credit_note_and_the_payment(billed_tenant, operator_client):
+    statement = _statement(operator_client, billed_tenant, "2026-10")
     assert statement["tenant_name"] == "深圳算力有限公司" and statement["period_start"] == "2026-09-30T16:00:00Z"
     cny, usd = statement["currencies"]
     assert (cny["currency"], usd["currency"]) == ("CNY", "USD")
-    assert cny["opening_balance"] == "0.00"
+    assert cny["opening_balance"] == "7632.00"
     assert [(e["date"], e["kind"], e["debit"], e["credit"], e["balance"]) for e in cny["entries"]] == [
-        ("2026-10-01", "invoice", "7632.00", "0.00", "7632.00"),
         ("2026-10-05", "credit_note", "0.00", "106.00", "7526.00"),
         ("2026-10-20", "payment", "0.00", "5000.00", "2526.00"),
+        ("2026-11-02", "invoice", "7632.00", "0.00", "10158.00"),
     ]
-    assert cny["entries"][1]["refers_to"] == cny["entries"][0]["number"]
-    assert cny["entries"][2]["number"].startswith("BANK-")
+    (note,) = cny["credit_notes"]
+    september_invoice = _statement(operator_client, billed_tenant, "2026-09")["invoices"][0]
+    assert (note["invoice_id"], note["invoice_number"]) == (september_invoice["id"], september_invoice["number"])
+    assert (note["amount"], note["reason"], note["issued_at"]) == ("106.00", "宕机补偿 outage", "2026-10-05T02:00:00Z")
+    assert cny["entries"][0]["refers_to"] == september_invoice["number"]
+    (payment,) = cny["payments"]
+    assert (payment["reference"], payment["amount"], payment["received_at"]) == (
+        f"BANK-{billed_tenant.split('-')[1]}", "5000.00", "2026-10-20T02:00:00Z")  # fmt: skip
+    assert [e["id"] for e in cny["entries"]] == [note["id"], payment["id"], cny["invoices"][0]["id"]]
     assert (cny["invoiced"], cny["credited"], cny["paid"], cny["closing_balance"]) == (
-        "7632.00", "106.00", "5000.00", "2526.00")  # fmt: skip
-    assert (usd["opening_balance"], usd["closing_balance"]) == ("0.00", "1060.00")
+        "7632.00", "106.00", "5000.00", "10158.00")  # fmt: skip
+    assert (usd["opening_balance"], usd["closing_balance"]) == ("1060.00", "2120.00")
+    assert [i["period"] for i in usd["invoices"]] == ["2026-10"] and usd["payments"] == []
+    # The top level is the tenant's own currency, CNY.
+    assert {k: statement[k] for k in ("currency", "opening_balance", "invoices", "credit_notes", "payments",
+                                      "closing_balance")} == {k: cny[k] for k in ("currency", "opening_balance",
+            "invoices", "credit_notes", "payments", "closing_balance")}  # fmt: skip
 
 
 def test_each_month_opens_at_the_closing_of_the_month_before(billed_tenant, operator_client):
-    path = f"/v1/tenants/{billed_tenant}/statements"
-    months = [operator_client.get(f"{path}/2026-{m:02d}").json() for m in (9, 10, 11, 12)]
+    months = [_statement(operator_client, billed_tenant, f"2026-{m:02d}") for m in (8, 9, 10, 11, 12)]
     assert months[0]["currencies"] == [
-        {"currency": "CNY", "opening_balance": "0.00", "entries": [], "invoiced": "0.00", "credited": "0.00",
-         "paid": "0.00", "closing_balance": "0.00"}]  # fmt: skip
+        {"currency": "CNY", "opening_balance": "0.00", "invoices": [], "credit_notes": [], "payments": [],
+         "entries": [], "invoiced": "0.00", "credited": "0.00", "paid": "0.00", "closing_balance": "0.00"}]  # fmt: skip
     for before, after in zip(months, months[1:], strict=False):
+        assert after["opening_balance"] == before["closing_balance"]
         closing = {p["currency"]: p["closing_balance"] for p in before["currencies"]}
         opening = {p["currency"]: p["opening_balance"] for p in after["currencies"]}
         assert {c: v for c, v in closing.items() if v != "0.00"} == {c: v for c, v in opening.items() if v != "0.00"}
-    november = {p["currency"]: p for p in months[2]["currencies"]}
-    assert november["CNY"]["opening_balance"] == "2526.00" and november["CNY"]["closing_balance"] == "10158.00"
-    assert november["USD"]["opening_balance"] == "1060.00" and november["USD"]["entries"][0]["kind"] == "invoice"
+    november = {p["currency"]: p for p in months[3]["currencies"]}
+    assert november["CNY"]["opening_balance"] == november["CNY"]["closing_balance"] == "10158.00"
+    assert november["USD"]["opening_balance"] == november["USD"]["closing_balance"] == "2120.00"
     balance = operator_client.get(f"/v1/tenants/{billed_tenant}/balance").json()["balances"]
     assert {b["currency"]: b["balance"] for b in balance} == {p["currency"]: p["closing_balance"]
-                                                               for p in months[3]["currencies"]}  # fmt: skip
+                                                               for p in months[4]["currencies"]}  # fmt: skip
+
+
+def test_a_payment_dated_after_the_period_is_on_the_next_months_statement(kashi, uid, operator_client):
+    tenant_id = f"t-{uid}-usd"
+    with kashi.engine.begin() as conn:
+        tenants.create(conn, {"id": tenant_id, "name": "Only USD"}, actor="test")
+    sign(kashi, contract(f"c-{uid}-usd", tenant_id, {**MACHINES, "unit_price": "1000.00"}, currency="USD"))
+    close_tenant(kashi.engine, tenant_id, Period(2026, 9), now=datetime(2026, 10, 1, 1, tzinfo=UTC))
+    answer = operator_client.post("/v1/payments", json={"tenant_id": tenant_id, "amount": "1060.00", "currency": "USD",
+                                                        "received_at": "2026-10-03T10:00:00+08:00",
+                                                        "reference": f"WIRE-{uid}"})  # fmt: skip
+    assert answer.status_code == 201, answer.text
+    september, october = (_statement(operator_client, tenant_id, m) for m in ("2026-09", "2026-10"))
+    # A CNY tenant billed only in USD: the top level is the USD block.
+    assert (september["currency"], len(september["invoices"]), september["payments"]) == ("USD", 1, [])
+    assert (october["currency"], october["invoices"], [p["reference"] for p in october["payments"]]) == (
+        "USD", [], [f"WIRE-{uid}"])  # fmt: skip
+    assert (september["closing_balance"], october["opening_balance"], october["closing_balance"]) == (
+        "1060.00", "1060.00", "0.00")  # fmt: skip
+
+
+ENTRY_KEYS = ("date", "kind", "id", "number", "refers_to", "description", "debit", "credit", "balance")
 
 
 def test_csv_read_back_equals_the_json(billed_tenant, operator_client):
@@ -100,13 +155,22 @@ def test_csv_read_back_equals_the_json(billed_tenant, operator_client):
         elif row["kind"] == "closing_balance":
             pages[-1] |= {"closing_balance": row["balance"], "invoiced": row["debit"]}
         else:
-            pages[-1]["entries"].append({k: row[k] for k in ("date", "kind", "number", "refers_to", "description",
-                                                              "debit", "credit", "balance")})  # fmt: skip
+            pages[-1]["entries"].append({k: row[k] for k in ENTRY_KEYS})
     expected = [{"currency": p["currency"], "opening_balance": p["opening_balance"], "closing_balance":
                  p["closing_balance"], "invoiced": p["invoiced"],
                  "entries": [{k: v for k, v in e.items() if k != "at"} for e in p["entries"]]}
                 for p in statement["currencies"]]  # fmt: skip
     assert pages == expected
+    # Every invoice, credit note and payment of the JSON is a row of the CSV, with its amount.
+    for page in statement["currencies"]:
+        rows_of = {(r["kind"], r["id"]): r for r in rows if r["currency"] == page["currency"]}
+        assert [rows_of["invoice", i["id"]]["debit"] for i in page["invoices"]] == [
+            i["total"] for i in page["invoices"]]  # fmt: skip
+        assert [rows_of["credit_note", n["id"]]["credit"] for n in page["credit_notes"]] == [
+            n["amount"] for n in page["credit_notes"]]  # fmt: skip
+        assert [rows_of["payment", p["id"]]["credit"] for p in page["payments"]] == [
+            p["amount"] for p in page["payments"]]  # fmt: skip
+    assert statement["invoices"] and statement["credit_notes"] and statement["payments"]
 
 
 def test_xlsx_has_numeric_cells_and_the_json_totals(billed_tenant, operator_client):
@@ -140,7 +204,7 @@ def test_pdf_renders_the_chinese_name_and_the_balances(billed_tenant, operator_c
     text = subprocess.run(["pdftotext", "-layout", str(tmp_path / "statement.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout  # fmt: skip
     assert "对账单 Statement 2026-10" in text and "深圳算力有限公司" in text and "宕机补偿" in text
-    assert "期末余额 Closing balance" in text and "2526.00" in text and "1060.00" in text
+    assert "期末余额 Closing balance" in text and "10158.00" in text and "2120.00" in text
 
 
 def test_tenant_reads_its_own_finance_all_agent_none(kashi, uid, billed_tenant, new_tenant):
