@@ -42,10 +42,25 @@ def _run(command: list[str], **kwargs) -> None:
                                 f"{(done.stderr or done.stdout).strip()[-2000:]}")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_port(previous: Path | None = None) -> int:
+    """The port recorded in ``previous`` if it is free again (a restarted server keeps its address,
+    so clients holding its URL reconnect), else any free port."""
+    candidates = []
+    if previous is not None:
+        try:
+            candidates.append(int(previous.read_text()))
+        except (OSError, ValueError):
+            pass
+    candidates.append(0)
+    for port in candidates:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is no obstacle
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port")
 
 
 def _pg_bin() -> Path:
@@ -121,7 +136,8 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self._initdb()
         _prepare_for_pg_user(self.pgdata)
-        port = _free_port()
+        port = _free_port(self.data_dir / "pg.port")
+        (self.data_dir / "pg.port").write_text(str(port))
         options = (
             f"-h 127.0.0.1 -p {port} -k {self.pgdata} -c max_connections=200 "
             "-c shared_buffers=256MB -c synchronous_commit=on -c fsync=on"
@@ -195,7 +211,7 @@ class EmbeddedValkey:
         port = self.running_port()
         if port is not None:
             return self.url(port)
-        port = _free_port()
+        port = _free_port(self.dir / "port")
         conf = self.dir / "valkey.conf"
         conf.write_text(
             f"bind 127.0.0.1\nport {port}\ndir {self.dir}\ndaemonize yes\n"

@@ -92,3 +92,31 @@ def test_batch_delivered_too_often_is_parked_and_listed(kashi, operator_client, 
     parked = operator_client.get("/v1/ingest/parked").json()["items"]
     assert [p["attempts"] for p in parked if p["batch_id"] == f"poison-{uid}"] == [7]
     assert card_seconds(kashi, new_tenant) == 0
+
+
+def test_an_acknowledged_batch_survives_a_valkey_crash(kashi, uid, new_tenant, tmp_path):
+    from kashi.embedded import EmbeddedValkey
+
+    valkey = EmbeddedValkey(tmp_path)  # its own server: the session's keeps serving the other tests
+    url = valkey.start()
+    namespace = f"crash-{uid}"
+    events = [gpu_event(uid, i, tenant=new_tenant, gpu=f"G{i}") for i in range(20)]
+    broker = make_broker(url, namespace=namespace, heartbeat_timeout_ms=2000)
+    enqueue_usage(broker, f"crash-{uid}", rows(events))  # returns once WAITAOF confirmed the fsync
+    broker.close()
+    pid = int((valkey.dir / "valkey.pid").read_text())
+    os.kill(pid, signal.SIGKILL)  # no shutdown, no final fsync
+    deadline = time.monotonic() + 30
+    while valkey.running_port() is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert valkey.start() == url  # back on the same address, from its append-only file
+    settings = Settings(data_dir=tmp_path, queue_namespace=namespace, heartbeat_timeout_ms=2000)
+    worker = RunningWorker(settings, kashi.servers.database_url, url, threads=1)
+    try:
+        worker.broker.join(INGEST_QUEUE, timeout=60_000)
+        worker.worker.join()
+    finally:
+        worker.stop()
+        valkey.stop()
+    assert events_logged(kashi, f"node/{uid}") == 20
+    assert card_seconds(kashi, new_tenant) == 20 * 3600
