@@ -120,3 +120,43 @@ def test_an_acknowledged_batch_survives_a_valkey_crash(kashi, uid, new_tenant, t
         valkey.stop()
     assert events_logged(kashi, f"node/{uid}") == 20
     assert card_seconds(kashi, new_tenant) == 20 * 3600
+
+
+def test_a_batch_queued_while_postgresql_is_down_is_recorded_once_it_is_back(uid, tmp_path):
+    from sqlalchemy import text as sql
+
+    from billing import tenants
+    from kashi.db import make_engine
+    from kashi.embedded import EmbeddedServers
+    from kashi.migrate import upgrade
+
+    servers = EmbeddedServers(tmp_path)  # its own PostgreSQL: the session's keeps serving the other tests
+    db_url, redis_url = servers.start()
+    engine = make_engine(db_url)
+    upgrade(engine)
+    with engine.begin() as conn:
+        tenants.create(conn, {"id": "t-pg", "name": "PG restart"}, actor="test")
+    settings = Settings(data_dir=tmp_path, heartbeat_timeout_ms=2000)
+    worker = RunningWorker(settings, db_url, redis_url, threads=1)
+    try:
+        servers.postgres.stop()
+        broker = make_broker(redis_url, namespace=settings.queue_namespace)
+        enqueue_usage(broker, f"pg-{uid}", rows([gpu_event(uid, i, tenant="t-pg", gpu=f"G{i}") for i in range(5)]))
+        broker.close()
+        delayed = f"{settings.queue_namespace}:{INGEST_QUEUE}.DQ.msgs"  # where dramatiq parks a retry
+        deadline = time.monotonic() + 60
+        while not worker.broker.client.hlen(delayed):  # the worker failed on it while the database was away
+            assert time.monotonic() < deadline, "the worker never tried the batch"
+            time.sleep(0.05)
+        assert servers.postgres.start() == db_url
+        worker.broker.join(INGEST_QUEUE, timeout=90_000)
+        worker.worker.join()
+        with engine.connect() as conn:
+            logged = conn.execute(sql("SELECT count(*) FROM usage_events WHERE tenant_id = 't-pg'")).scalar_one()
+            seconds = conn.execute(sql("SELECT sum(card_seconds) FROM gpu_hourly WHERE tenant_id = 't-pg'")
+                                   ).scalar_one()
+        assert (logged, seconds) == (5, 5 * 3600)
+    finally:
+        worker.stop()
+        engine.dispose()
+        servers.stop()
