@@ -106,7 +106,7 @@ def test_unrated_usage_is_shown_until_a_contract_matches(kashi, operator_client,
     unrated = operator_client.get("/v1/usage/unrated", params={"tenant_id": new_tenant})
     assert unrated.status_code == 200, unrated.text
     assert [(u["type"], u["gpu_model"], u["period"], u["card_seconds"]) for u in unrated.json()["items"]] == [
-        ("gpu", "L40S", "2026-10", 3600)
+        ("gpu", "L40S", "2026-10", "3600")  # exact card-seconds as a string, as in /v1/usage
     ]
     with client(kashi, "tenant", tenant=new_tenant) as tenant:
         assert len(tenant.get("/v1/usage/unrated").json()["items"]) == 1
