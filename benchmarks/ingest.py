@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -175,6 +176,32 @@ async def send_closed(base_url: str, bodies, clients: int) -> tuple[list[float],
     return latencies, statuses
 
 
+def server_latency(base_url: str) -> str:
+    """The API's own histogram of POST /v1/events (kashi_http_request_duration_seconds): how many
+    requests took longer than each bucket bound, to tell server time from client-side delays."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    buckets, count = [], 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name != "kashi_http_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if labels.get("route") not in ("/v1/events", "/events") or labels.get("status") != "202":
+                continue
+            if sample.name.endswith("_bucket"):
+                buckets.append((float(labels["le"]), sample.value))
+            elif sample.name.endswith("_count"):
+                count = sample.value
+    slow = [f">{le * 1000:g} ms: {count - n:.0f}" for le, n in sorted(buckets) if le in (0.025, 0.05, 0.1, 0.25)]
+    return f"{count:.0f} requests; " + ", ".join(slow)
+
+
+TRACE: list[tuple[float, float]] = []
+"""(seconds after the first request was due, latency in seconds) of each open-loop request."""
+
+
 async def send_open(base_url: str, bodies, rate: float, clients: int) -> tuple[list[float], dict[int, int]]:
     """Open loop: batch k leaves at ``k * batch / rate`` s whatever came back; latency from that instant."""
     latencies: list[float] = []
@@ -189,6 +216,7 @@ async def send_open(base_url: str, bodies, rate: float, clients: int) -> tuple[l
                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/cloudevents-batch+json"},
             )
             latencies.append(time.perf_counter() - due)
+            TRACE.append((due - t0, latencies[-1]))
             statuses[r.status_code] += 1
 
         t0, sent, tasks = time.perf_counter(), 0, []
@@ -276,6 +304,7 @@ def main() -> None:
     ap.add_argument("--in-process", action="store_true", help="LocalKashi threads instead of subprocesses")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=420, help="seconds to wait for persistence")
+    ap.add_argument("--trace", default=None, help="with --rate: write 'due_s,latency_ms' per request to this CSV")
     args = ap.parse_args()
 
     t = time.perf_counter()
@@ -295,6 +324,10 @@ def main() -> None:
             with stack.engine.begin() as conn:
                 keys = {s: create_key(conn, "agent", source=s) for s in by_source}
             bodies = make_bodies(by_source, args.batch, keys)
+            # The generated events are millions of live objects: keep the client's garbage collector
+            # from walking them mid-run (a full pass took ~400 ms and showed up as server latency).
+            gc.collect()
+            gc.freeze()
             mode = "in-process (LocalKashi)" if args.in_process else "subprocesses"
             print(
                 f"stack: {mode}, API 1 process, {args.workers} worker(s) x {args.worker_threads} threads; "
@@ -319,6 +352,10 @@ def main() -> None:
             print(f"requests: {len(bodies):,} x {args.batch} events, {offered}; all 202")
             p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
             print(f"202 latency: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies) * 1000:.1f} ms")
+            print(f"  as the API measured it: {server_latency(stack.base_url)}")
+            if args.trace and TRACE:
+                with open(args.trace, "w") as out:
+                    out.writelines(f"{due:.3f},{lat * 1000:.1f}\n" for due, lat in sorted(TRACE))
             print(f"accepted (all 202): {t_sent - t0:.1f} s = {total / (t_sent - t0):,.0f} events/s")
             print(f"persisted: {persisted:,} rows (expected {unique:,}) after {t_done - t0:.1f} s")
             print(f"end to end: {e2e:,.0f} events/s")

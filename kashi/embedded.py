@@ -140,7 +140,8 @@ class EmbeddedPostgres:
         (self.data_dir / "pg.port").write_text(str(port))
         options = (
             f"-h 127.0.0.1 -p {port} -k {self.pgdata} -c max_connections=200 "
-            "-c shared_buffers=256MB -c synchronous_commit=on -c fsync=on"
+            "-c shared_buffers=256MB -c synchronous_commit=on -c fsync=on -c max_wal_size=4GB "
+            "-c checkpoint_timeout=15min"
         )
         _run([str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-o", options,
               "-l", str(self.pgdata / "server.log"), "start"], **_run_as())
@@ -216,7 +217,7 @@ class EmbeddedValkey:
         conf.write_text(
             f"bind 127.0.0.1\nport {port}\ndir {self.dir}\ndaemonize yes\n"
             f"pidfile {self.dir / 'valkey.pid'}\nlogfile {self.dir / 'valkey.log'}\n"
-            "appendonly yes\nappendfsync always\nsave 60 1000\nprotected-mode yes\n"
+            "appendonly yes\nappendfsync always\nauto-aof-rewrite-min-size 1gb\nsave 60 1000\nprotected-mode yes\n"
         )
         _run([str(_valkey_bin()), str(conf)])
         (self.dir / "port").write_text(str(port))
