@@ -188,7 +188,7 @@ def server_latency(base_url: str) -> str:
             continue
         for sample in family.samples:
             labels = sample.labels
-            if labels.get("route") not in ("/v1/events", "/events") or labels.get("status") != "202":
+            if labels.get("route") != "/v1/events" or labels.get("status") != "202":
                 continue
             if sample.name.endswith("_bucket"):
                 buckets.append((float(labels["le"]), sample.value))

@@ -60,9 +60,12 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
     async def timing(request: Request, call_next):
         started = time.perf_counter()
         response = await call_next(request)
-        route = request.scope.get("route")
-        REQUEST_SECONDS.labels(request.method, getattr(route, "path", "unmatched"),
-                               str(response.status_code)).observe(time.perf_counter() - started)
+        route = getattr(request.scope.get("route"), "path", None)
+        if route is None:
+            route = "unmatched"
+        elif request.url.path.startswith("/v1/") and not route.startswith("/v1/"):
+            route = "/v1" + route  # routers included under /v1 report their own paths
+        REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(time.perf_counter() - started)
         return response
 
     from kashi.api.routes import health
