@@ -82,12 +82,20 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
     if not window:
         return {}
     gpus = list(window)
+    # A GPU's counted stretches are disjoint, so of those starting before ``lo`` only the last can
+    # reach into the window: read it and the ones starting inside, two short index range scans.
     rows = raw(conn).execute(
-        """SELECT c.gpu, c.start_s, c.end_s, c.tenant_id
+        """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id
            FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
-           JOIN gpu_coverage c ON c.gpu = w.gpu AND c.start_s < w.hi AND c.start_s > w.lo - %s
-                               AND c.end_s > w.lo""",
-        (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus], MAX_INTERVAL_S + 1),
+           CROSS JOIN LATERAL (
+             (SELECT start_s, end_s, tenant_id FROM gpu_coverage
+              WHERE gpu = w.gpu AND start_s < w.lo ORDER BY start_s DESC LIMIT 1)
+             UNION ALL
+             (SELECT start_s, end_s, tenant_id FROM gpu_coverage
+              WHERE gpu = w.gpu AND start_s >= w.lo AND start_s < w.hi)
+           ) AS c
+           WHERE c.end_s > w.lo""",
+        (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
     ).fetchall()
     covered: dict[str, list[Covered]] = defaultdict(list)
     for gpu, start, end, tenant in rows:
