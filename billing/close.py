@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,8 +37,8 @@ from billing.invoicing import InvoiceDraft, adjustment_lines, assemble_invoices
 from billing.lines import ChargeLine
 from billing.periods import Period, instant_to_json, period_of
 from billing.pricing import charges_for_period
-from billing.rating import GpuRollupRow, TokenRollupRow, rate_period
-from metering.intervals import HOUR, split
+from billing.rating import GpuRollupRow, TokenRollupRow, rate_period, rating_boundaries
+from metering.intervals import HOUR, split, split_at
 from metering.store import INGEST_FENCE, MAX_INTERVAL_S
 
 Clock = Callable[[], datetime]
@@ -110,49 +111,70 @@ def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] |
     return [fold(events[i]) for i in ids]
 
 
-def gpu_rows(conn: Connection, tenant_id: str, period: Period, tz: str, watermark: int) -> list[GpuRollupRow]:
-    """Card-seconds newly counted by events with seq ≤ watermark, clipped exactly to `period`,
-    per (contract named, GPU model, UTC hour) — hours before the period start begin at it."""
+def _cuts(period: Period, tz: str, boundaries: Iterable[datetime]) -> list[int]:
+    """The period's bounds and the rating boundaries inside it, as sorted UTC epoch seconds."""
     start, end = int(period.start(tz).timestamp()), int(period.end(tz).timestamp())
+    inside = {int(b.timestamp()) for b in boundaries if start < b.timestamp() < end}
+    return sorted({start, end} | inside)
+
+
+def _segment(instant: int, cuts: list[int]) -> tuple[int, int]:
+    """The stretch ``[from, to)`` holding ``instant`` that crosses neither an hour nor a cut."""
+    hour = instant - instant % HOUR
+    at = bisect_right(cuts, instant)
+    return max(hour, cuts[at - 1]), min(hour + HOUR, cuts[at])
+
+
+def gpu_rows(conn: Connection, tenant_id: str, period: Period, tz: str, watermark: int,
+             boundaries: Iterable[datetime] = ()) -> list[GpuRollupRow]:  # fmt: skip
+    """Card-seconds newly counted by events with seq ≤ watermark, clipped exactly to `period`, per
+    (contract named, GPU model, stretch): stretches are hours, cut at the period's bounds and at the
+    `boundaries` where rating can change (`rating.rating_boundaries`), so each is rated whole."""
+    cuts = _cuts(period, tz, boundaries)
+    start, end = cuts[0], cuts[-1]
     pieces = conn.execute(
         text("""SELECT contract_id, gpu_model, start_s, end_s FROM gpu_coverage
                 WHERE tenant_id = :t AND start_s < :e AND start_s > :s - :m AND end_s > :s AND seq <= :w"""),
         {"t": tenant_id, "s": start, "e": end, "m": MAX_INTERVAL_S + 1, "w": watermark},
     ).all()
-    totals: dict[tuple[str | None, str, int], int] = defaultdict(int)
+    totals: dict[tuple[str | None, str, int, int], int] = defaultdict(int)
     for contract_id, model, piece_start, piece_end in pieces:
-        for hour, seconds in split((max(piece_start, start), min(piece_end, end)), HOUR):
-            totals[(contract_id, model, max(hour, start))] += seconds
-    return [GpuRollupRow.of(tenant_id, c, m, h, s) for (c, m, h), s in sorted(totals.items(), key=_key)]
+        for low, high in split_at((max(piece_start, start), min(piece_end, end)), cuts):
+            for hour, seconds in split((low, high), HOUR):
+                totals[(contract_id, model, *_segment(max(hour, low), cuts))] += seconds
+    return [GpuRollupRow.of(tenant_id, c, m, a, n, end=b) for (c, m, a, b), n in sorted(totals.items(), key=_key)]
 
 
-def token_rows(conn: Connection, tenant_id: str, period: Period, tz: str, watermark: int) -> list[TokenRollupRow]:
-    """Tokens of events with event time in `period` and seq ≤ watermark, per contract, model, kind, hour."""
+def token_rows(conn: Connection, tenant_id: str, period: Period, tz: str, watermark: int,
+               boundaries: Iterable[datetime] = ()) -> list[TokenRollupRow]:  # fmt: skip
+    """Tokens of events with event time in `period` and seq ≤ watermark, per contract, model, kind and
+    stretch (an hour, cut at the rating `boundaries` like :func:`gpu_rows`)."""
+    cuts = _cuts(period, tz, boundaries)
     rows = conn.execute(
-        text("""SELECT contract_id, data->>'model' AS model,
-                       date_trunc('hour', event_time) AS hour,
+        text("""SELECT contract_id, data->>'model' AS model, min(at) AS at,
                        sum((data->>'input_tokens')::bigint) AS input,
                        sum((data->>'output_tokens')::bigint) AS output,
                        sum((data->>'cached_tokens')::bigint) AS cached
-                FROM usage_events WHERE tenant_id = :t AND type = 'llm.tokens'
-                  AND event_time >= :s AND event_time < :e AND seq <= :w
-                GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""),
-        {"t": tenant_id, "s": period.start(tz), "e": period.end(tz), "w": watermark},
+                FROM (SELECT *, floor(extract(epoch FROM event_time))::bigint AS at FROM usage_events
+                      WHERE tenant_id = :t AND type = 'llm.tokens'
+                        AND event_time >= :s AND event_time < :e AND seq <= :w) AS tokens
+                GROUP BY contract_id, data->>'model', at / 3600, width_bucket(at, CAST(:cuts AS bigint[]))"""),
+        {"t": tenant_id, "s": period.start(tz), "e": period.end(tz), "w": watermark, "cuts": cuts},
     ).all()
-    start = period.start(tz)
-    result = []
+    totals: dict[tuple[str | None, str, str, int, int], int] = defaultdict(int)
     for row in rows:
+        segment = _segment(row.at, cuts)
         for kind in ("input", "output", "cached"):
             count = getattr(row, kind) or 0
             if count:
-                result.append(TokenRollupRow.of(tenant_id, row.contract_id, row.model, kind, max(row.hour, start),
-                                                int(count)))  # fmt: skip
-    return result
+                totals[(row.contract_id, row.model, kind, *segment)] += int(count)
+    return [TokenRollupRow.of(tenant_id, c, m, k, a, n, end=b)
+            for (c, m, k, a, b), n in sorted(totals.items(), key=lambda t: (t[0][0] or "", *t[0][1:]))]
 
 
 def _key(item):
-    (contract_id, model, hour), _ = item
-    return (contract_id or "", model, hour)
+    (contract_id, model, start, end), _ = item
+    return (contract_id or "", model, start, end)
 
 
 def charged_lines(conn: Connection, tenant_id: str, period: Period, before_seq: int | None) -> list[ChargeLine]:
@@ -238,16 +260,17 @@ def assemble(
     """
     states = contract_states(conn, tenant_id, contract_versions)
     versions = {state.id: state.version for state in states}
-    rated = rate_period(states, period, tz, gpu_rows(conn, tenant_id, period, tz, watermark),
-                        token_rows(conn, tenant_id, period, tz, watermark))  # fmt: skip
+    cuts = rating_boundaries(states, tz)
+    rated = rate_period(states, period, tz, gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
+                        token_rows(conn, tenant_id, period, tz, watermark, cuts))  # fmt: skip
     if adjusted is None:
         late = late_periods(conn, tenant_id, period, tz, watermark, versions)
     else:
         late = [Period.parse(p) for p in adjusted]
     adjustments: list[ChargeLine] = []
     for closed in late:
-        usage = rate_period(states, closed, tz, gpu_rows(conn, tenant_id, closed, tz, watermark),
-                            token_rows(conn, tenant_id, closed, tz, watermark)).usage  # fmt: skip
+        usage = rate_period(states, closed, tz, gpu_rows(conn, tenant_id, closed, tz, watermark, cuts),
+                            token_rows(conn, tenant_id, closed, tz, watermark, cuts)).usage  # fmt: skip
         recomputed = [line for state in states for line in charges_for_period(state, closed, tz, usage)]
         charged = charged_lines(conn, tenant_id, closed, before_seq)
         adjustments.extend(adjustment_lines(closed, charged, recomputed, tz))

@@ -124,29 +124,52 @@ def rate_tokens(
     return Unrated(f"no active token item for model {model}{named}")
 
 
+def rating_boundaries(states: Iterable[ContractState], tz: Zone) -> list[datetime]:
+    """Every instant at which the rating of a tenant's usage can change: contract starts, fee ends
+    (term end or termination) and amendments taking effect, sorted. Usage is split at these (and at
+    hours) before it is rated, so a stretch is never rated by what was in force at another instant."""
+    instants = set()
+    for state in states:
+        instants.add(state.terms.start.astimezone(UTC))
+        instants.add(fees_end(state, tz).astimezone(UTC))
+        for versions in state.timelines.values():
+            instants.update(v.effective_from.astimezone(UTC) for v in versions)
+    return sorted(instants)
+
+
 def _instant(hour: datetime | int) -> datetime:
     return datetime.fromtimestamp(hour, UTC) if isinstance(hour, int) else hour.astimezone(UTC)
 
 
 @dataclass(frozen=True)
 class GpuRollupRow:
-    """Card-seconds of one tenant, named contract (or None), GPU model and hour (SPEC §2)."""
+    """Card-seconds of one tenant, named contract (or None) and GPU model during
+    ``[hour_start, hour_end)``: an hour, or the part of one between two rating boundaries (SPEC §2)."""
 
     tenant_id: str
     contract_id: str | None
     gpu_model: str
     hour_start: datetime
     card_seconds: int
+    hour_end: datetime | None = None
+    """End of the stretch; None means the whole hour from ``hour_start``."""
 
     @classmethod
-    def of(cls, tenant_id: str, contract_id: str | None, gpu_model: str, hour: datetime | int, seconds: int):
-        """From a metering rollup key: contract "" means none, hour may be UTC epoch seconds."""
-        return cls(tenant_id, contract_id or None, gpu_model, _instant(hour), seconds)
+    def of(cls, tenant_id: str, contract_id: str | None, gpu_model: str, hour: datetime | int, seconds: int,
+           end: datetime | int | None = None):  # fmt: skip
+        """From a metering rollup key: contract "" means none, instants may be UTC epoch seconds."""
+        return cls(tenant_id, contract_id or None, gpu_model, _instant(hour), seconds,
+                   None if end is None else _instant(end))  # fmt: skip
+
+    @property
+    def until(self) -> datetime:
+        return self.hour_end or self.hour_start + HOUR
 
 
 @dataclass(frozen=True)
 class TokenRollupRow:
-    """Tokens of one kind ("input", "output", "cached") of one tenant, contract, model and hour."""
+    """Tokens of one kind ("input", "output", "cached") of one tenant, contract and model counted
+    during ``[hour_start, hour_end)`` (an hour, or the part of one between rating boundaries)."""
 
     tenant_id: str
     contract_id: str | None
@@ -154,10 +177,17 @@ class TokenRollupRow:
     kind: str
     hour_start: datetime
     tokens: int
+    hour_end: datetime | None = None
 
     @classmethod
-    def of(cls, tenant_id: str, contract_id: str | None, model: str, kind: str, hour: datetime | int, tokens: int):
-        return cls(tenant_id, contract_id or None, model, kind, _instant(hour), tokens)
+    def of(cls, tenant_id: str, contract_id: str | None, model: str, kind: str, hour: datetime | int, tokens: int,
+           end: datetime | int | None = None):  # fmt: skip
+        return cls(tenant_id, contract_id or None, model, kind, _instant(hour), tokens,
+                   None if end is None else _instant(end))  # fmt: skip
+
+    @property
+    def until(self) -> datetime:
+        return self.hour_end or self.hour_start + HOUR
 
 
 @dataclass(frozen=True)
@@ -184,9 +214,9 @@ def rate_period(
 ) -> RatedUsage:
     """Rate the hourly rollup rows whose hour starts inside `period`; other rows are ignored.
 
-    A row is rated as usage during its hour `[hour_start, hour_start + 1h)` at `hour_start`'s items.
-    (Periods begin on a whole hour in every zone with whole-hour offsets; in a zone like
-    Asia/Kolkata the hour that straddles midnight goes to the period it starts in.)
+    A row is rated as usage during `[hour_start, until)` at `hour_start`'s items, so rows must not
+    straddle a :func:`rating_boundaries` instant: the close cuts them there (hourly rollups that do
+    straddle one are rated by what is in force at their start).
     """
     states = list(states)
     start, end = period.start(tz), period.end(tz)
@@ -198,7 +228,7 @@ def rate_period(
         if not start <= row.hour_start < end:
             continue
         rating = rate_gpu(states, row.gpu_model, row.contract_id, row.hour_start, tz,
-                          until=row.hour_start + HOUR, tenant_id=row.tenant_id)  # fmt: skip
+                          until=row.until, tenant_id=row.tenant_id)  # fmt: skip
         if isinstance(rating, Rated):
             card_seconds[(rating.contract_id, rating.item_id)] += row.card_seconds
         elif isinstance(rating, Capacity):
@@ -209,7 +239,7 @@ def rate_period(
         if not start <= row.hour_start < end:
             continue
         rating = rate_tokens(states, row.model, row.contract_id, row.hour_start, tz,
-                             until=row.hour_start + HOUR, tenant_id=row.tenant_id)  # fmt: skip
+                             until=row.until, tenant_id=row.tenant_id)  # fmt: skip
         if isinstance(rating, Rated):
             tokens[(rating.contract_id, rating.item_id, row.kind)] += row.tokens
         else:

@@ -1,8 +1,8 @@
 """The contract's term: closed and open, RMV, and what ending it early costs (SPEC §4, §5, §6).
 
-`closed_end = start + closed_months` and `term_end = start + closed_months + open_months`, in calendar
-months of the tenant's timezone with clamping. Both are counted from `start`, so a start on the 31st
-keeps its anniversary: 2026-01-31 + 1 closed + 1 open month → closed_end 02-28, term_end 03-31.
+`closed_end = start + closed_months` and `term_end = closed_end + open_months`, in calendar months of
+the tenant's timezone, each step clamping a day past a month's end to its last day (SPEC §4):
+2026-01-31 + 1 closed + 1 open month → closed_end 02-28, term_end 03-28.
 
 Inside the closed term (take-or-pay) ending early costs a penalty: `rate × remaining_closed_value`,
 or `months × RMV`. In the open term it costs notice: RMV prorated from `effective_at` to

@@ -6,71 +6,58 @@ billed as soon as a matching contract exists (a closed period's then as an adjus
 
 from __future__ import annotations
 
-from collections import defaultdict
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
 from billing import tenants
-from billing.close import contract_states
+from billing.close import contract_states, gpu_rows, token_rows
 from billing.errors import NotFound
 from billing.periods import DEFAULT_TIMEZONE, Period, instant_to_json, period_of
-from billing.rating import GpuRollupRow, TokenRollupRow, rate_period
+from billing.rating import rate_period, rating_boundaries
 from metering.tables import gpu_hourly, token_hourly
 from metering.usage import card_hours
 
+ALL_PERSISTED = 2**62
+"""A watermark above every log position: unrated usage is shown as soon as it is persisted."""
+
+
+def usage_periods(conn: Connection, tenant_id: str, tz: str) -> list[Period]:
+    """The months (in ``tz``) in which the tenant has any GPU or token usage."""
+    hours = select(gpu_hourly.c.hour).where(gpu_hourly.c.tenant_id == tenant_id).union(
+        select(token_hourly.c.hour).where(token_hourly.c.tenant_id == tenant_id))
+    return sorted({period_of(datetime.fromtimestamp(h, UTC), tz) for h in conn.execute(hours).scalars()})
+
 
 def unrated_usage(conn: Connection, tenant_id: str, period: str | None = None) -> list[dict[str, Any]]:
-    """Hourly rollups of ``tenant_id`` (in ``period`` 'YYYY-MM' when given) that match no contract item
-    (SPEC §3): rated with ``billing.rating.rate_period``, the rule the month close bills with. Usage of a
-    tenant that was never created is all unrated, in the default timezone."""
+    """Usage of ``tenant_id`` (in ``period`` 'YYYY-MM' when given) that matches no contract item
+    (SPEC §3), cut and rated exactly as the month close bills it (``close.gpu_rows`` at the rating
+    boundaries, ``rating.rate_period``). A tenant that was never created has all of its usage
+    unrated, in the default timezone."""
     try:
         tz = tenants.get(conn, tenant_id)["timezone"]
     except NotFound:
         tz = DEFAULT_TIMEZONE
-    gpu_query = select(gpu_hourly).where(gpu_hourly.c.tenant_id == tenant_id)
-    token_query = select(token_hourly).where(token_hourly.c.tenant_id == tenant_id)
-    if period is not None:
-        window = Period.parse(period)
-        low, high = int(window.start(tz).timestamp()), int(window.end(tz).timestamp())
-        gpu_query = gpu_query.where(gpu_hourly.c.hour >= low, gpu_hourly.c.hour < high)
-        token_query = token_query.where(token_hourly.c.hour >= low, token_hourly.c.hour < high)
-    by_period: dict[Period, tuple[list, list]] = defaultdict(lambda: ([], []))
-    for r in conn.execute(gpu_query.order_by(gpu_hourly.c.hour, gpu_hourly.c.gpu_model, gpu_hourly.c.contract_id)):
-        row = GpuRollupRow.of(r.tenant_id, r.contract_id, r.gpu_model, r.hour, r.card_seconds)
-        by_period[period_of(row.hour_start, tz)][0].append(row)
-    for r in conn.execute(token_query.order_by(token_hourly.c.hour, token_hourly.c.model, token_hourly.c.kind)):
-        row = TokenRollupRow.of(r.tenant_id, r.contract_id, r.model, r.kind, r.hour, r.tokens)
-        by_period[period_of(row.hour_start, tz)][1].append(row)
     states = contract_states(conn, tenant_id)
+    cuts = rating_boundaries(states, tz)
+    months = [Period.parse(period)] if period is not None else usage_periods(conn, tenant_id, tz)
     items: list[dict[str, Any]] = []
-    for month in sorted(by_period):
-        rated = rate_period(states, month, tz, *by_period[month])
+    for month in months:
+        rated = rate_period(states, month, tz, gpu_rows(conn, tenant_id, month, tz, ALL_PERSISTED, cuts),
+                            token_rows(conn, tenant_id, month, tz, ALL_PERSISTED, cuts))  # fmt: skip
         common = {"tenant_id": tenant_id, "period": str(month)}
         items += [
-            {
-                "type": "gpu",
-                **common,
-                "contract_id": row.contract_id,
-                "gpu_model": row.gpu_model,
-                "hour": instant_to_json(row.hour_start),
-                "card_seconds": str(row.card_seconds),
-                "card_hours": card_hours(row.card_seconds),
-            }
+            {"type": "gpu", **common, "contract_id": row.contract_id, "gpu_model": row.gpu_model,
+             "hour": instant_to_json(row.hour_start), "until": instant_to_json(row.until),
+             "card_seconds": str(row.card_seconds), "card_hours": card_hours(row.card_seconds)}
             for row in rated.unrated_gpu
-        ]
+        ]  # fmt: skip
         items += [
-            {
-                "type": "tokens",
-                **common,
-                "contract_id": row.contract_id,
-                "model": row.model,
-                "kind": row.kind,
-                "hour": instant_to_json(row.hour_start),
-                "tokens": row.tokens,
-            }
+            {"type": "tokens", **common, "contract_id": row.contract_id, "model": row.model, "kind": row.kind,
+             "hour": instant_to_json(row.hour_start), "until": instant_to_json(row.until), "tokens": row.tokens}
             for row in rated.unrated_tokens
-        ]
+        ]  # fmt: skip
     return items
 
 

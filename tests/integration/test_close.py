@@ -183,3 +183,27 @@ def test_contracts_api_refuses_termination_inside_a_closed_period(kashi, uid, ne
     assert answer.status_code == 409, answer.text
     amendment = {"item_id": "i-m", "changes": {"machines": 1}, "effective_at": "2026-09-25T00:00:00+08:00"}
     assert operator_client.post(f"/v1/contracts/c-{uid}/amendments", json=amendment).status_code == 409
+
+
+def test_usage_is_rated_only_while_the_contract_runs_inside_the_boundary_hours(kashi, uid, operator_client,
+                                                                               new_tenant):
+    from billing import contracts_service
+
+    gpu_hour = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "10.00"}
+    sign(kashi, contract(f"c-{uid}", new_tenant, gpu_hour, TOKENS, start="2026-10-01T00:30:00+08:00"))
+    with kashi.engine.begin() as conn:
+        contracts_service.terminate(conn, f"c-{uid}", {"effective_at": "2026-10-10T10:30:00+08:00",
+                                                       "notice_given_at": "2026-09-01T00:00:00+08:00"}, actor="test")
+    send(kashi, uid, [
+        gpu_event(uid, 1, new_tenant, "2026-10-01T00:00:00+08:00", "2026-10-01T01:00:00+08:00", gpu="A"),
+        gpu_event(uid, 2, new_tenant, "2026-10-10T10:00:00+08:00", "2026-10-10T11:00:00+08:00", gpu="B"),
+        token_event(uid, 3, new_tenant, "2026-10-10T10:15:00+08:00", output_tokens=0),  # before the end: charged
+        token_event(uid, 4, new_tenant, "2026-10-10T10:45:00+08:00", output_tokens=0),  # after it: unrated
+    ])  # fmt: skip
+    (invoice,) = close_tenant(kashi.engine, new_tenant, OCT, now=datetime(2026, 11, 2, tzinfo=UTC))
+    lines = {line["kind"]: line for line in _lines(operator_client, invoice)["lines"]}
+    # half an hour at each end lies inside the contract: 1 card-hour at 10.00, not 2
+    assert (lines["gpu_hour"]["quantity"], lines["gpu_hour"]["amount"]) == ("1", "10.00")
+    assert lines["token"]["amount"] == "2.00"  # one event's 1M input tokens at 2.00
+    unrated = operator_client.get("/v1/usage/unrated", params={"tenant_id": new_tenant}).json()["items"]
+    assert sum(int(u["card_seconds"]) for u in unrated if u["type"] == "gpu") >= 3600
