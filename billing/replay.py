@@ -25,7 +25,14 @@ from billing.close import assemble, line_row
 from billing.periods import Period
 from metering.events import UsageRecord
 from metering.rollups import claim, gpu_rollup, token_rollup
-from metering.store import INGEST_FENCE, add_gpu_rollups, add_token_rollups, insert_conflicts, insert_pieces
+from metering.store import (
+    INGEST_FENCE,
+    add_gpu_rollups,
+    add_token_rollups,
+    insert_conflicts,
+    insert_pieces,
+    load_coverage,
+)
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
 PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances")
@@ -49,17 +56,29 @@ def record_from_row(row: Any) -> UsageRecord:
     return UsageRecord.from_log(row.type, row.source, row.id, row.tenant_id, row.event_time, row.contract_id, row.data)
 
 
+REPLAY_CHUNK = 10_000
+"""Log rows replayed per step: memory stays flat however long the log is."""
+
+
 def rebuild_usage(conn: Connection) -> int:
-    """Refill the (empty) usage projections from the whole log in seq order; returns events replayed."""
-    rows = conn.execute(text("SELECT * FROM usage_events ORDER BY seq")).all()
-    gpu = [(row.seq, record_from_row(row)) for row in rows if row.type == "gpu.usage"]
-    tokens = [record_from_row(row) for row in rows if row.type == "llm.tokens"]
-    pieces, conflicts = claim(gpu, {})
-    insert_pieces(conn, pieces)
-    insert_conflicts(conn, conflicts)
-    add_gpu_rollups(conn, gpu_rollup(pieces))
-    add_token_rollups(conn, token_rollup(tokens))
-    return len(rows)
+    """Refill the (empty) usage projections from the whole log in seq order; returns events replayed.
+
+    The log is streamed in chunks, and each chunk goes through the steps a worker takes for a batch
+    (`load_coverage`, `claim`, inserts, rollups), so a replay counts every GPU-second exactly as ingest did.
+    """
+    rows = conn.execute(text("SELECT * FROM usage_events ORDER BY seq"),
+                        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK})
+    count = 0
+    for chunk in rows.partitions():
+        gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
+        tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
+        pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
+        insert_pieces(conn, pieces)
+        insert_conflicts(conn, conflicts)
+        add_gpu_rollups(conn, gpu_rollup(pieces))
+        add_token_rollups(conn, token_rollup(tokens))
+        count += len(chunk)
+    return count
 
 
 def rebuild_contracts(conn: Connection) -> int:

@@ -63,3 +63,11 @@ def test_replay_cli_exit_status(kashi, uid, new_tenant, monkeypatch):
     result = CliRunner().invoke(app, ["replay", "--verify"])
     assert result.exit_code == (1 if differences else 0), result.output
     assert all(d in result.output for d in differences[:5])
+
+
+def test_replay_in_small_chunks_counts_overlaps_across_chunk_edges_the_same(kashi, uid, new_tenant, monkeypatch):
+    from billing import replay
+
+    _scenario(kashi, uid, new_tenant)
+    monkeypatch.setattr(replay, "REPLAY_CHUNK", 2)  # the overlapping intervals land in different chunks
+    assert _mine(verify_all(kashi.engine), new_tenant) == []
