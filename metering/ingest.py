@@ -36,9 +36,21 @@ def parse(body: bytes) -> tuple[list[UsageRecord], int]:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise ValidationFailed.of("body", f"not valid JSON: {exc}") from None
+    if b"\\u0000" in body and _has_nul(payload):  # PostgreSQL stores no NUL in text or JSONB
+        raise ValidationFailed.of("body", "must not contain NUL characters (\\u0000)")
     if isinstance(payload, list) and len(payload) > MAX_EVENTS:
         raise BatchTooLarge(f"the batch has {len(payload)} events; at most {MAX_EVENTS} per request")
     return validate_batch(payload), len(payload) if isinstance(payload, list) else 1
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def check_source(records: list[UsageRecord], bound_source: str | None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from billing.errors import KashiError
@@ -71,6 +72,14 @@ def install(app: FastAPI) -> None:
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"field": _field(e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return JSONResponse(error_body("validation_failed", "the request is invalid", details), status_code=422)
+
+    @app.exception_handler(DataError)
+    async def data_error(_: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refused a value the request carried (a NUL character, an out-of-range number):
+        # the request is at fault, and nothing was written (the transaction rolled back).
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse(error_body("validation_failed", "a value in the request cannot be stored",
+                                       [{"field": "request", "reason": reason}]), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -215,3 +215,11 @@ def test_bad_query_parameters_are_named_without_their_location(operator_client, 
     answer = operator_client.get("/v1/usage", params={"tenant_id": new_tenant, "group_by": "week"})
     assert answer.status_code == 422
     assert [d["field"] for d in answer.json()["error"]["details"]] == ["group_by"]
+
+
+def test_nul_characters_are_refused_up_front_not_parked_in_a_worker(kashi, agent, operator_client, uid, new_tenant):
+    answer = agent.post("/v1/events", json=[gpu_event(uid, "a\x00b", tenant=new_tenant)])
+    assert answer.status_code == 422 and answer.json()["error"]["details"][0]["field"] == "body"
+    nul_query = operator_client.get("/v1/invoices", params={"tenant_id": "t\x00"})
+    assert nul_query.status_code in (404, 422)  # never a 500
+    assert operator_client.get("/v1/usage/conflicts", params={"limit": -1}).status_code == 422

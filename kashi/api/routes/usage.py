@@ -52,7 +52,8 @@ def get_usage(
 
 
 @router.get("/usage/conflicts")
-def list_conflicts(conn: ConnDep, _: Operator, cursor: int = 0, limit: int = Query(100, le=1000)) -> dict:
+def list_conflicts(conn: ConnDep, _: Operator, cursor: int = Query(0, ge=0),
+                   limit: int = Query(100, ge=1, le=1000)) -> dict:
     """GPU-seconds reported by two tenants: billed to the first persisted (``holder_tenant_id``)."""
     rows = conn.execute(text("""
         SELECT c.id, c.gpu, to_timestamp(c.start_s) AS start, to_timestamp(c.end_s) AS "end",
