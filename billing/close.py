@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from billing import numbering
+from billing.contract_json import stored_event_json
 from billing.contracts import ContractState, event_from_json, fold
 from billing.errors import Conflict, NotFound
 from billing.invoicing import InvoiceDraft, adjustment_lines, assemble_invoices
@@ -104,10 +105,7 @@ def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] |
         contract_id = row.stream_id.removeprefix("contract:")
         if versions is not None and row.version > versions[contract_id]:
             continue
-        events[contract_id].append(event_from_json({
-            "type": row.type, "contract_id": contract_id, "version": row.version, "actor": row.actor,
-            "recorded_at": instant_to_json(row.recorded_at), "data": row.data,
-        }))  # fmt: skip
+        events[contract_id].append(event_from_json(stored_event_json(row)))
     return [fold(events[i]) for i in ids]
 
 

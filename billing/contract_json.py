@@ -142,6 +142,19 @@ def event_to_json(event: ContractEvent) -> dict[str, Any]:
     }
 
 
+def stored_event_json(row: Any) -> dict[str, Any]:
+    """The JSON of a contract event from its ``stream_events`` row (stream_id, type, version, actor,
+    recorded_at, data): what ``GET /v1/contracts/{id}/events`` shows and ``event_from_json`` reads."""
+    return {
+        "type": row.type,
+        "contract_id": row.stream_id.removeprefix("contract:"),
+        "version": row.version,
+        "recorded_at": instant_to_json(row.recorded_at),
+        "actor": row.actor,
+        "data": row.data,
+    }
+
+
 def event_from_json(document: Mapping[str, Any]) -> ContractEvent:
     """The inverse of `event_to_json`."""
     kind, data = document["type"], document["data"]

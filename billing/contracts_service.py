@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 
 from billing import catalog_service, tenants
 from billing.close import close_lock_key, contract_states
-from billing.contract_json import event_from_json, event_to_json, item_to_json, terms_to_json
+from billing.contract_json import event_from_json, event_to_json, item_to_json, stored_event_json, terms_to_json
 from billing.contract_payload import contract_from_payload, parse_amendment, parse_instant, parse_termination
 from billing.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply, fold
 from billing.errors import Conflict, NotFound, ValidationFailed, VersionConflict
@@ -52,20 +52,8 @@ def stream_of(contract_id: str) -> str:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def _events(contract_id: str, rows) -> list:
-    return [
-        event_from_json(
-            {
-                "type": r.type,
-                "contract_id": contract_id,
-                "version": r.version,
-                "recorded_at": instant_to_json(r.recorded_at),
-                "actor": r.actor,
-                "data": r.data,
-            }
-        )
-        for r in rows
-    ]
+def _events(rows) -> list:
+    return [event_from_json(stored_event_json(r)) for r in rows]
 
 
 def tenant_of(conn: Connection, contract_id: str) -> str:
@@ -81,7 +69,7 @@ def load(conn: Connection, contract_id: str) -> ContractState:
     rows = streams.load(conn, stream_of(contract_id))
     if not rows:
         raise NotFound(f"contract {contract_id} not found", [{"field": "contract_id", "reason": "not found"}])
-    return fold(_events(contract_id, rows))
+    return fold(_events(rows))
 
 
 def tenant_states(conn: Connection, tenant_id: str) -> list[ContractState]:
@@ -93,7 +81,7 @@ def _fold_streams(rows) -> list[ContractState]:
     by_stream: dict[str, list] = defaultdict(list)
     for row in rows:
         by_stream[row.stream_id].append(row)
-    return [fold(_events(stream.removeprefix("contract:"), events)) for stream, events in by_stream.items()]
+    return [fold(_events(events)) for events in by_stream.values()]
 
 
 def _timezone(conn: Connection, tenant_id: str) -> str:
@@ -277,17 +265,7 @@ def events(conn: Connection, contract_id: str) -> dict[str, Any]:
     rows = streams.load(conn, stream_of(contract_id))
     if not rows:
         raise NotFound(f"contract {contract_id} not found", [{"field": "contract_id", "reason": "not found"}])
-    items = [
-        {
-            "type": r.type,
-            "contract_id": contract_id,
-            "version": r.version,
-            "recorded_at": instant_to_json(r.recorded_at),
-            "actor": r.actor,
-            "data": r.data,
-        }
-        for r in rows
-    ]
+    items = [stored_event_json(r) for r in rows]
     return {"items": items, "next_cursor": None}
 
 
