@@ -9,7 +9,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from billing import tenants
+from billing.services import tenants
 from kashi.local import LocalKashi
 from kashi.settings import Settings
 from metering.agent.simulate import expected_card_seconds, simulate_events
@@ -64,7 +64,7 @@ def _extensions(kashi: LocalKashi, console: Console) -> None:
     """Later capabilities (contracts, close, invoices) add their part of the demo here."""
     import importlib
 
-    for name in ("billing.demo",):
+    for name in ("kashi.demo_billing",):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from billing.errors import ValidationFailed
+from kashi.errors import ValidationFailed
 from kashi.tables import api_keys
 
 ROLES = ("operator", "finance", "tenant", "agent")

@@ -2,7 +2,7 @@
 
 import importlib
 
-TABLE_MODULES = ("kashi.tables", "metering.tables", "billing.tables")
+TABLE_MODULES = ("kashi.tables", "metering.tables", "billing.store.tables")
 
 
 def load_all_tables() -> None:

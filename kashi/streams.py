@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import Connection, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from billing.errors import VersionConflict
+from kashi.errors import VersionConflict
 from kashi.tables import stream_events
 
 

@@ -10,7 +10,7 @@ import uuid
 
 import orjson
 
-from billing.errors import ValidationFailed
+from kashi.errors import ValidationFailed
 from metering.events import MAX_BYTES, MAX_EVENTS, BatchRejected, UsageRecord, validate_batch
 
 CONTENT_TYPES = ("application/cloudevents-batch+json", "application/json", "application/cloudevents+json")

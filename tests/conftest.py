@@ -40,8 +40,7 @@ def operator_client(kashi):
 @pytest.fixture
 def new_tenant(kashi, uid):
     """A fresh tenant (Asia/Shanghai, CNY); returns its id."""
-    from billing import tenants
-
+    from billing.services import tenants
     tenant_id = f"t-{uid}"
     with kashi.engine.begin() as conn:
         tenants.create(conn, {"id": tenant_id, "name": f"Tenant {uid}"}, actor="test")

@@ -32,7 +32,7 @@ def _extra_actor_modules():
     """Actor modules of later capabilities (month close) that exist in this build."""
     import importlib
 
-    for name in ("billing.close_actors",):
+    for name in ("workers.close",):
         try:
             yield importlib.import_module(name)
         except ModuleNotFoundError as exc:

@@ -17,8 +17,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from billing.close import period_due, utc_now
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services.close import period_due, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ def run_once(engine: Engine, enqueue: Callable[[str, Period], None], *, now: dat
 
 def run_forever(settings, database_url: str, redis_url: str, clock: Callable[[], datetime] = utc_now) -> None:
     """Loop until SIGINT/SIGTERM, enqueueing due closes on the durable broker."""
-    from billing.close_actors import enqueue_close
     from kashi.db import make_engine
     from workers.broker import make_broker
+    from workers.close import enqueue_close
 
     engine = make_engine(database_url, pool_size=1)
     broker = make_broker(redis_url, namespace=settings.queue_namespace,

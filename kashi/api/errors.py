@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from billing.errors import KashiError
+from kashi.errors import KashiError
 
 
 class Unauthorized(KashiError):

@@ -91,8 +91,7 @@ def dcgm_exporter():
 @pytest.fixture
 def tenants(kashi, new_tenant, uid) -> tuple[str, str]:
     """Two fresh tenants: team-a's namespace bills to the first, research's to the second."""
-    from billing import tenants as tenant_service
-
+    from billing.services import tenants as tenant_service
     second = f"t-{uid}-r"
     with kashi.engine.begin() as conn:
         tenant_service.create(conn, {"id": second, "name": f"Research {uid}"}, actor="test")

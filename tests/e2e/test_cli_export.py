@@ -13,10 +13,10 @@ import sys
 import openpyxl
 import pytest
 
-from billing import tenants
-from billing.close import close_tenant
-from billing.exports import INVOICE_LINE_COLUMNS
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services import tenants
+from billing.services.close import close_tenant
+from billing.services.exports import INVOICE_LINE_COLUMNS
 from tests.integration.billing_scenario import contract, sign
 
 KASHI = [sys.executable, "-m", "kashi.cli"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def test_no_request_derived_from_the_schema_gets_a_server_error(tmp_path):
-    from billing import tenants
+    from billing.services import tenants
     from kashi.local import LocalKashi
     from kashi.settings import Settings
 

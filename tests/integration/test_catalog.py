@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import text
 
-from billing import catalog_service
+from billing.services import catalog as catalog_service
 from tests.integration.test_ingest import gpu_event
 
 

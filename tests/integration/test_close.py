@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from billing import tenants
-from billing.close import close_period, close_tenant, closed_periods
-from billing.errors import Conflict, PeriodAlreadyClosed
-from billing.numbering import parse_number
-from billing.periods import Period
-from billing.terms import ensure_period_open
+from billing.core.periods import Period
+from billing.core.terms import ensure_period_open
+from billing.services import tenants
+from billing.services.close import close_period, close_tenant, closed_periods
+from billing.store.numbering import parse_number
+from kashi.errors import Conflict, PeriodAlreadyClosed
 from tests.integration.billing_scenario import contract, gpu_event, send, sign, token_event
 
 SEPT, OCT = Period(2026, 9), Period(2026, 10)
@@ -187,8 +187,7 @@ def test_contracts_api_refuses_termination_inside_a_closed_period(kashi, uid, ne
 
 def test_usage_is_rated_only_while_the_contract_runs_inside_the_boundary_hours(kashi, uid, operator_client,
                                                                                new_tenant):
-    from billing import contracts_service
-
+    from billing.services import contracts as contracts_service
     gpu_hour = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "10.00"}
     sign(kashi, contract(f"c-{uid}", new_tenant, gpu_hour, TOKENS, start="2026-10-01T00:30:00+08:00"))
     with kashi.engine.begin() as conn:

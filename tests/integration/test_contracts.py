@@ -9,8 +9,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from billing import contracts_service
-from billing.errors import PeriodAlreadyClosed, VersionConflict
+from billing.services import contracts as contracts_service
+from kashi.errors import PeriodAlreadyClosed, VersionConflict
 
 
 def market_contract(contract_id, tenant, **overrides):

@@ -125,7 +125,7 @@ def test_an_acknowledged_batch_survives_a_valkey_crash(kashi, uid, new_tenant, t
 def test_a_batch_queued_while_postgresql_is_down_is_recorded_once_it_is_back(uid, tmp_path):
     from sqlalchemy import text as sql
 
-    from billing import tenants
+    from billing.services import tenants
     from kashi.db import make_engine
     from kashi.embedded import EmbeddedServers
     from kashi.migrate import upgrade

@@ -102,8 +102,7 @@ def test_overlapping_and_out_of_order_intervals_count_each_second_once(kashi, ag
 
 def test_two_tenants_on_one_gpu_second_is_billed_once_and_listed_as_conflict(
         kashi, agent, operator_client, uid, new_tenant):
-    from billing import tenants
-
+    from billing.services import tenants
     other = f"{new_tenant}-b"
     with kashi.engine.begin() as conn:
         tenants.create(conn, {"id": other, "name": "Other"}, actor="test")

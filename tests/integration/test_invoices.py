@@ -6,8 +6,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from billing.close import close_tenant
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services.close import close_tenant
 from tests.integration.billing_scenario import contract, sign
 
 MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
@@ -109,8 +109,7 @@ def test_tenant_key_sees_only_its_own_invoices(kashi, uid, new_tenant, operator_
 
 
 def test_list_is_cursor_paginated(kashi, uid, operator_client):
-    from billing import tenants
-
+    from billing.services import tenants
     ids = []
     for n in range(3):
         tenant_id = f"t-{uid}-{n}"

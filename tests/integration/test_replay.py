@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy import text
 from typer.testing import CliRunner
 
-from billing.close import close_tenant
-from billing.periods import Period
-from billing.replay import verify_all
+from billing.core.periods import Period
+from billing.services.close import close_tenant
+from billing.services.replay import verify_all
 from tests.integration.billing_scenario import contract, gpu_event, send, sign, token_event
 
 H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
@@ -66,8 +66,7 @@ def test_replay_cli_exit_status(kashi, uid, new_tenant, monkeypatch):
 
 
 def test_replay_in_small_chunks_counts_overlaps_across_chunk_edges_the_same(kashi, uid, new_tenant, monkeypatch):
-    from billing import replay
-
+    from billing.services import replay
     _scenario(kashi, uid, new_tenant)
     monkeypatch.setattr(replay, "REPLAY_CHUNK", 2)  # the overlapping intervals land in different chunks
     assert _mine(verify_all(kashi.engine), new_tenant) == []

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from billing import tenants
-from billing.close_actors import CLOSE_QUEUE, enqueue_close
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services import tenants
 from tests.integration.billing_scenario import contract, invoice_rows, sign
+from workers.close import CLOSE_QUEUE, enqueue_close
 from workers.scheduler import run_once
 
 MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "machines": 1, "unit_price": "7200.00"}

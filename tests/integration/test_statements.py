@@ -12,10 +12,10 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
-from billing import tenants
-from billing.close import close_tenant
-from billing.invoice_store import issue_credit_note
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services import tenants
+from billing.services.close import close_tenant
+from billing.services.invoices import issue_credit_note
 from tests.integration.billing_scenario import contract, sign
 
 MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,

@@ -3,7 +3,7 @@
 
 from fastapi import APIRouter, Body
 
-from billing import catalog_service
+from billing.services import catalog as catalog_service
 from kashi.api.deps import ConnDep, Operator, Reader
 
 router = APIRouter(tags=["catalog"])

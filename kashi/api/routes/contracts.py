@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Response
 
-from billing import contracts_service
-from billing.errors import NotFound, ValidationFailed
+from billing.services import contracts as contracts_service
 from kashi.api.deps import ConnDep, Operator, Reader, ensure_tenant_visible, listing_scope, offset_restored
+from kashi.errors import NotFound, ValidationFailed
 from kashi.keys import Principal
 
 router = APIRouter(tags=["contracts"])

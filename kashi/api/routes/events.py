@@ -7,9 +7,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 
-from billing.errors import ValidationFailed
 from kashi.api.deps import Agent
 from kashi.api.errors import Forbidden, PayloadTooLarge, Unavailable, UnsupportedMediaType
+from kashi.errors import ValidationFailed
 from kashi.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED
 from metering import ingest
 from metering.events import MAX_BYTES, BatchRejected

@@ -9,11 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine
 
-from billing import exports
-from billing.errors import ValidationFailed
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services import exports
 from kashi.api.deps import BillingReader, EngineDep
 from kashi.api.routes.statements import MEDIA
+from kashi.errors import ValidationFailed
 
 router = APIRouter(tags=["exports"])
 CHUNK = 1 << 16

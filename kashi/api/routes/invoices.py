@@ -5,10 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import Response
 
-from billing import invoice_store, tenants
-from billing.errors import ValidationFailed
+from billing.services import invoices as invoice_store
+from billing.services import tenants
 from kashi.api.deps import ConnDep, Reader, listing_scope, require
 from kashi.api.pagination import page
+from kashi.errors import ValidationFailed
 from kashi.keys import Principal
 
 router = APIRouter(tags=["invoices"])

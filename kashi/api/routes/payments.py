@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
-from billing import payments, tenants
+from billing.services import payments, tenants
 from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible, listing_scope, require
 from kashi.api.pagination import page
 from kashi.keys import Principal

@@ -9,8 +9,8 @@ A malformed period answers 422, a period that has not ended 409 (with or without
 
 from fastapi import APIRouter
 
-from billing.close import close_period
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services.close import close_period
 from kashi.api.deps import EngineDep, Operator
 
 router = APIRouter(tags=["periods"])

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from billing import unrated
+from billing.services import unrated
 from kashi.api.deps import ConnDep, Reader, listing_scope
 
 router = APIRouter(tags=["rating"])

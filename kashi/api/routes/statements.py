@@ -4,10 +4,10 @@ reads its own only (404 for any other); finance and operator read all; agents no
 from fastapi import APIRouter
 from fastapi.responses import Response
 
-from billing import statements
-from billing.errors import ValidationFailed
-from billing.periods import Period
+from billing.core.periods import Period
+from billing.services import statements
 from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible
+from kashi.errors import ValidationFailed
 
 router = APIRouter(tags=["statements"])
 MEDIA = {

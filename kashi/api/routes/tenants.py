@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Body
 
-from billing import tenants
+from billing.services import tenants
 from kashi.api.deps import ConnDep, CurrentPrincipal, Operator, SettingsDep, ensure_tenant_visible
 
 router = APIRouter(tags=["tenants"])

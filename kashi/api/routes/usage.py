@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query
 from sqlalchemy import text
 
-from billing import tenants
-from billing.contract_payload import parse_instant
-from billing.errors import ValidationFailed
+from billing.core.contract_payload import parse_instant
+from billing.services import tenants
 from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
 from kashi.api.pagination import page
+from kashi.errors import ValidationFailed
 from metering import usage
 
 router = APIRouter(tags=["usage"])

@@ -9,8 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from billing.catalog import DEFAULT_CATALOG
-from billing.contracts import (
+from billing.core.catalog import DEFAULT_CATALOG
+from billing.core.contracts import (
     ContractAmended,
     ContractSigned,
     ContractState,
@@ -19,7 +19,7 @@ from billing.contracts import (
     apply,
     contract_from_payload,
 )
-from billing.periods import Zone, zone
+from billing.core.periods import Zone, zone
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

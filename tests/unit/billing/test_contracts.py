@@ -4,9 +4,9 @@ from decimal import Decimal
 import pytest
 from billing_kit import SHANGHAI, amend, at, capacity, card_hours, machines, payload, sign, terminate, tokens
 
-from billing.catalog import DEFAULT_CATALOG, Catalog, GpuModel, capacity_p
-from billing.contract_payload import parse_amendment, parse_termination
-from billing.contracts import (
+from billing.core.catalog import DEFAULT_CATALOG, Catalog, GpuModel, capacity_p
+from billing.core.contract_payload import parse_amendment, parse_termination
+from billing.core.contracts import (
     ContractAmended,
     ContractSigned,
     GpuHourItem,
@@ -20,7 +20,7 @@ from billing.contracts import (
     event_to_json,
     fold,
 )
-from billing.errors import ContractClosed, NotFound, UnknownGpuModel, ValidationFailed, VersionConflict
+from kashi.errors import ContractClosed, NotFound, UnknownGpuModel, ValidationFailed, VersionConflict
 
 SPEC_PAYLOAD = {
     "id": "c-1", "tenant_id": "tenant-a", "currency": "CNY", "tax_rate": "0.06",
@@ -234,7 +234,7 @@ def test_events_survive_a_json_round_trip_exactly():
 
 
 def _termination(state):
-    from billing.contracts import ContractTerminated
+    from billing.core.contracts import ContractTerminated
 
     return ContractTerminated(contract_id="c-1", effective_at=at("2027-03-01"), notice_given_at=at("2027-01-15"),
                               version=state.version + 1, recorded_at=at("2027-01-15"), actor="op")  # fmt: skip

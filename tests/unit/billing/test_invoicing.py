@@ -2,10 +2,10 @@ from decimal import Decimal
 
 from billing_kit import SHANGHAI, amend, amounts, at, card_hours, machines, payload, sign, terminate, tokens
 
-from billing.invoicing import adjustment_lines, assemble_invoices, one_off_lines
-from billing.periods import Period
-from billing.pricing import Usage, charges_for_period
-from billing.terms import termination_lines
+from billing.core.invoicing import adjustment_lines, assemble_invoices, one_off_lines
+from billing.core.periods import Period
+from billing.core.pricing import Usage, charges_for_period
+from billing.core.terms import termination_lines
 
 OCTOBER, NOVEMBER = Period(2026, 10), Period(2026, 11)
 HOUR = 3600

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.errors import ValidationFailed
-from billing.money import line_tax, parse_amount, round_money, to_json, validate_currency
+from billing.core.money import line_tax, parse_amount, round_money, to_json, validate_currency
+from kashi.errors import ValidationFailed
 
 
 def test_round_money_rounds_half_up_once():

@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from billing.numbering import format_number, number_year, parse_number
+from billing.store.numbering import format_number, number_year, parse_number
 
 
 def test_cny_invoice_number_has_the_spec_shape():

@@ -4,8 +4,7 @@ from fractions import Fraction
 import pytest
 from billing_kit import BERLIN, NEW_YORK, SHANGHAI, at
 
-from billing.errors import ValidationFailed
-from billing.periods import (
+from billing.core.periods import (
     Period,
     active_fraction,
     add_days,
@@ -15,6 +14,7 @@ from billing.periods import (
     periods_overlapping,
     seconds_in,
 )
+from kashi.errors import ValidationFailed
 
 DAY = 86_400
 

@@ -17,8 +17,8 @@ from billing_kit import (
     tokens,
 )
 
-from billing.periods import Period
-from billing.pricing import Usage, charges_for_period
+from billing.core.periods import Period
+from billing.core.pricing import Usage, charges_for_period
 
 SEPTEMBER, OCTOBER = Period(2026, 9), Period(2026, 10)
 HOUR = 3600

@@ -8,12 +8,12 @@ from billing_kit import BERLIN, NEW_YORK, SHANGHAI, amend, at, capacity, machine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.contracts import ContractAmended, ContractSigned, ItemChanges, fold
-from billing.errors import VersionConflict
-from billing.money import round_money
-from billing.periods import Period
-from billing.pricing import charges_for_period
-from billing.terms import term_end, termination_lines, termination_quote
+from billing.core.contracts import ContractAmended, ContractSigned, ItemChanges, fold
+from billing.core.money import round_money
+from billing.core.periods import Period
+from billing.core.pricing import charges_for_period
+from billing.core.terms import term_end, termination_lines, termination_quote
+from kashi.errors import VersionConflict
 
 ZONES = st.sampled_from([SHANGHAI, NEW_YORK, BERLIN])
 MONTHS = st.builds(Period, st.integers(2025, 2029), st.integers(1, 12))

@@ -1,7 +1,7 @@
 from billing_kit import SHANGHAI, at, capacity, card_hours, machines, payload, sign, terminate, tokens
 
-from billing.periods import Period
-from billing.rating import (
+from billing.core.periods import Period
+from billing.core.rating import (
     Capacity,
     GpuRollupRow,
     Rated,

@@ -8,8 +8,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.periods import Period, period_of
-from billing.statement import ZERO, Document, assemble, balances, for_month, main_currency
+from billing.core.periods import Period, period_of
+from billing.core.statement import ZERO, Document, assemble, balances, for_month, main_currency
 
 SHANGHAI = "Asia/Shanghai"
 

@@ -4,10 +4,9 @@ from fractions import Fraction
 import pytest
 from billing_kit import SHANGHAI, amend, at, capacity, card_hours, machines, payload, sign, terminate, tokens
 
-from billing.contracts import ItemChanges
-from billing.errors import ContractClosed, PeriodAlreadyClosed, ValidationFailed
-from billing.periods import Period
-from billing.terms import (
+from billing.core.contracts import ItemChanges
+from billing.core.periods import Period
+from billing.core.terms import (
     amendment_penalty_lines,
     closed_end,
     ensure_period_open,
@@ -19,6 +18,7 @@ from billing.terms import (
     termination_quote,
     validate_amendment,
 )
+from kashi.errors import ContractClosed, PeriodAlreadyClosed, ValidationFailed
 
 
 def _open_term_contract():

@@ -1,0 +1,3 @@
+from kashi.cli import main
+
+main()

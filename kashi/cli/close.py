@@ -1,0 +1,63 @@
+"""`kashi close`, `kashi scheduler`, `kashi replay`: wiring only, each resolves servers and calls a service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kashi.cli.common import DataDir as DataDirOption
+from kashi.cli.common import engine as _engine
+from kashi.cli.common import err, fail, settings_for
+from kashi.cli.common import servers as _servers
+
+
+def close(
+    period: Annotated[str, typer.Argument(help="The billing period, YYYY-MM.")],
+    tenant: Annotated[str | None, typer.Option(help="Close for this tenant only (default: every tenant).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated)."""
+    from billing.core.periods import Period
+    from billing.services.close import close_period
+    from kashi.errors import KashiError
+
+    engine = _engine(settings_for(data_dir), start=False)
+    try:
+        ids = close_period(engine, Period.parse(period), tenant)
+    except KashiError as exc:
+        fail(exc.message)
+    for invoice_id in ids:
+        typer.echo(invoice_id)
+    err.print(f"period {period} closed: {len(ids)} invoice(s)")
+
+def scheduler(data_dir: DataDirOption = None) -> None:
+    """Close each tenant's most recent ended period once period end + grace has passed (until SIGTERM)."""
+    from kashi import logs
+    from workers.scheduler import run_forever
+
+    settings = settings_for(data_dir)
+    logs.configure(settings.log_level)
+    servers = _servers(settings, start=False)
+    run_forever(settings, servers.database_url, servers.redis_url)
+
+def replay(
+    verify: Annotated[bool, typer.Option("--verify", help="Rebuild into a scratch schema and compare.")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Rebuild every projection from the stored events (in place), or with --verify compare a rebuild and
+    every re-assembled invoice with what is stored: exit 0 only if identical."""
+    from billing.services.replay import rebuild_in_place, verify_all
+
+    engine = _engine(settings_for(data_dir), start=False)
+    if not verify:
+        counts = rebuild_in_place(engine)
+        err.print("rebuilt: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+        return
+    differences = verify_all(engine)
+    for difference in differences:
+        typer.echo(difference)
+    if differences:
+        err.print(f"[bold red]{len(differences)} difference(s)[/]")
+        raise typer.Exit(1)
+    err.print("[green]replay reproduces every projection and every issued invoice[/]")

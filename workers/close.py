@@ -1,0 +1,33 @@
+"""The month-close actor: one service call, its queue and its retries (STYLE principle 9).
+
+The scheduler enqueues `close_period(tenant_id, "YYYY-MM")`; the close is idempotent, so a
+redelivery or a retry after a crash (which rolled the tenant's close back whole) completes it.
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from sqlalchemy import Engine
+
+from billing.core.periods import Period
+from billing.services.close import close_tenant
+
+CLOSE_QUEUE = "close"
+CLOSE_PERIOD = "close_period"
+
+
+def declare(broker, engine: Engine) -> dict[str, dramatiq.Actor]:
+    """Declare the close actor on `broker`, bound to `engine`."""
+
+    def close_period(tenant_id: str, period: str) -> None:
+        close_tenant(engine, tenant_id, Period.parse(period))
+
+    actor = dramatiq.actor(close_period, actor_name=CLOSE_PERIOD, queue_name=CLOSE_QUEUE, broker=broker,
+                           max_retries=10, min_backoff=1_000, max_backoff=60_000)  # fmt: skip
+    return {CLOSE_PERIOD: actor}
+
+
+def enqueue_close(broker, tenant_id: str, period: Period) -> None:
+    """Ask a worker to close `period` for `tenant_id` (durable once this returns)."""
+    broker.enqueue(dramatiq.Message(queue_name=CLOSE_QUEUE, actor_name=CLOSE_PERIOD,
+                                    args=(tenant_id, str(period)), kwargs={}, options={}))  # fmt: skip
