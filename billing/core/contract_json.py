@@ -86,9 +86,10 @@ def item_from_json(data: Mapping[str, Any]) -> Item:
 
 def terms_to_json(terms: ContractTerms) -> dict[str, Any]:
     """The contract in the SPEC §4 shape."""
+    party = {"supplier_id": terms.supplier_id} if terms.payable else {"tenant_id": terms.tenant_id}
     return {
         "id": terms.id,
-        "tenant_id": terms.tenant_id,
+        **party,
         "currency": terms.currency,
         "tax_rate": str(terms.tax_rate),
         "start": instant_to_json(terms.start),
@@ -105,7 +106,8 @@ def terms_from_json(data: Mapping[str, Any]) -> ContractTerms:
     penalty = data.get("penalty")
     return ContractTerms(
         id=data["id"],
-        tenant_id=data["tenant_id"],
+        tenant_id=data.get("tenant_id"),
+        supplier_id=data.get("supplier_id"),
         currency=data["currency"],
         tax_rate=Decimal(data["tax_rate"]),
         start=instant_from_json(data["start"]),

@@ -92,11 +92,12 @@ def assemble_invoices(
 ) -> list[InvoiceDraft]:
     """The drafts of closing `period` for `tenant_id`, one per currency, sorted by currency.
 
-    contract_states: the tenant's contracts (others' are ignored). usage: the period's rated usage
+    contract_states: the tenant's contracts (others' are ignored); for a supplier bill, `tenant_id`
+    is the supplier's id and the states its payable contracts. usage: the period's rated usage
     (`rating.rate_period(...).usage`). terminations: the one-off lines to bill; None derives them
     from the states (`one_off_lines`). adjustments: lines from `adjustment_lines` for earlier periods.
     """
-    states = sorted((s for s in contract_states if s.terms.tenant_id == tenant_id), key=lambda s: s.id)
+    states = sorted((s for s in contract_states if s.terms.party_id == tenant_id), key=lambda s: s.id)
     period_lines = [line for state in states for line in charges_for_period(state, period, tz, usage)]
     if terminations is None:
         one_offs = [line for state in states for line in one_off_lines(state, period, tz)]

@@ -84,11 +84,14 @@ def closed_periods(conn: Connection, tenant_id: str) -> list[Period]:
 # --- loading inputs ------------------------------------------------------------------------------
 
 
-def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None) -> list[ContractState]:
-    """The tenant's contracts folded from their streams; `versions` caps each (replay), None = all."""
+def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None, *,
+                    party: str = "tenant_id") -> list[ContractState]:  # fmt: skip
+    """The tenant's contracts folded from their streams; `versions` caps each (replay), None = all.
+    party="supplier_id" reads a supplier's payable contracts instead."""
+    column = {"tenant_id": "tenant_id", "supplier_id": "supplier_id"}[party]
     ids = conn.execute(
-        text("""SELECT substr(stream_id, 10) FROM stream_events WHERE stream_id LIKE 'contract:%'
-                AND version = 1 AND data->>'tenant_id' = :t ORDER BY stream_id"""),
+        text(f"""SELECT substr(stream_id, 10) FROM stream_events WHERE stream_id LIKE 'contract:%'
+                AND version = 1 AND data->>'{column}' = :t ORDER BY stream_id"""),
         {"t": tenant_id},
     ).scalars().all()  # fmt: skip
     if versions is not None:

@@ -4,7 +4,9 @@ Projections, and what each is the fold of:
 - `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_events` in seq
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
-- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments.
+- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments;
+- `suppliers`, `market_rents`, `contracts_at_risk`: the `supplier:*`, `market:*` and `risk:*` streams;
+  supplier bills are re-assembled from their closes' stored inputs like invoices.
 
 `rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
@@ -23,6 +25,7 @@ from sqlalchemy import Connection, Engine, text
 
 from billing.core.periods import Period
 from billing.services.close import assemble, line_row
+from billing.services.supplier_bills import verify_bills
 from metering.events import UsageRecord
 from metering.rollups import claim, gpu_rollup, token_rollup
 from metering.store import (
@@ -35,13 +38,16 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances")
+PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "balances", "market_rents", "contracts_at_risk")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
     "gpu_hourly": "tenant_id, contract_id, gpu_model, hour, card_seconds",
     "token_hourly": "tenant_id, contract_id, model, kind, hour, tokens",
-    "contracts": "id, tenant_id, currency, version, state",
+    "contracts": "id, tenant_id, supplier_id, currency, version, state",
+    "suppliers": "id, name, legal_name, tax_id, currency, timezone, created_at",
+    "market_rents": "gpu_model, version, unit, price, currency, cards_per_machine, observed_at, source, recorded_at",
+    "contracts_at_risk": "contract_id, tenant_id, since, saving, currency",
     "gpu_models": "name, fp16_tflops, source",
     "balances": "tenant_id, currency, invoiced, credited, paid",
 }
@@ -97,6 +103,15 @@ def rebuild_contracts(conn: Connection) -> int:
                  "s": _json(projection_state(state, tz))},
             )  # fmt: skip
             count += 1
+    for supplier_id, tz in conn.execute(text("SELECT id, timezone FROM suppliers")).all():
+        for state in contract_states(conn, supplier_id, party="supplier_id"):
+            conn.execute(
+                text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
+                        VALUES (:id, NULL, :s, :c, :v, CAST(:st AS jsonb))"""),
+                {"id": state.id, "s": supplier_id, "c": state.currency, "v": state.version,
+                 "st": _json(projection_state(state, tz))},
+            )  # fmt: skip
+            count += 1
     return count
 
 
@@ -113,13 +128,17 @@ def rebuild_balances(conn: Connection) -> int:
 
 
 def _rebuild_all(conn: Connection) -> dict[str, int]:
+    from billing.services import market, risk, suppliers
     from billing.services.catalog import rebuild_projection
 
     return {
         "usage events": rebuild_usage(conn),
+        "suppliers": suppliers.rebuild_projection(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
         "balances": rebuild_balances(conn),
+        "market rents": market.rebuild_projection(conn),
+        "contracts at risk": risk.rebuild_projection(conn),
     }
 
 
@@ -127,7 +146,8 @@ def rebuild_in_place(engine: Engine) -> dict[str, int]:
     """Empty every projection and rebuild it from the events, in one transaction (ingest waits)."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        conn.execute(text("LOCK TABLE contracts, balances IN EXCLUSIVE MODE"))
+        conn.execute(text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk "
+                          "IN EXCLUSIVE MODE"))
         for table in PROJECTIONS:
             conn.execute(text(f"DELETE FROM {table}"))
         return _rebuild_all(conn)
@@ -149,6 +169,7 @@ def verify_all(engine: Engine) -> list[str]:
         _rebuild_all(conn)
         differences = [d for table in PROJECTIONS for d in _compare(conn, schema, table)]
         differences += verify_invoices(conn)
+        differences += verify_bills(conn)
         transaction.rollback()
     return differences
 

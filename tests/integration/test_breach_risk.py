@@ -61,7 +61,8 @@ def test_spec_example_twenty_then_thirty_percent_below(kashi, model, contract_id
         row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)
         assert (row["remaining_closed_value"], row["drop"], row["penalty"], row["saving_if_broken"],
                 row["at_risk"]) == ("7200000.00", "0.20", "1440000.00", "0.00", False)  # fmt: skip
-        assert operator.post("/v1/market/rents", json=rent(model, "3500.00", "2026-12-20T00:00:00+08:00")).status_code == 201
+        later = rent(model, "3500.00", "2026-12-20T00:00:00+08:00")
+        assert operator.post("/v1/market/rents", json=later).status_code == 201
         row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)
         assert (row["drop"], row["saving_if_broken"], row["at_risk"], row["break_even_rate"]) == (
             "0.30", "720000.00", True, "0.30")

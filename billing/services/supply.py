@@ -1,0 +1,99 @@
+"""Service: the broker's resale rules at the door (SPEC §17), and the supplier side of the close barrier.
+
+`check(conn, state, tz)` runs before a contract event is appended: a tenant contract whose items name
+`supplied_by`, or a payable contract whose items are resold, must keep `billing.core.supply`'s rules
+(the payable item exists and is in force, the same GPU model, never more cards resold than bought);
+a breach is a Conflict (409) and nothing is written. The payable contract's row is locked first, so
+two tenants signing at once for the last machines cannot both get them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import Connection, text
+
+from billing.core.contract_json import stored_event_json
+from billing.core.contract_payload import split_supplied_by
+from billing.core.contracts import ContractState, event_from_json, fold
+from billing.core.periods import Period, Zone
+from billing.core.supply import supply_conflicts
+from billing.core.terms import ensure_period_open
+from billing.services import catalog as catalog_service
+from kashi import streams
+from kashi.errors import Conflict
+
+
+def _state(conn: Connection, contract_id: str) -> ContractState | None:
+    rows = streams.load(conn, f"contract:{contract_id}")
+    return fold(event_from_json(stored_event_json(row)) for row in rows) if rows else None
+
+
+def _zone(conn: Connection, state: ContractState) -> str:
+    if state.terms.payable:
+        sql, key = "SELECT timezone FROM suppliers WHERE id = :k", state.terms.supplier_id
+    else:
+        sql, key = "SELECT timezone FROM tenants WHERE id = :k", state.terms.tenant_id
+    return conn.execute(text(sql), {"k": key}).scalar() or "Asia/Shanghai"
+
+
+def resales_of(conn: Connection, reference: str) -> list[tuple[ContractState, str]]:
+    """Every tenant contract with an item `supplied_by` `reference` ("<contract>/<item>"), and that item's id."""
+    ids = conn.execute(
+        text("""SELECT substr(stream_id, 10) FROM stream_events WHERE stream_id LIKE 'contract:%' AND version = 1
+                AND data->'items' @> CAST(:j AS jsonb) ORDER BY stream_id"""),
+        {"j": json.dumps([{"supplied_by": reference}])},
+    ).scalars().all()  # fmt: skip
+    found = []
+    for contract_id in ids:
+        state = _state(conn, contract_id)
+        for item in state.terms.items:
+            if getattr(item, "supplied_by", None) == reference:
+                found.append((state, item.id))
+    return found
+
+
+def check(conn: Connection, state: ContractState, tz: Zone) -> None:
+    """Conflict (409) naming `supplied_by` when `state` (about to be recorded) breaks a resale rule."""
+    references: dict[str, list[str]] = defaultdict(list)
+    if state.terms.payable:
+        for item in state.terms.items:
+            references[f"{state.id}/{item.id}"] = []
+    else:
+        for index, item in enumerate(state.terms.items):
+            if getattr(item, "supplied_by", None):
+                references[item.supplied_by].append(f"items[{index}].supplied_by")
+    tflops = None
+    for reference, fields in references.items():
+        contract_id, item_id = split_supplied_by(reference)
+        if state.terms.payable:
+            payable = state
+        else:
+            conn.execute(text("SELECT 1 FROM contracts WHERE id = :c FOR UPDATE"), {"c": contract_id})
+            payable = _state(conn, contract_id)
+        resales = [(other, item, _zone(conn, other)) for other, item in resales_of(conn, reference)
+                   if other.id != state.id]  # fmt: skip
+        if not state.terms.payable:
+            resales += [(state, item.id, tz) for item in state.terms.items
+                        if getattr(item, "supplied_by", None) == reference]  # fmt: skip
+        elif not resales:
+            continue
+        if tflops is None:
+            tflops = catalog_service.catalog(conn).tflops
+        payable_tz = tz if payable is state else (_zone(conn, payable) if payable else tz)
+        problems = supply_conflicts(payable, item_id, payable_tz, resales, tflops, fields[0] if fields else "items")
+        if problems:
+            raise Conflict(problems[0]["reason"], problems)
+
+
+def assert_supplier_period_open(conn: Connection, supplier_id: str, instant: datetime, tz: Zone) -> None:
+    """PeriodAlreadyClosed (409) when a payable contract change would alter a period already billed."""
+    from billing.services.close import close_lock_key
+
+    conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": close_lock_key(f"supplier:{supplier_id}")})
+    closed = [Period.parse(p) for p in conn.execute(
+        text("SELECT period FROM supplier_period_closes WHERE supplier_id = :s"), {"s": supplier_id}).scalars()]
+    if closed:
+        ensure_period_open(instant, tz, closed)
