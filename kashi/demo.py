@@ -64,7 +64,7 @@ def _extensions(kashi: LocalKashi, console: Console) -> None:
     """Later capabilities (contracts, close, invoices) add their part of the demo here."""
     import importlib
 
-    for name in ("kashi.demo_billing",):
+    for name in ("kashi.demo_billing", "kashi.demo_broker"):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

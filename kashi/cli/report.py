@@ -1,0 +1,132 @@
+"""``kashi report``: the broker's reports in the terminal or to a file (SPEC §16, §17). Wiring only.
+
+``kashi report breach-risk --as-of … [--format table|json|csv|xlsx] [-o FILE]`` and
+``kashi report margin --period … […]`` print a rich table by default; with -o the chosen format is
+written to FILE (table means csv there). Errors go to stderr with a non-zero exit: 2 for a bad
+argument, 1 when the servers are not running.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kashi.cli.common import DataDir, engine, err, fail, settings_for
+
+report_app = typer.Typer(help="Reports: breach risk, margin.", no_args_is_help=True)
+Format = Annotated[str, typer.Option("--format", help="table (the terminal), json, csv or xlsx.")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file instead of the terminal.")]
+
+
+def breach_table(document: dict) -> Table:
+    """The breach-risk report as a rich table: at-risk rows in bold red, largest saving first."""
+    table = Table(title=f"Breach risk as of {document['as_of']} — {document['at_risk']} contract(s) at risk")
+    for column in ("contract", "tenant", "term", "RCV", "market", "drop", "penalty", "saving if broken",
+                   "break-even", "at risk", "note"):  # fmt: skip
+        table.add_column(column, justify="right" if column in ("RCV", "market", "drop", "penalty", "saving if broken",
+                                                               "break-even") else "left", overflow="fold")
+    for row in document["items"]:
+        style = "bold red" if row["at_risk"] else None
+        table.add_row(row["contract_id"], row["tenant_id"], row["term"], _money(row["remaining_closed_value"]),
+                      _money(row["market_value"]), row["drop"] or "—", _money(row["penalty"]),
+                      _money(row["saving_if_broken"]), row["break_even_rate"] or "—",
+                      "yes" if row["at_risk"] else "no", row["note"], style=style)  # fmt: skip
+    return table
+
+
+def margin_table(document: dict) -> Table:
+    """The margin report as a rich table, one row per payable item and a total per currency."""
+    table = Table(title=f"Margin of {document['period']} (per payable item)")
+    for column in ("supplier", "payable item", "model", "cost", "revenue", "margin", "rate", "bought", "resold",
+                   "exposure"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("supplier", "payable item", "model") else "right")
+    for row in document["items"]:
+        table.add_row(row["supplier_id"], f"{row['contract_id']}/{row['item_id']}", row["gpu_model"] or "—",
+                      _money(row["cost"]), _money(row["revenue"]), _money(row["margin"]), row["margin_rate"] or "—",
+                      row["machines_bought"], row["machines_resold"], _money(row["exposure"]))  # fmt: skip
+    for currency, total in document["totals"].items():
+        table.add_row(f"[bold]total {currency}[/]", "", "", _money(total["cost"]), _money(total["revenue"]),
+                      _money(total["margin"]), "", "", "", _money(total["exposure"]), end_section=True)  # fmt: skip
+    return table
+
+
+def _money(value: str | None) -> str:
+    """ "1440000.00" → "1,440,000.00", as on the documents."""
+    return "—" if value is None else f"{Decimal(value):,.2f}"
+
+
+def _emit(document: dict, table: Table, format: str, output: Path | None, title: str, columns, rows,
+          money, rates) -> None:  # fmt: skip
+    from billing.documents.report import csv_bytes, xlsx_bytes
+
+    if format not in ("table", "json", "csv", "xlsx"):
+        fail(f"bad --format {format!r}: one of table, json, csv, xlsx", 2)
+    if format == "table" and output is None:
+        Console().print(table)
+        return
+    if format == "xlsx" and output is None:
+        fail("--format xlsx needs -o FILE", 2)
+    if format == "json":
+        body = (json.dumps(document, ensure_ascii=False, indent=2) + "\n").encode()
+    elif format == "xlsx":
+        body = xlsx_bytes(title, columns, rows, money=money, rates=rates)
+    else:
+        body = csv_bytes(columns, rows)
+    if output is None:
+        typer.echo(body.decode("utf-8-sig"), nl=False)
+        return
+    try:
+        output.write_bytes(body)
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}")
+    err.print(f"wrote {title.lower()} to {output}", highlight=False)
+
+
+@report_app.command("breach-risk")
+def breach_risk(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="RFC 3339 instant or YYYY-MM-DD (default: now).")] = None,
+    format: Format = "table",
+    output: Output = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Contracts a falling market makes cheaper to break than to keep, largest saving first."""
+    from billing.services import risk
+    from kashi.errors import KashiError
+
+    try:
+        instant = risk.parse_as_of(as_of)
+    except KashiError as exc:
+        fail(f"bad --as-of: {exc.message}", 2)
+    with engine(settings_for(data_dir)).connect() as conn:
+        document = risk.report_json(conn, instant)
+    _emit(document, breach_table(document), format, output, "Breach risk", risk.COLUMNS, risk.table(document),
+          ("rmv", "remaining_closed_value", "market_value", "penalty", "saving_if_broken", "notice_cost"),
+          ("drop", "break_even_rate"))  # fmt: skip
+
+
+@report_app.command("margin")
+def margin(
+    period: Annotated[str, typer.Option("--period", help="The billing period, YYYY-MM.")],
+    format: Format = "table",
+    output: Output = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Per payable item: cost, revenue of the tenant items it supplies, margin, machines, exposure."""
+    from billing.core.periods import Period
+    from billing.services import margin as margin_service
+    from kashi.errors import KashiError
+
+    try:
+        month = Period.parse(period)
+    except KashiError as exc:
+        fail(f"bad --period: {exc.message}", 2)
+    with engine(settings_for(data_dir)).connect() as conn:
+        document = margin_service.report_json(conn, month)
+    _emit(document, margin_table(document), format, output, "Margin", margin_service.COLUMNS,
+          margin_service.table(document), ("cost", "revenue", "margin", "exposure"), ("margin_rate",))
