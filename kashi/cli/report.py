@@ -9,6 +9,7 @@ argument, 1 when the servers are not running.
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -68,7 +69,7 @@ def _emit(document: dict, table: Table, format: str, output: Path | None, title:
     if format not in ("table", "json", "csv", "xlsx"):
         fail(f"bad --format {format!r}: one of table, json, csv, xlsx", 2)
     if format == "table" and output is None:
-        Console().print(table)
+        Console(width=None if sys.stdout.isatty() else 200).print(table)  # a pipe gets whole rows
         return
     if format == "xlsx" and output is None:
         fail("--format xlsx needs -o FILE", 2)

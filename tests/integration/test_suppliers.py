@@ -201,3 +201,24 @@ def test_close_of_all_closes_suppliers_and_replay_reproduces_their_bills(kashi, 
                             {"s": supplier_id}).scalars().all()  # fmt: skip
     assert mine and set(mine) <= set(bills)
     assert [d for d in verify_all(kashi.engine) if "supplier" in d or "market" in d or "risk" in d] == []
+
+
+def test_scheduler_closes_suppliers_after_grace_and_evaluates_risk(kashi, uid, broker):
+    from datetime import timedelta
+
+    from workers.scheduler import evaluate_risk, run_suppliers_once
+
+    _, supplier_id, _ = broker
+    enqueued = []
+    grace = timedelta(hours=24)
+    early = datetime(2025, 2, 1, 15, tzinfo=UTC)  # January ended 2025-01-31T16:00Z in Shanghai; grace not over
+    run_suppliers_once(kashi.engine, lambda s, p: enqueued.append((s, p)), now=early, grace=grace)
+    assert (supplier_id, Period(2025, 1)) not in enqueued
+    due = datetime(2025, 2, 1, 17, tzinfo=UTC)
+    run_suppliers_once(kashi.engine, lambda s, p: enqueued.append((s, p)), now=due, grace=grace)
+    assert (supplier_id, Period(2025, 1)) in enqueued
+    supplier_bills.close_supplier(kashi.engine, supplier_id, Period(2025, 1), now=due)
+    again = []
+    run_suppliers_once(kashi.engine, lambda s, p: again.append((s, p)), now=due, grace=grace)
+    assert (supplier_id, Period(2025, 1)) not in again
+    assert isinstance(evaluate_risk(kashi.engine, due), list)
