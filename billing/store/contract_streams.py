@@ -10,8 +10,8 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, text
 
-from billing.core.contract_json import STREAM_PREFIX, contract_of, stored_event_json, stream_of
-from billing.core.contracts import ContractState, event_from_json, fold
+from billing.core.contract_json import STREAM_PREFIX, contract_of, event_from_json, stored_event_json, stream_of
+from billing.core.contracts import ContractState, fold
 
 
 def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None) -> list[ContractState]:
