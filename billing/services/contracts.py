@@ -18,7 +18,15 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, text, update
 
-from billing.core.contract_json import event_from_json, event_to_json, item_to_json, stored_event_json, terms_to_json
+from billing.core.contract_json import (
+    STREAM_PREFIX,
+    event_from_json,
+    event_to_json,
+    item_to_json,
+    stored_event_json,
+    stream_of,
+    terms_to_json,
+)
 from billing.core.contract_payload import contract_from_payload, parse_amendment, parse_instant, parse_termination
 from billing.core.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply, fold
 from billing.core.lines import ChargeLine
@@ -36,7 +44,8 @@ from billing.core.terms import (
 )
 from billing.services import catalog as catalog_service
 from billing.services import suppliers, supply, tenants
-from billing.services.close import close_lock_key, contract_states
+from billing.services.close import close_lock_key
+from billing.store.contract_streams import contract_states
 from billing.store.tables import contracts
 from kashi import streams
 from kashi.errors import Conflict, NotFound, ValidationFailed, VersionConflict
@@ -44,10 +53,6 @@ from kashi.tables import stream_events
 
 CONTRACT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 """Contract ids travel in URL paths and stream ids: the tenant id alphabet."""
-
-
-def stream_of(contract_id: str) -> str:
-    return f"contract:{contract_id}"
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -388,7 +393,7 @@ def rebuild_projection(conn: Connection) -> int:
     conn.execute(delete(contracts))
     rows = conn.execute(
         select(stream_events)
-        .where(stream_events.c.stream_id.startswith("contract:"))
+        .where(stream_events.c.stream_id.startswith(STREAM_PREFIX))
         .order_by(stream_events.c.stream_id, stream_events.c.version)
     ).all()
     zones: dict[tuple[bool, str], str] = {}

@@ -17,8 +17,8 @@ from billing.core.margin import margin_row
 from billing.core.periods import Period
 from billing.core.terms import fees_end
 from billing.services import catalog as catalog_service
-from billing.services.close import contract_states
 from billing.services.supply import _zone, resales_of
+from billing.store.contract_streams import contract_states
 
 COLUMNS = ("supplier_id", "contract_id", "item_id", "gpu_model", "currency", "cost", "revenue", "margin",
            "margin_rate", "machines_bought", "machines_resold", "exposure", "supplies")  # fmt: skip

@@ -1,7 +1,8 @@
 """Service: market rents (SPEC §16), each observation an event on the stream ``market:<gpu_model>``.
 
-Recording a rent appends ``MarketRentObserved``, projects it into ``market_rents`` and, in the same
-transaction, evaluates which contracts crossed into breach risk (`billing.services.risk`).
+Recording a rent appends ``MarketRentObserved`` and projects it into ``market_rents``;
+`billing.services.risk.record_rent` does that and, in the same transaction, notes which contracts
+crossed into breach risk.
 """
 
 from __future__ import annotations
@@ -40,12 +41,8 @@ def rent_json(row) -> dict:
             "recorded_at": instant_to_json(row.recorded_at), "version": row.version}  # fmt: skip
 
 
-def record(conn: Connection, payload: object, *, actor: str, now: datetime | None = None) -> dict:
-    """POST /v1/market/rents: validate, append, project; then evaluate breach risk at `now`.
-
-    Returns the observation and `at_risk`: the contracts that crossed into risk with it."""
-    from billing.services import risk
-
+def record(conn: Connection, payload: object, *, actor: str) -> dict:
+    """Validate, append, project; the observation as stored."""
     models = list(catalog_service.catalog(conn).models)
     rent = parse_rent(payload, models, lambda value, field: parse_instant(value, field=field, tz="UTC"))
     stream = f"market:{rent.gpu_model}"
@@ -54,8 +51,7 @@ def record(conn: Connection, payload: object, *, actor: str, now: datetime | Non
     _project(conn, stored.version, stored.data, stored.recorded_at)
     row = conn.execute(select(market_rents).where(market_rents.c.gpu_model == rent.gpu_model,
                                                   market_rents.c.version == stored.version)).one()  # fmt: skip
-    crossed = risk.evaluate(conn, now or datetime.now(UTC))
-    return {**rent_json(row), "at_risk": [r["contract_id"] for r in crossed]}
+    return rent_json(row)
 
 
 def list_rents(conn: Connection, gpu_model: str | None = None) -> dict:

@@ -27,7 +27,7 @@ from billing.core.periods import instant_to_json
 from billing.core.risk import BreachRisk, breach_risk, sort_rows
 from billing.services import catalog as catalog_service
 from billing.services import market
-from billing.services.close import contract_states
+from billing.store.contract_streams import contract_states
 from billing.store.tables import contracts_at_risk
 from kashi import streams
 
@@ -118,6 +118,14 @@ def evaluate(conn: Connection, now: datetime) -> list[dict[str, Any]]:
                                                                "as_of": instant_to_json(now)})  # fmt: skip
             conn.execute(delete(contracts_at_risk).where(contracts_at_risk.c.contract_id == contract_id))
     return crossed
+
+
+def record_rent(conn: Connection, payload: object, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
+    """POST /v1/market/rents: record the observation, then evaluate breach risk at `now` in the same
+    transaction; the observation with `at_risk`, the contracts that crossed into risk with it."""
+    rent = market.record(conn, payload, actor=actor)
+    crossed = evaluate(conn, now or datetime.now(UTC))
+    return {**rent, "at_risk": [row["contract_id"] for row in crossed]}
 
 
 def _append(conn: Connection, contract_id: str, kind: str, data: dict) -> None:

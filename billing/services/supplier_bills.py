@@ -23,8 +23,11 @@ from sqlalchemy import Connection, Engine, text
 from billing.core.invoicing import InvoiceDraft, assemble_invoices
 from billing.core.money import to_json
 from billing.core.periods import Period, instant_to_json
-from billing.services.close import close_lock_key, contract_states, line_from_row, line_row, utc_now
+from billing.services import suppliers
+from billing.services.close import close_lock_key, utc_now
 from billing.store import numbering
+from billing.store.contract_streams import contract_states
+from billing.store.invoices import line_from_row, line_row
 from kashi.errors import Conflict, NotFound, ValidationFailed
 
 
@@ -178,9 +181,7 @@ def statement_json(conn: Connection, supplier_id: str, period: Period) -> dict[s
     """What we owe a supplier by month: per currency the opening balance (bills of earlier periods),
     the bills of `period`, and the closing balance. Payments to suppliers are not recorded in Kashi,
     so the balances are what has been billed to us."""
-    from billing.services.suppliers import get
-
-    supplier = get(conn, supplier_id)
+    supplier = suppliers.get(conn, supplier_id)
     rows = conn.execute(text("SELECT * FROM supplier_bills WHERE supplier_id = :s AND period <= :p ORDER BY number"),
                         {"s": supplier_id, "p": str(period)}).all()  # fmt: skip
     opening: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))

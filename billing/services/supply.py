@@ -9,25 +9,26 @@ two tenants signing at once for the last machines cannot both get them.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from billing.core.contract_json import stored_event_json
+from billing.core.contract_json import event_from_json, stored_event_json, stream_of
 from billing.core.contract_payload import split_supplied_by
-from billing.core.contracts import ContractState, event_from_json, fold
+from billing.core.contracts import ContractState, fold
 from billing.core.periods import Period, Zone
 from billing.core.supply import supply_conflicts
 from billing.core.terms import ensure_period_open
 from billing.services import catalog as catalog_service
+from billing.services.close import close_lock_key
+from billing.store import contract_streams
 from kashi import streams
 from kashi.errors import Conflict
 
 
 def _state(conn: Connection, contract_id: str) -> ContractState | None:
-    rows = streams.load(conn, f"contract:{contract_id}")
+    rows = streams.load(conn, stream_of(contract_id))
     return fold(event_from_json(stored_event_json(row)) for row in rows) if rows else None
 
 
@@ -41,11 +42,7 @@ def _zone(conn: Connection, state: ContractState) -> str:
 
 def resales_of(conn: Connection, reference: str) -> list[tuple[ContractState, str]]:
     """Every tenant contract with an item `supplied_by` `reference` ("<contract>/<item>"), and that item's id."""
-    ids = conn.execute(
-        text("""SELECT substr(stream_id, 10) FROM stream_events WHERE stream_id LIKE 'contract:%' AND version = 1
-                AND data->'items' @> CAST(:j AS jsonb) ORDER BY stream_id"""),
-        {"j": json.dumps([{"supplied_by": reference}])},
-    ).scalars().all()  # fmt: skip
+    ids = contract_streams.ids_reselling(conn, reference)
     found = []
     for contract_id in ids:
         state = _state(conn, contract_id)
@@ -90,8 +87,6 @@ def check(conn: Connection, state: ContractState, tz: Zone) -> None:
 
 def assert_supplier_period_open(conn: Connection, supplier_id: str, instant: datetime, tz: Zone) -> None:
     """PeriodAlreadyClosed (409) when a payable contract change would alter a period already billed."""
-    from billing.services.close import close_lock_key
-
     conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": close_lock_key(f"supplier:{supplier_id}")})
     closed = [Period.parse(p) for p in conn.execute(
         text("SELECT period FROM supplier_period_closes WHERE supplier_id = :s"), {"s": supplier_id}).scalars()]

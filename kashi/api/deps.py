@@ -8,8 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy import Connection, Engine
 
-from kashi.api.errors import Forbidden, Unauthorized
-from kashi.errors import NotFound
+from kashi.errors import Forbidden, NotFound, Unauthorized
 from kashi.keys import Principal, authenticate
 from kashi.settings import Settings
 

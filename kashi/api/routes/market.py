@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Body
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from billing.services import market
+from billing.services import market, risk
 from kashi.api.deps import BillingReader, ConnDep, Operator
 from kashi.api.fields import Money, body_schema
 
@@ -56,7 +56,7 @@ class MarketRents(BaseModel):
              openapi_extra=body_schema(MarketRentIn))  # fmt: skip
 def record_rent(conn: ConnDep, principal: Operator, payload: dict = Body(...)) -> dict:
     """Every bad field is named at once (422). Recording evaluates breach risk at once."""
-    return market.record(conn, payload, actor=f"key:{principal.key_id}")
+    return risk.record_rent(conn, payload, actor=f"key:{principal.key_id}")
 
 
 @router.get("/market/rents", response_model=MarketRents, response_model_exclude_none=True)
