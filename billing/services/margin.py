@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from billing.core.margin import margin_row
 from billing.core.periods import Period
 from billing.core.terms import fees_end
 from billing.services import catalog as catalog_service
-from billing.services.supply import _zone, resales_of
+from billing.services.supply import resales_of, zone
+from billing.store import suppliers as supplier_rows
 from billing.store.contract_streams import contract_states
 
 COLUMNS = ("supplier_id", "contract_id", "item_id", "gpu_model", "currency", "cost", "revenue", "margin",
@@ -29,13 +30,13 @@ def report_json(conn: Connection, period: Period, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     tflops = catalog_service.catalog(conn).tflops
     rows = []
-    for supplier_id, tz in conn.execute(text("SELECT id, timezone FROM suppliers ORDER BY id")).all():
+    for supplier_id, tz in supplier_rows.zones(conn):
         as_of = min(now, period.end(tz))
         for payable in contract_states(conn, supplier_id, party="supplier_id"):
             if not (payable.terms.start < period.end(tz) and fees_end(payable, tz) > period.start(tz)):
                 continue
             for item in payable.terms.items:
-                resales = [(state, item_id, _zone(conn, state))
+                resales = [(state, item_id, zone(conn, state))
                            for state, item_id in resales_of(conn, f"{payable.id}/{item.id}")]  # fmt: skip
                 rows.append(margin_row(payable, item.id, tz, resales, period, as_of, tflops))
     totals: dict[str, dict[str, Decimal]] = {}

@@ -7,31 +7,22 @@ crossed into breach risk.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import UTC
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection
 
 from billing.core.contract_payload import parse_instant
 from billing.core.market import MarketRent, parse_rent
 from billing.core.periods import instant_to_json
 from billing.services import catalog as catalog_service
-from billing.store.tables import market_rents
+from billing.store import market_rents as store
 from kashi import streams
-from kashi.tables import stream_events
 
 
 def _event_data(rent: MarketRent) -> dict:
     return {"gpu_model": rent.gpu_model, "unit": rent.unit, "price": str(rent.price), "currency": rent.currency,
             "cards_per_machine": rent.cards_per_machine, "observed_at": instant_to_json(rent.observed_at),
             "source": rent.source}  # fmt: skip
-
-
-def _project(conn: Connection, version: int, data: dict, recorded_at: datetime) -> None:
-    conn.execute(insert(market_rents).values(
-        gpu_model=data["gpu_model"], version=version, unit=data["unit"], price=Decimal(data["price"]),
-        currency=data["currency"], cards_per_machine=data["cards_per_machine"],
-        observed_at=datetime.fromisoformat(data["observed_at"]), source=data["source"], recorded_at=recorded_at))
 
 
 def rent_json(row) -> dict:
@@ -45,27 +36,20 @@ def record(conn: Connection, payload: object, *, actor: str) -> dict:
     """Validate, append, project; the observation as stored."""
     models = list(catalog_service.catalog(conn).models)
     rent = parse_rent(payload, models, lambda value, field: parse_instant(value, field=field, tz="UTC"))
-    stream = f"market:{rent.gpu_model}"
+    stream = f"{store.STREAM_PREFIX}{rent.gpu_model}"
     version = streams.current_version(conn, stream)
     stored = streams.append(conn, stream, version, [("MarketRentObserved", _event_data(rent))], actor)[0]
-    _project(conn, stored.version, stored.data, stored.recorded_at)
-    row = conn.execute(select(market_rents).where(market_rents.c.gpu_model == rent.gpu_model,
-                                                  market_rents.c.version == stored.version)).one()  # fmt: skip
-    return rent_json(row)
+    return rent_json(store.project(conn, stored.version, stored.data, stored.recorded_at))
 
 
 def list_rents(conn: Connection, gpu_model: str | None = None) -> dict:
     """GET /v1/market/rents?gpu_model=: observations by model, newest observation first."""
-    query = select(market_rents).order_by(market_rents.c.gpu_model, market_rents.c.observed_at.desc(),
-                                          market_rents.c.version.desc())  # fmt: skip
-    if gpu_model is not None:
-        query = query.where(market_rents.c.gpu_model == gpu_model)
-    return {"items": [rent_json(row) for row in conn.execute(query)], "next_cursor": None}
+    return {"items": [rent_json(row) for row in store.listing(conn, gpu_model)], "next_cursor": None}
 
 
 def observations(conn: Connection) -> list[MarketRent]:
     """Every observation as a MarketRent, in recording order (the latest of equal instants last)."""
-    rows = conn.execute(select(market_rents).order_by(market_rents.c.recorded_at, market_rents.c.version)).all()
+    rows = store.in_recording_order(conn)
     return [MarketRent(gpu_model=r.gpu_model, unit=r.unit, price=r.price, currency=r.currency,
                        observed_at=r.observed_at.astimezone(UTC), source=r.source,
                        cards_per_machine=r.cards_per_machine) for r in rows]  # fmt: skip
@@ -73,9 +57,4 @@ def observations(conn: Connection) -> list[MarketRent]:
 
 def rebuild_projection(conn: Connection) -> int:
     """Refill ``market_rents`` from the ``market:*`` streams."""
-    conn.execute(delete(market_rents))
-    rows = conn.execute(select(stream_events).where(stream_events.c.stream_id.startswith("market:"))
-                        .order_by(stream_events.c.stream_id, stream_events.c.version)).all()  # fmt: skip
-    for row in rows:
-        _project(conn, row.version, row.data, row.recorded_at)
-    return len(rows)
+    return store.rebuild(conn)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, text
 
 from billing.core.contract_payload import parse_instant
 from billing.core.market import latest
@@ -27,8 +27,9 @@ from billing.core.periods import instant_to_json
 from billing.core.risk import BreachRisk, breach_risk, sort_rows
 from billing.services import catalog as catalog_service
 from billing.services import market
+from billing.store import risk as store
+from billing.store import tenants as tenant_rows
 from billing.store.contract_streams import contract_states
-from billing.store.tables import contracts_at_risk
 from kashi import streams
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def rows(conn: Connection, as_of: datetime) -> list[BreachRisk]:
     rents = market.observations(conn)
     tflops = catalog_service.catalog(conn).tflops
     found = []
-    for tenant_id, tz in conn.execute(text("SELECT id, timezone FROM tenants ORDER BY id")).all():
+    for tenant_id, tz in tenant_rows.zones(conn):
         for state in contract_states(conn, tenant_id):
             def market_of(model, currency=state.currency):
                 return latest(rents, model, currency, as_of)
@@ -101,14 +102,13 @@ def evaluate(conn: Connection, now: datetime) -> list[dict[str, Any]]:
     """Record every crossing into (and out of) risk at `now`; the rows newly at risk, each notified once."""
     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK})
     current = {row.contract_id: row for row in rows(conn, now)}
-    known = set(conn.execute(select(contracts_at_risk.c.contract_id)).scalars())
+    known = store.known(conn)
     crossed = []
     for contract_id, row in current.items():
         if row.at_risk and contract_id not in known:
             data = {**row.to_json(), "as_of": instant_to_json(now)}
             _append(conn, contract_id, "ContractAtRisk", data)
-            conn.execute(insert(contracts_at_risk).values(contract_id=contract_id, tenant_id=row.tenant_id, since=now,
-                                                          saving=row.saving_if_broken, currency=row.currency))
+            store.add(conn, data)
             notify_at_risk(conn, data)
             crossed.append(data)
     for contract_id in sorted(known):
@@ -116,7 +116,7 @@ def evaluate(conn: Connection, now: datetime) -> list[dict[str, Any]]:
         if row is None or not row.at_risk:
             _append(conn, contract_id, "ContractRiskCleared", {"contract_id": contract_id,
                                                                "as_of": instant_to_json(now)})  # fmt: skip
-            conn.execute(delete(contracts_at_risk).where(contracts_at_risk.c.contract_id == contract_id))
+            store.remove(conn, contract_id)
     return crossed
 
 
@@ -129,7 +129,7 @@ def record_rent(conn: Connection, payload: object, *, actor: str, now: datetime 
 
 
 def _append(conn: Connection, contract_id: str, kind: str, data: dict) -> None:
-    stream = f"risk:{contract_id}"
+    stream = store.stream_of(contract_id)
     streams.append(conn, stream, streams.current_version(conn, stream), [(kind, data)], "system:breach-risk")
 
 
@@ -137,22 +137,9 @@ def at_risk(conn: Connection) -> list[dict[str, Any]]:
     """The contracts at risk as last evaluated: `{"contract_id", "tenant_id", "since", "saving", "currency"}`."""
     return [{"contract_id": r.contract_id, "tenant_id": r.tenant_id, "since": instant_to_json(r.since),
              "saving_if_broken": format(r.saving, "f"), "currency": r.currency}
-            for r in conn.execute(select(contracts_at_risk).order_by(contracts_at_risk.c.saving.desc()))]  # fmt: skip
+            for r in store.listing(conn)]  # fmt: skip
 
 
 def rebuild_projection(conn: Connection) -> int:
     """Refill ``contracts_at_risk`` from the ``risk:*`` streams: those whose last event is ContractAtRisk."""
-    conn.execute(delete(contracts_at_risk))
-    last = conn.execute(text("""SELECT DISTINCT ON (stream_id) stream_id, type, data, recorded_at FROM stream_events
-                                WHERE stream_id LIKE 'risk:%' ORDER BY stream_id, version DESC""")).all()
-    count = 0
-    for row in last:
-        if row.type == "ContractAtRisk":
-            data = row.data
-            conn.execute(insert(contracts_at_risk).values(
-                contract_id=data["contract_id"], tenant_id=data["tenant_id"],
-                since=datetime.fromisoformat(data["as_of"]), saving=Decimal(data["saving_if_broken"]),
-                currency=data["currency"]))  # fmt: skip
-            count += 1
-    return count
-
+    return store.rebuild(conn)

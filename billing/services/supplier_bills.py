@@ -11,7 +11,6 @@ every bill exactly. Payable contracts carry no metered usage: there are no adjus
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -26,8 +25,10 @@ from billing.core.periods import Period, instant_to_json
 from billing.services import suppliers
 from billing.services.close import close_lock_key, utc_now
 from billing.store import numbering
+from billing.store import supplier_bills as store
+from billing.store import suppliers as supplier_rows
 from billing.store.contract_streams import contract_states
-from billing.store.invoices import line_from_row, line_row
+from billing.store.invoices import line_from_row
 from kashi.errors import Conflict, NotFound, ValidationFailed
 
 
@@ -36,10 +37,8 @@ def lock_key(supplier_id: str) -> int:
 
 
 def supplier_zone(conn: Connection, supplier_id: str) -> str:
-    tz = conn.execute(text("SELECT timezone FROM suppliers WHERE id = :s"), {"s": supplier_id}).scalar()
-    if tz is None:
-        raise NotFound(f"supplier {supplier_id} not found", [{"field": "supplier_id", "reason": "not found"}])
-    return tz
+    """The supplier's timezone; NotFound for an unknown supplier."""
+    return supplier_rows.read(conn, supplier_id).timezone
 
 
 def assemble(conn: Connection, supplier_id: str, period: Period, tz: str,
@@ -55,24 +54,17 @@ def close_supplier(engine: Engine, supplier_id: str, period: Period, *, now: dat
     now = now or utc_now()
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": lock_key(supplier_id)})
-        done = conn.execute(text("SELECT bill_ids FROM supplier_period_closes WHERE supplier_id = :s AND period = :p"),
-                            {"s": supplier_id, "p": str(period)}).scalar()  # fmt: skip
+        done = store.closed_bill_ids(conn, supplier_id, period)
         if done is not None:
-            return list(done)
+            return done
         tz = supplier_zone(conn, supplier_id)
         if now < period.end(tz):
             raise Conflict(f"period {period} has not ended for supplier {supplier_id} ({tz})",
                            [{"field": "period", "reason": f"ends at {instant_to_json(period.end(tz))}"}])
         drafts, inputs = assemble(conn, supplier_id, period, tz)
-        close_seq = conn.execute(
-            text("SELECT nextval(pg_get_serial_sequence('supplier_period_closes', 'close_seq'))")).scalar_one()
+        close_seq = store.next_close_seq(conn)
         ids = [_issue(conn, supplier_id, draft, tz, close_seq, now) for draft in drafts]
-        conn.execute(
-            text("""INSERT INTO supplier_period_closes (supplier_id, period, close_seq, closed_at, inputs, bill_ids)
-                    VALUES (:s, :p, :q, :at, CAST(:i AS jsonb), CAST(:ids AS jsonb))"""),
-            {"s": supplier_id, "p": str(period), "q": close_seq, "at": now, "i": json.dumps(inputs, sort_keys=True),
-             "ids": json.dumps(ids)},
-        )  # fmt: skip
+        store.record_close(conn, supplier_id, period, close_seq, now, inputs, ids)
         return ids
 
 
@@ -80,7 +72,7 @@ def close_suppliers(engine: Engine, period: Period, *, now: datetime | None = No
     """Close `period` for every supplier whose month has ended at `now`; all their bill ids."""
     now = now or utc_now()
     with engine.connect() as conn:
-        found = conn.execute(text("SELECT id, timezone FROM suppliers ORDER BY id")).all()
+        found = supplier_rows.zones(conn)
     ids: list[str] = []
     for supplier_id, tz in found:
         if now >= period.end(tz):
@@ -90,10 +82,9 @@ def close_suppliers(engine: Engine, period: Period, *, now: datetime | None = No
 
 def due_suppliers(conn: Connection, now: datetime, grace, period_due) -> list[tuple[str, Period]]:
     """(supplier, period) pairs the scheduler should close at `now`, by the tenants' rule (`period_due`)."""
-    closed = {(r.supplier_id, r.period) for r in conn.execute(
-        text("SELECT supplier_id, period FROM supplier_period_closes"))}  # fmt: skip
+    closed = store.closed_pairs(conn)
     due = []
-    for supplier_id, tz in conn.execute(text("SELECT id, timezone FROM suppliers ORDER BY id")).all():
+    for supplier_id, tz in supplier_rows.zones(conn):
         period = period_due(now, tz, grace)
         if period is not None and (supplier_id, str(period)) not in closed:
             due.append((supplier_id, period))
@@ -104,26 +95,7 @@ def _issue(conn: Connection, supplier_id: str, draft: InvoiceDraft, tz: str, clo
            issued_at: datetime) -> str:  # fmt: skip
     bill_id = f"sb_{uuid.uuid4().hex[:20]}"
     number = numbering.allocate(conn, numbering.SUPPLIER_BILL_SERIES, draft.currency, issued_at)
-    conn.execute(
-        text("""INSERT INTO supplier_bills (id, number, supplier_id, period, currency, issued_at, subtotal, tax,
-                                            total, close_seq)
-                VALUES (:id, :n, :s, :p, :c, :at, :sub, :tax, :total, :q)"""),
-        {"id": bill_id, "n": number, "s": supplier_id, "p": str(draft.period), "c": draft.currency,
-         "at": issued_at, "sub": draft.subtotal, "tax": draft.tax, "total": draft.total, "q": close_seq},
-    )  # fmt: skip
-    if draft.lines:
-        rows = []
-        for position, line in enumerate(draft.lines, 1):
-            row = line_row(bill_id, position, line, draft.period, tz)
-            row["bill_id"] = row.pop("invoice_id")
-            rows.append(row)
-        conn.execute(
-            text("""INSERT INTO supplier_bill_lines (bill_id, position, kind, contract_id, item_id, description,
-                        quantity, unit, unit_price, amount, tax_rate, tax, period_start, period_end, charged_period)
-                    VALUES (:bill_id, :position, :kind, :contract_id, :item_id, :description, :quantity, :unit,
-                            :unit_price, :amount, :tax_rate, :tax, :period_start, :period_end, :charged_period)"""),
-            rows,
-        )
+    store.insert_bill(conn, bill_id, number, supplier_id, draft, tz, close_seq, issued_at)
     return bill_id
 
 
@@ -133,13 +105,8 @@ def _issue(conn: Connection, supplier_id: str, draft: InvoiceDraft, tz: str, clo
 def bills_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
     """Invoice JSON of each bill row plus its `supplier_id` (and `tenant_id` null: no tenant is billed)."""
     lines: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
-    if rows:
-        for line in conn.execute(
-            text("""SELECT l.*, b.currency FROM supplier_bill_lines l JOIN supplier_bills b ON b.id = l.bill_id
-                    WHERE l.bill_id = ANY(:ids) ORDER BY l.bill_id, l.position"""),
-            {"ids": list(lines)},
-        ):
-            lines[line.bill_id].append(line_from_row(line).to_json())
+    for line in store.lines_of(conn, list(lines)):
+        lines[line.bill_id].append(line_from_row(line).to_json())
     return [
         {"id": row.id, "number": row.number, "tenant_id": None, "supplier_id": row.supplier_id,
          "period": row.period, "currency": row.currency, "issued_at": instant_to_json(row.issued_at),
@@ -150,7 +117,7 @@ def bills_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
 
 
 def bill_json(conn: Connection, bill_id: str) -> dict[str, Any]:
-    row = conn.execute(text("SELECT * FROM supplier_bills WHERE id = :id"), {"id": bill_id}).first()
+    row = store.bill(conn, bill_id)
     if row is None:
         raise NotFound(f"supplier bill {bill_id} not found", [{"field": "bill_id", "reason": "not found"}])
     return bills_json(conn, [row])[0]
@@ -166,13 +133,7 @@ def list_bills(conn: Connection, *, supplier_id: str | None, period: str | None,
             numbering.parse_number(after)
         except ValueError:
             raise ValidationFailed.of("cursor", f"{after!r} is not a cursor of this listing") from None
-    rows = conn.execute(
-        text("""SELECT * FROM supplier_bills
-                WHERE (CAST(:s AS text) IS NULL OR supplier_id = :s) AND (CAST(:p AS text) IS NULL OR period = :p)
-                  AND (CAST(:a AS text) IS NULL OR number > :a)
-                ORDER BY number LIMIT :l"""),
-        {"s": supplier_id, "p": period, "a": after, "l": limit},
-    ).all()
+    rows = store.bills(conn, supplier_id=supplier_id, period=period, after=after, limit=limit)
     items = bills_json(conn, rows)
     return {"items": items, "next_cursor": items[-1]["number"] if len(items) == limit else None}
 
@@ -182,8 +143,7 @@ def statement_json(conn: Connection, supplier_id: str, period: Period) -> dict[s
     the bills of `period`, and the closing balance. Payments to suppliers are not recorded in Kashi,
     so the balances are what has been billed to us."""
     supplier = suppliers.get(conn, supplier_id)
-    rows = conn.execute(text("SELECT * FROM supplier_bills WHERE supplier_id = :s AND period <= :p ORDER BY number"),
-                        {"s": supplier_id, "p": str(period)}).all()  # fmt: skip
+    rows = store.bills_upto(conn, supplier_id, period)
     opening: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
     current = []
     for row in rows:
@@ -208,12 +168,11 @@ def statement_json(conn: Connection, supplier_id: str, period: Period) -> dict[s
 def verify_bills(conn: Connection) -> list[str]:
     """Re-assemble every supplier close from its stored inputs and compare with its stored bills."""
     differences: list[str] = []
-    for close in conn.execute(text("SELECT * FROM supplier_period_closes ORDER BY close_seq")).all():
+    for close in store.closes(conn):
         tz = close.inputs["timezone"]
         drafts, _ = assemble(conn, close.supplier_id, Period.parse(close.period), tz,
                              close.inputs["contract_versions"])  # fmt: skip
-        stored = {row.currency: row for row in conn.execute(
-            text("SELECT * FROM supplier_bills WHERE close_seq = :q"), {"q": close.close_seq})}  # fmt: skip
+        stored = {row.currency: row for row in store.bills_of_close(conn, close.close_seq)}
         replayed = {draft.currency: draft for draft in drafts}
         for currency in sorted(set(stored) | set(replayed)):
             bill, draft = stored.get(currency), replayed.get(currency)
@@ -225,14 +184,22 @@ def verify_bills(conn: Connection) -> list[str]:
                 if getattr(bill, field) != getattr(draft, field):
                     differences.append(f"{label}: {field} stored {getattr(bill, field)} replayed "
                                        f"{getattr(draft, field)}")  # fmt: skip
-            lines = conn.execute(text("SELECT * FROM supplier_bill_lines WHERE bill_id = :b ORDER BY position"),
-                                 {"b": bill.id}).mappings().all()  # fmt: skip
-            again = [line_row(bill.id, n, line, draft.period, tz) for n, line in enumerate(draft.lines, 1)]
+            lines = [row._mapping for row in store.lines_of(conn, [bill.id])]
+            again = [store.bill_lines_row(bill.id, n, line, draft.period, tz) for n, line in enumerate(draft.lines, 1)]
             if len(lines) != len(again):
                 differences.append(f"{label}: {len(lines)} lines stored, {len(again)} replayed")
             for row, line in zip(lines, again, strict=False):
                 for key, value in line.items():
-                    if key != "invoice_id" and row[key] != value:
+                    if row[key] != value:
                         differences.append(f"{label} line {row['position']} {key}: stored {row[key]!r} "
                                            f"replayed {value!r}")  # fmt: skip
     return differences
+
+
+EXPORT_COLUMNS = store.EXPORT_COLUMNS
+
+
+def export_lines(conn: Connection, period: Period):
+    """The export of every supplier-bill line of `period`, all suppliers, with tax, streamed (rows in
+    EXPORT_COLUMNS order: local wall times in the supplier's timezone)."""
+    return store.export_lines(conn, period)

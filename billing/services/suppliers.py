@@ -11,12 +11,11 @@ import re
 from datetime import UTC
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection
 
-from billing.store.tables import suppliers
+from billing.store import suppliers as store
 from kashi import streams
-from kashi.errors import Conflict, NotFound, ValidationFailed
-from kashi.tables import stream_events
+from kashi.errors import Conflict, ValidationFailed
 
 SUPPLIER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 FIELDS = {"id", "name", "legal_name", "tax_id", "currency", "timezone"}
@@ -54,11 +53,11 @@ def validate(payload: object, *, default_timezone: str = "Asia/Shanghai", defaul
 def create(conn: Connection, payload: object, *, actor: str) -> dict:
     """Append ``SupplierCreated`` and project it; 409 when the id is taken."""
     supplier = validate(payload)
-    stream = f"supplier:{supplier['id']}"
+    stream = f"{store.STREAM_PREFIX}{supplier['id']}"
     if streams.current_version(conn, stream):
         raise Conflict(f"supplier {supplier['id']} exists", [{"field": "id", "reason": "already taken"}])
     stored = streams.append(conn, stream, 0, [("SupplierCreated", supplier)], actor)
-    conn.execute(insert(suppliers).values(**supplier, created_at=stored[0].recorded_at))
+    store.insert_supplier(conn, supplier, stored[0].recorded_at)
     return get(conn, supplier["id"])
 
 
@@ -69,31 +68,16 @@ def _json(row) -> dict:
 
 
 def get(conn: Connection, supplier_id: str) -> dict:
-    row = conn.execute(select(suppliers).where(suppliers.c.id == supplier_id)).first()
-    if row is None:
-        raise NotFound(f"supplier {supplier_id} not found", [{"field": "supplier_id", "reason": "not found"}])
-    return _json(row)
+    """GET /v1/suppliers/{id}; NotFound for an unknown supplier."""
+    return _json(store.read(conn, supplier_id))
 
 
 def list_suppliers(conn: Connection, *, cursor: str | None = None, limit: int = 100) -> dict:
     """``{"items", "next_cursor"}`` by id."""
-    query = select(suppliers).order_by(suppliers.c.id).limit(limit)
-    if cursor:
-        query = query.where(suppliers.c.id > cursor)
-    items = [_json(row) for row in conn.execute(query)]
+    items = [_json(row) for row in store.page(conn, cursor=cursor, limit=limit)]
     return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
-
-
-def zones(conn: Connection) -> dict[str, str]:
-    """Every supplier's timezone by id."""
-    return dict(conn.execute(select(suppliers.c.id, suppliers.c.timezone)).all())
 
 
 def rebuild_projection(conn: Connection) -> int:
     """Refill ``suppliers`` from the ``supplier:*`` streams."""
-    conn.execute(delete(suppliers))
-    rows = conn.execute(select(stream_events).where(stream_events.c.stream_id.startswith("supplier:"),
-                                                    stream_events.c.type == "SupplierCreated")).all()  # fmt: skip
-    for row in rows:
-        conn.execute(insert(suppliers).values(**row.data, created_at=row.recorded_at))
-    return len(rows)
+    return store.rebuild(conn)

@@ -17,12 +17,15 @@ from sqlalchemy import Connection, text
 from billing.core.contract_json import event_from_json, stored_event_json, stream_of
 from billing.core.contract_payload import split_supplied_by
 from billing.core.contracts import ContractState, fold
-from billing.core.periods import Period, Zone
+from billing.core.periods import Zone
 from billing.core.supply import supply_conflicts
 from billing.core.terms import ensure_period_open
 from billing.services import catalog as catalog_service
 from billing.services.close import close_lock_key
 from billing.store import contract_streams
+from billing.store import supplier_bills as supplier_bill_rows
+from billing.store import suppliers as supplier_rows
+from billing.store import tenants as tenant_rows
 from kashi import streams
 from kashi.errors import Conflict
 
@@ -32,12 +35,11 @@ def _state(conn: Connection, contract_id: str) -> ContractState | None:
     return fold(event_from_json(stored_event_json(row)) for row in rows) if rows else None
 
 
-def _zone(conn: Connection, state: ContractState) -> str:
+def zone(conn: Connection, state: ContractState) -> str:
+    """The timezone a contract's months count in: its supplier's when payable, else its tenant's."""
     if state.terms.payable:
-        sql, key = "SELECT timezone FROM suppliers WHERE id = :k", state.terms.supplier_id
-    else:
-        sql, key = "SELECT timezone FROM tenants WHERE id = :k", state.terms.tenant_id
-    return conn.execute(text(sql), {"k": key}).scalar() or "Asia/Shanghai"
+        return supplier_rows.read(conn, state.terms.supplier_id).timezone
+    return tenant_rows.zone_of(conn, state.terms.tenant_id)
 
 
 def resales_of(conn: Connection, reference: str) -> list[tuple[ContractState, str]]:
@@ -70,7 +72,7 @@ def check(conn: Connection, state: ContractState, tz: Zone) -> None:
         else:
             conn.execute(text("SELECT 1 FROM contracts WHERE id = :c FOR UPDATE"), {"c": contract_id})
             payable = _state(conn, contract_id)
-        resales = [(other, item, _zone(conn, other)) for other, item in resales_of(conn, reference)
+        resales = [(other, item, zone(conn, other)) for other, item in resales_of(conn, reference)
                    if other.id != state.id]  # fmt: skip
         if not state.terms.payable:
             resales += [(state, item.id, tz) for item in state.terms.items
@@ -79,7 +81,7 @@ def check(conn: Connection, state: ContractState, tz: Zone) -> None:
             continue
         if tflops is None:
             tflops = catalog_service.catalog(conn).tflops
-        payable_tz = tz if payable is state else (_zone(conn, payable) if payable else tz)
+        payable_tz = tz if payable is state else (zone(conn, payable) if payable else tz)
         problems = supply_conflicts(payable, item_id, payable_tz, resales, tflops, fields[0] if fields else "items")
         if problems:
             raise Conflict(problems[0]["reason"], problems)
@@ -88,7 +90,7 @@ def check(conn: Connection, state: ContractState, tz: Zone) -> None:
 def assert_supplier_period_open(conn: Connection, supplier_id: str, instant: datetime, tz: Zone) -> None:
     """PeriodAlreadyClosed (409) when a payable contract change would alter a period already billed."""
     conn.execute(text("SELECT pg_advisory_xact_lock_shared(:k)"), {"k": close_lock_key(f"supplier:{supplier_id}")})
-    closed = [Period.parse(p) for p in conn.execute(
-        text("SELECT period FROM supplier_period_closes WHERE supplier_id = :s"), {"s": supplier_id}).scalars()]
+    # (the same key as billing.services.supplier_bills.lock_key: a close in flight finishes first)
+    closed = supplier_bill_rows.closed_periods(conn, supplier_id)
     if closed:
         ensure_period_open(instant, tz, closed)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from billing.core.periods import Period
-from billing.services import supplier_bills, supplier_exports
+from billing.services import supplier_bills
 from kashi.api.deps import BillingReader, ConnDep
 from kashi.api.report_media import render_report
 from kashi.errors import ValidationFailed
@@ -33,8 +33,8 @@ def supplier_bill_lines(conn: ConnDep, principal: BillingReader, period: str, fo
     month = Period.parse(period)
     if format not in ("csv", "xlsx"):
         raise ValidationFailed.of("format", "must be csv or xlsx")
-    rows = [list(row) for row in supplier_exports.bill_lines(conn, month)]
-    body, media = render_report(format, "Supplier bill lines", supplier_exports.COLUMNS, rows,
-                                money=supplier_exports.MONEY)  # fmt: skip
+    rows = [list(row) for row in supplier_bills.export_lines(conn, month)]
+    body, media = render_report(format, "Supplier bill lines", supplier_bills.EXPORT_COLUMNS, rows,
+                                money=("amount", "tax", "total"))  # fmt: skip
     return Response(body, media_type=media,
                     headers={"Content-Disposition": f'attachment; filename="supplier-bill-lines-{month}.{format}"'})
