@@ -364,11 +364,15 @@ def terminate(conn: Connection, contract_id: str, payload: object, *, actor: str
     return {**_quote_json(state, quote, notice_given_at), "version": terminated.version}
 
 
-def list_contracts(conn: Connection, tenant_id: str | None, *, cursor: str | None = None, limit: int = 100) -> dict:
-    """GET /v1/contracts?tenant_id=: projection rows by id, ``{"items", "next_cursor"}``."""
+def list_contracts(conn: Connection, tenant_id: str | None, *, cursor: str | None = None, limit: int = 100,
+                   supplier_id: str | None = None) -> dict:  # fmt: skip
+    """GET /v1/contracts?tenant_id=&supplier_id=: projection rows by id, ``{"items", "next_cursor"}``
+    (``supplier_id`` lists a supplier's payable contracts)."""
     query = select(contracts).order_by(contracts.c.id).limit(limit)
     if tenant_id is not None:
         query = query.where(contracts.c.tenant_id == tenant_id)
+    if supplier_id is not None:
+        query = query.where(contracts.c.supplier_id == supplier_id)
     if cursor:
         query = query.where(contracts.c.id > cursor)
     items = [

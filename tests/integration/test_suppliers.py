@@ -77,6 +77,8 @@ def test_supplier_endpoints(kashi, uid, broker, new_tenant):
         assert finance.get(f"/v1/suppliers/nope-{uid}").status_code == 404
         assert supplier_id in [s["id"] for s in finance.get("/v1/suppliers", params={"limit": 1000}).json()["items"]]
         assert finance.post("/v1/suppliers", json={"id": f"f-{uid}"}).status_code == 403
+        payables = finance.get("/v1/contracts", params={"supplier_id": supplier_id}).json()["items"]
+        assert [(c["id"], c["supplier_id"], c["tenant_id"]) for c in payables] == [(broker[2], supplier_id, None)]
     with client(kashi, "tenant", tenant=new_tenant) as tenant:
         assert tenant.get("/v1/suppliers").status_code == 403
         assert tenant.get("/v1/supplier-bills").status_code == 403
