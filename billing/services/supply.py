@@ -14,9 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import Connection, text
 
-from billing.core.contract_json import event_from_json, stored_event_json, stream_of
 from billing.core.contract_payload import split_supplied_by
-from billing.core.contracts import ContractState, fold
+from billing.core.contracts import ContractState
 from billing.core.periods import Zone
 from billing.core.supply import supply_conflicts
 from billing.core.terms import ensure_period_open
@@ -26,13 +25,14 @@ from billing.store import contract_streams
 from billing.store import supplier_bills as supplier_bill_rows
 from billing.store import suppliers as supplier_rows
 from billing.store import tenants as tenant_rows
-from kashi import streams
-from kashi.errors import Conflict
+from kashi.errors import Conflict, NotFound
 
 
 def _state(conn: Connection, contract_id: str) -> ContractState | None:
-    rows = streams.load(conn, stream_of(contract_id))
-    return fold(event_from_json(stored_event_json(row)) for row in rows) if rows else None
+    try:
+        return contract_streams.load(conn, contract_id)
+    except NotFound:
+        return None
 
 
 def zone(conn: Connection, state: ContractState) -> str:

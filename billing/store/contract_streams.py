@@ -9,10 +9,13 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
 from billing.core.contract_json import STREAM_PREFIX, contract_of, event_from_json, stored_event_json, stream_of
 from billing.core.contracts import ContractState, fold
+from kashi import streams
+from kashi.errors import NotFound
+from kashi.tables import stream_events
 
 PARTIES = {"tenant_id": "tenant_id", "supplier_id": "supplier_id"}
 """Whose contracts: a tenant's (receivable) or a supplier's (payable, SPEC §17)."""
@@ -52,3 +55,28 @@ def ids_reselling(conn: Connection, reference: str) -> list[str]:
                 AND data->'items' @> CAST(:j AS jsonb) ORDER BY stream_id"""),
         {"j": json.dumps([{"supplied_by": reference}]), "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
     ).scalars().all()  # fmt: skip
+
+
+def load(conn: Connection, contract_id: str) -> ContractState:
+    """The contract folded from its whole stream; NotFound when the stream is empty."""
+    rows = streams.load(conn, stream_of(contract_id))
+    if not rows:
+        raise NotFound(f"contract {contract_id} not found", [{"field": "contract_id", "reason": "not found"}])
+    return fold(_events(rows))
+
+
+def every_contract(conn: Connection) -> list[ContractState]:
+    """Every contract of every tenant folded from its stream, by stream id (replay of the projection)."""
+    rows = conn.execute(
+        select(stream_events)
+        .where(stream_events.c.stream_id.startswith(STREAM_PREFIX))
+        .order_by(stream_events.c.stream_id, stream_events.c.version)
+    ).all()
+    by_stream: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_stream[row.stream_id].append(row)
+    return [fold(_events(events)) for events in by_stream.values()]
+
+
+def _events(rows) -> list:
+    return [event_from_json(stored_event_json(r)) for r in rows]
