@@ -137,3 +137,21 @@ def test_finance_reads_tenants_may_not(kashi, model, new_tenant):
         assert tenant.post("/v1/market/rents", json=rent(model, "1.00")).status_code == 403
         assert finance.post("/v1/market/rents", json=rent(model, "1.00")).status_code == 403
         assert finance.get("/v1/reports/breach-risk").status_code == 200
+        assert finance.get("/v1/reports/breach-risk", params={"as_of": "soon"}).status_code == 422
+
+
+def test_open_term_contract_shows_its_notice_cost_and_is_not_at_risk(kashi, uid, new_tenant, model):
+    # 12 closed + 12 open months from 2026-01-01: on 2027-01-01 it is in its open term; 30 days' notice
+    # from then runs to 2027-01-31, 30/31 of January's 300,000 = 290,322.58.
+    contract_id = f"c-open-{uid}"
+    with kashi.engine.begin() as conn:
+        contracts_service.sign(conn, {"id": contract_id, "tenant_id": new_tenant, "start": "2026-01-01",
+                                      "closed_months": 12, "open_months": 12, "notice_days": 30,
+                                      "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+                                      "items": [{"id": "i-1", "pricing": "machine_month", "gpu_model": model,
+                                                 "machines": 60, "unit_price": "5000.00"}]}, actor="test")
+    with client(kashi, "operator") as operator:
+        operator.post("/v1/market/rents", json=rent(model, "2000.00"))
+        row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)
+    assert (row["term"], row["at_risk"], row["penalty"], row["saving_if_broken"]) == ("open", False, "0.00", None)
+    assert row["notice_cost"] == "290322.58" and row["drop"] == "0.60" and "notice" in row["note"]

@@ -77,6 +77,20 @@ def test_supplier_endpoints(kashi, uid, broker, new_tenant):
         assert finance.get(f"/v1/suppliers/nope-{uid}").status_code == 404
         assert supplier_id in [s["id"] for s in finance.get("/v1/suppliers", params={"limit": 1000}).json()["items"]]
         assert finance.post("/v1/suppliers", json={"id": f"f-{uid}"}).status_code == 403
+        assert finance.get(f"/v1/supplier-bills/sb_nope{uid}").status_code == 404
+        assert finance.get(f"/v1/suppliers/nope-{uid}/statements/2026-01").status_code == 404
+        assert finance.get("/v1/supplier-bills", params={"period": "2026-13"}).status_code == 422
+        assert finance.get("/v1/supplier-bills", params={"cursor": "nope"}).status_code == 422
+        assert finance.get("/v1/exports/supplier-bill-lines", params={"period": "2026-01", "format": "pdf"}
+                           ).status_code == 422  # fmt: skip
+        assert finance.get("/v1/reports/margin", params={"period": "2026-1"}).status_code == 422
+        assert finance.get("/v1/reports/margin", params={"period": "2026-01", "format": "pdf"}).status_code == 422
+        both = operator.post("/v1/contracts", json={"id": f"x-{uid}", "tenant_id": "a", "supplier_id": supplier_id,
+                                                   **terms(), "items": [machines("RTX-4090", 1, "1.00")]})
+        assert both.status_code == 422
+        unknown = operator.post("/v1/contracts", json={"id": f"y-{uid}", "supplier_id": f"nope-{uid}", **terms(),
+                                                      "items": [machines("RTX-4090", 1, "1.00")]})
+        assert unknown.status_code == 422 and unknown.json()["error"]["details"][0]["field"] == "supplier_id"
         payables = finance.get("/v1/contracts", params={"supplier_id": supplier_id}).json()["items"]
         assert [(c["id"], c["supplier_id"], c["tenant_id"]) for c in payables] == [(broker[2], supplier_id, None)]
     with client(kashi, "tenant", tenant=new_tenant) as tenant:
