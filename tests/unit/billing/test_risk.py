@@ -127,3 +127,19 @@ def test_saving_is_zero_exactly_when_the_penalty_rate_equals_the_drop(percent):
     risk = row(state, rent(str(market)))
     assert risk.saving_if_broken == Decimal("0.00")
     assert risk.break_even_rate == rate
+
+
+def test_p_year_item_by_machines_is_priced_through_the_catalog_tflops():
+    # 10 machines of 8×RTX-4090 as P: 10 × 8 × 165.2 / 1000 = 13.216 P at 120,000 per P-year → 132,160 a
+    # month. Market 4,000 per machine-month = 40,000 a month for the same cards: drop 1 − 40,000/132,160.
+    item = {"id": "i-p", "pricing": "p_year", "gpu_model": "RTX-4090", "machines": 10, "unit_price": "120000.00"}
+    risk = row(sign(payload(item, closed_months=24)), rent("4000.00"))
+    assert risk.remaining_closed_value == Decimal("1585920.00")  # 12 × 132,160
+    assert risk.market_value == Decimal("480000.00")
+    assert rate_to_json(risk.drop) == "0.6973"
+
+
+def test_p_year_item_without_a_model_has_no_market():
+    item = {"id": "i-p", "pricing": "p_year", "capacity_p": "100", "unit_price": "120000.00"}
+    risk = row(sign(payload(item)), rent("4000.00"))
+    assert risk.drop is None and "no GPU model" in risk.missing_market[0]
