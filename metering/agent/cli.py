@@ -69,7 +69,10 @@ def run(
     metrics = AgentMetrics()
     if cfg.metrics.port and not dry_run:
         metrics.serve(cfg.metrics.port, cfg.metrics.address)
-    agent = build_agent(cfg, dry_run=dry_run, emit=_print_events, metrics=metrics)
+    try:
+        agent = build_agent(cfg, dry_run=dry_run, emit=_print_events, metrics=metrics)
+    except ValueError as error:  # e.g. a sacct_command whose output cannot be read: refused at start
+        raise _fail(f"allocation: {error}") from error
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -195,3 +195,31 @@ def test_token_events_with_no_traffic_are_not_sent(tmp_path, leases):
     agent = _agent(tmp_path, leases, clock, token_pages=[page])
     events = _run(agent, clock, 70)
     assert [e["type"] for e in events if e["type"] != "gpu.status"] == ["gpu.usage", "gpu.usage"]
+
+
+def test_no_gpu_found_while_gpus_are_leased_is_an_error_every_window_never_a_silent_zero(tmp_path, leases, caplog):
+    clock = _start()
+    agent = _agent(tmp_path, leases, clock, collector=FakeCollector([]))
+    _run(agent, clock, 130)  # two windows close
+    assert agent.metrics.no_gpus.labels(collector="fake")._value.get() == 2
+    assert sum("found no GPU while GPUs are held" in r.getMessage() for r in caplog.records) == 2
+
+
+def test_gpu_status_every_window_idle_allocated_and_a_gpu_gone_from_the_bus(tmp_path, leases):
+    clock = _start()
+    collector = FakeCollector(GPUS)
+    agent = _agent(tmp_path, leases, clock, collector=collector)
+    first = [e for e in _run(agent, clock, 70) if e["type"] == "gpu.status"]
+    assert [(e["data"]["gpu"], e["data"]["state"], e.get("subject")) for e in first] == [
+        ("GPU-0", "allocated", "tenant-a"), ("GPU-1", "allocated", "tenant-b"), ("GPU-2", "idle", None)]
+    collector.samples = GPUS[:2]
+    second = [e for e in _run(agent, clock, 60) if e["type"] == "gpu.status"]
+    assert second[2]["data"]["state"] == "down" and "gone from the bus" in second[2]["data"]["reason"]
+
+
+def test_a_mig_card_split_between_holders_is_counted(tmp_path, leases):
+    clock = _start()
+    split = [GpuSample("GPU-9", 0, "NVIDIA A100-SXM4-80GB", 0.4, mig_split=True)]
+    agent = _agent(tmp_path, leases, clock, collector=FakeCollector(split))
+    _run(agent, clock, 30)
+    assert agent.metrics.mig_split._value.get() == 3
