@@ -66,6 +66,8 @@ class Agent:
     _lost: set[str] = field(default_factory=set)
     _warned_mig: set[str] = field(default_factory=set)
     _blind: bool = False  # in this window the collector saw no GPU while GPUs were held
+    _started_at: int | None = None
+    _warned_cached: set[str] = field(default_factory=set)
     _known_models: dict[str, str] = field(default_factory=dict)
     _memory_state: dict[str, str] = field(default_factory=dict)
 
@@ -74,6 +76,8 @@ class Agent:
         """Observe once; returns the events of a window this tick closed (else [])."""
         now = self.clock()
         t = epoch(now)
+        if self._started_at is None:
+            self._started_at = t
         closed: list[dict] = []
         if self.window is not None and t >= self.window.end:
             closed = self.close_window(now)
@@ -231,7 +235,7 @@ class Agent:
             if self._state(endpoint.state_key) is not None:
                 continue
             try:
-                values = endpoint.reader.collect()
+                values, _ = self._read(endpoint)
             except Exception as error:  # an inference server may be down; retry later
                 log.warning("token endpoint unreachable", extra={"url": endpoint.config.url, "error": repr(error)})
                 continue
@@ -241,19 +245,37 @@ class Agent:
             else:
                 self.spool.set_state(endpoint.state_key, value)
 
+    def _read(self, endpoint: TokenEndpoint) -> tuple[dict[str, float], dict[str, float]]:
+        with_created = getattr(endpoint.reader, "collect_with_created", None)
+        if with_created is not None:
+            return with_created()
+        return endpoint.reader.collect(), {}
+
+    def _warn_without_cached(self, endpoint: TokenEndpoint, values: dict[str, float]) -> None:
+        kinds = _kinds(values)
+        if "prompt" in kinds and "cached" not in kinds and endpoint.state_key not in self._warned_cached:
+            self._warned_cached.add(endpoint.state_key)
+            log.warning(
+                "the inference server exports no cached-token counter: cached_tokens is sent as 0 and "
+                "every prompt token is counted as input (upgrade it to separate them)",
+                extra={"url": endpoint.config.url},
+            )
+
     def _token_events(self, at: int) -> tuple[list[dict], dict[str, str]]:
         built, state = [], {}
         for endpoint in self.tokens:
             try:
-                values = endpoint.reader.collect()
+                values, created = self._read(endpoint)
             except Exception as error:  # counted next window: the delta keeps them
                 self.metrics.collect_errors.labels(collector="tokens").inc()
                 log.warning("token endpoint unreachable", extra={"url": endpoint.config.url, "error": repr(error)})
                 continue
             saved = self._state(endpoint.state_key)
             previous = json.loads(saved) if saved else None
-            deltas = counters.deltas(previous["counters"] if previous else None, values)
+            seen_since = int(previous["at"]) if previous else self._started_at
+            deltas = counters.deltas(previous["counters"] if previous else None, values, created, seen_since)
             since = int(previous["at"]) if previous else at
+            self._warn_without_cached(endpoint, values)
             holder = Holder(endpoint.config.tenant, endpoint.config.contract_id)
             for model, (inp, out, cached) in counters.per_model(deltas).items():
                 if inp == out == cached == 0:
@@ -275,6 +297,10 @@ class Agent:
                 )
             state[endpoint.state_key] = json.dumps({"at": at, "counters": values})
         return built, state
+
+
+def _kinds(values: dict[str, float]) -> set[str]:
+    return {json.loads(key)[0] for key in values}
 
 
 def deliver(sender: Sender, stop: threading.Event, wake: threading.Event, metrics: AgentMetrics) -> None:

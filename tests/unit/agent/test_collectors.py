@@ -123,3 +123,12 @@ def test_parsers_never_crash_on_garbage(text):
     except ValueError:  # refused as a whole (not nvidia-smi's XML, no uuid column): a collector error
         pass
     tokens.parse(text)
+
+
+def test_token_counters_created_times_from_created_samples_or_process_start():
+    page = fixture_text("vllm-0.10-two-engines.prom")
+    created = tokens.parse_created(page)
+    assert set(created) == set(tokens.parse(page))
+    assert set(created.values()) <= {1.759247912346612e09, 1.7592479123466e09}
+    sglang = fixture_text("sglang-0.4-metrics.prom") + "process_start_time_seconds 1.76e+09\n"
+    assert set(tokens.parse_created(sglang).values()) == {1.76e09}

@@ -223,3 +223,41 @@ def test_a_mig_card_split_between_holders_is_counted(tmp_path, leases):
     agent = _agent(tmp_path, leases, clock, collector=FakeCollector(split))
     _run(agent, clock, 30)
     assert agent.metrics.mig_split._value.get() == 3
+
+
+class CreatedCounters(FakeCounters):
+    def __init__(self, text, started):
+        super().__init__(text)
+        self.started = started
+
+    def collect_with_created(self):
+        if self.text is None:
+            raise OSError("connection refused")  # the server is still loading its model
+        values = self.collect()
+        return values, dict.fromkeys(values, self.started)
+
+
+def test_tokens_of_a_server_that_started_after_the_agent_are_billed_from_zero(tmp_path, leases, caplog):
+    clock = _start()
+    page = CreatedCounters(None, started=0.0)
+    agent = _agent(tmp_path, leases, clock, token_pages=[page])
+    agent.tick()  # the endpoint does not answer yet: no baseline is saved
+    clock.advance(30)
+    page.text, page.started = _vllm(700, 0, 50, 0), clock().timestamp() - 5  # it came up after the agent
+    events = [e for e in _run(agent, clock, 40) if e["type"] == "llm.tokens"]
+    assert [(e["data"]["input_tokens"], e["data"]["output_tokens"]) for e in events] == [(700, 50)]
+    page.started = 0.0  # the same page from a server older than the agent would be a baseline
+    assert agent._read(agent.tokens[0])[1] == dict.fromkeys(tokens.parse(page.text), 0.0)
+    assert sum("no cached-token counter" in r.getMessage() for r in caplog.records) == 0  # hits counter present
+
+
+def test_a_server_without_cached_counter_sends_zero_cached_and_says_so_once(tmp_path, leases, caplog):
+    clock = _start()
+    page = FakeCounters("vllm:prompt_tokens_total{model_name=\"q\"} 100\n")
+    agent = _agent(tmp_path, leases, clock, token_pages=[page])
+    agent.tick()
+    for n in (200, 300):
+        page.text = f"vllm:prompt_tokens_total{{model_name=\"q\"}} {n}\n"
+        clock.advance(60)
+        agent.tick()
+    assert sum("no cached-token counter" in r.getMessage() for r in caplog.records) == 1
