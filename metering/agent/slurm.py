@@ -244,9 +244,10 @@ class SlurmAccounting:
         return found or []
 
     def holders(self, samples: list[GpuSample]) -> dict[str, Holder]:
+        tried = self._tried_at
         now = self._refresh()
         if self._polled_at is None or now - self._polled_at > 2 * self._poll_s:
-            if self._jobs or self._polled_at is not None:
+            if (self._jobs or self._polled_at is not None) and self._tried_at != tried:  # once per poll
                 self._on_error("stale")
                 log.error("Slurm allocation is stale (no successful sacct for 2 x poll_seconds): nothing is "
                           "billed on it until sacct answers", extra={"poll_seconds": self._poll_s})  # fmt: skip

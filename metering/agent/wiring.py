@@ -34,6 +34,7 @@ class AutoCollector:
         self._metrics = metrics
         self.chosen: Collector | None = None
         self.name = "auto"
+        self._warned = False
 
     def collect(self) -> list[GpuSample]:
         if self.chosen is not None:
@@ -52,7 +53,9 @@ class AutoCollector:
                 log.info("GPU collector chosen", extra={"collector": collector.name, "gpus": len(samples)})
                 return samples
             tried[name] = "no GPU"
-        log.error("no GPU collector found a GPU (auto)", extra={"tried": tried})
+        if not self._warned:  # the loop says so every window in which GPUs are held
+            self._warned = True
+            log.error("no GPU collector found a GPU (auto); probing again at each sample", extra={"tried": tried})
         return []
 
 

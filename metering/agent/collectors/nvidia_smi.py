@@ -8,6 +8,8 @@
   without one, from the ``--query-gpu=`` of the command that produced it, else the old
   ``uuid,name,utilization.gpu,memory.used``. Values may carry units (``38 %``) or read
   ``[N/A]``/``[Not Supported]`` (then unknown).
+* ``-q`` text (``GPU UUID : GPU-…``, ``Product Name``, ``Minor Number``, ``Utilization / Gpu : 0 %``,
+  ``MIG Mode / Current``).
 * The default table (``nvidia-smi`` with no options) as a last resort: index, name and GPU-Util;
   it prints no UUID, so the id is ``{hostname}-gpu{index}`` (use XML or CSV in production).
 
@@ -114,6 +116,42 @@ def parse_csv(text: str, origin: str = "nvidia-smi", fields: Sequence[str] | Non
     return samples
 
 
+def parse_text(text: str, origin: str = "nvidia-smi") -> list[GpuSample]:
+    """Samples of ``nvidia-smi -q`` (indented ``Key : value`` blocks, one ``GPU <bus id>`` per card)."""
+    samples: list[GpuSample] = []
+    gpu: dict[str, str] = {}
+    section = ""
+
+    def flush() -> None:
+        if gpu.get("GPU UUID") and gpu.get("Product Name"):
+            index = _int(gpu.get("Minor Number"))
+            reset = gpu.get("GPU Reset Status/Reset Required", "").casefold() == "yes"
+            samples.append(GpuSample(gpu["GPU UUID"], index if index is not None else len(samples),
+                                     gpu["Product Name"], _percent(gpu.get("Utilization/Gpu")), None, {},
+                                     "reset required (nvidia-smi)" if reset else None))  # fmt: skip
+        elif gpu:
+            log.warning("nvidia-smi -q block without uuid or name skipped", extra={"origin": origin})
+
+    for line in text.splitlines():
+        if line.startswith("GPU ") and ":" not in line.split(None, 1)[0]:
+            flush()
+            gpu, section = {"bus": line[4:].strip()}, ""
+            continue
+        if not gpu or not line.strip():
+            continue
+        depth = len(line) - len(line.lstrip())
+        key, sep, value = line.strip().partition(":")
+        key = key.strip()
+        if depth == 4:
+            section = key
+            if sep:
+                gpu[key] = value.strip()
+        elif depth == 8 and sep and section in ("Utilization", "MIG Mode", "GPU Reset Status"):
+            gpu[f"{section}/{key}"] = value.strip()
+    flush()
+    return samples
+
+
 _TABLE_ROW = re.compile(r"^\|\s+(\d+)\s+(.+?)\s+(On|Off)\s+\|")
 _TABLE_UTIL = re.compile(r"\|\s+(\d+)%\s+\S+\s+\|\s*$")
 
@@ -141,6 +179,8 @@ def parse(text: str, origin: str = "nvidia-smi", fields: Sequence[str] | None = 
     stripped = text.lstrip()
     if stripped.startswith(("<?xml", "<!DOCTYPE", "<nvidia_smi_log")):
         return parse_xml(text, origin)
+    if stripped.startswith("==============NVSMI LOG"):
+        return parse_text(text, origin)
     if stripped.startswith("+--") or "NVIDIA-SMI" in stripped[:300]:
         return parse_table(text, origin)
     return parse_csv(text, origin, fields)

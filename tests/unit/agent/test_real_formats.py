@@ -174,3 +174,18 @@ def test_config_accepts_npu_smi_and_scontrol():
     config = AgentConfig.model_validate({"source": "node/n", "gpu": {"collector": "npu-smi"},
                                          "allocation": {"source": "slurm", "scontrol": False}})
     assert config.gpu.collector == "npu-smi" and config.allocation.scontrol is False
+
+
+def test_nvidia_smi_q_text():
+    gpus = nvidia_smi.parse(fixture_text("nvidia-smi-q-a40.txt"))
+    assert [(g.uuid, g.index, g.model, g.utilization, g.down) for g in gpus] == [
+        ("GPU-4e65de01-972e-93cf-b077-181a5378972a", 0, "NVIDIA A40", 0.0, None),
+        ("GPU-8c45994a-7fe3-4f26-b7e9-4d496ae2d5cf", 1, "NVIDIA A40", 0.0, None)]
+
+
+def test_a_real_node_output_never_gives_zero_gpus():
+    for name in ("nvidia-smi-q-x-a100-mig-v12.xml", "nvidia-smi-q-x-tesla-t4-v11.xml", "nvidia-smi-q-a40.txt",
+                 "nvidia-smi-query-gpu-header-units.csv", "nvidia-smi-table-a40x10.txt", "nvidia-smi-query-gpu.csv"):
+        assert nvidia_smi.parse(fixture_text(name)), name
+    assert npu_smi.parse(fixture_text("npu-smi-info-910b3x8.txt"))
+    assert ascend.parse(fixture_text("npu-exporter-910b.prom"))
