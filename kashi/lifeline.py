@@ -36,8 +36,10 @@ if sys.platform.startswith("linux"):
 def die_with_parent() -> Callable[[], None]:
     """A ``preexec_fn`` that makes the child receive SIGTERM when the calling process dies.
 
-    Call it in the parent (it records the parent's pid). The child also checks that its parent is
-    still that pid: a parent that died between fork and ``prctl`` would otherwise be missed."""
+    Call it in the parent (it records the parent's pid), from a thread that lives as long as the
+    process: the kernel sends the signal when the *thread* that forked the child ends. The child also
+    checks that its parent is still that pid: a parent that died between fork and ``prctl`` would
+    otherwise be missed."""
     parent = os.getpid()
 
     def preexec() -> None:
