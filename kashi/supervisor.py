@@ -236,7 +236,9 @@ def down(data_dir: Path, *, timeout_s: float, out: Console) -> bool:
                 return False
             time.sleep(0.2)
         out.print("Kashi stopped")
-        return True
+        if not any(server_pids(data_dir)):
+            return True
+        # E.g. a `kashi demo`, which has no lifeline, stopped by the signal before it stopped its servers.
     lock = DataDirLock(data_dir)
     try:
         previous = lock.acquire(wait_s=timeout_s)
@@ -247,5 +249,8 @@ def down(data_dir: Path, *, timeout_s: float, out: Console) -> bool:
         done = clean_stale(previous, data_dir)
     finally:
         lock.release()
-    out.print(f"no Kashi instance ran on data dir {data_dir}" + (f"; {'; '.join(done)}" if done else ""))
+    if instance is None or not instance.pid:
+        out.print(f"no Kashi instance ran on data dir {data_dir}" + (f"; {'; '.join(done)}" if done else ""))
+    elif done:
+        out.print("; ".join(done))
     return True

@@ -172,3 +172,12 @@ def test_servers_left_by_a_crash_that_took_the_lifeline_too_are_stopped_at_the_n
         again.send_signal(signal.SIGTERM)
         assert again.wait(timeout=120) == 0
     assert "stopped embedded servers left running" in log_of(data_dir)
+
+
+def test_status_and_down_have_help_and_say_when_nothing_runs(tmp_path):
+    for command in (["status", "--help"], ["down", "--help"]):
+        assert subprocess.run([*KASHI, *command], capture_output=True, text=True).returncode == 0, command
+    status = subprocess.run([*KASHI, "status"], env=env_for(tmp_path), capture_output=True, text=True)
+    down = subprocess.run([*KASHI, "down"], env=env_for(tmp_path), capture_output=True, text=True)
+    assert status.returncode == 3 and "no Kashi instance runs" in one_line(status.stdout)
+    assert down.returncode == 0 and "no Kashi instance ran" in one_line(down.stderr)
