@@ -89,5 +89,9 @@ def _reports(kashi, console: Console, mine: set[str], payable: str, month: Perio
     breach["at_risk"] = sum(row["at_risk"] for row in breach["items"])
     books["items"] = [row for row in books["items"] if row["contract_id"] == payable]
     books["totals"] = {}
-    console.print(breach_table(breach))
-    console.print(margin_table(books))
+    risk_table, books_table = breach_table(breach), margin_table(books)
+    risk_table.caption = (f"the broker's three resale contracts only ({', '.join(sorted(mine))}); "
+                          f"`kashi report breach-risk` shows every contract")
+    books_table.caption = f"the payable item {payable}/i-1 only; exposure as of {instant_to_json(as_of)}"
+    console.print(risk_table)
+    console.print(books_table)
