@@ -238,3 +238,25 @@ def test_scheduler_closes_suppliers_after_grace_and_evaluates_risk(kashi, uid, b
     run_suppliers_once(kashi.engine, lambda s, p: again.append((s, p)), now=due, grace=grace)
     assert (supplier_id, Period(2025, 1)) not in again
     assert isinstance(evaluate_risk(kashi.engine, due), list)
+
+
+def test_a_broker_breaking_its_payable_contract_is_billed_the_penalty(kashi, uid, broker):
+    """The broker itself breaks: effective 2026-01-01, 24 closed months remain of 300,000 → penalty
+    0.20 × 7,200,000 = 1,440,000.00 on the supplier's January 2026 bill; December 2025 is closed, so a
+    termination inside it is refused (409)."""
+    _, supplier_id, payable = broker
+    supplier_bills.close_supplier(kashi.engine, supplier_id, Period(2025, 12), now=LATER)
+    with client(kashi, "operator") as operator:
+        refused = operator.post(f"/v1/contracts/{payable}/termination",
+                                json={"effective_at": "2025-12-15T00:00:00+08:00"})
+        assert refused.status_code == 409
+        quote = operator.get(f"/v1/contracts/{payable}/termination-quote",
+                             params={"effective_at": "2026-01-01T00:00:00+08:00"}).json()
+        ended = operator.post(f"/v1/contracts/{payable}/termination",
+                              json={"effective_at": "2026-01-01T00:00:00+08:00"})
+        assert ended.status_code == 201, ended.text
+    assert quote["amount"] == ended.json()["amount"] == "1440000.00"
+    ids = supplier_bills.close_supplier(kashi.engine, supplier_id, Period(2026, 1), now=LATER)
+    with kashi.engine.connect() as conn:
+        bill = supplier_bills.bill_json(conn, ids[0])
+    assert [(line["kind"], line["amount"]) for line in bill["lines"]] == [("penalty", "1440000.00")]
