@@ -37,6 +37,7 @@ from billing.core.lines import ChargeLine
 from billing.core.periods import Period, instant_to_json, period_of
 from billing.core.pricing import charges_for_period
 from billing.core.rating import GpuRollupRow, TokenRollupRow, rate_period, rating_boundaries
+from billing.services import parties
 from billing.store import numbering
 from kashi.errors import Conflict, NotFound
 from metering.intervals import HOUR, split, split_at
@@ -371,6 +372,7 @@ def _issue(conn: Connection, draft: InvoiceDraft, tz: str, close_seq: int, issue
             [line_row(invoice_id, position, line, draft.period, tz) for position, line in enumerate(draft.lines, 1)],
         )
     add_to_balance(conn, draft.tenant_id, draft.currency, invoiced=draft.total)
+    parties.record(conn, invoice_id, draft.tenant_id, tz, issued_at)
     return invoice_id
 
 

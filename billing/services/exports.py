@@ -33,9 +33,9 @@ class Column:
 
 
 INVOICE_LINE_COLUMNS = (
-    Column("invoice_number", "发票号 Invoice number"),
+    Column("invoice_number", "账单号 Invoice number"),
     Column("invoice_period", "账期 Invoice period"),
-    Column("issued_on", "开票日期 Issued on", "date"),
+    Column("issued_on", "出账日期 Issued on", "date"),
     Column("tenant_id", "客户编号 Tenant id"),
     Column("tenant_name", "客户名称 Tenant name"),
     Column("contract_id", "合同 Contract"),
@@ -54,13 +54,17 @@ INVOICE_LINE_COLUMNS = (
     Column("tax", "税额 Tax", "money"),
     Column("total", "价税合计 Total", "money"),
     Column("currency", "币种 Currency"),
+    Column("fapiao_numbers", "发票号码 Fapiao numbers"),
 )
+"""`fapiao_numbers`: the fapiao (发票, issued by the tax system) recorded for the invoice, space-separated."""
 
 _LINES = """
     SELECT i.number, i.period, (i.issued_at AT TIME ZONE t.timezone)::date, i.tenant_id, t.name,
            l.contract_id, coalesce(l.item_id, ''), l.kind, l.description, l.charged_period,
            l.period_start AT TIME ZONE t.timezone, l.period_end AT TIME ZONE t.timezone, t.timezone,
-           l.quantity, l.unit, l.unit_price, l.amount, l.tax_rate, l.tax, l.amount + l.tax, i.currency
+           l.quantity, l.unit, l.unit_price, l.amount, l.tax_rate, l.tax, l.amount + l.tax, i.currency,
+           coalesce((SELECT string_agg(f.number, ' ' ORDER BY f.issued_on, f.number) FROM fapiao f
+                      WHERE f.invoice_id = i.id), '')
       FROM invoices i
       JOIN invoice_lines l ON l.invoice_id = i.id
       JOIN tenants t ON t.id = i.tenant_id

@@ -7,7 +7,7 @@ An invoice is never changed: a correction is a credit note against it, numbered 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,8 @@ from billing.core.money import parse_amount, to_json
 from billing.core.periods import Period, instant_to_json
 from billing.services.close import add_to_balance, line_from_row
 from billing.store import numbering
-from kashi.errors import CreditExceedsRemaining, NotFound, ValidationFailed
+from kashi import streams
+from kashi.errors import Conflict, CreditExceedsRemaining, NotFound, ValidationFailed
 
 
 def _not_found(invoice_id: str) -> NotFound:
@@ -67,7 +68,10 @@ def _is_invoice_number(value: str) -> bool:
 
 
 def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
-    """The JSON of invoice rows, their lines read in one query."""
+    """The JSON of invoice rows, their lines read in one query; with the fapiao recorded for each and
+    what it still owes (due date, amounts credited, paid and due, status: derived, never stored)."""
+    from billing.services.receivables import invoice_figures
+
     lines: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
     if rows:
         for line in conn.execute(
@@ -76,12 +80,89 @@ def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
             {"ids": list(lines)},
         ):
             lines[line.invoice_id].append(line_from_row(line).to_json())
+    fapiao = fapiao_of(conn, [row.id for row in rows])
+    figures = invoice_figures(conn, rows)
     return [
         {"id": row.id, "number": row.number, "tenant_id": row.tenant_id, "period": row.period,
          "currency": row.currency, "issued_at": instant_to_json(row.issued_at), "lines": lines[row.id],
-         "subtotal": to_json(row.subtotal), "tax": to_json(row.tax), "total": to_json(row.total)}
+         "subtotal": to_json(row.subtotal), "tax": to_json(row.tax), "total": to_json(row.total),
+         **figures[row.id], "fapiao": fapiao.get(row.id, [])}
         for row in rows
     ]  # fmt: skip
+
+
+def fapiao_of(conn: Connection, invoice_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    """The fapiao recorded against each invoice, by issue date and number."""
+    found: dict[str, list[dict[str, str]]] = {i: [] for i in invoice_ids}
+    if invoice_ids:
+        for r in conn.execute(text("""SELECT * FROM fapiao WHERE invoice_id = ANY(:ids)
+                                      ORDER BY issued_on, number"""), {"ids": invoice_ids}):  # fmt: skip
+            found[r.invoice_id].append(_fapiao_json(r))
+    return found
+
+
+def _fapiao_json(row) -> dict[str, str]:
+    return {"number": row.number, "issued_on": row.issued_on.isoformat(), "kind": row.kind,
+            "recorded_at": instant_to_json(row.recorded_at)}  # fmt: skip
+
+
+FAPIAO_KINDS = ("general", "special")
+"""普票 (general VAT fapiao) and 专票 (special VAT fapiao)."""
+
+
+def record_fapiao(conn: Connection, invoice_id: str, number: str, issued_on: date, kind: str, *,
+                  actor: str, tenant_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Record that the tax system issued fapiao `number` for the invoice: a `FapiaoRecorded` event on the
+    invoice's stream `invoice:<id>`, projected into `fapiao`. The same number again for the same invoice
+    changes nothing; a number already recorded for another invoice is a Conflict."""
+    problems = []
+    number = number.strip() if isinstance(number, str) else ""
+    if not number or len(number) > 64:
+        problems.append({"field": "number", "reason": "must be a non-empty fapiao number of at most 64 characters"})
+    if kind not in FAPIAO_KINDS:
+        problems.append({"field": "kind", "reason": "must be general (普票) or special (专票)"})
+    if problems:
+        raise ValidationFailed("invalid fapiao", problems)
+    invoice = invoice_row(conn, invoice_id, tenant_id=tenant_id, lock=True)
+    existing = conn.execute(text("SELECT * FROM fapiao WHERE number = :n"), {"n": number}).first()
+    if existing is not None:
+        if existing.invoice_id != invoice.id:
+            raise Conflict(f"fapiao {number} is already recorded for another invoice",
+                           [{"field": "number", "reason": "already recorded"}])
+        return invoice_json(conn, invoice.id)
+    stream = f"invoice:{invoice.id}"
+    data = {"number": number, "issued_on": issued_on.isoformat(), "kind": kind}
+    stored = streams.append(conn, stream, streams.current_version(conn, stream), [("FapiaoRecorded", data)], actor)
+    project_fapiao(conn, invoice.id, data, stored[0].recorded_at)
+    return invoice_json(conn, invoice.id)
+
+
+def project_fapiao(conn: Connection, invoice_id: str, data: dict[str, str], recorded_at: datetime) -> None:
+    conn.execute(text("""INSERT INTO fapiao (number, invoice_id, issued_on, kind, recorded_at)
+                         VALUES (:n, :i, :d, :k, :at)"""),
+                 {"n": data["number"], "i": invoice_id, "d": date.fromisoformat(data["issued_on"]),
+                  "k": data["kind"], "at": recorded_at})  # fmt: skip
+
+
+def rebuild_fapiao(conn: Connection) -> int:
+    """Refill `fapiao` from every invoice stream."""
+    rows = conn.execute(text("""SELECT stream_id, data, recorded_at FROM stream_events
+                                WHERE stream_id LIKE 'invoice:%' AND type = 'FapiaoRecorded'
+                                ORDER BY stream_id, version""")).all()  # fmt: skip
+    for row in rows:
+        project_fapiao(conn, row.stream_id.removeprefix("invoice:"), row.data, row.recorded_at)
+    return len(rows)
+
+
+def by_number(conn: Connection, number: str, *, tenant_id: str | None = None) -> dict[str, Any]:
+    """The invoice numbered `number` (NotFound when none, or another tenant's)."""
+    invoice_id = conn.execute(text("SELECT id FROM invoices WHERE number = :n"), {"n": number}).scalar()
+    if invoice_id is None:
+        raise NotFound(f"invoice {number} not found", [{"field": "number", "reason": "not found"}])
+    try:
+        return invoice_json(conn, invoice_id, tenant_id=tenant_id)
+    except NotFound:
+        raise NotFound(f"invoice {number} not found", [{"field": "number", "reason": "not found"}]) from None
 
 
 def credit_notes(conn: Connection, invoice_id: str, *, tenant_id: str | None = None) -> dict[str, Any]:

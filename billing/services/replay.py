@@ -4,7 +4,8 @@ Projections, and what each is the fold of:
 - `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_events` in seq
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
-- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments.
+- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments;
+- `tenant_profiles`: each `tenant:<id>` stream; `fapiao`: the `FapiaoRecorded` events of `invoice:<id>` streams.
 
 `rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
@@ -35,7 +36,7 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances")
+PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances", "tenant_profiles", "fapiao")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -44,6 +45,8 @@ _COMPARED_COLUMNS = {
     "contracts": "id, tenant_id, currency, version, state",
     "gpu_models": "name, fp16_tflops, source",
     "balances": "tenant_id, currency, invoiced, credited, paid",
+    "tenant_profiles": "tenant_id, legal_name, tax_id, address, billing_email, payment_terms_days",
+    "fapiao": "number, invoice_id, issued_on, kind, recorded_at",
 }
 """What a comparison looks at (`contracts.updated_at` is when the row was written, not state)."""
 
@@ -114,12 +117,16 @@ def rebuild_balances(conn: Connection) -> int:
 
 def _rebuild_all(conn: Connection) -> dict[str, int]:
     from billing.services.catalog import rebuild_projection
+    from billing.services.invoices import rebuild_fapiao
+    from billing.services.tenants import rebuild_profiles
 
     return {
         "usage events": rebuild_usage(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
         "balances": rebuild_balances(conn),
+        "tenant profiles": rebuild_profiles(conn),
+        "fapiao": rebuild_fapiao(conn),
     }
 
 
