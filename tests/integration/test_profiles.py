@@ -93,3 +93,30 @@ def test_fapiao_is_recorded_listed_and_found_by_invoice_number(kashi, uid, new_t
     assert operator_client.get("/v1/invoices/by-number/KS-1999-999999").status_code == 404
     export = operator_client.get("/v1/exports/invoice-lines", params={"period": "2026-09", "format": "csv"})
     assert f"2431{uid}" in export.content.decode("utf-8-sig")
+
+
+def test_a_profile_changed_after_issue_does_not_change_the_issued_pdf(kashi, uid, operator_client):
+    import io
+
+    from pypdf import PdfReader
+
+    tenant_id = f"t-{uid}"
+    operator_client.post(
+        "/v1/tenants", json={"id": tenant_id, "legal_name": f"旧名称{uid}有限公司", "tax_id": "91310000MA1FL4XN2K"}
+    ).raise_for_status()
+    operator_client.put("/v1/issuer", json=ISSUER).raise_for_status()
+    sign(kashi, contract(f"c-{uid}", tenant_id, MACHINES))
+    (invoice_id,) = close_tenant(kashi.engine, tenant_id, Period(2026, 9))
+
+    def pdf_text() -> str:
+        pdf = operator_client.get(f"/v1/invoices/{invoice_id}.pdf").content
+        return "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+
+    before = pdf_text()
+    assert f"旧名称{uid}有限公司" in before and ISSUER["legal_name"] in before and "7,632.00" in before
+    operator_client.patch(
+        f"/v1/tenants/{tenant_id}", json={"legal_name": f"新名称{uid}有限公司", "payment_terms_days": 90}
+    ).raise_for_status()
+    operator_client.put("/v1/issuer", json={**ISSUER, "legal_name": "另一家公司", "bank_account": "0000"})
+    assert pdf_text() == before
+    operator_client.put("/v1/issuer", json=ISSUER).raise_for_status()

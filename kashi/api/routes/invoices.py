@@ -8,7 +8,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from billing.services import invoices as invoice_store
-from billing.services import tenants
+from billing.services import parties, tenants
 from kashi.api.deps import ConnDep, Reader, listing_scope, require
 from kashi.api.pagination import page
 from kashi.errors import ValidationFailed
@@ -44,7 +44,7 @@ def _pdf(conn, invoice_id: str, principal: Principal) -> Response:
 
     invoice = invoice_store.invoice_json(conn, invoice_id, tenant_id=_scope(principal))
     tenant = tenants.get(conn, invoice["tenant_id"])
-    body = render_invoice(invoice, tenant_name=tenant["name"], timezone=tenant["timezone"])
+    body = render_invoice(invoice, parties=parties.of_invoice(conn, invoice), timezone=tenant["timezone"])
     return Response(
         body,
         media_type="application/pdf",
