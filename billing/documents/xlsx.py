@@ -225,3 +225,31 @@ def _bold(sheet, value: str, font: Font) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value)
     cell.font = font
     return cell
+
+
+def receivables_workbook(report: dict, columns: tuple[str, ...], rows: list[list]) -> bytes:
+    """The aged receivables report as a workbook: amounts as numeric `#,##0.00` cells, header frozen."""
+    from io import BytesIO
+
+    titles = {"tenant_id": "客户编号 Tenant id", "tenant_name": "客户名称 Tenant name", "currency": "币种 Currency",
+              "current": "未到期 Current", "1_30": "逾期 1–30 天", "31_60": "逾期 31–60 天", "61_90": "逾期 61–90 天",
+              "over_90": "逾期 90 天以上 Over 90", "total_due": "应收合计 Total due",
+              "credit_balance": "预收余额 Credit balance"}  # fmt: skip
+    book = Workbook(write_only=True)
+    table = tuple(Column(c, titles.get(c, c), "text" if c in ("tenant_id", "tenant_name", "currency") else "money")
+                  for c in columns)  # fmt: skip
+    preamble = ([(f"应收账款账龄 Aged receivables as of {report['as_of']}", Font(bold=True, size=13))],)
+    sheet = _sheet(book, "Receivables", table, preamble)
+    for row in rows:
+        out = []
+        for value, column in zip(row, table, strict=True):
+            if column.kind == "money":
+                cell = WriteOnlyCell(sheet, Decimal(value))
+                cell.number_format = MONEY
+                out.append(cell)
+            else:
+                out.append(value)
+        sheet.append(out)
+    target = BytesIO()
+    book.save(target)
+    return target.getvalue()
