@@ -13,11 +13,17 @@ from metering.record import record
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
 
 
+def _emit_parked(conn, batch: dict) -> None:
+    from billing.store.outbox import emit
+
+    emit(conn, "batch.parked", batch)
+
+
 def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, dramatiq.Actor]:
     """Declare Kashi's actors on ``broker``, bound to ``engine``."""
 
     def record_usage(batch_id: str, rows: list[list]) -> None:
-        record(engine, batch_id, rows, max_attempts=max_attempts)
+        record(engine, batch_id, rows, max_attempts=max_attempts, on_parked=_emit_parked)
 
     actors = {
         RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
@@ -32,7 +38,7 @@ def _extra_actor_modules():
     """Actor modules of later capabilities (month close) that exist in this build."""
     import importlib
 
-    for name in ("workers.close",):
+    for name in ("workers.close", "workers.webhooks"):
         try:
             yield importlib.import_module(name)
         except ModuleNotFoundError as exc:

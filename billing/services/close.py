@@ -38,7 +38,7 @@ from billing.core.periods import Period, instant_to_json, period_of
 from billing.core.pricing import charges_for_period
 from billing.core.rating import GpuRollupRow, TokenRollupRow, rate_period, rating_boundaries
 from billing.services import parties
-from billing.store import numbering
+from billing.store import numbering, outbox
 from kashi.errors import Conflict, NotFound
 from metering.intervals import HOUR, split, split_at
 from metering.store import INGEST_FENCE, MAX_INTERVAL_S
@@ -317,6 +317,8 @@ def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetim
             {"t": tenant_id, "p": str(period), "s": close_seq, "at": now, "w": watermark,
              "i": _json(assembled.inputs), "ids": _json(ids)},
         )  # fmt: skip
+        outbox.emit(conn, "period.closed", {"tenant_id": tenant_id, "period": str(period),
+                                            "closed_at": instant_to_json(now), "invoice_ids": ids})  # fmt: skip
         return ids
 
 
@@ -373,6 +375,9 @@ def _issue(conn: Connection, draft: InvoiceDraft, tz: str, close_seq: int, issue
         )
     add_to_balance(conn, draft.tenant_id, draft.currency, invoiced=draft.total)
     parties.record(conn, invoice_id, draft.tenant_id, tz, issued_at)
+    from billing.services.invoices import invoice_json
+
+    outbox.emit(conn, "invoice.issued", invoice_json(conn, invoice_id))
     return invoice_id
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, text
 from billing.core.money import parse_amount, to_json
 from billing.core.periods import Period, instant_to_json
 from billing.services.close import add_to_balance, line_from_row
-from billing.store import numbering
+from billing.store import numbering, outbox
 from kashi import streams
 from kashi.errors import Conflict, CreditExceedsRemaining, NotFound, ValidationFailed
 
@@ -195,6 +195,9 @@ def issue_credit_note(conn: Connection, invoice_id: str, payload: object, *, now
     """
     if not isinstance(payload, dict):
         raise ValidationFailed.of("body", "must be a JSON object with amount and reason")
+    unknown = sorted(set(payload) - {"amount", "reason"})
+    if unknown:
+        raise ValidationFailed("invalid credit note", [{"field": k, "reason": "unknown field"} for k in unknown])
     amount = parse_amount(payload.get("amount"), field="amount")
     reason = payload.get("reason")
     problems = []
@@ -225,4 +228,6 @@ def issue_credit_note(conn: Connection, invoice_id: str, payload: object, *, now
     )  # fmt: skip
     add_to_balance(conn, invoice.tenant_id, invoice.currency, credited=amount)
     row = conn.execute(text("SELECT * FROM credit_notes WHERE id = :id"), {"id": note_id}).one()
-    return _note_json(row)
+    note = _note_json(row)
+    outbox.emit(conn, "credit_note.issued", note)
+    return note

@@ -5,7 +5,8 @@ Projections, and what each is the fold of:
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
 - `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments;
-- `tenant_profiles`: each `tenant:<id>` stream; `fapiao`: the `FapiaoRecorded` events of `invoice:<id>` streams.
+- `tenant_profiles`: each `tenant:<id>` stream; `fapiao`: the `FapiaoRecorded` events of `invoice:<id>` streams;
+  `webhook_endpoints`: each `webhook:<id>` stream.
 
 `rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
@@ -36,7 +37,7 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances", "tenant_profiles", "fapiao")
+PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances", "tenant_profiles", "fapiao", "webhook_endpoints")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -47,6 +48,7 @@ _COMPARED_COLUMNS = {
     "balances": "tenant_id, currency, invoiced, credited, paid",
     "tenant_profiles": "tenant_id, legal_name, tax_id, address, billing_email, payment_terms_days",
     "fapiao": "number, invoice_id, issued_on, kind, recorded_at",
+    "webhook_endpoints": "id, url, events, secret, created_at, deleted_at",
 }
 """What a comparison looks at (`contracts.updated_at` is when the row was written, not state)."""
 
@@ -119,6 +121,7 @@ def _rebuild_all(conn: Connection) -> dict[str, int]:
     from billing.services.catalog import rebuild_projection
     from billing.services.invoices import rebuild_fapiao
     from billing.services.tenants import rebuild_profiles
+    from billing.services.webhooks import rebuild_endpoints
 
     return {
         "usage events": rebuild_usage(conn),
@@ -127,6 +130,7 @@ def _rebuild_all(conn: Connection) -> dict[str, int]:
         "balances": rebuild_balances(conn),
         "tenant profiles": rebuild_profiles(conn),
         "fapiao": rebuild_fapiao(conn),
+        "webhook endpoints": rebuild_endpoints(conn),
     }
 
 

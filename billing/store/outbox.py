@@ -3,8 +3,8 @@
 `emit(conn, event_type, data)` is the one call a service makes: it stores the event's body, exactly
 as it will be sent, in `webhook_events` (append-only) and one pending `webhook_deliveries` row per
 endpoint subscribed to `event_type` — all inside the caller's transaction, so an event exists if
-and only if its change committed. A worker delivers it afterwards (`billing.services.webhooks`);
-`conn.info[PENDING]` tells the entry point that committed the transaction to wake one up.
+and only if its change committed. A worker delivers it afterwards (`billing.services.webhooks`): the
+`NOTIFY kashi_outbox` sent here reaches the workers' listeners only when the transaction commits.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from billing.core.periods import instant_to_json
 
 EVENT_TYPES = ("invoice.issued", "credit_note.issued", "payment.recorded", "period.closed", "batch.parked",
                "contract.at_risk")  # fmt: skip
-PENDING = "kashi_outbox_pending"
-"""Key of `Connection.info` set when the transaction holds events to deliver."""
+CHANNEL = "kashi_outbox"
+"""The PostgreSQL NOTIFY channel that wakes the delivery workers (delivered on commit only)."""
 
 
 def body_of(event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]) -> str:
@@ -50,4 +50,4 @@ def emit(conn: Connection, event_type: str, data: dict) -> None:
         {"i": event_id, "t": event_type},
     ).rowcount
     if added:
-        conn.info[PENDING] = True
+        conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})
