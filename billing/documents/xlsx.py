@@ -147,7 +147,7 @@ STATEMENT_COLUMNS = (
     Column("date", "日期 Date", "date"),
     Column("kind", "类型 Kind"),
     Column("number", "单号 Number"),
-    Column("refers_to", "关联发票 Refers to"),
+    Column("refers_to", "关联账单 Refers to"),
     Column("description", "摘要 Description"),
     Column("debit", "借方 Debit", "money"),
     Column("credit", "贷方 Credit", "money"),

@@ -58,7 +58,7 @@ def _description(kind: str, about: str, refers_to: str) -> str:
     if kind == "invoice":
         return f"账单 Invoice for {about}"
     if kind == "credit_note":
-        return f"红字 Credit note on {refers_to}: {about}"
+        return f"贷记单 Credit note on {refers_to}: {about}"
     return "收款 Payment received"
 
 
