@@ -9,13 +9,14 @@ from __future__ import annotations
 import dramatiq
 from sqlalchemy import Engine
 
+from billing.store.outbox import emit
 from metering.record import record
+from workers import close, webhooks
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
 
 
 def _emit_parked(conn, batch: dict) -> None:
-    from billing.store.outbox import emit
-
+    """`batch.parked` into the webhook outbox, inside the parking transaction."""
     emit(conn, "batch.parked", batch)
 
 
@@ -29,18 +30,7 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, drama
         RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
                                      broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
     }
-    for extra in _extra_actor_modules():
-        actors.update(extra.declare(broker, engine))
+    actors.update(close.declare(broker, engine))
+    actors.update(webhooks.declare(broker, engine))
     return actors
 
-
-def _extra_actor_modules():
-    """Actor modules of later capabilities (month close) that exist in this build."""
-    import importlib
-
-    for name in ("workers.close", "workers.webhooks"):
-        try:
-            yield importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise

@@ -15,8 +15,10 @@ from sqlalchemy import Connection, text
 
 from billing.core.money import parse_amount, to_json
 from billing.core.periods import Period, instant_to_json
-from billing.services.close import add_to_balance, line_from_row
+from billing.services.receivables import invoice_figures
 from billing.store import numbering, outbox
+from billing.store.balances import add_to_balance
+from billing.store.invoices import line_from_row
 from kashi import streams
 from kashi.errors import Conflict, CreditExceedsRemaining, NotFound, ValidationFailed
 
@@ -70,7 +72,6 @@ def _is_invoice_number(value: str) -> bool:
 def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
     """The JSON of invoice rows, their lines read in one query; with the fapiao recorded for each and
     what it still owes (due date, amounts credited, paid and due, status: derived, never stored)."""
-    from billing.services.receivables import invoice_figures
 
     lines: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
     if rows:

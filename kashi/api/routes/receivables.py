@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from billing.core.periods import Period
 from billing.services import preview as previews
 from billing.services import receivables
-from kashi.api.deps import BillingReader, ConnDep, Reader, ensure_tenant_visible
+from kashi.api.deps import BillingReader, ConnDep, VisibleTenant
 
 router = APIRouter(tags=["receivables"])
 MEDIA = {
@@ -51,13 +51,11 @@ def receivables_report(
 
 @router.get("/tenants/{tenant_id}/invoice-preview")
 def invoice_preview(
-    tenant_id: str,
+    tenant_id: VisibleTenant,
     conn: ConnDep,
-    principal: Reader,
     period: Annotated[str, Query(description="The billing period, YYYY-MM: running or ended, not yet closed.")],
     currency: Annotated[str | None, Query(description="Which currency's invoice; default the tenant's.")] = None,
 ) -> dict:
     """What a close of `period` would issue now, as invoice JSON with `"number": null` and `"status": "draft"`.
     Nothing is written or numbered; usage persisted so far is included."""
-    ensure_tenant_visible(principal, tenant_id)
     return previews.preview(conn, tenant_id, Period.parse(period), currency=currency or None)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from billing.services import tenants
-from kashi.api.deps import BillingReader, ConnDep, CurrentPrincipal, Operator, SettingsDep, ensure_tenant_visible
+from kashi.api.deps import BillingReader, ConnDep, Operator, SettingsDep, VisibleTenant
 from kashi.api.pagination import page
 
 router = APIRouter(tags=["tenants"])
@@ -78,8 +78,7 @@ def list_tenants(
 
 
 @router.get("/tenants/{tenant_id}", response_model=Tenant)
-def get_tenant(tenant_id: str, conn: ConnDep, principal: CurrentPrincipal) -> dict:
-    ensure_tenant_visible(principal, tenant_id)
+def get_tenant(conn: ConnDep, tenant_id: VisibleTenant) -> dict:
     return tenants.get(conn, tenant_id)
 
 
