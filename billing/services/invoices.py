@@ -16,6 +16,7 @@ from sqlalchemy import Connection, text
 from billing.core.money import parse_amount, to_json
 from billing.core.periods import Period, instant_to_json
 from billing.services.receivables import invoice_figures
+from billing.store import fapiao as fapiao_store
 from billing.store import numbering, outbox
 from billing.store.balances import add_to_balance
 from billing.store.invoices import line_from_row
@@ -95,10 +96,8 @@ def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
 def fapiao_of(conn: Connection, invoice_ids: list[str]) -> dict[str, list[dict[str, str]]]:
     """The fapiao recorded against each invoice, by issue date and number."""
     found: dict[str, list[dict[str, str]]] = {i: [] for i in invoice_ids}
-    if invoice_ids:
-        for r in conn.execute(text("""SELECT * FROM fapiao WHERE invoice_id = ANY(:ids)
-                                      ORDER BY issued_on, number"""), {"ids": invoice_ids}):  # fmt: skip
-            found[r.invoice_id].append(_fapiao_json(r))
+    for r in fapiao_store.of_invoices(conn, invoice_ids):
+        found[r.invoice_id].append(_fapiao_json(r))
     return found
 
 
@@ -125,7 +124,7 @@ def record_fapiao(conn: Connection, invoice_id: str, number: str, issued_on: dat
     if problems:
         raise ValidationFailed("invalid fapiao", problems)
     invoice = invoice_row(conn, invoice_id, tenant_id=tenant_id, lock=True)
-    existing = conn.execute(text("SELECT * FROM fapiao WHERE number = :n"), {"n": number}).first()
+    existing = fapiao_store.by_number(conn, number)
     if existing is not None:
         if existing.invoice_id != invoice.id:
             raise Conflict(f"fapiao {number} is already recorded for another invoice",
@@ -139,17 +138,12 @@ def record_fapiao(conn: Connection, invoice_id: str, number: str, issued_on: dat
 
 
 def project_fapiao(conn: Connection, invoice_id: str, data: dict[str, str], recorded_at: datetime) -> None:
-    conn.execute(text("""INSERT INTO fapiao (number, invoice_id, issued_on, kind, recorded_at)
-                         VALUES (:n, :i, :d, :k, :at)"""),
-                 {"n": data["number"], "i": invoice_id, "d": date.fromisoformat(data["issued_on"]),
-                  "k": data["kind"], "at": recorded_at})  # fmt: skip
+    fapiao_store.insert(conn, invoice_id, data, recorded_at)
 
 
 def rebuild_fapiao(conn: Connection) -> int:
     """Refill `fapiao` from every invoice stream."""
-    rows = conn.execute(text("""SELECT stream_id, data, recorded_at FROM stream_events
-                                WHERE stream_id LIKE 'invoice:%' AND type = 'FapiaoRecorded'
-                                ORDER BY stream_id, version""")).all()  # fmt: skip
+    rows = fapiao_store.recorded_events(conn)
     for row in rows:
         project_fapiao(conn, row.stream_id.removeprefix("invoice:"), row.data, row.recorded_at)
     return len(rows)

@@ -7,15 +7,15 @@ they are shown with the current tenant profile and no issuer.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from billing.core.periods import instant_to_json
 from billing.core.receivables import due_at
 from billing.services import issuer, tenants
+from billing.store import parties as store
 
 
 def record(conn: Connection, invoice_id: str, tenant_id: str, tz: str, issued_at: datetime) -> None:
@@ -24,17 +24,12 @@ def record(conn: Connection, invoice_id: str, tenant_id: str, tz: str, issued_at
     if profile is not None:
         profile = {k: profile[k] for k in issuer.FIELDS}
     terms = tenant["payment_terms_days"]
-    conn.execute(
-        text("""INSERT INTO invoice_parties (invoice_id, issuer, tenant, payment_terms_days, due_at)
-                VALUES (:i, CAST(:issuer AS jsonb), CAST(:tenant AS jsonb), :terms, :due)"""),
-        {"i": invoice_id, "issuer": json.dumps(profile) if profile else None,
-         "tenant": json.dumps(tenants.party(tenant)), "terms": terms, "due": due_at(issued_at, terms, tz)},
-    )  # fmt: skip
+    store.insert(conn, invoice_id, profile, tenants.party(tenant), terms, due_at(issued_at, terms, tz))
 
 
 def of_invoice(conn: Connection, invoice: dict[str, Any]) -> dict[str, Any]:
     """{"issuer": profile or None, "tenant": bill-to party, "payment_terms_days"} for an invoice's JSON."""
-    row = conn.execute(text("SELECT * FROM invoice_parties WHERE invoice_id = :i"), {"i": invoice["id"]}).first()
+    row = store.of_invoice(conn, invoice["id"])
     if row is not None:
         return {"issuer": row.issuer, "tenant": row.tenant, "payment_terms_days": row.payment_terms_days}
     tenant = tenants.get(conn, invoice["tenant_id"])

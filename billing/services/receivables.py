@@ -15,11 +15,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from billing.core import receivables as rules
 from billing.core.money import to_json
 from billing.core.periods import instant_to_json
+from billing.store import receivables as store
 
 ZERO = rules.ZERO
 
@@ -57,35 +58,10 @@ class Ledger:
         }
 
 
-_INVOICES = """
-    SELECT i.id, i.number, i.tenant_id, i.currency, i.issued_at, i.total, i.period, t.timezone,
-           p.due_at, coalesce(tp.payment_terms_days, 30) AS terms
-      FROM invoices i JOIN tenants t ON t.id = i.tenant_id
-      LEFT JOIN invoice_parties p ON p.invoice_id = i.id
-      LEFT JOIN tenant_profiles tp ON tp.tenant_id = i.tenant_id
-     WHERE (CAST(:t AS text) IS NULL OR i.tenant_id = :t) AND (CAST(:c AS text) IS NULL OR i.currency = :c)
-       AND (CAST(:until AS timestamptz) IS NULL OR i.issued_at < :until)
-"""
-_CREDITED = """
-    SELECT invoice_id, sum(amount) AS amount FROM credit_notes
-     WHERE (CAST(:t AS text) IS NULL OR tenant_id = :t) AND (CAST(:c AS text) IS NULL OR currency = :c)
-       AND (CAST(:until AS timestamptz) IS NULL OR issued_at < :until)
-     GROUP BY invoice_id
-"""
-_PAYMENTS = """
-    SELECT p.id, p.tenant_id, p.currency, p.amount, p.invoice_id, p.reference, p.received_at, p.recorded_at,
-           t.timezone
-      FROM payments p JOIN tenants t ON t.id = p.tenant_id
-     WHERE (CAST(:t AS text) IS NULL OR p.tenant_id = :t) AND (CAST(:c AS text) IS NULL OR p.currency = :c)
-       AND (CAST(:until AS timestamptz) IS NULL OR p.received_at < :until)
-     ORDER BY p.recorded_at, p.id
-"""
-
-
 def ledgers(conn: Connection, *, tenant_id: str | None = None, currency: str | None = None,
             until: datetime | None = None) -> dict[tuple[str, str], Ledger]:  # fmt: skip
     """Every (tenant, currency) ledger, allocated; `until` keeps only documents dated before it."""
-    params = {"t": tenant_id, "c": currency, "until": until}
+    params = {"tenant_id": tenant_id, "currency": currency, "until": until}
     books: dict[tuple[str, str], Ledger] = {}
 
     def book(row) -> Ledger:
@@ -94,14 +70,14 @@ def ledgers(conn: Connection, *, tenant_id: str | None = None, currency: str | N
             books[key] = Ledger(row.tenant_id, row.currency, row.timezone)
         return books[key]
 
-    for row in conn.execute(text(_INVOICES), params):
+    for row in store.invoice_rows(conn, **params):
         ledger = book(row)
         ledger.invoices.append(row)
         ledger.due_at[row.id] = row.due_at or rules.due_at(row.issued_at, row.terms, row.timezone)
-    credited = {r.invoice_id: r.amount for r in conn.execute(text(_CREDITED), params)}
+    credited = store.credited(conn, **params)
     for ledger in books.values():
         ledger.credited = {i.id: credited[i.id] for i in ledger.invoices if i.id in credited}
-    for row in conn.execute(text(_PAYMENTS), params):
+    for row in store.payment_rows(conn, **params):
         book(row).payments.append(row)
     return {key: ledger.allocate() for key, ledger in books.items()}
 
@@ -144,7 +120,7 @@ def report(conn: Connection, as_of: date) -> dict[str, Any]:
     # Documents dated before the end of the day in the tenant's zone: load through the latest zone
     # (UTC−12) and cut per tenant below.
     until = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=ZoneInfo("Etc/GMT+12"))
-    names = dict(conn.execute(text("SELECT id, name FROM tenants")).all())
+    names = store.tenant_names(conn)
     rows = []
     totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: {**rules.empty_buckets(), "total_due": ZERO,
                                                                   "credit_balance": ZERO})  # fmt: skip
@@ -154,7 +130,7 @@ def report(conn: Connection, as_of: date) -> dict[str, Any]:
         ledger.invoices = [i for i in ledger.invoices if i.issued_at < end]
         ledger.payments = [p for p in ledger.payments if p.received_at < end]
         # credit notes: reload those dated before the tenant's own end of day
-        ledger.credited = _credited_before(conn, [i.id for i in ledger.invoices], end)
+        ledger.credited = store.credited_before(conn, [i.id for i in ledger.invoices], end)
         ledger.allocate()
         buckets = rules.empty_buckets()
         for invoice in ledger.invoices:
@@ -180,15 +156,6 @@ def report(conn: Connection, as_of: date) -> dict[str, Any]:
         "items": rows,
         "totals": [{"currency": c, **{k: to_json(v) for k, v in totals[c].items()}} for c in sorted(totals)],
     }
-
-
-def _credited_before(conn: Connection, invoice_ids: list[str], end: datetime) -> dict[str, Decimal]:
-    if not invoice_ids:
-        return {}
-    rows = conn.execute(text("""SELECT invoice_id, sum(amount) AS amount FROM credit_notes
-                                WHERE invoice_id = ANY(:ids) AND issued_at < :e GROUP BY invoice_id"""),
-                        {"ids": invoice_ids, "e": end}).all()  # fmt: skip
-    return {r.invoice_id: r.amount for r in rows}
 
 
 def report_rows(report_json: dict[str, Any]) -> list[list[Any]]:

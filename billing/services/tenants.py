@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, insert
 
 from billing.core.receivables import DEFAULT_PAYMENT_TERMS_DAYS
+from billing.store import tenant_profiles as profiles
 from kashi import streams
 from kashi.errors import Conflict, NotFound, ValidationFailed
 from kashi.tables import tenants
@@ -114,14 +115,7 @@ def profile_of(data: dict) -> dict[str, Any]:
 
 
 def _write_profile(conn: Connection, tenant_id: str, profile: dict[str, Any]) -> None:
-    conn.execute(
-        text("""INSERT INTO tenant_profiles (tenant_id, legal_name, tax_id, address, billing_email, payment_terms_days)
-                VALUES (:t, :legal_name, :tax_id, :address, :billing_email, :payment_terms_days)
-                ON CONFLICT (tenant_id) DO UPDATE SET legal_name = EXCLUDED.legal_name, tax_id = EXCLUDED.tax_id,
-                  address = EXCLUDED.address, billing_email = EXCLUDED.billing_email,
-                  payment_terms_days = EXCLUDED.payment_terms_days"""),
-        {"t": tenant_id, **profile},
-    )
+    profiles.write(conn, tenant_id, profile)
 
 
 def update(conn: Connection, tenant_id: str, payload: dict, *, actor: str) -> dict:
@@ -150,16 +144,11 @@ def update(conn: Connection, tenant_id: str, payload: dict, *, actor: str) -> di
 
 def apply_change(conn: Connection, tenant_id: str, changes: dict[str, Any]) -> None:
     if "name" in changes:
-        conn.execute(text("UPDATE tenants SET name = :n WHERE id = :t"), {"n": changes["name"], "t": tenant_id})
+        profiles.rename(conn, tenant_id, changes["name"])
     if any(f in changes for f in PROFILE_FIELDS):
         profile = {f: get(conn, tenant_id)[f] for f in PROFILE_FIELDS}
         profile.update({f: changes[f] for f in PROFILE_FIELDS if f in changes})
         _write_profile(conn, tenant_id, profile)
-
-
-_SELECT = """SELECT t.*, p.legal_name, p.tax_id, p.address, p.billing_email,
-                    coalesce(p.payment_terms_days, 30) AS payment_terms_days
-               FROM tenants t LEFT JOIN tenant_profiles p ON p.tenant_id = t.id"""
 
 
 def _json(row) -> dict[str, Any]:
@@ -178,7 +167,7 @@ def _json(row) -> dict[str, Any]:
 
 
 def get(conn: Connection, tenant_id: str) -> dict:
-    row = conn.execute(text(_SELECT + " WHERE t.id = :t"), {"t": tenant_id}).first()
+    row = profiles.read(conn, tenant_id)
     if row is None:
         raise NotFound(f"tenant {tenant_id} not found", [{"field": "tenant_id", "reason": "not found"}])
     return _json(row)
@@ -186,13 +175,7 @@ def get(conn: Connection, tenant_id: str) -> dict:
 
 def search(conn: Connection, q: str | None, after: str | None, limit: int) -> list[dict]:
     """Tenants by id whose id, name or legal name contains `q` (any case); `after`: the last id seen."""
-    pattern = None if not q else "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    rows = conn.execute(
-        text(_SELECT + """ WHERE (CAST(:q AS text) IS NULL OR t.id ILIKE :q OR t.name ILIKE :q
-                                  OR p.legal_name ILIKE :q)
-                             AND (CAST(:a AS text) IS NULL OR t.id > :a) ORDER BY t.id LIMIT :l"""),
-        {"q": pattern, "a": after, "l": limit},
-    ).all()
+    rows = profiles.search(conn, q, after, limit)
     return [_json(r) for r in rows]
 
 
@@ -203,18 +186,17 @@ def party(tenant: dict) -> dict[str, Any]:
 
 def rebuild_profiles(conn: Connection) -> int:
     """Refill `tenant_profiles` (and tenant names) by folding every tenant stream."""
-    rows = conn.execute(text("""SELECT stream_id, type, data FROM stream_events WHERE stream_id LIKE 'tenant:%'
-                                ORDER BY stream_id, version""")).all()  # fmt: skip
-    profiles: dict[str, dict[str, Any]] = {}
+    rows = profiles.tenant_events(conn)
+    folded: dict[str, dict[str, Any]] = {}
     for row in rows:
         tenant_id = row.stream_id.removeprefix("tenant:")
         if row.type == "TenantCreated":
-            profiles[tenant_id] = profile_of(row.data)
-        elif row.type == "TenantProfileChanged" and tenant_id in profiles:
-            profiles[tenant_id].update({k: v for k, v in row.data.items() if k in PROFILE_FIELDS})
-    for tenant_id, profile in profiles.items():
+            folded[tenant_id] = profile_of(row.data)
+        elif row.type == "TenantProfileChanged" and tenant_id in folded:
+            folded[tenant_id].update({k: v for k, v in row.data.items() if k in PROFILE_FIELDS})
+    for tenant_id, profile in folded.items():
         _write_profile(conn, tenant_id, profile)
-    return len(profiles)
+    return len(folded)
 
 
 def ensure(conn: Connection, tenant_id: str, **payload) -> dict:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 import uuid
@@ -32,9 +31,10 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine
 
 from billing.core.periods import instant_to_json
+from billing.store import webhooks as store
 from billing.store.outbox import EVENT_TYPES
 from kashi import streams
 from kashi.errors import NotFound, ValidationFailed
@@ -98,14 +98,11 @@ def create(conn: Connection, url: str, events: list[str], *, actor: str) -> dict
 
 
 def _project_created(conn: Connection, data: dict, at: datetime) -> None:
-    conn.execute(text("""INSERT INTO webhook_endpoints (id, url, events, secret, created_at)
-                         VALUES (:id, :url, CAST(:events AS jsonb), :secret, :at)"""),
-                 {**data, "events": json.dumps(data["events"]), "at": at})  # fmt: skip
+    store.insert_endpoint(conn, data, at)
 
 
 def _row(conn: Connection, endpoint_id: str):
-    row = conn.execute(text("SELECT * FROM webhook_endpoints WHERE id = :i AND deleted_at IS NULL"),
-                       {"i": endpoint_id}).first()  # fmt: skip
+    row = store.endpoint(conn, endpoint_id)
     if row is None:
         raise NotFound(f"webhook endpoint {endpoint_id} not found", [{"field": "webhook_id", "reason": "not found"}])
     return row
@@ -120,10 +117,7 @@ def get(conn: Connection, endpoint_id: str) -> dict[str, Any]:
 
 
 def list_endpoints(conn: Connection, after: str | None, limit: int) -> list[dict[str, Any]]:
-    rows = conn.execute(text("""SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL
-                                AND (CAST(:a AS text) IS NULL OR id > :a) ORDER BY id LIMIT :l"""),
-                        {"a": after, "l": limit}).all()  # fmt: skip
-    return [_json(r) for r in rows]
+    return [_json(r) for r in store.endpoints(conn, after, limit)]
 
 
 def delete(conn: Connection, endpoint_id: str, *, actor: str) -> None:
@@ -131,22 +125,18 @@ def delete(conn: Connection, endpoint_id: str, *, actor: str) -> None:
     _row(conn, endpoint_id)
     stream = f"webhook:{endpoint_id}"
     stored = streams.append(conn, stream, streams.current_version(conn, stream), [("WebhookDeleted", {})], actor)
-    conn.execute(text("UPDATE webhook_endpoints SET deleted_at = :at WHERE id = :i"),
-                 {"at": stored[0].recorded_at, "i": endpoint_id})  # fmt: skip
-    conn.execute(text("""UPDATE webhook_deliveries SET status = 'cancelled'
-                         WHERE endpoint_id = :i AND status = 'pending'"""), {"i": endpoint_id})  # fmt: skip
+    store.mark_deleted(conn, endpoint_id, stored[0].recorded_at)
+    store.cancel_pending(conn, endpoint_id)
 
 
 def rebuild_endpoints(conn: Connection) -> int:
     """Refill `webhook_endpoints` from every `webhook:<id>` stream."""
-    rows = conn.execute(text("""SELECT stream_id, type, data, recorded_at FROM stream_events
-                                WHERE stream_id LIKE 'webhook:%' ORDER BY stream_id, version""")).all()  # fmt: skip
+    rows = store.endpoint_events(conn)
     for row in rows:
         if row.type == "WebhookCreated":
-            _project_created(conn, row.data, row.recorded_at)
+            store.insert_endpoint(conn, row.data, row.recorded_at)
         elif row.type == "WebhookDeleted":
-            conn.execute(text("UPDATE webhook_endpoints SET deleted_at = :at WHERE id = :i"),
-                         {"at": row.recorded_at, "i": row.stream_id.removeprefix("webhook:")})  # fmt: skip
+            store.mark_deleted(conn, row.stream_id.removeprefix("webhook:"), row.recorded_at)
     return len(rows)
 
 
@@ -154,19 +144,11 @@ def deliveries(conn: Connection, endpoint_id: str, after: int | None, limit: int
     """The endpoint's deliveries, newest event first, each with its attempts (the delivery log);
     the cursor is the event's outbox `seq`."""
     _row(conn, endpoint_id)
-    rows = conn.execute(
-        text("""SELECT d.*, e.type, e.seq, e.created_at AS event_created_at FROM webhook_deliveries d
-                JOIN webhook_events e ON e.id = d.event_id
-                WHERE d.endpoint_id = :i AND (CAST(:a AS bigint) IS NULL OR e.seq < :a)
-                ORDER BY e.seq DESC LIMIT :l"""),
-        {"i": endpoint_id, "a": after, "l": limit},
-    ).all()
+    rows = store.deliveries(conn, endpoint_id, after, limit)
     log: dict[str, list] = {r.event_id: [] for r in rows}
-    if rows:
-        for a in conn.execute(text("""SELECT * FROM webhook_attempts WHERE endpoint_id = :i AND event_id = ANY(:e)
-                                      ORDER BY event_id, attempt"""), {"i": endpoint_id, "e": list(log)}):
-            log[a.event_id].append({"attempt": a.attempt, "at": instant_to_json(a.at), "status_code": a.status_code,
-                                    "error": a.error, "duration_ms": a.duration_ms})  # fmt: skip
+    for a in store.attempts(conn, endpoint_id, list(log)):
+        log[a.event_id].append({"attempt": a.attempt, "at": instant_to_json(a.at), "status_code": a.status_code,
+                                "error": a.error, "duration_ms": a.duration_ms})  # fmt: skip
     return [
         {"seq": r.seq, "event_id": r.event_id, "type": r.type, "status": r.status, "attempts": r.attempts,
          "event_created_at": instant_to_json(r.event_created_at),
@@ -193,18 +175,7 @@ class Due:
 
 def _claim(engine: Engine, limit: int) -> list[Due]:
     with engine.begin() as conn:
-        rows = conn.execute(
-            text("""UPDATE webhook_deliveries d SET next_attempt_at = now() + make_interval(secs => :lease)
-                    FROM (SELECT event_id, endpoint_id FROM webhook_deliveries
-                           WHERE status = 'pending' AND next_attempt_at <= now()
-                           ORDER BY next_attempt_at LIMIT :n FOR UPDATE SKIP LOCKED) due,
-                         webhook_endpoints w, webhook_events e
-                    WHERE d.event_id = due.event_id AND d.endpoint_id = due.endpoint_id
-                      AND w.id = d.endpoint_id AND e.id = d.event_id
-                    RETURNING d.event_id, d.endpoint_id, d.attempts + 1 AS attempt, w.url, w.secret, e.body,
-                              extract(epoch FROM now() - d.created_at) AS age_s"""),
-            {"lease": LEASE_S, "n": limit},
-        ).all()
+        rows = store.claim_due(conn, LEASE_S, limit)
     return [Due(r.event_id, r.endpoint_id, r.attempt, r.url, r.secret, r.body, float(r.age_s)) for r in rows]
 
 
@@ -223,20 +194,10 @@ def _send(client: httpx.Client, due: Due) -> tuple[int | None, str | None, int]:
 
 def _record(engine: Engine, due: Due, code: int | None, error: str | None, duration_ms: int) -> None:
     ok = error is None
-    give_up = not ok and due.age_s >= RETRY_FOR_S
+    status = "delivered" if ok else "failed" if due.age_s >= RETRY_FOR_S else "pending"
     with engine.begin() as conn:
-        conn.execute(text("""INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, status_code, error,
-                                                           duration_ms) VALUES (:e, :w, :n, :c, :err, :ms)"""),
-                     {"e": due.event_id, "w": due.endpoint_id, "n": due.attempt, "c": code, "err": error,
-                      "ms": duration_ms})  # fmt: skip
-        conn.execute(
-            text("""UPDATE webhook_deliveries SET attempts = :n, last_attempt_at = now(), last_status_code = :c,
-                           last_error = :err, status = :s, delivered_at = CASE WHEN :ok THEN now() END,
-                           next_attempt_at = now() + make_interval(secs => :wait)
-                    WHERE event_id = :e AND endpoint_id = :w AND status = 'pending'"""),
-            {"n": due.attempt, "c": code, "err": error, "ok": ok, "e": due.event_id, "w": due.endpoint_id,
-             "s": "delivered" if ok else "failed" if give_up else "pending", "wait": backoff_s(due.attempt)},
-        )  # fmt: skip
+        store.record_attempt(conn, due.event_id, due.endpoint_id, due.attempt, code, error, duration_ms,
+                             status=status, retry_in_s=backoff_s(due.attempt))  # fmt: skip
 
 
 def deliver_due(engine: Engine, *, limit: int = BATCH) -> int:
@@ -255,6 +216,5 @@ def deliver_due(engine: Engine, *, limit: int = BATCH) -> int:
 def seconds_to_next(engine: Engine) -> float | None:
     """Seconds until the next pending delivery is due (0 when one is due now); None when none is pending."""
     with engine.connect() as conn:
-        wait = conn.execute(text("""SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries
-                                    WHERE status = 'pending'""")).scalar()  # fmt: skip
-    return None if wait is None else max(float(wait), 0.0)
+        wait = store.seconds_to_next(conn)
+    return None if wait is None else max(wait, 0.0)
