@@ -129,3 +129,18 @@ def test_webhook_bodies_are_validated(operator_client):
         answer = operator_client.post("/v1/webhooks", json=body)
         assert answer.status_code == 422, answer.text
         assert answer.json()["error"]["details"][0]["field"] == field
+
+
+def test_a_parked_batch_is_in_the_outbox_of_the_parking_transaction(kashi, uid):
+    from sqlalchemy import text
+
+    from metering.record import record
+    from workers.actors import _emit_parked
+
+    batch_id = f"b-{uid}"
+    outcome = record(kashi.engine, batch_id, [], max_attempts=0, on_parked=_emit_parked)
+    assert outcome.status == "parked"
+    with kashi.engine.connect() as conn:
+        bodies = conn.execute(text("SELECT body FROM webhook_events WHERE type = 'batch.parked'")).scalars().all()
+    (event,) = [json.loads(b) for b in bodies if batch_id in b]
+    assert event["data"]["batch_id"] == batch_id and event["data"]["status"] == "parked"
