@@ -43,8 +43,10 @@ INVOICE_LINE_COLUMNS = (
     Column("total", "价税合计 Total", "money"),
     Column("currency", "币种 Currency"),
     Column("fapiao_numbers", "发票号码 Fapiao numbers"),
+    Column("due_on", "到期日 Due on", "date"),
 )
-"""`fapiao_numbers`: the fapiao (发票, issued by the tax system) recorded for the invoice, space-separated."""
+"""`fapiao_numbers`: the fapiao (发票, issued by the tax system) recorded for the invoice, space-separated;
+`due_on`: the invoice's local due date as issued (empty for invoices issued before due dates were kept)."""
 
 Row = tuple[str | date | datetime | Decimal, ...]
 """One export row, values in the order of INVOICE_LINE_COLUMNS."""

@@ -92,7 +92,14 @@ def test_fapiao_is_recorded_listed_and_found_by_invoice_number(kashi, uid, new_t
     assert found.status_code == 200 and found.json()["id"] == invoice_id and found.json()["fapiao"] == [listed]
     assert operator_client.get("/v1/invoices/by-number/KS-1999-999999").status_code == 404
     export = operator_client.get("/v1/exports/invoice-lines", params={"period": "2026-09", "format": "csv"})
-    assert f"2431{uid}" in export.content.decode("utf-8-sig")
+    import csv
+    import io
+
+    rows = [r for r in csv.DictReader(io.StringIO(export.content.decode("utf-8-sig"))) if r["invoice_number"] == number]
+    assert rows and all(r["fapiao_numbers"] == f"2431{uid}" and len(r["due_on"]) == 10 for r in rows)
+    statement = operator_client.get(f"/v1/tenants/{new_tenant}/statements/2026-09", params={"format": "csv"})
+    (line,) = [r for r in csv.DictReader(io.StringIO(statement.content.decode("utf-8-sig"))) if r["kind"] == "invoice"]
+    assert line["due_on"] == rows[0]["due_on"] and line["status"] in ("open", "overdue")
 
 
 def test_a_profile_changed_after_issue_does_not_change_the_issued_pdf(kashi, uid, operator_client):
