@@ -32,7 +32,9 @@ from billing.core.lines import ChargeLine
 from billing.core.periods import Period, instant_to_json
 from billing.core.pricing import charges_for_period
 from billing.core.rating import rate_period, rating_boundaries
-from billing.store import balances, closes, contract_streams, invoices, numbering, tenants
+from billing.services import parties
+from billing.services.invoices import invoice_json
+from billing.store import balances, closes, contract_streams, invoices, numbering, outbox, tenants
 from kashi.errors import Conflict
 from metering import query
 
@@ -147,6 +149,8 @@ def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetim
         close_seq = closes.next_close_seq(conn)
         ids = [_issue(conn, draft, tz, close_seq, now) for draft in assembled.drafts]
         closes.record_close(conn, tenant_id, period, close_seq, now, watermark, assembled.inputs, ids)
+        outbox.emit(conn, "period.closed", {"tenant_id": tenant_id, "period": str(period),
+                                            "closed_at": instant_to_json(now), "invoice_ids": ids})  # fmt: skip
         return ids
 
 
@@ -182,4 +186,6 @@ def _issue(conn: Connection, draft: InvoiceDraft, tz: str, close_seq: int, issue
     number = numbering.allocate(conn, numbering.INVOICE_SERIES, draft.currency, issued_at)
     invoices.insert_invoice(conn, invoice_id, number, draft, tz, close_seq, issued_at)
     balances.add_to_balance(conn, draft.tenant_id, draft.currency, invoiced=draft.total)
+    parties.record(conn, invoice_id, draft.tenant_id, tz, issued_at)
+    outbox.emit(conn, "invoice.issued", invoice_json(conn, invoice_id))
     return invoice_id

@@ -7,6 +7,8 @@ Projections, and what each is the fold of:
 - `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments;
 - `suppliers`, `market_rents`, `contracts_at_risk`: the `supplier:*`, `market:*` and `risk:*` streams;
   supplier bills are re-assembled from their closes' stored inputs like invoices.
+- `tenant_profiles`: each `tenant:<id>` stream; `fapiao`: the `FapiaoRecorded` events of `invoice:<id>` streams;
+  `webhook_endpoints`: each `webhook:<id>` stream.
 
 `rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
@@ -29,7 +31,10 @@ from billing.services import market, risk, suppliers
 from billing.services.catalog import rebuild_projection
 from billing.services.close import assemble
 from billing.services.contracts import projection_state
+from billing.services.invoices import rebuild_fapiao
 from billing.services.supplier_bills import verify_bills
+from billing.services.tenants import rebuild_profiles
+from billing.services.webhooks import rebuild_endpoints
 from billing.store import tenants
 from billing.store.contract_streams import contract_states
 from billing.store.invoices import line_row
@@ -45,7 +50,8 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "balances", "market_rents", "contracts_at_risk")
+PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "balances", "market_rents", "contracts_at_risk",
+               "tenant_profiles", "fapiao", "webhook_endpoints")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -57,6 +63,9 @@ _COMPARED_COLUMNS = {
     "contracts_at_risk": "contract_id, tenant_id, since, saving, currency",
     "gpu_models": "name, fp16_tflops, source",
     "balances": "tenant_id, currency, invoiced, credited, paid",
+    "tenant_profiles": "tenant_id, legal_name, tax_id, address, billing_email, payment_terms_days",
+    "fapiao": "number, invoice_id, issued_on, kind, recorded_at",
+    "webhook_endpoints": "id, url, events, secret, created_at, deleted_at",
 }
 """What a comparison looks at (`contracts.updated_at` is when the row was written, not state)."""
 
@@ -139,6 +148,9 @@ def _rebuild_all(conn: Connection) -> dict[str, int]:
         "balances": rebuild_balances(conn),
         "market rents": market.rebuild_projection(conn),
         "contracts at risk": risk.rebuild_projection(conn),
+        "tenant profiles": rebuild_profiles(conn),
+        "fapiao": rebuild_fapiao(conn),
+        "webhook endpoints": rebuild_endpoints(conn),
     }
 
 

@@ -19,16 +19,19 @@ from kashi.api.routes import (
     exports,
     health,
     invoices,
+    issuer,
     margin,
     market,
     payments,
     periods,
     rating,
+    receivables,
     statements,
     supplier_bills,
     suppliers,
     tenants,
     usage,
+    webhooks,
 )
 from kashi.db import make_engine
 from kashi.metrics import REQUEST_SECONDS, PipelineCollector
@@ -36,7 +39,7 @@ from kashi.settings import Settings
 from workers.broker import make_broker
 
 ROUTERS = (events, usage, rating, tenants, contracts, catalog, periods, invoices, payments, statements, exports,
-           market, breach_risk, suppliers, supplier_bills, margin)
+           market, breach_risk, suppliers, supplier_bills, margin, issuer, receivables, webhooks)
 """Route modules mounted under ``/v1``, in this order; each exposes ``router``."""
 
 
