@@ -1,8 +1,8 @@
 """``kashi report``: reports for finance, operators and brokers in the terminal or to a file. Wiring only.
 
 ``kashi report receivables [--as-of YYYY-MM-DD] …`` (aged receivables), ``kashi report breach-risk --as-of …
-[--format table|json|csv|xlsx] [-o FILE]`` and ``kashi report margin --period … […]`` print a rich table by default; with -o the chosen format is
-written to FILE (table means csv there). Errors go to stderr with a non-zero exit: 2 for a bad
+[--format table|json|csv|xlsx] [-o FILE]`` and ``kashi report margin --period … […]`` print a rich
+table by default; with -o the chosen format is written to FILE (table means csv there). Errors go to stderr with a non-zero exit: 2 for a bad
 argument, 1 when the servers are not running.
 """
 
