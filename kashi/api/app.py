@@ -73,4 +73,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
     app.include_router(health.router)
     for router in _routers():
         app.include_router(router, prefix="/v1")
+    from kashi.console import mount
+
+    mount(app, settings)
     return app
