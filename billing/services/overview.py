@@ -5,9 +5,10 @@ Reads projections only (invoices, credit notes, payments, balances, rollups); de
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, text
 
@@ -54,6 +55,19 @@ def month_so_far(conn: Connection, now: datetime, tz: str) -> dict[str, Any]:
 def card_hours_by_day(conn: Connection, period: Period, tz: str, *, tenant_id: str | None = None) -> list[dict]:
     """Card-hours allocated per local day of ``period`` (every tenant, or one), each day present
     (zero when nothing ran): ``[{"day": "2026-10-01", "card_seconds": 7200, "card_hours": "2.000000"}]``."""
+    return card_hours_per_day(conn, period.start(tz), period.end(tz), tz, tenant_id=tenant_id)
+
+
+def last_days(now: datetime, tz: str, days: int) -> tuple[datetime, datetime]:
+    """``[start, end)`` of the ``days`` local days up to and including the day of ``now``."""
+    local = now.astimezone(ZoneInfo(tz))
+    end = datetime.combine(local.date() + timedelta(days=1), time(), ZoneInfo(tz))
+    return datetime.combine(local.date() - timedelta(days=days - 1), time(), ZoneInfo(tz)), end
+
+
+def card_hours_per_day(conn: Connection, start: datetime, end: datetime, tz: str, *,
+                       tenant_id: str | None = None) -> list[dict]:  # fmt: skip
+    """Card-hours allocated per local day from ``start`` to ``end`` (local midnights), as ``card_hours_by_day``."""
     rows = conn.execute(text("""
         SELECT d::date AS day, coalesce(sum(h.card_seconds), 0)::bigint AS card_seconds
         FROM generate_series(CAST(:s AS timestamptz) AT TIME ZONE :tz,
@@ -61,7 +75,7 @@ def card_hours_by_day(conn: Connection, period: Period, tz: str, *, tenant_id: s
         LEFT JOIN gpu_hourly h
           ON date_trunc('day', to_timestamp(h.hour) AT TIME ZONE :tz) = d
          AND (CAST(:t AS text) IS NULL OR h.tenant_id = :t)
-        GROUP BY d ORDER BY d"""), {"s": period.start(tz), "e": period.end(tz), "tz": tz, "t": tenant_id})
+        GROUP BY d ORDER BY d"""), {"s": start, "e": end, "tz": tz, "t": tenant_id})
     return [{"day": r.day.isoformat(), "card_seconds": r.card_seconds, "card_hours": card_hours(r.card_seconds)}
             for r in rows]  # fmt: skip
 

@@ -34,6 +34,18 @@ def money(amount: object, currency: str | None = None) -> str:
     return f"{text} {currency}" if currency else text
 
 
+def price(value: object) -> str:
+    """A unit price grouped, keeping the places it has (at least 2, at most 6): ``12.345``, ``5,000.00``."""
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    places = min(6, max(2, -number.normalize().as_tuple().exponent))
+    return grouped(number, places)
+
+
 def hours(value: object) -> str:
     """Card-hours for reading: grouped, one decimal (the API keeps six; the table behind a chart has them)."""
     return grouped(value, 1)

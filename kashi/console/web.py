@@ -24,7 +24,7 @@ from kashi.keys import Principal, principal_of
 HERE = Path(__file__).parent
 TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "svg"]),
                         trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-TEMPLATES.filters.update(money=fmt.money, grouped=fmt.grouped, hours=fmt.hours, count=fmt.count,
+TEMPLATES.filters.update(money=fmt.money, grouped=fmt.grouped, price=fmt.price, hours=fmt.hours, count=fmt.count,
                          local_time=fmt.local_time)  # fmt: skip
 
 

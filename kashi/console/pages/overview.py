@@ -16,10 +16,11 @@ from kashi.console.web import AnyViewer, ConsoleRoute, render
 from metering import health
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
+CHART_DAYS = 30
 
 
 def usage_chart(days: list[dict], title: str):
-    points = [(day["day"][8:], Decimal(day["card_hours"])) for day in days]
+    points = [(day["day"][5:].replace("-", "/"), Decimal(day["card_hours"])) for day in days]
     return bar_chart(points, title=title, unit="card-hours")
 
 
@@ -31,13 +32,15 @@ def overview_page(request: Request, viewer: AnyViewer, conn: ConnDep):
     tz = request.app.state.settings.default_timezone
     figures = overview.month_so_far(conn, now, tz)
     month = period_of(now, tz)
-    days = overview.card_hours_by_day(conn, month, tz)
+    start, end = overview.last_days(now, tz, CHART_DAYS)
+    days = overview.card_hours_per_day(conn, start, end, tz)
     unrated_items = [item for tenant in unrated.tenants_with_usage(conn)
                      for item in unrated.unrated_usage(conn, tenant, str(month))]  # fmt: skip
     ingest = health.counts(conn) if viewer.role == "operator" else None
     late = overview.late_usage(conn, limit=5)
     return render(request, "overview.html", viewer=viewer, title="Overview", figures=figures, month=str(month),
-                  days=days, chart=usage_chart(days, f"Card-hours per day, {month}"), tz=tz,
+                  days=days, chart=usage_chart(days, f"Card-hours per day, last {CHART_DAYS} days"), tz=tz,
+                  chart_from=days[0]["day"], chart_to=days[-1]["day"],
                   unrated_count=len(unrated_items), ingest=ingest, late=late)  # fmt: skip
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -17,10 +18,12 @@ from kashi.api.deps import ConnDep, ensure_tenant_visible
 from kashi.console.format import pager
 from kashi.console.pages.overview import usage_chart
 from kashi.console.web import AnyViewer, ConsoleRoute, render
+from kashi.errors import ValidationFailed
 from metering import health, usage
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MonthParam = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
+DAY = r"^\d{4}-\d{2}-\d{2}$"
 CONFLICTS_PAGE = 50
 
 
@@ -65,20 +68,34 @@ def _tenant_usage(request: Request, viewer: AnyViewer, conn, period: str | None)
 
 @router.get("/console/usage/card-hours.csv")
 def card_hours_csv(request: Request, viewer: AnyViewer, conn: ConnDep, period: MonthParam = None,
-                   tenant_id: str = "") -> Response:  # fmt: skip
-    """The numbers behind a card-hours chart: one row per day (UTF-8 with BOM, as the exports)."""
+                   tenant_id: str = "", from_: Annotated[str | None, Query(alias="from", pattern=DAY)] = None,
+                   to: Annotated[str | None, Query(pattern=DAY)] = None) -> Response:  # fmt: skip
+    """The numbers behind a card-hours chart: one row per day of ``period``, or of the days
+    ``from``..``to`` (inclusive), UTF-8 with BOM as the exports."""
     scope = viewer.tenant_scope or tenant_id or None
     if scope:
         ensure_tenant_visible(viewer.principal, scope)
         tz = tenants.get(conn, scope)["timezone"]
     else:
         tz = request.app.state.settings.default_timezone
-    month = _month(period, tz)
+    if from_ and to:
+        zone = ZoneInfo(tz)
+        try:
+            start = datetime.combine(date.fromisoformat(from_), time(), zone)
+            end = datetime.combine(date.fromisoformat(to) + timedelta(days=1), time(), zone)
+        except ValueError:
+            raise ValidationFailed.of("from", "from and to must be dates such as 2026-11-01") from None
+        if end <= start:
+            raise ValidationFailed.of("to", "must not be before from")
+        days, label = overview.card_hours_per_day(conn, start, end, tz, tenant_id=scope), f"{from_}_{to}"
+    else:
+        month = _month(period, tz)
+        days, label = overview.card_hours_by_day(conn, month, tz, tenant_id=scope), str(month)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["day", "tenant_id", "card_seconds", "card_hours"])
-    for day in overview.card_hours_by_day(conn, month, tz, tenant_id=scope):
+    for day in days:
         writer.writerow([day["day"], scope or "all", day["card_seconds"], day["card_hours"]])
-    name = f"card-hours-{scope or 'all'}-{month}.csv"
+    name = f"card-hours-{scope or 'all'}-{label}.csv"
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
