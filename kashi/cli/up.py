@@ -76,6 +76,7 @@ def up(
                 healthy = True
                 err.print(f"[green]Kashi is up[/] on http://{host}:{port} (data dir {settings.data_dir}, "
                           f"{time.monotonic() - started:.1f} s); Ctrl-C stops it")
+                err.print(f"Console: http://{host}:{port}/console (sign in with a key from `kashi keys create`)")
             time.sleep(0.2)
     finally:
         for child in children:

@@ -3,7 +3,7 @@ raster; the numbers behind each chart are printed in a table next to it."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from html import escape
 
 from markupsafe import Markup
@@ -11,7 +11,7 @@ from markupsafe import Markup
 from kashi.console.format import grouped
 
 WIDTH, HEIGHT = 720, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 16, 34
+LEFT, RIGHT, TOP, BOTTOM = 56, 12, 26, 34
 
 
 def nice_step(top: Decimal, ticks: int = 4) -> Decimal:
@@ -33,7 +33,7 @@ def bar_chart(points: list[tuple[str, Decimal]], *, title: str, unit: str) -> Ma
     screen readers; values are drawn to scale from zero."""
     top = max((value for _, value in points), default=Decimal(0))
     step = nice_step(top)
-    axis_top = step * max(1, -(-top // step)) if top > 0 else step * 4
+    axis_top = step * max(1, (top / step).to_integral_value(rounding=ROUND_CEILING)) if top > 0 else step * 4
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(points))
     every = max(1, round(len(points) / 10))
@@ -55,5 +55,5 @@ def bar_chart(points: list[tuple[str, Decimal]], *, title: str, unit: str) -> Ma
         if i % every == 0:
             parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
                          f'font-size="11" fill="#4f5b6a">{escape(label)}</text>')  # fmt: skip
-    parts.append(f'<text x="{LEFT}" y="{TOP - 4}" font-size="11" fill="#4f5b6a">{escape(unit)}</text></svg>')
+    parts.append(f'<text x="4" y="12" font-size="11" fill="#4f5b6a">{escape(unit)}</text></svg>')
     return Markup("".join(parts))
