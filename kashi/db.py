@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine, MetaData, create_engine
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import DataError
+
+from kashi.errors import UnstorableValue
 
 metadata = MetaData(
     naming_convention={
@@ -22,7 +26,18 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
     """A psycopg 3 engine; ``postgresql://`` URLs are taken to mean the psycopg driver."""
     if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
         database_url = "postgresql+psycopg://" + database_url.split("://", 1)[1]
-    return create_engine(database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    engine = create_engine(database_url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _domain_error)
+    return engine
+
+
+def _domain_error(context: ExceptionContext) -> None:
+    """The driver's ``DataError`` (PostgreSQL refused a value: a NUL character, an out-of-range number)
+    raised as :class:`~kashi.errors.UnstorableValue`, so no caller above the store sees a driver error.
+    Unique violations are the stores' to name (``kashi.streams`` turns its own into VersionConflict)."""
+    if isinstance(context.sqlalchemy_exception, DataError):
+        orig = context.original_exception
+        raise UnstorableValue(str(orig).splitlines()[0] if orig else "invalid value")
 
 
 @contextmanager

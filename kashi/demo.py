@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from billing.services import tenants
+from kashi import demo_billing
 from kashi.local import LocalKashi
 from kashi.settings import Settings
 from metering.agent.simulate import expected_card_seconds, simulate_events
@@ -61,14 +62,5 @@ def run_demo(settings: Settings, *, gpus: int, console: Console) -> None:
 
 
 def _extensions(kashi: LocalKashi, console: Console) -> None:
-    """Later capabilities (contracts, close, invoices) add their part of the demo here."""
-    import importlib
-
-    for name in ("kashi.demo_billing",):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.run(kashi, console)
+    """The billing part of the demo: contracts, the close, invoices."""
+    demo_billing.run(kashi, console)

@@ -3,7 +3,9 @@
 Every failure the business can name is a `KashiError` subclass carrying a stable `code`.
 Nothing here knows about HTTP: `kashi/api/errors.py` maps codes to statuses once
 (validation_failed and credit_exceeds_remaining → 422, not_found → 404,
-conflict, period_closed and version_conflict → 409).
+conflict, period_closed and version_conflict → 409, unauthorized → 401, forbidden → 403,
+payload_too_large → 413, unsupported_media_type → 415, unavailable → 503).
+This module is the ground: it imports nothing of Kashi's, and every layer may import it.
 
 `details` lists the offending fields, each `{"field": "items[2].unit_price", "reason": "..."}`,
 so an API answer can name every bad field at once (SPEC §10 error shape).
@@ -16,6 +18,7 @@ Python callers can still catch `ValueError`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 
 class KashiError(Exception):
@@ -92,3 +95,64 @@ class CreditExceedsRemaining(KashiError):
     """A credit note larger than what remains of its invoice (SPEC §7)."""
 
     code = "credit_exceeds_remaining"
+
+
+class UnstorableValue(ValidationFailed):
+    """A value PostgreSQL refuses to store or compare (a NUL character, an out-of-range number);
+    raised by the engine in place of the driver's ``DataError`` (see :func:`kashi.db.make_engine`).
+    Nothing was written: the transaction rolled back."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("a value in the request cannot be stored", [{"field": "request", "reason": reason}])
+
+
+class Unauthorized(KashiError):
+    """No API key, or one that is unknown or revoked (SPEC §9)."""
+
+    code = "unauthorized"
+
+
+class Forbidden(KashiError):
+    """A valid key whose role or binding does not allow the request (SPEC §9)."""
+
+    code = "forbidden"
+
+
+class PayloadTooLarge(KashiError):
+    """A request body over the limits of SPEC §3."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(KashiError):
+    """A request body in a content type Kashi does not read."""
+
+    code = "unsupported_media_type"
+
+
+class Unavailable(KashiError):
+    """A dependency (the queue) is down or not durable; the client retries later."""
+
+    code = "unavailable"
+
+
+class BatchTooLarge(PayloadTooLarge, ValueError):
+    """A usage batch over MAX_BYTES or MAX_EVENTS (SPEC §3)."""
+
+
+class BatchRejected(ValidationFailed):
+    """An invalid usage batch, of which nothing is kept; ``details`` lists ``{"index", "field", "reason"}``
+    for each problem (SPEC §3)."""
+
+    def __init__(self, details: list[dict[str, Any]]) -> None:
+        super().__init__(f"the batch is invalid; nothing of it was kept ({len(details)} problems)")
+        self.details = list(details)
+
+
+class SourceNotAllowed(Forbidden, ValueError):
+    """Events whose source is not the one the agent key is bound to; ``indexes`` are their positions."""
+
+    def __init__(self, indexes: list[int], source: str) -> None:
+        super().__init__(f"this key may only send events with source {source!r}",
+                         [{"index": i, "field": "source", "reason": "not this key's source"} for i in indexes])
+        self.indexes = indexes

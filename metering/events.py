@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import AwareDatetime, Field, StrictInt, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
+from kashi.errors import BatchRejected
+
 MAX_EVENTS = 10_000
 """Events per request; more is answered 413."""
 MAX_BYTES = 5 * 1024 * 1024
@@ -128,14 +130,6 @@ class UsageRecord:
     @property
     def tokens(self) -> dict[str, int]:
         return {"input": self.input_tokens, "output": self.output_tokens, "cached": self.cached_tokens}
-
-
-class BatchRejected(ValueError):
-    """The batch is invalid; ``details`` lists ``{"index", "field", "reason"}`` for each problem."""
-
-    def __init__(self, details: list[dict[str, Any]]):
-        super().__init__(f"{len(details)} problem(s) in the batch")
-        self.details = details
 
 
 def _epoch(instant: datetime) -> int:

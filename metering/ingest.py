@@ -10,20 +10,10 @@ import uuid
 
 import orjson
 
-from kashi.errors import ValidationFailed
-from metering.events import MAX_BYTES, MAX_EVENTS, BatchRejected, UsageRecord, validate_batch
+from kashi.errors import BatchRejected, BatchTooLarge, SourceNotAllowed, ValidationFailed
+from metering.events import MAX_BYTES, MAX_EVENTS, UsageRecord, validate_batch
 
 CONTENT_TYPES = ("application/cloudevents-batch+json", "application/json", "application/cloudevents+json")
-
-
-class BatchTooLarge(ValueError):
-    pass
-
-
-class SourceNotAllowed(ValueError):
-    def __init__(self, indexes: list[int], source: str):
-        super().__init__(f"this key may only send events with source {source!r}")
-        self.indexes = indexes
 
 
 def parse(body: bytes) -> tuple[list[UsageRecord], int]:

@@ -13,6 +13,9 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, current_millis
 from dramatiq.encoder import Encoder
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+from redis.exceptions import RedisError
+
+from kashi.errors import Unavailable
 
 INGEST_QUEUE = "ingest"
 RECORD_USAGE = "record_usage"
@@ -76,6 +79,11 @@ def make_broker(redis_url: str, *, namespace: str = "kashi", heartbeat_timeout_m
 
 
 def enqueue_usage(broker: DurableRedisBroker, batch_id: str, rows: list[list]) -> None:
-    """Put one validated batch on the ingest queue as one message; returns once it is durable."""
-    broker.enqueue(Message(queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows),
-                           kwargs={}, options={}))
+    """Put one validated batch on the ingest queue as one message; returns once it is durable.
+
+    Raises :class:`~kashi.errors.Unavailable` when the queue is down or not durable: the client retries."""
+    try:
+        broker.enqueue(Message(queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows),
+                               kwargs={}, options={}))
+    except (RedisError, NotDurable) as exc:
+        raise Unavailable(f"the batch could not be durably queued: {exc}") from None

@@ -1,7 +1,7 @@
 """`kashi scheduler`: closes each tenant's most recent ended period once its grace has passed (SPEC §7).
 
 Every `scheduler_interval_s` (default 60 s) it asks, per tenant, which period is due
-(`billing.close.period_due`: the latest ended period in the tenant's timezone, once period end +
+(`billing.core.periods.period_due`: the latest ended period in the tenant's timezone, once period end +
 `close_grace_hours` (default 24) has passed) and enqueues the `close_period` actor for those not yet
 closed. Older unclosed periods are never closed behind the operator's back. Several schedulers at once
 are harmless: the close itself is idempotent and serialised in PostgreSQL.
@@ -17,8 +17,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from billing.core.periods import Period
-from billing.services.close import period_due, utc_now
+from billing.core.periods import Period, period_due
+from billing.services.close import utc_now
+from billing.store import tenants
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +29,10 @@ def due_closes(engine: Engine, now: datetime, grace: timedelta,
     """(tenant, period) pairs that are due at `now` and not closed yet; `tenant_ids` limits the tenants."""
     wanted = None if tenant_ids is None else list(tenant_ids)
     with engine.connect() as conn:
-        tenants = conn.execute(
-            text("SELECT id, timezone FROM tenants WHERE CAST(:w AS text[]) IS NULL OR id = ANY(:w) ORDER BY id"),
-            {"w": wanted},
-        ).all()
+        zones = tenants.zones(conn, wanted)
         closed = {(r.tenant_id, r.period) for r in conn.execute(text("SELECT tenant_id, period FROM period_closes"))}
     due = []
-    for tenant_id, tz in tenants:
+    for tenant_id, tz in zones:
         period = period_due(now, tz, grace)
         if period is not None and (tenant_id, str(period)) not in closed:
             due.append((tenant_id, period))

@@ -142,12 +142,26 @@ def event_to_json(event: ContractEvent) -> dict[str, Any]:
     }
 
 
+STREAM_PREFIX = "contract:"
+"""Each contract is the event stream ``contract:<id>``: the one spelling of that prefix."""
+
+
+def stream_of(contract_id: str) -> str:
+    """The stream id of a contract."""
+    return STREAM_PREFIX + contract_id
+
+
+def contract_of(stream_id: str) -> str:
+    """The contract id of a contract's stream id."""
+    return stream_id.removeprefix(STREAM_PREFIX)
+
+
 def stored_event_json(row: Any) -> dict[str, Any]:
     """The JSON of a contract event from its ``stream_events`` row (stream_id, type, version, actor,
     recorded_at, data): what ``GET /v1/contracts/{id}/events`` shows and ``event_from_json`` reads."""
     return {
         "type": row.type,
-        "contract_id": row.stream_id.removeprefix("contract:"),
+        "contract_id": contract_of(row.stream_id),
         "version": row.version,
         "recorded_at": instant_to_json(row.recorded_at),
         "actor": row.actor,

@@ -173,3 +173,10 @@ def active_fraction(active_start: datetime, active_end: datetime | None, period:
     if span is None:
         return Fraction(0)
     return Fraction(_micros(span[1] - span[0]), _micros(end - start))
+
+
+def period_due(now: datetime, tz: str, grace: timedelta) -> Period | None:
+    """The period the scheduler should close at `now` in `tz`: the most recent ended one, once its end
+    plus `grace` has passed; None before that. Older periods are never due (SPEC §7)."""
+    latest = period_of(now, tz).prev()
+    return latest if now >= latest.end(tz) + grace else None

@@ -27,6 +27,7 @@ from billing.core.contracts import ContractState, GpuHourItem, MachineMonthItem,
 from billing.core.periods import Period, Zone
 from billing.core.pricing import Usage
 from billing.core.terms import fees_end
+from metering.hourly import GpuRollupRow, TokenRollupRow
 
 HOUR = timedelta(hours=1)
 
@@ -135,59 +136,6 @@ def rating_boundaries(states: Iterable[ContractState], tz: Zone) -> list[datetim
         for versions in state.timelines.values():
             instants.update(v.effective_from.astimezone(UTC) for v in versions)
     return sorted(instants)
-
-
-def _instant(hour: datetime | int) -> datetime:
-    return datetime.fromtimestamp(hour, UTC) if isinstance(hour, int) else hour.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class GpuRollupRow:
-    """Card-seconds of one tenant, named contract (or None) and GPU model during
-    ``[hour_start, hour_end)``: an hour, or the part of one between two rating boundaries (SPEC §2)."""
-
-    tenant_id: str
-    contract_id: str | None
-    gpu_model: str
-    hour_start: datetime
-    card_seconds: int
-    hour_end: datetime | None = None
-    """End of the stretch; None means the whole hour from ``hour_start``."""
-
-    @classmethod
-    def of(cls, tenant_id: str, contract_id: str | None, gpu_model: str, hour: datetime | int, seconds: int,
-           end: datetime | int | None = None):  # fmt: skip
-        """From a metering rollup key: contract "" means none, instants may be UTC epoch seconds."""
-        return cls(tenant_id, contract_id or None, gpu_model, _instant(hour), seconds,
-                   None if end is None else _instant(end))  # fmt: skip
-
-    @property
-    def until(self) -> datetime:
-        return self.hour_end or self.hour_start + HOUR
-
-
-@dataclass(frozen=True)
-class TokenRollupRow:
-    """Tokens of one kind ("input", "output", "cached") of one tenant, contract and model counted
-    during ``[hour_start, hour_end)`` (an hour, or the part of one between rating boundaries)."""
-
-    tenant_id: str
-    contract_id: str | None
-    model: str
-    kind: str
-    hour_start: datetime
-    tokens: int
-    hour_end: datetime | None = None
-
-    @classmethod
-    def of(cls, tenant_id: str, contract_id: str | None, model: str, kind: str, hour: datetime | int, tokens: int,
-           end: datetime | int | None = None):  # fmt: skip
-        return cls(tenant_id, contract_id or None, model, kind, _instant(hour), tokens,
-                   None if end is None else _instant(end))  # fmt: skip
-
-    @property
-    def until(self) -> datetime:
-        return self.hour_end or self.hour_start + HOUR
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ from sqlalchemy import Connection, text
 
 from billing.core.money import parse_amount, to_json
 from billing.core.periods import Period, instant_to_json
-from billing.services.close import add_to_balance, line_from_row
 from billing.store import numbering
+from billing.store.balances import add_to_balance
+from billing.store.invoices import line_from_row
 from kashi.errors import CreditExceedsRemaining, NotFound, ValidationFailed
 
 

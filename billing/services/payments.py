@@ -16,8 +16,8 @@ from sqlalchemy import Connection, text
 
 from billing.core.money import parse_amount, to_json, validate_currency
 from billing.core.periods import instant_to_json, require_aware
-from billing.services.close import add_to_balance
 from billing.services.tenants import get as get_tenant
+from billing.store.balances import add_to_balance
 from kashi.errors import Conflict, ValidationFailed
 
 

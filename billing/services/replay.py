@@ -15,6 +15,7 @@ compares it line by line; the scratch schema is rolled back. It returns every di
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
 from typing import Any
@@ -22,7 +23,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from billing.core.periods import Period
-from billing.services.close import assemble, line_row
+from billing.services.catalog import rebuild_projection
+from billing.services.close import assemble
+from billing.services.contracts import projection_state
+from billing.store import tenants
+from billing.store.contract_streams import contract_states
+from billing.store.invoices import line_row
 from metering.events import UsageRecord
 from metering.rollups import claim, gpu_rollup, token_rollup
 from metering.store import (
@@ -83,12 +89,8 @@ def rebuild_usage(conn: Connection) -> int:
 
 def rebuild_contracts(conn: Connection) -> int:
     """Refill `contracts` by folding every contract stream."""
-    from billing.services.close import contract_states
-    from billing.services.contracts import projection_state
-
-    tenants = conn.execute(text("SELECT id, timezone FROM tenants")).all()
     count = 0
-    for tenant_id, tz in tenants:
+    for tenant_id, tz in tenants.zones(conn):
         for state in contract_states(conn, tenant_id):
             conn.execute(
                 text("""INSERT INTO contracts (id, tenant_id, currency, version, state)
@@ -113,8 +115,6 @@ def rebuild_balances(conn: Connection) -> int:
 
 
 def _rebuild_all(conn: Connection) -> dict[str, int]:
-    from billing.services.catalog import rebuild_projection
-
     return {
         "usage events": rebuild_usage(conn),
         "contracts": rebuild_contracts(conn),
@@ -217,6 +217,4 @@ def _compare_invoice(conn: Connection, invoice: Any, draft: Any, tz: str) -> lis
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True)

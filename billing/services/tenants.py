@@ -6,8 +6,9 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
+from billing.store import tenants as store
 from kashi import streams
 from kashi.errors import Conflict, NotFound, ValidationFailed
 from kashi.tables import tenants
@@ -59,9 +60,8 @@ def project(conn: Connection, tenant: dict, created_at: datetime) -> None:
 
 
 def get(conn: Connection, tenant_id: str) -> dict:
-    row = conn.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
-    if row is None:
-        raise NotFound(f"tenant {tenant_id} not found", [{"field": "tenant_id", "reason": "not found"}])
+    """The tenant as the API shows it; NotFound for an unknown tenant."""
+    row = store.read(conn, tenant_id)
     return {
         "id": row.id,
         "name": row.name,

@@ -14,8 +14,9 @@ from sqlalchemy import Connection, select
 from billing.core.periods import DEFAULT_TIMEZONE, Period, instant_to_json, period_of
 from billing.core.rating import rate_period, rating_boundaries
 from billing.services import tenants
-from billing.services.close import contract_states, gpu_rows, token_rows
+from billing.store.contract_streams import contract_states
 from kashi.errors import NotFound
+from metering.query import gpu_rows, token_rows
 from metering.tables import gpu_hourly, token_hourly
 from metering.usage import card_hours
 
@@ -32,7 +33,7 @@ def usage_periods(conn: Connection, tenant_id: str, tz: str) -> list[Period]:
 
 def unrated_usage(conn: Connection, tenant_id: str, period: str | None = None) -> list[dict[str, Any]]:
     """Usage of ``tenant_id`` (in ``period`` 'YYYY-MM' when given) that matches no contract item
-    (SPEC §3), cut and rated exactly as the month close bills it (``close.gpu_rows`` at the rating
+    (SPEC §3), cut and rated exactly as the month close bills it (``metering.query.gpu_rows`` at the rating
     boundaries, ``rating.rate_period``). A tenant that was never created has all of its usage
     unrated, in the default timezone."""
     try:

@@ -1,6 +1,8 @@
 """One place that maps :class:`KashiError` codes to HTTP (STYLE principle 7).
 
-Every error answers ``{"error": {"code", "message", "details"}}`` (SPEC §10).
+Every error answers ``{"error": {"code", "message", "details"}}`` (SPEC §10). Services, the store
+and metering raise :class:`~kashi.errors.KashiError` subclasses and know nothing of HTTP; routes
+raise them too and never build an error answer themselves.
 """
 
 from __future__ import annotations
@@ -8,31 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kashi.errors import KashiError
-
-
-class Unauthorized(KashiError):
-    code = "unauthorized"
-
-
-class Forbidden(KashiError):
-    code = "forbidden"
-
-
-class PayloadTooLarge(KashiError):
-    code = "payload_too_large"
-
-
-class UnsupportedMediaType(KashiError):
-    code = "unsupported_media_type"
-
-
-class Unavailable(KashiError):
-    code = "unavailable"
-
 
 STATUS = {
     "validation_failed": 422,
@@ -72,14 +52,6 @@ def install(app: FastAPI) -> None:
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"field": _field(e["loc"]), "reason": e["msg"]} for e in exc.errors()]
         return JSONResponse(error_body("validation_failed", "the request is invalid", details), status_code=422)
-
-    @app.exception_handler(DataError)
-    async def data_error(_: Request, exc: DataError) -> JSONResponse:
-        # PostgreSQL refused a value the request carried (a NUL character, an out-of-range number):
-        # the request is at fault, and nothing was written (the transaction rolled back).
-        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
-        return JSONResponse(error_body("validation_failed", "a value in the request cannot be stored",
-                                       [{"field": "request", "reason": reason}]), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from kashi.api.errors import STATUS, Forbidden, _field
+from kashi.api.errors import STATUS, _field
 from kashi.console import format as fmt
 from kashi.console.session import CSRF_FIELD, SESSION_COOKIE, Session, Sessions, csrf_valid
-from kashi.errors import KashiError, ValidationFailed
+from kashi.errors import Forbidden, KashiError, ValidationFailed
 from kashi.keys import Principal, principal_of
 
 HERE = Path(__file__).parent

@@ -6,12 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from kashi.local import free_port
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 KASHI = [sys.executable, "-m", "kashi.cli"]
@@ -31,16 +31,14 @@ def test_readme_first_command_kashi_demo_succeeds(tmp_path):
 
 
 def wait_healthy(base_url: str, process: subprocess.Popen, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+    def healthy() -> bool:
         assert process.poll() is None, "kashi up exited early"
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                return
+            return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("kashi up never became healthy")
+            return False
+
+    wait_until(healthy, "kashi up to become healthy", timeout_s, every=0.2)
 
 
 def test_kashi_up_serves_takes_keys_stops_cleanly_and_keeps_data(tmp_path):

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from billing.core.periods import Period
 from billing.core.terms import ensure_period_open
 from billing.services import tenants
-from billing.services.close import close_period, close_tenant, closed_periods
+from billing.services.close import close_period, close_tenant
+from billing.store.closes import closed_periods
 from billing.store.numbering import parse_number
 from kashi.errors import Conflict, PeriodAlreadyClosed
 from tests.integration.billing_scenario import contract, gpu_event, send, sign, token_event
