@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from billing.core.money import to_json
 from billing.core.periods import Period, instant_to_json, period_of
+from billing.store import figures
+from metering import usage
 from metering.usage import card_hours
 
 
@@ -28,34 +30,15 @@ def month_so_far(conn: Connection, now: datetime, tz: str) -> dict[str, Any]:
     (``amount``, ``count``); ``outstanding``: per currency, what tenants owe (invoiced − credited −
     paid, positive balances only); ``card_hours`` allocated in the month, and ``tokens``."""
     month = period_of(now, tz)
-    window = {"s": month.start(tz), "e": now}
-    issued = conn.execute(text("""SELECT currency, sum(total) AS amount, count(*) AS n FROM invoices
-        WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency"""), window)
-    credited = conn.execute(text("""SELECT currency, sum(amount) AS amount, count(*) AS n FROM credit_notes
-        WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency"""), window)
-    received = conn.execute(text("""SELECT currency, sum(amount) AS amount, count(*) AS n FROM payments
-        WHERE received_at >= :s AND received_at < :e GROUP BY currency ORDER BY currency"""), window)
-    outstanding = conn.execute(text("""SELECT currency, sum(invoiced - credited - paid) AS amount, count(*) AS n
-        FROM balances WHERE invoiced - credited - paid > 0 GROUP BY currency ORDER BY currency"""))
-    usage = conn.execute(text("""
-        SELECT (SELECT coalesce(sum(card_seconds), 0) FROM gpu_hourly
-                WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
-                  AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS card_seconds,
-               (SELECT coalesce(sum(tokens), 0) FROM token_hourly
-                WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
-                  AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS tokens"""), window).one()
+    start = month.start(tz)
+    card_seconds, tokens = usage.totals(conn, start, now)
     return {
-        "period": str(month), "from": instant_to_json(month.start(tz)), "until": instant_to_json(now),
-        "issued": _per_currency(issued), "credited": _per_currency(credited), "received": _per_currency(received),
-        "outstanding": _per_currency(outstanding),
-        "card_seconds": usage.card_seconds, "card_hours": card_hours(usage.card_seconds), "tokens": usage.tokens,
+        "period": str(month), "from": instant_to_json(start), "until": instant_to_json(now),
+        **{kind: _per_currency(figures.per_currency(conn, kind, start, now))
+           for kind in ("issued", "credited", "received")},
+        "outstanding": _per_currency(figures.outstanding(conn)),
+        "card_seconds": card_seconds, "card_hours": card_hours(card_seconds), "tokens": tokens,
     }  # fmt: skip
-
-
-def card_hours_by_day(conn: Connection, period: Period, tz: str, *, tenant_id: str | None = None) -> list[dict]:
-    """Card-hours allocated per local day of ``period`` (every tenant, or one), each day present
-    (zero when nothing ran): ``[{"day": "2026-10-01", "card_seconds": 7200, "card_hours": "2.000000"}]``."""
-    return card_hours_per_day(conn, period.start(tz), period.end(tz), tz, tenant_id=tenant_id)
 
 
 def last_days(now: datetime, tz: str, days: int) -> tuple[datetime, datetime]:
@@ -67,27 +50,20 @@ def last_days(now: datetime, tz: str, days: int) -> tuple[datetime, datetime]:
 
 def card_hours_per_day(conn: Connection, start: datetime, end: datetime, tz: str, *,
                        tenant_id: str | None = None) -> list[dict]:  # fmt: skip
-    """Card-hours allocated per local day from ``start`` to ``end`` (local midnights), as ``card_hours_by_day``."""
-    rows = conn.execute(text("""
-        SELECT d::date AS day, coalesce(sum(h.card_seconds), 0)::bigint AS card_seconds
-        FROM generate_series(CAST(:s AS timestamptz) AT TIME ZONE :tz,
-                             CAST(:e AS timestamptz) AT TIME ZONE :tz - interval '1 day', interval '1 day') AS d
-        LEFT JOIN gpu_hourly h
-          ON date_trunc('day', to_timestamp(h.hour) AT TIME ZONE :tz) = d
-         AND (CAST(:t AS text) IS NULL OR h.tenant_id = :t)
-        GROUP BY d ORDER BY d"""), {"s": start, "e": end, "tz": tz, "t": tenant_id})
-    return [{"day": r.day.isoformat(), "card_seconds": r.card_seconds, "card_hours": card_hours(r.card_seconds)}
-            for r in rows]  # fmt: skip
+    """Card-hours allocated per local day from ``start`` to ``end`` (local midnights; every tenant,
+    or one), each day present (zero when nothing ran):
+    ``[{"day": "2026-10-01", "card_seconds": 7200, "card_hours": "2.000000"}]``."""
+    return [{"day": day.isoformat(), "card_seconds": seconds, "card_hours": card_hours(seconds)}
+            for day, seconds in usage.card_seconds_per_day(conn, start, end, tz, tenant_id)]  # fmt: skip
+
+
+def card_hours_by_day(conn: Connection, period: Period, tz: str, *, tenant_id: str | None = None) -> list[dict]:
+    """``card_hours_per_day`` over the local days of ``period``."""
+    return card_hours_per_day(conn, period.start(tz), period.end(tz), tz, tenant_id=tenant_id)
 
 
 def late_usage(conn: Connection, *, tenant_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Usage that arrived after its period was closed, as billed: the ``adjustment`` lines of issued
     invoices, newest first (each names the invoice that carries it and the period it belongs to)."""
-    rows = conn.execute(text("""
-        SELECT i.id AS invoice_id, i.number, i.tenant_id, i.period AS invoiced_in, i.currency, i.issued_at,
-               l.charged_period, l.contract_id, l.item_id, l.description, l.amount
-        FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
-        WHERE l.kind = 'adjustment' AND (CAST(:t AS text) IS NULL OR i.tenant_id = :t)
-        ORDER BY i.issued_at DESC, i.number DESC, l.position LIMIT :l"""), {"t": tenant_id, "l": limit})
     return [{**dict(r._mapping), "amount": to_json(r.amount), "issued_at": instant_to_json(r.issued_at)}
-            for r in rows]  # fmt: skip
+            for r in figures.adjustment_lines(conn, tenant_id, limit)]  # fmt: skip
