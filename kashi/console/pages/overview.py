@@ -47,9 +47,11 @@ def overview_page(request: Request, viewer: AnyViewer, conn: ConnDep):
 def _portal(request: Request, viewer: AnyViewer, conn, now: datetime):
     tenant = tenants.get(conn, viewer.tenant_scope)
     month = period_of(now, tenant["timezone"])
-    days = overview.card_hours_by_day(conn, month, tenant["timezone"], tenant_id=tenant["id"])
+    start, end = overview.last_days(now, tenant["timezone"], CHART_DAYS)
+    days = overview.card_hours_per_day(conn, start, end, tenant["timezone"], tenant_id=tenant["id"])
     recent = invoice_store.list_invoices(conn, tenant_id=tenant["id"], period=None, after=None, limit=500)[-5:][::-1]
     return render(request, "portal.html", viewer=viewer, title=tenant["name"], tenant=tenant, month=str(month),
-                  days=days, chart=usage_chart(days, f"Card-hours per day, {month}"), tz=tenant["timezone"],
+                  days=days, chart=usage_chart(days, f"Card-hours per day, last {CHART_DAYS} days"),
+                  chart_from=days[0]["day"], chart_to=days[-1]["day"], tz=tenant["timezone"],
                   balances=payments.balances(conn, tenant["id"]), invoices=recent,
                   total_hours=sum(Decimal(d["card_hours"]) for d in days))  # fmt: skip

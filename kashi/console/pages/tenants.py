@@ -42,6 +42,7 @@ def tenant_profile(request: Request, tenant_id: str, viewer: Staff, conn: ConnDe
     invoices = invoice_store.list_invoices(conn, tenant_id=tenant_id, period=None, after=None, limit=500)[::-1]
     return render(request, "tenant.html", viewer=viewer, title=tenant["name"], tenant=tenant, tz=tz,
                   contracts=contracts, invoices=invoices, balances=payments.balances(conn, tenant_id),
+                  statement_month=str(period_of(datetime.now(UTC), tz).prev()),
                   month=str(month), prev_month=str(month.prev()), next_month=str(month.next()), days=days,
                   chart=usage_chart(days, f"Card-hours per day, {month}"),
                   total_seconds=sum(d["card_seconds"] for d in days))  # fmt: skip
