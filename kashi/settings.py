@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     value across API replicas)."""
     console_session_hours: int = 8
     """A console session expires this long after sign-in."""
+    instance_id: str | None = None
+    """Set by ``kashi up`` for its children; ``/healthz`` answers it so ``up`` knows its own API."""
 
 
 @lru_cache

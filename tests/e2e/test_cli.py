@@ -84,4 +84,6 @@ def test_kashi_up_exits_non_zero_when_its_port_is_taken(tmp_path):
         done = subprocess.run([*KASHI, "up", "--port", str(port), "--no-scheduler"], env=env_for(tmp_path / "data"),
                               capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
-    assert "a Kashi process exited" in done.stderr and "Kashi is up" not in done.stderr
+    message = " ".join(done.stderr.split())
+    assert f"port {port} on 127.0.0.1 is already in use" in message and "nothing was started" in message
+    assert "Kashi is up" not in message and not (tmp_path / "data" / "pg").exists()
