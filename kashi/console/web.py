@@ -28,6 +28,16 @@ TEMPLATES.filters.update(money=fmt.money, grouped=fmt.grouped, price=fmt.price, 
                          local_time=fmt.local_time)  # fmt: skip
 
 
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+"""Every page: never cached (it shows money and keys), never framed, scripts and styles only from the app."""
+
+
 class SignInRequired(Exception):
     """No live session: the page answers with the sign-in form (a redirect to it)."""
 
@@ -107,7 +117,8 @@ def render(request: Request, template: str, *, viewer: Viewer | None = None, sta
         csrf_token=viewer.session.csrf if viewer else "", path=request.url.path, **context,
     )
     response = HTMLResponse(body, status_code=status_code, headers=headers)
-    response.headers.setdefault("Cache-Control", "no-store")
+    for name, value in PAGE_HEADERS.items():
+        response.headers.setdefault(name, value)
     return response
 
 

@@ -76,11 +76,15 @@ def test_operator_sees_every_page_and_each_is_captured_at_both_widths(browser, k
     }
     for width in WIDTHS:
         context, page = signed_in(browser, kashi, world["keys"]["operator"], width)
+        problems = []  # script errors and Content-Security-Policy violations show in the browser console
+        page.on("console", lambda message, seen=problems: message.type == "error" and seen.append(message.text))
         for name, path in pages.items():
             answer = page.goto(kashi.base_url + path)
             assert answer.status == 200, (path, answer.status)
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
             assert page.locator(".alert-error").count() == 0, path
             shoot(page, f"operator-{name}", width)
+        assert problems == []
         context.close()
 
 
@@ -97,6 +101,13 @@ def test_overview_and_tenant_pages_show_amounts_and_chinese_names_as_the_documen
     # 24 months × 300,000 RMV (+ the H100 item commits nothing) → penalty 20% of 7,200,000
     quote = page.locator("#h-quote").locator("..").inner_text()
     assert "7,200,000.00 CNY" in quote and "1,440,000.00" in quote
+    page.goto(f"{kashi.base_url}/console/invoices?period=2026-11")
+    header = page.get_by_role("button", name="Sort by Total")
+    header.focus()
+    page.keyboard.press("Enter")  # keyboard reachable, not only clickable
+    assert page.locator("th[aria-sort]").get_attribute("aria-sort") == "ascending"
+    column = [float(t.split()[0].replace(",", "")) for t in page.locator("td[data-label=Total]").all_inner_texts()]
+    assert column == sorted(column) and len(column) >= 2
     page.goto(f"{kashi.base_url}/console/usage?period=2026-11")
     unrated = page.locator("#unrated tbody tr")
     assert unrated.count() > 0 and "A800" in unrated.first.inner_text()
