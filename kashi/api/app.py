@@ -80,4 +80,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
     app.include_router(health.router)
     for module in ROUTERS:
         app.include_router(module.router, prefix="/v1")
+    from kashi.console import mount
+
+    mount(app, settings)
     return app
