@@ -26,6 +26,8 @@ MAX_INTERVAL_S = int(MAX_INTERVAL.total_seconds())
 
 GPU_USAGE = "gpu.usage"
 LLM_TOKENS = "llm.tokens"
+GPU_STATUS = "gpu.status"
+"""SPEC §15: a GPU's state over a window; stored in the log, never billed."""
 TOKEN_KINDS = ("input", "output", "cached")
 
 # The shapes are TypedDicts checked by pydantic-core with declarative constraints only: no Python
@@ -59,6 +61,29 @@ class LlmTokensData(TypedDict):
     contract_id: NotRequired[Text | None]
 
 
+class GpuStatusData(TypedDict):
+    """``gpu.status``: the GPU was idle, allocated or down over ``[start, end)`` (SPEC §15)."""
+
+    gpu: Text
+    gpu_model: Text
+    start: AwareDatetime
+    end: AwareDatetime
+    state: Literal["idle", "allocated", "down"]
+    node: NotRequired[Text]
+    utilization: NotRequired[Utilization | None]
+    reason: NotRequired[Text | None]
+
+
+class GpuStatusEvent(TypedDict):
+    specversion: Literal["1.0"]
+    id: Text
+    source: Text
+    subject: NotRequired[Text]
+    time: AwareDatetime
+    type: Literal["gpu.status"]
+    data: GpuStatusData
+
+
 class GpuUsageEvent(TypedDict):
     specversion: Literal["1.0"]
     id: Text
@@ -79,7 +104,7 @@ class LlmTokensEvent(TypedDict):
     data: LlmTokensData
 
 
-UsageEvent = Annotated[GpuUsageEvent | LlmTokensEvent, Field(discriminator="type")]
+UsageEvent = Annotated[GpuUsageEvent | LlmTokensEvent | GpuStatusEvent, Field(discriminator="type")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +112,8 @@ class UsageRecord:
     """One validated event, flattened: instants as UTC epoch seconds, card time in whole seconds.
 
     ``start`` is floored and ``end`` is floored to the second (card time is counted in whole
-    card-seconds, SPEC §2); ``kind`` is ``"gpu"`` or ``"tokens"``.
+    card-seconds, SPEC §2); ``kind`` is ``"gpu"``, ``"tokens"`` or ``"status"`` (``gpu.status``,
+    SPEC §15: logged, never billed; ``tenant_id`` is ``""`` when it has no subject).
     """
 
     kind: str
@@ -120,6 +146,8 @@ class UsageRecord:
                  contract_id: str | None, data: dict) -> UsageRecord:
         """The record ingest built from an event, rebuilt from its ``usage_events`` row (replay)."""
         time = event_time.timestamp()
+        if type == GPU_STATUS:
+            return cls("status", source, id, tenant_id, time, None, data, data["gpu"], data["gpu_model"])
         if type == GPU_USAGE:
             start, end = (_epoch(_instant(data[k])) for k in ("start", "end"))
             return cls("gpu", source, id, tenant_id, time, contract_id, data, data["gpu"], data["gpu_model"],
@@ -156,7 +184,7 @@ _REASONS = {
 def _field(loc: tuple) -> tuple[int | None, str]:
     parts = [str(p) for p in loc]
     index = int(parts[0]) if parts and parts[0].isdigit() else None
-    rest = [p for p in parts[1:] if p not in (GPU_USAGE, LLM_TOKENS)]
+    rest = [p for p in parts[1:] if p not in (GPU_USAGE, LLM_TOKENS, GPU_STATUS)]
     return index, ".".join(rest) or "event"
 
 
@@ -176,7 +204,7 @@ def _shape_problems(exc: ValidationError, payload: list) -> list[dict[str, Any]]
 
 def _rule_problems(index: int, event: dict) -> list[dict[str, Any]]:
     data = event["data"]
-    if event["type"] == GPU_USAGE:
+    if event["type"] in (GPU_USAGE, GPU_STATUS):
         if data["end"] <= data["start"]:
             return [{"index": index, "field": "data.end", "reason": "must be after data.start"}]
         if data["end"] - data["start"] > MAX_INTERVAL:
@@ -202,6 +230,9 @@ def _to_record(event: dict, raw_data: dict) -> UsageRecord:
     data = event["data"]
     time = event["time"].timestamp()  # an aware datetime's timestamp does not depend on its offset
     contract_id = data.get("contract_id")
+    if event["type"] == GPU_STATUS:  # kept in the log only: no coverage, no rollup, no rating
+        return UsageRecord("status", event["source"], event["id"], event.get("subject", ""), time, None, raw_data,
+                           data["gpu"], data["gpu_model"])
     if event["type"] == GPU_USAGE:
         return UsageRecord("gpu", event["source"], event["id"], event["subject"], time, contract_id, raw_data,
                            data["gpu"], data["gpu_model"], _epoch(data["start"]), _epoch(data["end"]))

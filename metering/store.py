@@ -18,6 +18,7 @@ from kashi.db import raw
 from metering.events import UsageRecord
 from metering.rollups import Conflict, Covered, Piece, claim, gpu_rollup, token_rollup
 
+_TYPES = {"gpu": "gpu.usage", "tokens": "llm.tokens", "status": "gpu.status"}
 INGEST_FENCE = 7_206_530_002
 """Advisory lock: recorders hold it shared; a month close takes it exclusively to read a watermark."""
 MAX_INTERVAL_S = 24 * 3600
@@ -52,7 +53,7 @@ def append_events(conn: Connection, batch_id: str, records: list[UsageRecord]) -
         cur.execute(_STAGE)
         with cur.copy("COPY ingest_stage FROM STDIN") as copy:
             for ord_, r in enumerate(records):
-                copy.write_row((ord_, r.source, r.id, "gpu.usage" if r.kind == "gpu" else "llm.tokens",
+                copy.write_row((ord_, r.source, r.id, _TYPES[r.kind],
                                 r.tenant_id, r.contract_id, datetime.fromtimestamp(r.time, UTC),
                                 orjson.dumps(r.data).decode()))
         cur.execute(

@@ -24,7 +24,7 @@ from metering.agent.config import ConfigError, load_config
 from metering.agent.loop import deliver, drain
 from metering.agent.metrics import AgentMetrics
 from metering.agent.sender import CONTENT_TYPE, MAX_BYTES, MAX_EVENTS, Sender, backoff_delay
-from metering.agent.simulate import expected_card_seconds, simulate_events
+from metering.agent.simulate import expected_card_seconds, expected_status_seconds, simulate_events
 from metering.agent.spool import encode
 from metering.agent.wiring import build_agent
 
@@ -69,7 +69,10 @@ def run(
     metrics = AgentMetrics()
     if cfg.metrics.port and not dry_run:
         metrics.serve(cfg.metrics.port, cfg.metrics.address)
-    agent = build_agent(cfg, dry_run=dry_run, emit=_print_events, metrics=metrics)
+    try:
+        agent = build_agent(cfg, dry_run=dry_run, emit=_print_events, metrics=metrics)
+    except ValueError as error:  # e.g. a sacct_command whose output cannot be read: refused at start
+        raise _fail(f"allocation: {error}") from error
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -161,6 +164,8 @@ def simulate(
     server: str = typer.Option(None, help="Send to this Kashi server instead of printing."),
     key: str = typer.Option(None, envvar="KASHI_AGENT_KEY", help="Agent key for --server."),
     out: Path = typer.Option(None, help="Write the JSON array to this file instead of stdout."),
+    status: bool = typer.Option(False, "--status", help="Also send gpu.status per GPU per window (idle, down)."),
+    down_ratio: float = typer.Option(0.1, help="With --status: fraction of GPUs that go down for 1-3 windows."),
 ) -> None:
     """Generate a realistic node's usage (leases, idle GPUs, resends, overlaps) for demos and benchmarks."""
     tz = ZoneInfo(timezone)
@@ -176,11 +181,13 @@ def simulate(
     try:
         events = simulate_events(
             gpus=gpus, tenants=tenants, start=begin, hours=hours, window_s=window, seed=seed, source=source,
-            gpu_model=gpu_model, token_events=token_events,
+            gpu_model=gpu_model, token_events=token_events, status=status, down_ratio=down_ratio,
         )  # fmt: skip
     except ValueError as error:
         raise _fail(str(error)) from error
     expected = {f"{t}/{m}": s for (t, m), s in sorted(expected_card_seconds(events).items())}
+    if status:
+        expected["status"] = expected_status_seconds(events)
     if server:
         if not key:
             raise _fail("--server needs --key (or KASHI_AGENT_KEY)")

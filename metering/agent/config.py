@@ -38,9 +38,9 @@ class _Section(BaseModel):
 
 
 class GpuConfig(_Section):
-    collector: Literal["auto", "dcgm", "nvidia-smi", "nvml", "ascend", "none"] = "auto"
+    collector: Literal["auto", "dcgm", "nvidia-smi", "nvml", "ascend", "npu-smi", "none"] = "auto"
     url: str | None = None  # dcgm: http://localhost:9400/metrics, ascend: http://localhost:8082/metrics
-    command: list[str] | None = None  # nvidia-smi command line
+    command: list[str] | None = None  # nvidia-smi (default -q -x) or npu-smi (default info) command line
     default_model: str = "unknown"  # model of a held GPU no collector sees (Slurm without collector)
 
 
@@ -52,6 +52,7 @@ class AllocationConfig(_Section):
     unmapped: Literal["namespace", "account", "ignore"] | None = None
     sacct_command: list[str] | None = None
     poll_seconds: float = 30.0
+    scontrol: bool = True  # slurm: real GPU indices from `scontrol show job -d` when it answers
 
 
 class TokenEndpointConfig(_Section):

@@ -5,7 +5,9 @@ Ids are deterministic, so whatever is resent after a crash or a lost 202 carries
 
 * `gpu.usage`: ``{node}-{gpu}-{interval start epoch}`` (one GPU cannot start two intervals in
   the same second);
-* `llm.tokens`: ``{node}-{endpoint}-{model}-{window start epoch}``.
+* `llm.tokens`: ``{node}-{endpoint}-{model}-{window start epoch}``;
+* `gpu.status`: ``{node}-{gpu}-status-{start epoch}`` (one per GPU per window, SPEC §15; its start
+  is the window's, or the first observation after a restart, so a restart's piece has its own id).
 """
 
 from __future__ import annotations
@@ -106,3 +108,48 @@ def llm_tokens(
         "time": rfc3339(at, tz),
         "data": data,
     }
+
+
+def gpu_status(
+    *,
+    source: str,
+    node: str,
+    gpu: str,
+    gpu_model: str,
+    state: str,
+    start: int,
+    end: int,
+    utilization: float | None,
+    reason: str | None,
+    holder: Holder | None,
+    tz: tzinfo,
+) -> dict:
+    """A `gpu.status` event (SPEC §15): `gpu` was `state` (idle | allocated | down) over ``[start, end)``.
+
+    Not billed; `subject` is the holder's tenant when allocated, absent otherwise.
+    """
+    if state not in ("idle", "allocated", "down"):
+        raise ValueError(f"unknown GPU state {state!r}")
+    data: dict = {
+        "node": node,
+        "gpu": gpu,
+        "gpu_model": gpu_model,
+        "start": rfc3339(start, tz),
+        "end": rfc3339(max(end, start + 1), tz),
+        "state": state,
+    }
+    if utilization is not None:
+        data["utilization"] = utilization_text(utilization)
+    if reason:
+        data["reason"] = reason[:256]
+    event = {
+        "specversion": SPECVERSION,
+        "id": f"{node}-{gpu}-status-{start}",
+        "source": source,
+        "type": "gpu.status",
+        "time": rfc3339(end, tz),
+        "data": data,
+    }
+    if holder is not None and state == "allocated":
+        event["subject"] = holder.tenant
+    return event

@@ -62,7 +62,12 @@ class Agent:
     default_model: str = "unknown"
     window: Window | None = None
     wake: threading.Event = field(default_factory=threading.Event)
-    _last_samples: list[GpuSample] = field(default_factory=list)
+    _last_samples: dict[str, GpuSample] = field(default_factory=dict)
+    _lost: set[str] = field(default_factory=set)
+    _warned_mig: set[str] = field(default_factory=set)
+    _blind: bool = False  # in this window the collector saw no GPU while GPUs were held
+    _started_at: int | None = None
+    _warned_cached: set[str] = field(default_factory=set)
     _known_models: dict[str, str] = field(default_factory=dict)
     _memory_state: dict[str, str] = field(default_factory=dict)
 
@@ -71,6 +76,8 @@ class Agent:
         """Observe once; returns the events of a window this tick closed (else [])."""
         now = self.clock()
         t = epoch(now)
+        if self._started_at is None:
+            self._started_at = t
         closed: list[dict] = []
         if self.window is not None and t >= self.window.end:
             closed = self.close_window(now)
@@ -81,9 +88,12 @@ class Agent:
         self._observe(t)
         return closed
 
-    def _collect(self) -> list[GpuSample]:
+    def _collect(self) -> tuple[list[GpuSample], bool]:
+        """The GPUs now, and whether the collector answered. A failed read keeps the last GPUs
+        (allocation still counts, utilisation unknown), marked down with the failure; a GPU seen
+        before and missing from a good read is kept, marked gone from the bus (SPEC §15)."""
         if self.collector is None:
-            return []
+            return [], False
         try:
             samples = self.collector.collect()
         except Exception as error:  # a collector is third-party I/O: any failure is logged, not fatal
@@ -92,18 +102,40 @@ class Agent:
                 "collector failed; allocation still counts, utilisation unknown",
                 extra={"collector": self.collector.name, "error": repr(error)},
             )
-            return [GpuSample(s.uuid, s.index, s.model, None, s.hostname, s.labels) for s in self._last_samples]
-        self._last_samples = samples
-        return samples
+            reason = f"collector {self.collector.name} failed: {error!r}"[:256]
+            return [GpuSample(s.uuid, s.index, s.model, None, s.hostname, s.labels, reason)
+                    for s in self._last_samples.values()], False  # fmt: skip
+        now = {s.uuid for s in samples}
+        for uuid, last in self._last_samples.items():
+            if uuid not in now:
+                if uuid not in self._lost:
+                    self._lost.add(uuid)
+                    log.error("GPU no longer reported: down, gone from the bus or its driver",
+                              extra={"gpu": uuid, "collector": self.collector.name})  # fmt: skip
+                samples = [*samples, GpuSample(uuid, last.index, last.model, None, last.hostname, {},
+                                               f"not reported by {self.collector.name} (gone from the bus?)")]
+        for sample in samples:
+            if sample.uuid in now:
+                self._lost.discard(sample.uuid)
+                self._last_samples[sample.uuid] = sample
+            if sample.mig_split:
+                self.metrics.mig_split.inc()
+                if sample.uuid not in self._warned_mig:
+                    self._warned_mig.add(sample.uuid)
+                    log.warning("MIG card with instances held by different holders (or some idle): "
+                                "not billed as one tenant's card", extra={"gpu": sample.uuid})  # fmt: skip
+        return samples, bool(now)
 
     def _observe(self, t: int) -> None:
         assert self.window is not None
-        samples = self._collect()
+        samples, answered = self._collect()
         try:
             holders = self.allocation.holders(samples)
         except Exception as error:  # the allocation source reads files and commands; keep observing
             log.error("allocation source failed; GPUs counted as idle", extra={"error": repr(error)})
             holders = {}
+        if self.collector is not None and not answered and holders:
+            self._blind = True
         by_uuid = {s.uuid: s for s in samples}
         for gpu in sorted(set(by_uuid) | set(holders)):
             sample = by_uuid.get(gpu)
@@ -111,9 +143,12 @@ class Agent:
                 self._known_models[gpu] = self.models.catalog_name(sample.model)
             model = self._known_models.get(gpu, self.default_model)
             utilization = sample.utilization if sample else None
-            self.window.observe(gpu, Observation(t, holders.get(gpu), utilization, model))
-        self.metrics.gpus.labels(state="allocated").set(sum(1 for g in by_uuid if g in holders))
-        self.metrics.gpus.labels(state="idle").set(sum(1 for g in by_uuid if g not in holders))
+            down = sample.down if sample else None
+            self.window.observe(gpu, Observation(t, holders.get(gpu), utilization, model, down))
+        self.metrics.gpus.labels(state="down").set(sum(1 for s in samples if s.down))
+        up = [g for g, s in by_uuid.items() if not s.down]
+        self.metrics.gpus.labels(state="allocated").set(sum(1 for g in up if g in holders))
+        self.metrics.gpus.labels(state="idle").set(sum(1 for g in up if g not in holders))
 
     # --- closing a window ----------------------------------------------------------------
     def close_window(self, now: datetime) -> list[dict]:
@@ -138,6 +173,25 @@ class Agent:
             for iv in window.intervals()
             if iv.end > iv.start
         ]
+        built += [
+            events.gpu_status(
+                source=self.source, node=self.node, gpu=st.gpu, gpu_model=st.gpu_model, state=st.state,
+                start=st.start, end=window.end, utilization=st.utilization,
+                reason=st.reason, holder=st.holder, tz=self.tz,
+            )  # fmt: skip
+            for st in window.statuses()
+            if window.end > st.start
+        ]
+        if self._blind:
+            self._blind = False
+            name = self.collector.name if self.collector else "none"
+            self.metrics.no_gpus.labels(collector=name).inc()
+            self.metrics.collect_errors.labels(collector=name).inc()
+            log.error(
+                "the collector found no GPU while GPUs are held: their usage goes out with the default "
+                "model and no utilisation; check the collector (or set [gpu] collector)",
+                extra={"collector": name, "window_start": rfc3339(window.start, self.tz)},
+            )
         token_events, state = self._token_events(window.end)
         built += token_events
         self._store(built, state)
@@ -181,7 +235,7 @@ class Agent:
             if self._state(endpoint.state_key) is not None:
                 continue
             try:
-                values = endpoint.reader.collect()
+                values, _ = self._read(endpoint)
             except Exception as error:  # an inference server may be down; retry later
                 log.warning("token endpoint unreachable", extra={"url": endpoint.config.url, "error": repr(error)})
                 continue
@@ -191,19 +245,37 @@ class Agent:
             else:
                 self.spool.set_state(endpoint.state_key, value)
 
+    def _read(self, endpoint: TokenEndpoint) -> tuple[dict[str, float], dict[str, float]]:
+        with_created = getattr(endpoint.reader, "collect_with_created", None)
+        if with_created is not None:
+            return with_created()
+        return endpoint.reader.collect(), {}
+
+    def _warn_without_cached(self, endpoint: TokenEndpoint, values: dict[str, float]) -> None:
+        kinds = _kinds(values)
+        if "prompt" in kinds and "cached" not in kinds and endpoint.state_key not in self._warned_cached:
+            self._warned_cached.add(endpoint.state_key)
+            log.warning(
+                "the inference server exports no cached-token counter: cached_tokens is sent as 0 and "
+                "every prompt token is counted as input (upgrade it to separate them)",
+                extra={"url": endpoint.config.url},
+            )
+
     def _token_events(self, at: int) -> tuple[list[dict], dict[str, str]]:
         built, state = [], {}
         for endpoint in self.tokens:
             try:
-                values = endpoint.reader.collect()
+                values, created = self._read(endpoint)
             except Exception as error:  # counted next window: the delta keeps them
                 self.metrics.collect_errors.labels(collector="tokens").inc()
                 log.warning("token endpoint unreachable", extra={"url": endpoint.config.url, "error": repr(error)})
                 continue
             saved = self._state(endpoint.state_key)
             previous = json.loads(saved) if saved else None
-            deltas = counters.deltas(previous["counters"] if previous else None, values)
+            seen_since = int(previous["at"]) if previous else self._started_at
+            deltas = counters.deltas(previous["counters"] if previous else None, values, created, seen_since)
             since = int(previous["at"]) if previous else at
+            self._warn_without_cached(endpoint, values)
             holder = Holder(endpoint.config.tenant, endpoint.config.contract_id)
             for model, (inp, out, cached) in counters.per_model(deltas).items():
                 if inp == out == cached == 0:
@@ -225,6 +297,10 @@ class Agent:
                 )
             state[endpoint.state_key] = json.dumps({"at": at, "counters": values})
         return built, state
+
+
+def _kinds(values: dict[str, float]) -> set[str]:
+    return {json.loads(key)[0] for key in values}
 
 
 def deliver(sender: Sender, stop: threading.Event, wake: threading.Event, metrics: AgentMetrics) -> None:

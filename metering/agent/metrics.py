@@ -21,7 +21,26 @@ class AgentMetrics:
         )
         self.spool_depth = Gauge("kashi_agent_spool_depth", "Events waiting in the spool.", registry=r)
         self.spool_bytes = Gauge("kashi_agent_spool_bytes", "Bytes of events in the spool.", registry=r)
-        self.gpus = Gauge("kashi_agent_gpus", "GPUs seen on the node (capacity), by state.", ["state"], registry=r)
+        self.collector = Gauge(
+            "kashi_agent_collector", "The GPU collector in use (1 for the chosen one).", ["collector"], registry=r
+        )
+        self.no_gpus = Counter(
+            "kashi_agent_no_gpus_while_leased",
+            "Windows in which the collector saw no GPU while GPUs were held (never a silent zero).",
+            ["collector"], registry=r,
+        )
+        self.mig_split = Counter(
+            "kashi_agent_mig_split", "Observations of a MIG card whose instances have different holders "
+            "(the card is not billed to one tenant).", registry=r,
+        )
+        self.allocation_errors = Counter(
+            "kashi_agent_allocation_errors", "Allocation source failures, by source and reason.",
+            ["source", "reason"], registry=r,
+        )
+        self.gpus = Gauge(
+            "kashi_agent_gpus", "GPUs seen on the node (capacity), by state (allocated, idle, down).", ["state"],
+            registry=r,
+        )
 
     def serve(self, port: int, address: str = "0.0.0.0") -> None:
         start_http_server(port, addr=address, registry=self.registry)

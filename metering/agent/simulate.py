@@ -8,7 +8,10 @@ events, byte for byte. It models what a real node sends a Kashi server:
 * exact resends (same source and id, as after a lost 202) — the server must count them once;
 * overlapping reports with *different* ids for the same GPU and tenant covering part of an
   earlier window (e.g. a second agent or a replayed partial window) — counted once as a union;
-* optional `llm.tokens` events for the same tenants.
+* optional `llm.tokens` events for the same tenants;
+* optional `gpu.status` (SPEC §15, ``status=True``): one per GPU per window, idle, allocated or
+  down — a fraction `down_ratio` of the GPUs goes down for 1–3 windows (an XID, a card off the
+  bus), sending no `gpu.usage` while down.
 
 `expected_card_seconds` is the oracle: what the server must arrive at for those events.
 """
@@ -67,6 +70,8 @@ def simulate_events(
     token_events: int = 0,
     resend_ratio: float = 0.05,
     overlap_ratio: float = 0.05,
+    status: bool = False,
+    down_ratio: float = 0.1,
 ) -> list[dict]:
     """CloudEvent dicts of a simulated node over ``[start, start + hours)``.
 
@@ -77,6 +82,9 @@ def simulate_events(
     from it. gpu_model: catalog name put in ``data.gpu_model``. token_events: how many extra
     `llm.tokens` events. resend_ratio: fraction of usage events sent again verbatim.
     overlap_ratio: fraction of usage events followed by an overlapping report with another id.
+    status: also send `gpu.status` per GPU per window. down_ratio: fraction of GPUs that go down
+    once (for 1–3 windows) when `status` is on. Without `status` the events are those of earlier
+    versions for the same seed (the status draws use a generator of their own).
     """
     if start.tzinfo is None or start.utcoffset() is None:
         raise ValueError("start must be an aware datetime (RFC 3339 needs an offset)")
@@ -93,12 +101,26 @@ def simulate_events(
     total_s = int((end - start).total_seconds())
     windows = -(-total_s // window_s)
 
+    status_rng = random.Random(f"{seed}/status")
     usage: list[dict] = []
+    statuses: list[dict] = []
     for g in range(gpus):
         uid = gpu_uuid(source, g)
         base_util = 0.0
         previous: str | None = None
+        down: set[int] = set()
+        if status and windows and status_rng.random() < down_ratio:
+            first = status_rng.randrange(windows)
+            down = set(range(first, min(windows, first + status_rng.randint(1, 3))))
         for w, holder in enumerate(_lease_timeline(rng, windows, window_s, ids)):
+            if status:
+                ws = start + timedelta(seconds=w * window_s)
+                we = min(end, ws + timedelta(seconds=window_s))
+                state = "down" if w in down else "idle" if holder is None else "allocated"
+                statuses.append(_status_event(source, node, uid, gpu_model, state, holder, ws, we))
+                if w in down:
+                    previous = None
+                    continue
             if holder is None:
                 previous = None
                 continue
@@ -145,7 +167,7 @@ def simulate_events(
             }
         )
 
-    events = sorted(usage + overlaps + tokens, key=lambda e: (e["time"], e["id"]))
+    events = sorted(usage + overlaps + tokens + statuses, key=lambda e: (e["time"], e["id"]))
     position = {id(e): float(i) for i, e in enumerate(events)}
     keyed = [(position[id(e)], e) for e in events]
     for original in rng.sample(usage, round(len(usage) * resend_ratio)):
@@ -175,6 +197,33 @@ def _usage_event(
             "utilization": util,
         },
     }
+
+
+def _status_event(source: str, node: str, gpu: str, model: str, state: str, tenant: str | None,
+                  ws: datetime, we: datetime) -> dict:  # fmt: skip
+    data = {"node": node, "gpu": gpu, "gpu_model": model, "start": _iso(ws), "end": _iso(we), "state": state}
+    if state == "down":
+        data["reason"] = "XID 79 (DCGM_FI_DEV_XID_ERRORS)"
+    event = {"specversion": "1.0", "id": f"{node}-{gpu}-status-{int(ws.timestamp())}", "source": source,
+             "type": "gpu.status", "time": _iso(we), "data": data}
+    if state == "allocated" and tenant:
+        event["subject"] = tenant
+    return event
+
+
+def expected_status_seconds(events: Iterable[dict]) -> dict[str, int]:
+    """Card-seconds per `gpu.status` state (idle, allocated, down), resends counted once."""
+    seen: set[tuple[str, str]] = set()
+    result: dict[str, int] = defaultdict(int)
+    for event in events:
+        key = (event["source"], event["id"])
+        if key in seen or event.get("type") != "gpu.status":
+            seen.add(key)
+            continue
+        seen.add(key)
+        data = event["data"]
+        result[data["state"]] += _epoch(data["end"]) - _epoch(data["start"])
+    return dict(result)
 
 
 def _epoch(text: str) -> int:

@@ -25,6 +25,7 @@ class Observation:
     holder: Holder | None
     utilization: float | None
     gpu_model: str
+    down: str | None = None  # why the card was down at this instant (SPEC §15), else None
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,21 @@ class Interval:
     start: int
     end: int
     utilization: float | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """One GPU's state over a window (SPEC §15): ``down`` if any observation saw it down, else
+    ``allocated`` if held at any observation, else ``idle``; `holder` the last one seen."""
+
+    gpu: str
+    gpu_model: str
+    start: int
+    end: int
+    state: str
+    reason: str | None
+    utilization: float | None
+    holder: Holder | None
 
 
 @dataclass
@@ -94,4 +110,19 @@ class Window:
                 continue
             mean = sum(utils) / len(utils) if utils else None
             out.append(Interval(gpu, model, holder, start, end, mean))
+        return out
+
+    def statuses(self) -> list[Status]:
+        """One `Status` per GPU observed in the window, from its first observation (or the window's
+        start when it was watched in the previous window) to the window's end."""
+        out = []
+        for gpu in sorted(self.observations):
+            seen = sorted(self.observations[gpu], key=lambda o: o.at)
+            start = self.start if gpu in self.carried else seen[0].at
+            downs = [o.down for o in seen if o.down]
+            held = [o.holder for o in seen if o.holder is not None]
+            state = "down" if downs else "allocated" if held else "idle"
+            utils = [o.utilization for o in seen if o.utilization is not None]
+            out.append(Status(gpu, seen[-1].gpu_model, start, self.end, state, downs[-1] if downs else None,
+                              sum(utils) / len(utils) if utils else None, held[-1] if held else None))
         return out

@@ -169,11 +169,14 @@ port = 0
         finally:
             db.close()
 
-    def produced(self) -> list[dict]:
-        return [json.loads(body) for (body,) in self.query("SELECT body FROM produced ORDER BY rowid")]
+    def produced(self, type_: str = "gpu.usage") -> list[dict]:
+        """The `type_` events the agent spooled (gpu.status, SPEC §15, are checked on their own)."""
+        events = [json.loads(body) for (body,) in self.query("SELECT body FROM produced ORDER BY rowid")]
+        return [e for e in events if e["type"] == type_]
 
     def ids(self, table: str) -> set[str]:
-        return {event_id for (event_id,) in self.query(f"SELECT id FROM {table}")}
+        """Ids of the gpu.usage events in `table` (a gpu.status id has ``-status-`` in it)."""
+        return {event_id for (event_id,) in self.query(f"SELECT id FROM {table}") if "-status-" not in event_id}
 
 
 @pytest.fixture
@@ -240,12 +243,13 @@ def server_gpu_hourly(kashi, tenants) -> dict[tuple[str, str, int], int]:
     return {(t, m, int(h)): int(s) for t, m, h, s in rows if s}
 
 
-def server_events(kashi, source: str) -> list[tuple[str, str, dict]]:
+def server_events(kashi, source: str, type_: str = "gpu.usage") -> list[tuple[str, str, dict]]:
     with kashi.engine.connect() as conn:
         return [
             (row.id, row.tenant_id, row.data)
             for row in conn.execute(
-                text("SELECT id, tenant_id, data FROM usage_events WHERE source = :source"), {"source": source}
+                text("SELECT id, tenant_id, data FROM usage_events WHERE source = :source AND type = :type"),
+                {"source": source, "type": type_},
             )
         ]
 
@@ -304,6 +308,10 @@ def test_agent_once_reports_dcgm_kubernetes_usage_and_rollups_match(kashi, tenan
     assert_agent_made_the_right_events(produced, dcgm_exporter[1], tenants)
     assert logged(log, "batch accepted")
     assert_server_matches(kashi, node, produced, tenants)
+    statuses = node.produced("gpu.status")
+    assert {e["data"]["gpu"] for e in statuses} == set(dcgm_exporter[1]), "a gpu.status for every GPU seen"
+    assert {e["data"]["state"] for e in statuses} == {"allocated", "idle"}
+    assert len(server_events(kashi, node.source, "gpu.status")) == len(statuses)
 
 
 def test_api_outage_sigkill_and_restart_lose_nothing_and_count_nothing_twice(kashi, tenants, dcgm_exporter, node):

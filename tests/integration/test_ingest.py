@@ -222,3 +222,20 @@ def test_nul_characters_are_refused_up_front_not_parked_in_a_worker(kashi, agent
     nul_query = operator_client.get("/v1/invoices", params={"tenant_id": "t\x00"})
     assert nul_query.status_code in (404, 422)  # never a 500
     assert operator_client.get("/v1/usage/conflicts", params={"limit": -1}).status_code == 422
+
+
+def test_gpu_status_is_logged_once_per_source_and_id_and_never_billed(kashi, agent, uid, new_tenant):
+    status = [{"specversion": "1.0", "id": f"{uid}-st-{n}", "source": f"node/{uid}", "type": "gpu.status",
+               "time": "2026-10-01T00:01:00+08:00", **({"subject": new_tenant} if state == "allocated" else {}),
+               "data": {"node": "n1", "gpu": f"{uid}-G{n}", "gpu_model": "H100-SXM", "state": state,
+                        "start": "2026-10-01T00:00:00+08:00", "end": "2026-10-01T00:01:00+08:00",
+                        **({"reason": "XID 79 (DCGM_FI_DEV_XID_ERRORS)"} if state == "down" else {})}}
+              for n, state in enumerate(("idle", "allocated", "down"))]
+    for _ in range(2):
+        answer = agent.post("/v1/events", json=status)
+        assert answer.status_code == 202, answer.text
+    kashi.join()
+    assert events_logged(kashi, f"node/{uid}") == 3
+    assert card_seconds(kashi, new_tenant) == 0
+    bad = agent.post("/v1/events", json=[{**status[0], "data": {**status[0]["data"], "state": "lit"}}])
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "data.state"

@@ -21,6 +21,9 @@ class GpuSample:
     uuid: stable identity (NVIDIA ``GPU-…``, Ascend die id). index: driver index. model: the
     driver's model name (mapped to the catalog later). utilization: 0–1, None when unknown.
     labels: Kubernetes attribution labels, normalised to ``pod``, ``namespace``, ``container``.
+    down: why the card is down now (an XID error, an unhealthy chip), else None (SPEC §15).
+    mig_split: a MIG-enabled card whose instances do not all have one holder: it is billed to
+    nobody as a whole (fractional MIG billing is out of scope) and counted by the agent.
     """
 
     uuid: str
@@ -29,6 +32,8 @@ class GpuSample:
     utilization: float | None = None
     hostname: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    down: str | None = None
+    mig_split: bool = False
 
 
 class Collector(Protocol):

@@ -75,8 +75,10 @@ def test_run_once_dry_run_prints_one_window_and_spools_nothing(tmp_path, http_se
     result = runner.invoke(app, ["run", "--config", str(_config(tmp_path, http_server.url, leases)),
                                  "--once", "--dry-run"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    events = [e for e in printed if e["type"] == "gpu.usage"]
     assert len(events) == 1
+    assert sum(e["type"] == "gpu.status" for e in printed) == 8  # every GPU seen, held or idle
     assert events[0]["subject"] == "tenant-a" and events[0]["data"]["gpu_model"] == "H100-SXM-80G"
     assert events[0]["data"]["node"] == "n9"
     assert not (tmp_path / "spool").exists() and http_server.requests == []

@@ -55,13 +55,13 @@ def test_nvidia_smi_collector_runs_the_documented_command():
 
 
 def test_ascend_npu_exporter_page():
-    npus = ascend.parse(fixture_text("npu-exporter-910b.prom"), hostname="npu-node-1")
+    npus = ascend.parse(fixture_text("npu-exporter-910b.prom"), node="npu-node-1")
     assert [n.index for n in npus] == [0, 1, 2, 3]  # chip 4's line is cut off
     assert npus[1].uuid == "3A6C5E4A-20D0C809-1C100D4C-28C4D1E2-15E8A0C6"
     assert npus[1].model == "Ascend910B3"
     assert npus[1].utilization == pytest.approx(0.87)
     assert npus[1].labels == {"namespace": "ai-team", "pod": "pangu-train-0", "container": "pangu"}
-    assert npus[3].uuid == "npu-node-1-npu3"  # no die id exported: host and chip id
+    assert npus[3].uuid == "npu-node-1-npu-0000:82:00.0"  # no die id: the node and the chip's PCIe bus
 
 
 def test_nvml_collector_with_a_fake_pynvml():
@@ -117,6 +117,18 @@ def test_prometheus_parser_keeps_good_lines_around_bad_ones():
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=300))
 def test_parsers_never_crash_on_garbage(text):
     dcgm.parse(text)
-    ascend.parse(text, hostname="h")
-    nvidia_smi.parse(text)
+    ascend.parse(text, node="h")
+    try:
+        nvidia_smi.parse(text)
+    except ValueError:  # refused as a whole (not nvidia-smi's XML, no uuid column): a collector error
+        pass
     tokens.parse(text)
+
+
+def test_token_counters_created_times_from_created_samples_or_process_start():
+    page = fixture_text("vllm-0.10-two-engines.prom")
+    created = tokens.parse_created(page)
+    assert set(created) == set(tokens.parse(page))
+    assert set(created.values()) <= {1.759247912346612e09, 1.7592479123466e09}
+    sglang = fixture_text("sglang-0.4-metrics.prom") + "process_start_time_seconds 1.76e+09\n"
+    assert set(tokens.parse_created(sglang).values()) == {1.76e09}

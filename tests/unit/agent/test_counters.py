@@ -38,3 +38,14 @@ def test_per_model_sums_engines_and_keeps_kinds_disjoint():
 
 def test_float_counters_round_to_whole_tokens():
     assert deltas({P0: 8.128902e06}, {P0: 8.128903e06}) == {P0: 1}
+
+
+def test_a_series_created_after_the_previous_scrape_counts_from_zero():
+    # the server restarted between scrapes and already served more than before: not a +50 delta
+    assert deltas({P0: 1000}, {P0: 1050}, created={P0: 200.0}, since=100.0) == {P0: 1050}
+    assert deltas({P0: 1000}, {P0: 1050}, created={P0: 50.0}, since=100.0) == {P0: 50}
+
+
+def test_first_scrape_of_a_server_started_after_the_agent_is_not_a_baseline():
+    assert deltas(None, {P0: 300, O0: 40}, created={P0: 200.0, O0: 200.0}, since=100.0) == {P0: 300, O0: 40}
+    assert deltas(None, {P0: 300}, created={P0: 50.0}, since=100.0) == {P0: 0}

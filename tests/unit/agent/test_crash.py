@@ -88,6 +88,7 @@ port = 0
         _wait_for(lambda: len(http_server.accepted) >= 4, what="first accepted events")  # 202 phase
         http_server.statuses[:] = [503] * 10_000  # the server fails from now on
         _wait_for(lambda: len(_pending(spool_dir)) >= 4, what="events spooled but unsent")
+        _wait_for(lambda: any(r["status"] == 503 for r in http_server.requests), what="a refused send")
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=10)
     finally:
@@ -106,5 +107,7 @@ port = 0
     assert _pending(spool_dir) == []
     assert any(r["status"] == 503 for r in http_server.requests)
     assert all(r["auth"] == "Bearer agent-key" for r in http_server.requests)
-    assert {e["subject"] for e in http_server.accepted} == {"tenant-a", "tenant-b"}
+    usage = [e for e in http_server.accepted if e["type"] == "gpu.usage"]
+    assert {e["subject"] for e in usage} == {"tenant-a", "tenant-b"}
     assert {e["data"]["gpu_model"] for e in http_server.accepted} == {"H20"}
+    assert {e["type"] for e in http_server.accepted} == {"gpu.usage", "gpu.status"}

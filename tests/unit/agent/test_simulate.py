@@ -133,3 +133,19 @@ def test_union_seconds_matches_a_brute_force_set():
 def test_start_in_utc_renders_offset():
     events = simulate_events(start=datetime(2026, 10, 1, tzinfo=UTC), gpus=2)
     assert all(e["time"].endswith("+00:00") for e in events)
+
+
+def test_simulated_status_covers_every_gpu_window_idle_allocated_and_down():
+    from datetime import datetime, timedelta, timezone
+
+    from metering.agent.simulate import expected_card_seconds, expected_status_seconds, simulate_events
+    from metering.events import validate_batch
+
+    start = datetime(2026, 10, 1, tzinfo=timezone(timedelta(hours=8)))
+    plain = simulate_events(gpus=8, start=start, hours=24, seed=3)
+    events = simulate_events(gpus=8, start=start, hours=24, seed=3, status=True, down_ratio=0.5)
+    states = expected_status_seconds(events)
+    assert set(states) == {"idle", "allocated", "down"} and sum(states.values()) == 8 * 24 * 3600
+    assert states["allocated"] == sum(expected_card_seconds(events).values())  # a down card is not billed
+    assert [e for e in plain if e["type"] != "gpu.status"] == plain  # without status: the old events
+    validate_batch([e for e in events if e["type"] == "gpu.status"][:100])

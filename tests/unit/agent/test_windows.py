@@ -109,7 +109,7 @@ def test_utilization_text_is_a_clamped_two_place_decimal():
         ("NVIDIA A800-SXM4-80GB", "A800"),
         ("NVIDIA H20", "H20"),
         ("NVIDIA L40S", "L40S"),
-        ("Ascend910B3", "Ascend-910B"),
+        ("Ascend910B3", "Ascend-910B3"),
         ("Ascend910B", "Ascend-910B"),
         ("910B4", "Ascend-910B"),
         ("NVIDIA  h800 ", "H800"),
