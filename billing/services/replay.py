@@ -4,7 +4,10 @@ Projections, and what each is the fold of:
 - `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_events` in seq
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
-- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments.
+- `gpu_status_coverage`, `gpu_status_hourly`, `fleet_hourly`, `tenant_fleet_hourly`, `fleet_gpus`: the
+  same log's `gpu.status` and `gpu.usage` (`metering.fleet_store.record_fleet`), and the `fleet:<gpu>`
+  retirement streams;
+- `gpu_models`, `gpu_model_prices`: the catalog stream; `balances`: invoices − credit notes − payments.
 
 `rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
@@ -30,6 +33,8 @@ from billing.store import tenants
 from billing.store.contract_streams import contract_states
 from billing.store.invoices import line_row
 from metering.events import UsageRecord
+from metering.fleet import FLEET_COLUMNS, FLEET_TABLES, rebuild_retirements
+from metering.fleet_store import record_fleet
 from metering.rollups import claim, gpu_rollup, token_rollup
 from metering.store import (
     INGEST_FENCE,
@@ -40,8 +45,8 @@ from metering.store import (
     load_coverage,
 )
 
-USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances")
+USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
+PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "gpu_model_prices", "balances")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -49,6 +54,8 @@ _COMPARED_COLUMNS = {
     "token_hourly": "tenant_id, contract_id, model, kind, hour, tokens",
     "contracts": "id, tenant_id, currency, version, state",
     "gpu_models": "name, fp16_tflops, source",
+    "gpu_model_prices": "name, list_price_per_card_hour",
+    **FLEET_COLUMNS,
     "balances": "tenant_id, currency, invoiced, credited, paid",
 }
 """What a comparison looks at (`contracts.updated_at` is when the row was written, not state)."""
@@ -78,11 +85,13 @@ def rebuild_usage(conn: Connection) -> int:
     for chunk in rows.partitions():
         gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
         tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
+        status = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.status"]
         pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
         insert_pieces(conn, pieces)
         insert_conflicts(conn, conflicts)
         add_gpu_rollups(conn, gpu_rollup(pieces))
         add_token_rollups(conn, token_rollup(tokens))
+        record_fleet(conn, pieces, dict(gpu), status)
         count += len(chunk)
     return count
 
@@ -119,6 +128,7 @@ def _rebuild_all(conn: Connection) -> dict[str, int]:
         "usage events": rebuild_usage(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
+        "gpu retirements": rebuild_retirements(conn),
         "balances": rebuild_balances(conn),
     }
 

@@ -16,7 +16,7 @@ from kashi.metrics import REQUEST_SECONDS, PipelineCollector
 from kashi.settings import Settings
 
 ROUTERS = ("events", "usage", "rating", "tenants", "contracts", "catalog", "periods", "invoices", "payments",
-           "statements", "exports")
+           "statements", "exports", "fleet", "utilization")
 """Route modules under ``kashi.api.routes``; each exposes ``router``. Missing ones are skipped."""
 
 
