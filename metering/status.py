@@ -16,6 +16,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -194,3 +195,26 @@ def latest_reports(records: Iterable[tuple[int, UsageRecord]]) -> dict[str, dict
             entry.update(key=(rec.end, seq), node=node_of(rec), gpu_model=rec.gpu_model, state=rec.data["state"],
                          reason=rec.data.get("reason"), start=rec.start, end=rec.end, seq=seq)
     return found
+
+
+@dataclass(frozen=True)
+class FleetSeconds:
+    """Card-seconds of one model in one group (busy may be fractional)."""
+
+    capacity: int = 0
+    reported: int = 0
+    down: int = 0
+    allocated: int = 0
+    busy: Decimal = field(default=Decimal(0))
+
+    def __add__(self, other: FleetSeconds) -> FleetSeconds:
+        return FleetSeconds(self.capacity + other.capacity, self.reported + other.reported, self.down + other.down,
+                            self.allocated + other.allocated, self.busy + other.busy)  # fmt: skip
+
+    @property
+    def lit(self) -> int:
+        return self.reported - self.down
+
+    @property
+    def dark(self) -> int:
+        return max(0, self.capacity - self.reported)
