@@ -114,3 +114,23 @@ def _params(start: datetime, end: datetime, tz: str, node: str | None, gpu_model
     days = local_days(start, end, tz)
     return {"days": [d for d, _, _ in days], "lo": [lo for _, lo, _ in days], "hi": [hi for _, _, hi in days],
             "s": int(start.timestamp()), "e": int(end.timestamp()), "node": node, "model": gpu_model}  # fmt: skip
+
+
+def lit_rows(conn: Connection, tenant_id: str, start: datetime, end: datetime) -> list[tuple[str, str, int, int]]:
+    """(contract_id or "", gpu_model, hour, lit allocated seconds) of a tenant, hours starting in ``[start, end)``."""
+    rows = conn.execute(
+        text("""SELECT contract_id, gpu_model, hour, lit_allocated_s FROM tenant_fleet_hourly
+                WHERE tenant_id = :t AND hour >= :s AND hour < :e AND lit_allocated_s > 0
+                ORDER BY contract_id, gpu_model, hour"""),
+        {"t": tenant_id, "s": int(start.timestamp()), "e": int(end.timestamp())},
+    ).all()
+    return [tuple(r) for r in rows]
+
+
+def has_late_status(conn: Connection, tenant_id: str, start: datetime, end: datetime, after: int) -> bool:
+    """Whether an event after log position `after` changed the tenant's lit allocated seconds in ``[start, end)``."""
+    return bool(conn.execute(
+        text("""SELECT EXISTS (SELECT 1 FROM tenant_fleet_hourly WHERE tenant_id = :t AND hour >= :s AND hour < :e
+                               AND last_seq > :a)"""),
+        {"t": tenant_id, "s": int(start.timestamp()), "e": int(end.timestamp()), "a": after},
+    ).scalar())  # fmt: skip

@@ -29,6 +29,7 @@ _KIND = {
     "penalty": "违约金 Penalty",
     "notice_in_lieu": "通知期费用 Notice in lieu",
     "adjustment": "调整 Adjustment",
+    "sla_credit": "SLA 服务赔付 SLA credit",
 }
 
 

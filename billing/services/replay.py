@@ -186,7 +186,7 @@ def verify_invoices(conn: Connection) -> list[str]:
         tz = inputs["timezone"]
         assembled = assemble(conn, close.tenant_id, Period.parse(close.period), tz, close.watermark,
                              contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
-                             before_seq=close.close_seq)  # fmt: skip
+                             before_seq=close.close_seq, sla_lit=inputs.get("sla_lit", {}))  # fmt: skip
         stored = {row.currency: row for row in conn.execute(
             text("SELECT * FROM invoices WHERE close_seq = :s"), {"s": close.close_seq})}  # fmt: skip
         replayed = {draft.currency: draft for draft in assembled.drafts}
