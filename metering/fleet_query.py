@@ -9,6 +9,8 @@ Every query returns ``(group key, gpu_model, FleetSeconds)`` rows; `by` is one o
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -55,22 +57,26 @@ def _filters(node: str | None, gpu_model: str | None, alias: str) -> str:
 
 def status_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: str, *,
                 node: str | None = None, gpu_model: str | None = None) -> Rows:  # fmt: skip
-    """Reported, down, allocated and busy seconds from ``fleet_hourly`` (node, model, hour)."""
-    keys = {"model": "", "node": "f.node,", "day": "d.day,", "node_day": "f.node, d.day,"}[by]
+    """Reported, down, allocated and busy seconds from the hourly rollups — ``fleet_model_hourly``
+    (16 rows per model and hour) unless nodes are asked for, else ``fleet_hourly`` (one per node, model
+    and hour): one range scan of the period's hours, each put on its local day by `width_bucket`."""
+    days = local_days(start, end, tz)
+    keys = {"model": "", "node": "f.node,", "day": "d,", "node_day": "f.node, d,"}[by]
+    table = "fleet_model_hourly" if by in ("model", "day") and node is None else "fleet_hourly"
     rows = conn.execute(
         text(f"""SELECT {keys} f.gpu_model, sum(f.reported_s)::bigint, sum(f.down_s)::bigint,
                         sum(f.allocated_s)::bigint, sum(f.busy_s)
-                 FROM fleet_hourly f
-                 JOIN unnest(CAST(:days AS text[]), CAST(:lo AS bigint[]), CAST(:hi AS bigint[])) AS d(day, lo, hi)
-                   ON f.hour >= d.lo AND f.hour < d.hi
-                 WHERE f.hour >= :s AND f.hour < :e {_filters(node, gpu_model, "f")}
+                 FROM (SELECT *, width_bucket(hour, CAST(:lo AS bigint[])) AS d FROM {table}
+                       WHERE hour >= :s AND hour < :e) AS f
+                 WHERE TRUE {_filters(node, gpu_model, "f")}
                  GROUP BY {keys} f.gpu_model"""),
         _params(start, end, tz, node, gpu_model),
     ).all()
     width = len(_KEYS[by]) if by != "model" else 0
     found = []
     for row in rows:
-        key, model = tuple(row[:width]), row[width]
+        key = tuple(days[k - 1][0] if by.endswith("day") and i == width - 1 else k for i, k in enumerate(row[:width]))
+        model = row[width]
         reported, down, allocated, busy = row[width + 1:]
         found.append((key or (model,), model, FleetSeconds(0, reported, down, allocated, Decimal(busy or 0))))
     return found
@@ -78,22 +84,47 @@ def status_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: s
 
 def capacity_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: str, *,
                   node: str | None = None, gpu_model: str | None = None) -> Rows:  # fmt: skip
-    """Capacity seconds of the registry's GPUs, clipped to each local day (grouped by their latest node and model)."""
-    keys = {"model": "", "node": "g.node,", "day": "d.day,", "node_day": "g.node, d.day,"}[by]
+    """Capacity seconds of the registry's GPUs in the fleet during ``[start, end)``, clipped to each
+    local day, grouped by their latest node and model. One read of the registry; a GPU in the fleet
+    for whole days counts through a running sum over days, so the cost is GPUs + days, not their product."""
+    days = local_days(start, end, tz)
+    lo = [d[1] for d in days]
     rows = conn.execute(
-        text(f"""SELECT {keys} g.gpu_model,
-                        sum(least(coalesce(floor(extract(epoch FROM g.retired_at))::bigint, d.hi), d.hi)
-                            - greatest(g.first_seen_s, d.lo))::bigint
-                 FROM fleet_gpus g
-                 JOIN unnest(CAST(:days AS text[]), CAST(:lo AS bigint[]), CAST(:hi AS bigint[])) AS d(day, lo, hi)
-                   ON g.first_seen_s < d.hi AND (g.retired_at IS NULL OR g.retired_at > to_timestamp(d.lo))
-                 WHERE TRUE {_filters(node, gpu_model, "g")}
-                 GROUP BY {keys} g.gpu_model"""),
+        text(f"""SELECT g.node, g.gpu_model, greatest(g.first_seen_s, :s) AS a,
+                        least(coalesce(floor(extract(epoch FROM g.retired_at))::bigint, :e), :e) AS b
+                 FROM fleet_gpus g WHERE g.first_seen_s < :e
+                   AND (g.retired_at IS NULL OR g.retired_at > to_timestamp(:s)) {_filters(node, gpu_model, "g")}"""),
         _params(start, end, tz, node, gpu_model),
     ).all()
-    width = len(_KEYS[by]) if by != "model" else 0
-    return [((tuple(row[:width]) or (row[width],)), row[width], FleetSeconds(capacity=max(0, row[width + 1])))
-            for row in rows]  # fmt: skip
+    totals: dict[tuple, int] = defaultdict(int)
+    if by in ("model", "node"):
+        for n, model, a, b in rows:
+            if b > a:
+                totals[((model,) if by == "model" else (n,), model)] += b - a
+        return [(key, model, FleetSeconds(capacity=seconds)) for (key, model), seconds in totals.items()]
+    # per day: whole days through a difference array per (group, model), the partial first and last day apart
+    whole: dict[tuple, list[int]] = defaultdict(lambda: [0] * (len(days) + 1))
+    for n, model, a, b in rows:
+        if b <= a:
+            continue
+        first, last = bisect_right(lo, a) - 1, bisect_right(lo, b - 1) - 1
+        group = (n,) if by == "node_day" else ()
+        if first == last:
+            totals[(*group, first, model)] += b - a
+            continue
+        totals[(*group, first, model)] += days[first][2] - a
+        totals[(*group, last, model)] += b - days[last][1]
+        marks = whole[(*group, model)]
+        marks[first + 1] += 1
+        marks[last] -= 1
+    for (*group, model), marks in whole.items():
+        running = 0
+        for index in range(len(days)):
+            running += marks[index]
+            if running:
+                totals[(*group, index, model)] += running * (days[index][2] - days[index][1])
+    return [((*group, days[index][0]), model, FleetSeconds(capacity=seconds))
+            for (*group, index, model), seconds in totals.items()]  # fmt: skip
 
 
 def tenant_rows(conn: Connection, start: datetime, end: datetime, *,

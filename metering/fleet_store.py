@@ -6,6 +6,9 @@ usage was claimed, under the same per-GPU advisory locks: a fixed number of roun
 - ``gpu_status_coverage``: each GPU's reported time as maximal runs of one state (`metering.status`);
 - ``gpu_status_hourly`` (gpu, hour) and ``fleet_hourly`` (node, gpu_model, hour): reported, down,
   allocated seconds and busy card-seconds (Σ utilisation × allocated seconds);
+- ``fleet_model_hourly`` (gpu_model, hour, shard): the same per model, the node hashed into one of
+  `SHARDS` rows, so the fleet-wide report reads a few rows per hour and concurrent recorders of
+  different nodes rarely wait on the same row;
 - ``tenant_fleet_hourly`` (tenant, contract, gpu_model, hour): allocated, lit allocated (allocated
   while reported in a state other than down: what SLA availability counts), busy; ``last_seq`` is
   the newest event that changed the row (a closed period changed by a late event is found by it);
@@ -14,6 +17,7 @@ usage was claimed, under the same per-GPU advisory locks: a fixed number of roun
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 
@@ -110,12 +114,31 @@ def _replace_runs(conn: Connection, loaded: Mapping[str, list[Stretch]], pieces:
             copy.write_row((gpu, s.start, s.end, s.state))
 
 
-def _add_hourly(conn: Connection, table: str, keys: tuple[str, ...], totals: Mapping[tuple, HourTotals]) -> None:
+SHARDS = 16
+
+
+def shard_of(node: str) -> int:
+    """A node's stable shard of ``fleet_model_hourly`` (the same in every process)."""
+    return int.from_bytes(hashlib.blake2b(node.encode(), digest_size=2).digest(), "big") % SHARDS
+
+
+def by_model(by_node: Mapping[tuple, HourTotals]) -> dict[tuple, HourTotals]:
+    """(node, gpu_model, hour) totals folded into (gpu_model, hour, shard of the node)."""
+    found: dict[tuple, HourTotals] = {}
+    for (node, model, hour), t in by_node.items():
+        key = (model, hour, shard_of(node))
+        o = found.get(key, HourTotals())
+        found[key] = HourTotals(o.reported + t.reported, o.down + t.down, o.allocated + t.allocated, o.busy + t.busy)
+    return found
+
+
+def _add_hourly(conn: Connection, table: str, keys: tuple[str, ...], totals: Mapping[tuple, HourTotals],
+                types: tuple[str, ...] | None = None) -> None:  # fmt: skip
     if not totals:
         return
     ordered = sorted(totals)
     columns = [[k[i] for k in ordered] for i in range(len(keys))]
-    types = ["text"] * (len(keys) - 1) + ["bigint"]
+    types = types or ("text",) * (len(keys) - 1) + ("bigint",)
     unnest = ", ".join(f"%b::{t}[]" for t in types)
     raw(conn).execute(
         f"""INSERT INTO {table} ({", ".join(keys)}, reported_s, down_s, allocated_s, busy_s)
@@ -126,6 +149,11 @@ def _add_hourly(conn: Connection, table: str, keys: tuple[str, ...], totals: Map
         (*columns, [totals[k].reported for k in ordered], [totals[k].down for k in ordered],
          [totals[k].allocated for k in ordered], [totals[k].busy for k in ordered]),
     )  # fmt: skip
+
+
+def _add_model_hourly(conn: Connection, by_node: Mapping[tuple, HourTotals]) -> None:
+    _add_hourly(conn, "fleet_model_hourly", ("gpu_model", "hour", "shard"), by_model(by_node),
+                ("text", "bigint", "smallint"))  # fmt: skip
 
 
 def _add_tenant(conn: Connection, usage: Mapping[tuple, HourTotals], lit: Mapping[tuple, tuple[int, int]],
@@ -190,6 +218,7 @@ def record_fleet(conn: Connection, usage_pieces: list[Piece], usage_records: Map
         by_gpu, by_node, by_tenant = usage_hourly(usage_pieces, usage_records)
         _add_hourly(conn, "gpu_status_hourly", ("gpu", "hour"), by_gpu)
         _add_hourly(conn, "fleet_hourly", ("node", "gpu_model", "hour"), by_node)
+        _add_model_hourly(conn, by_node)
         for p in usage_pieces:
             key_prefix = (p.tenant_id, p.contract_id or "", p.gpu_model)
             for hour in range(p.start - p.start % 3600, p.end, 3600):
@@ -204,6 +233,7 @@ def record_fleet(conn: Connection, usage_pieces: list[Piece], usage_records: Map
         by_gpu, by_node = status_hourly(pieces)
         _add_hourly(conn, "gpu_status_hourly", ("gpu", "hour"), by_gpu)
         _add_hourly(conn, "fleet_hourly", ("node", "gpu_model", "hour"), by_node)
+        _add_model_hourly(conn, by_node)
         lit = [p for p in pieces if p.state != "down"]
         covered = _coverage(conn, ((p.gpu, p.start, p.end) for p in lit))
         for p in lit:

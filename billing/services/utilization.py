@@ -58,8 +58,12 @@ def report(conn: Connection, period: Period, group_by: str = "model", *, tz: str
     if group_by not in GROUPS:
         raise ValidationFailed.of("group_by", f"must be one of {', '.join(GROUPS)}")
     tz = _zone(tz)
-    prices = list_prices(conn)
-    totals = _fleet_parts(conn, period, tz, "model", node, gpu_model)
+    return _report(conn, period, group_by, tz, node, gpu_model, list_prices(conn),
+                   _fleet_parts(conn, period, tz, "model", node, gpu_model))  # fmt: skip
+
+
+def _report(conn: Connection, period: Period, group_by: str, tz: str, node: str | None, gpu_model: str | None,
+            prices: Mapping[str, Decimal], totals: dict[tuple, dict[str, FleetSeconds]]) -> dict:  # fmt: skip
     if group_by == "tenant":
         start, end = period.start(tz), period.end(tz)
         grouped = group(fleet_query.tenant_rows(conn, start, end, gpu_model=gpu_model)) if node is None else {}
@@ -93,8 +97,11 @@ def report(conn: Connection, period: Period, group_by: str = "model", *, tz: str
 def pack(conn: Connection, period: Period, *, tz: str = DEFAULT_TZ) -> dict:
     """Every grouping of `period`, and ``heat``: the allocation rate of each node on each local day
     (``{"nodes": [...], "days": [...], "rates": [[rate or None per day] per node]}``)."""
-    reports = {by: report(conn, period, by, tz=tz) for by in GROUPS}
-    cells = _fleet_parts(conn, period, _zone(tz), "node_day", None, None)
+    tz = _zone(tz)
+    prices = list_prices(conn)
+    totals = _fleet_parts(conn, period, tz, "model", None, None)
+    reports = {by: _report(conn, period, by, tz, None, None, prices, totals) for by in GROUPS}
+    cells = _fleet_parts(conn, period, tz, "node_day", None, None)
     days = [d for d, _, _ in fleet_query.local_days(period.start(tz), period.end(tz), tz)]
     nodes = sorted({node for node, _ in cells})
     rates = []

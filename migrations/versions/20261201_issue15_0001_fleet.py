@@ -1,5 +1,5 @@
 """the fleet: status coverage, per-GPU-hour and per-node-hour status rollups, tenant availability
-rollups, the GPU registry and catalog list prices (SPEC §15)
+rollups, per-model-hour (sharded by node) rollups, the GPU registry and catalog list prices (SPEC §15)
 
 Revision ID: issue15_0001
 Revises: 0003
@@ -49,6 +49,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_fleet_hourly_hour", "fleet_hourly", ["hour"])
     op.create_table(
+        "fleet_model_hourly",
+        sa.Column("gpu_model", sa.Text(), nullable=False),
+        sa.Column("hour", sa.BigInteger(), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
+        _seconds("reported_s"), _seconds("down_s"), _seconds("allocated_s"),
+        sa.Column("busy_s", sa.Numeric(), nullable=False, server_default="0"),
+        sa.PrimaryKeyConstraint("hour", "gpu_model", "shard", name=op.f("pk_fleet_model_hourly")),
+    )
+    op.create_table(
         "tenant_fleet_hourly",
         sa.Column("tenant_id", sa.Text(), nullable=False),
         sa.Column("contract_id", sa.Text(), nullable=False),
@@ -82,6 +91,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("gpu_model_prices", "fleet_gpus", "tenant_fleet_hourly", "fleet_hourly", "gpu_status_hourly",
+    for table in ("gpu_model_prices", "fleet_gpus", "tenant_fleet_hourly", "fleet_model_hourly", "fleet_hourly", "gpu_status_hourly",
                   "gpu_status_coverage"):
         op.drop_table(table)
