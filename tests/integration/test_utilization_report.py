@@ -137,3 +137,24 @@ def test_tenant_keys_may_not_read_the_fleet(kashi, new_tenant):
     answer = httpx.get(f"{kashi.base_url}/v1/reports/utilization", params={"period": "2030-11"},
                        headers={"Authorization": f"Bearer {key}"})
     assert answer.status_code == 403
+
+
+def test_simulated_node_with_idle_and_down_gpus_reports_what_it_sent(kashi, uid, model, operator_client):
+    from metering.agent.simulate import expected_card_seconds, expected_status_seconds, simulate_events
+
+    tenant = f"t-{uid}-sim"
+    events = simulate_events(gpus=8, tenant_ids=[tenant], hours=6, start=datetime(2031, 5, 10, tzinfo=UTC),
+                             seed=7, gpu_model=model, source=f"node/{uid}", status=True, down_ratio=0.25,
+                             window_s=600)
+    for index in range(0, len(events), 500):
+        send(kashi, uid, events[index:index + 500])
+    states = expected_status_seconds(events)
+    assert states.get("down") and states.get("idle")
+    body = operator_client.get("/v1/reports/utilization", params={"period": "2031-05", "gpu_model": model}).json()
+    total = body["total"]
+
+    def hours(seconds: int) -> str:
+        return str((Decimal(seconds) / 3600).quantize(Decimal("0.000001")))
+
+    assert total["reported"] == hours(sum(states.values())) and total["down"] == hours(states["down"])
+    assert total["allocated"] == hours(sum(expected_card_seconds(events).values()))
