@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import func, select
 
 from billing.core.periods import Period, instant_to_json, period_of
 from billing.documents.pdf import render_invoice
@@ -20,6 +21,8 @@ from billing.services import contracts as contracts_service
 from billing.services import invoices as invoice_store
 from billing.services import tenants
 from billing.services.close import close_tenant
+from billing.store.numbering import parse_number
+from billing.store.tables import invoices as invoices_table
 
 TZ = "Asia/Shanghai"
 
@@ -58,6 +61,7 @@ def run(kashi, console: Console) -> None:
                     "machines": 4, "unit_price": "75000.00"}]},
     ]  # fmt: skip
     with kashi.engine.begin() as conn:
+        issued_before = conn.execute(select(func.count()).select_from(invoices_table)).scalar_one()
         for tenant_id, name in people.items():
             tenants.create(conn, {"id": tenant_id, "name": name}, actor="demo")
         for document in documents:
@@ -98,15 +102,22 @@ def run(kashi, console: Console) -> None:
     agent.close()
     with kashi.engine.connect() as conn:
         invoices = [invoice_store.invoice_json(conn, invoice_id) for invoice_id in invoice_ids]
-    _print(console, invoices, people, current)
+    _print(console, invoices, people, current, issued_before=issued_before, earlier=earlier)
     chosen = next(i for i in invoices if i["tenant_id"] == kite)
     path = kashi.settings.data_dir / f"{chosen['number']}.pdf"
     path.write_bytes(render_invoice(chosen, tenant_name=people[kite], timezone=TZ))
     console.print(f"invoice {chosen['number']} written as PDF: [bold]{path}[/]")
 
 
-def _print(console: Console, invoices: list[dict], names: dict[str, str], period: Period) -> None:
-    table = Table(title=f"Invoices of {period} (Asia/Shanghai)", show_lines=False)
+def _print(console: Console, invoices: list[dict], names: dict[str, str], period: Period, *, issued_before: int,
+           earlier: Period) -> None:
+    first = min(invoices, key=lambda i: parse_number(i["number"])[3])["number"]
+    books = ("these books held no invoice before this run" if issued_before == 0 else
+             f"these books held {issued_before} invoice(s) before this run")
+    why = f"{books}, and the run closed {earlier} for one tenant first"
+    table = Table(title=f"Invoices of {period} (Asia/Shanghai)", show_lines=False,
+                  caption=f"the {len(names)} tenants this demo run created ({', '.join(names)}); numbered from "
+                          f"{first}: {why} (numbers are gapless per series and year, and never reused)")
     for column in ("number", "tenant", "kind", "description", "amount", "tax"):
         table.add_column(column, justify="right" if column in ("amount", "tax") else "left", overflow="fold")
     for invoice in invoices:

@@ -171,10 +171,13 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         if self.running_port() is None:
             return
-        subprocess.run(
+        done = subprocess.run(
             [str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"],
-            check=False, capture_output=True, **_run_as(),
+            check=False, capture_output=True, text=True, **_run_as(),
         )
+        if done.returncode != 0:
+            log.warning("pg_ctl stop failed", extra={"returncode": done.returncode,
+                                                     "output": (done.stderr or done.stdout).strip()[-500:]})
 
 
 @dataclass
@@ -238,7 +241,16 @@ class EmbeddedValkey:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 os.kill(pid, 0)
+                if _exited(pid):  # a zombie until init reaps it (Valkey daemonised: init is its parent)
+                    return
                 time.sleep(0.05)
+
+
+def _exited(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 @dataclass

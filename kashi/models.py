@@ -1,14 +1,7 @@
-"""Import every module that defines tables, so ``kashi.db.metadata`` knows them all."""
+"""Every module that defines tables, imported so ``kashi.db.metadata`` knows them all (alembic, tests)."""
 
-import importlib
+import billing.store.tables
+import kashi.tables
+import metering.tables
 
-TABLE_MODULES = ("kashi.tables", "metering.tables", "billing.store.tables")
-
-
-def load_all_tables() -> None:
-    for name in TABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+TABLE_MODULES = (kashi.tables, metering.tables, billing.store.tables)

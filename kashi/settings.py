@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     default_timezone: str = "Asia/Shanghai"
     default_currency: str = "CNY"
     log_level: str = "INFO"
+    instance_id: str | None = None
+    """Set by ``kashi up`` for its children; ``/healthz`` answers it so ``up`` knows its own API."""
 
 
 @lru_cache

@@ -2,10 +2,9 @@
 
 from alembic import context
 
+import kashi.models  # noqa: F401 (every table on kashi.db.metadata)
 from kashi.db import make_engine, metadata
-from kashi.models import load_all_tables
 
-load_all_tables()
 config = context.config
 
 

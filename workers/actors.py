@@ -10,6 +10,7 @@ import dramatiq
 from sqlalchemy import Engine
 
 from metering.record import record
+from workers import close
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
 
 
@@ -23,18 +24,6 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, drama
         RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
                                      broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
     }
-    for extra in _extra_actor_modules():
-        actors.update(extra.declare(broker, engine))
+    actors.update(close.declare(broker, engine))
     return actors
 
-
-def _extra_actor_modules():
-    """Actor modules of later capabilities (month close) that exist in this build."""
-    import importlib
-
-    for name in ("workers.close",):
-        try:
-            yield importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise

@@ -373,23 +373,3 @@ def fold(events: Iterable[ContractEvent]) -> ContractState:
     if state is None:
         raise NotFound("the contract has no events")
     return state
-
-
-# The payload and JSON forms live in their own modules, which import the types above; these
-# wrappers keep `billing.contracts` the one import for callers without an import cycle.
-def contract_from_payload(payload: object, catalog, tz, *, default_currency: str = "CNY") -> ContractTerms:
-    """See `billing.contract_payload.contract_from_payload`."""
-    from billing.core import contract_payload
-    return contract_payload.contract_from_payload(payload, catalog, tz, default_currency=default_currency)
-
-
-def event_to_json(event: ContractEvent) -> dict:
-    """See `billing.contract_json.event_to_json`."""
-    from billing.core import contract_json
-    return contract_json.event_to_json(event)
-
-
-def event_from_json(document: Mapping) -> ContractEvent:
-    """See `billing.contract_json.event_from_json`."""
-    from billing.core import contract_json
-    return contract_json.event_from_json(document)

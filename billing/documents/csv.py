@@ -15,7 +15,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from billing.services.exports import INVOICE_LINE_COLUMNS, Row
+from billing.core.export_columns import INVOICE_LINE_COLUMNS, Row
 
 BOM = "\ufeff"
 CHUNK_ROWS = 2_000

@@ -19,7 +19,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from billing.services.exports import INVOICE_LINE_COLUMNS, Column, Row
+from billing.core.export_columns import INVOICE_LINE_COLUMNS, Column, Row
 
 MONEY = "#,##0.00"
 NUMBER = "#,##0.######"

@@ -11,7 +11,6 @@ gives the month close a point to serialise with: a close that locks the tenant's
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,8 +18,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, text, update
 
 from billing.core.contract_json import (
-    STREAM_PREFIX,
-    event_from_json,
     event_to_json,
     item_to_json,
     stored_event_json,
@@ -28,7 +25,7 @@ from billing.core.contract_json import (
     terms_to_json,
 )
 from billing.core.contract_payload import contract_from_payload, parse_amendment, parse_instant, parse_termination
-from billing.core.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply, fold
+from billing.core.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply
 from billing.core.lines import ChargeLine
 from billing.core.money import round_money, to_json
 from billing.core.periods import Period, Zone, instant_to_json, period_of
@@ -45,21 +42,16 @@ from billing.core.terms import (
 from billing.services import catalog as catalog_service
 from billing.services import tenants
 from billing.services.close import close_lock_key
-from billing.store.contract_streams import contract_states
+from billing.store.contract_streams import contract_states, every_contract, load
 from billing.store.tables import contracts
 from kashi import streams
 from kashi.errors import Conflict, NotFound, ValidationFailed, VersionConflict
-from kashi.tables import stream_events
 
 CONTRACT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 """Contract ids travel in URL paths and stream ids: the tenant id alphabet."""
 
 
 # --- reading --------------------------------------------------------------------------------------
-
-
-def _events(rows) -> list:
-    return [event_from_json(stored_event_json(r)) for r in rows]
 
 
 def tenant_of(conn: Connection, contract_id: str) -> str:
@@ -70,24 +62,9 @@ def tenant_of(conn: Connection, contract_id: str) -> str:
     return tenant_id
 
 
-def load(conn: Connection, contract_id: str) -> ContractState:
-    """The contract folded from its whole stream; NotFound when the stream is empty."""
-    rows = streams.load(conn, stream_of(contract_id))
-    if not rows:
-        raise NotFound(f"contract {contract_id} not found", [{"field": "contract_id", "reason": "not found"}])
-    return fold(_events(rows))
-
-
 def tenant_states(conn: Connection, tenant_id: str) -> list[ContractState]:
     """Every contract of ``tenant_id`` folded from its stream, by id (the month close reads them the same way)."""
     return contract_states(conn, tenant_id)
-
-
-def _fold_streams(rows) -> list[ContractState]:
-    by_stream: dict[str, list] = defaultdict(list)
-    for row in rows:
-        by_stream[row.stream_id].append(row)
-    return [fold(_events(events)) for events in by_stream.values()]
 
 
 def _timezone(conn: Connection, tenant_id: str) -> str:
@@ -391,13 +368,8 @@ def list_contracts(conn: Connection, tenant_id: str | None, *, cursor: str | Non
 def rebuild_projection(conn: Connection) -> int:
     """Drop the ``contracts`` projection and refold every ``contract:*`` stream into it; returns the count."""
     conn.execute(delete(contracts))
-    rows = conn.execute(
-        select(stream_events)
-        .where(stream_events.c.stream_id.startswith(STREAM_PREFIX))
-        .order_by(stream_events.c.stream_id, stream_events.c.version)
-    ).all()
     zones: dict[str, str] = {}
-    states = _fold_streams(rows)
+    states = every_contract(conn)
     for state in states:
         tenant_id = state.terms.tenant_id
         zones.setdefault(tenant_id, _timezone(conn, tenant_id))

@@ -10,51 +10,15 @@ timezone (given in `timezone`), which is how the tenant's own books date them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 
 from sqlalchemy import Connection, text
 
+from billing.core.export_columns import INVOICE_LINE_COLUMNS, Column, Row  # noqa: F401 (the export's shape)
 from billing.core.periods import Period
 
 YIELD_PER = 5_000
 """Rows fetched from the server-side cursor per round trip."""
 
-
-@dataclass(frozen=True)
-class Column:
-    """name: the CSV header and JSON-like key; title: the bilingual xlsx header; kind: how cells are typed
-    ("text", "money" 2 places, "number" as many places as stored, "rate", "date", "datetime")."""
-
-    name: str
-    title: str
-    kind: str = "text"
-
-
-INVOICE_LINE_COLUMNS = (
-    Column("invoice_number", "发票号 Invoice number"),
-    Column("invoice_period", "账期 Invoice period"),
-    Column("issued_on", "开票日期 Issued on", "date"),
-    Column("tenant_id", "客户编号 Tenant id"),
-    Column("tenant_name", "客户名称 Tenant name"),
-    Column("contract_id", "合同 Contract"),
-    Column("item_id", "项目编号 Item"),
-    Column("kind", "类型 Kind"),
-    Column("description", "摘要 Description"),
-    Column("line_period", "计费期 Line period"),
-    Column("period_start", "起 Period start", "datetime"),
-    Column("period_end", "止 Period end", "datetime"),
-    Column("timezone", "时区 Timezone"),
-    Column("quantity", "数量 Quantity", "number"),
-    Column("unit", "单位 Unit"),
-    Column("unit_price", "单价 Unit price", "number"),
-    Column("amount", "金额 Amount", "money"),
-    Column("tax_rate", "税率 Tax rate", "rate"),
-    Column("tax", "税额 Tax", "money"),
-    Column("total", "价税合计 Total", "money"),
-    Column("currency", "币种 Currency"),
-)
 
 _LINES = """
     SELECT i.number, i.period, (i.issued_at AT TIME ZONE t.timezone)::date, i.tenant_id, t.name,
@@ -67,10 +31,6 @@ _LINES = """
      WHERE i.period = :p
      ORDER BY i.number, l.position
 """
-
-Row = tuple[str | date | datetime | Decimal, ...]
-"""One export row, values in the order of INVOICE_LINE_COLUMNS."""
-
 
 def count_invoice_lines(conn: Connection, period: Period) -> int:
     """How many lines the export of `period` has (for a progress bar)."""

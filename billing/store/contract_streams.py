@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, select, text
 
-from billing.core.contract_json import STREAM_PREFIX, contract_of, stored_event_json, stream_of
-from billing.core.contracts import ContractState, event_from_json, fold
+from billing.core.contract_json import STREAM_PREFIX, contract_of, event_from_json, stored_event_json, stream_of
+from billing.core.contracts import ContractState, fold
+from kashi import streams
+from kashi.errors import NotFound
+from kashi.tables import stream_events
 
 
 def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None) -> list[ContractState]:
@@ -37,3 +40,28 @@ def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] |
             continue
         events[contract_id].append(event_from_json(stored_event_json(row)))
     return [fold(events[i]) for i in ids]
+
+
+def load(conn: Connection, contract_id: str) -> ContractState:
+    """The contract folded from its whole stream; NotFound when the stream is empty."""
+    rows = streams.load(conn, stream_of(contract_id))
+    if not rows:
+        raise NotFound(f"contract {contract_id} not found", [{"field": "contract_id", "reason": "not found"}])
+    return fold(_events(rows))
+
+
+def every_contract(conn: Connection) -> list[ContractState]:
+    """Every contract of every tenant folded from its stream, by stream id (replay of the projection)."""
+    rows = conn.execute(
+        select(stream_events)
+        .where(stream_events.c.stream_id.startswith(STREAM_PREFIX))
+        .order_by(stream_events.c.stream_id, stream_events.c.version)
+    ).all()
+    by_stream: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_stream[row.stream_id].append(row)
+    return [fold(_events(events)) for events in by_stream.values()]
+
+
+def _events(rows) -> list:
+    return [event_from_json(stored_event_json(r)) for r in rows]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from contextlib import asynccontextmanager
 
@@ -12,30 +11,34 @@ from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry
 
 from kashi.api import errors
+from kashi.api.routes import (
+    catalog,
+    contracts,
+    events,
+    exports,
+    fleet,
+    health,
+    invoices,
+    payments,
+    periods,
+    rating,
+    statements,
+    tenants,
+    usage,
+    utilization,
+)
+from kashi.db import make_engine
 from kashi.metrics import REQUEST_SECONDS, PipelineCollector
 from kashi.settings import Settings
+from workers.broker import make_broker
 
-ROUTERS = ("events", "usage", "rating", "tenants", "contracts", "catalog", "periods", "invoices", "payments",
-           "statements", "exports", "fleet", "utilization")
-"""Route modules under ``kashi.api.routes``; each exposes ``router``. Missing ones are skipped."""
-
-
-def _routers():
-    for name in ROUTERS:
-        try:
-            module = importlib.import_module(f"kashi.api.routes.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"kashi.api.routes.{name}":
-                raise
-            continue
-        yield module.router
+ROUTERS = (events, usage, rating, tenants, contracts, catalog, periods, invoices, payments, statements, exports,
+           fleet, utilization)
+"""Route modules mounted under ``/v1``, in this order; each exposes ``router``."""
 
 
 def create_app(settings: Settings, *, database_url: str, redis_url: str) -> FastAPI:
     """Build the app against the given servers (resolved by the caller: embedded or external)."""
-    from kashi.db import make_engine
-    from workers.broker import make_broker
-
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.engine = make_engine(database_url, pool_size=10)
@@ -68,9 +71,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
         REQUEST_SECONDS.labels(request.method, route, str(response.status_code)).observe(time.perf_counter() - started)
         return response
 
-    from kashi.api.routes import health
-
     app.include_router(health.router)
-    for router in _routers():
-        app.include_router(router, prefix="/v1")
+    for module in ROUTERS:
+        app.include_router(module.router, prefix="/v1")
     return app

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from sqlalchemy import Connection, Engine
 
+from billing.services import contracts
 from kashi.errors import Forbidden, NotFound, Unauthorized
 from kashi.keys import Principal, authenticate
 from kashi.settings import Settings
@@ -71,6 +72,30 @@ def ensure_tenant_visible(principal: Principal, tenant_id: str) -> None:
         raise NotFound(f"tenant {tenant_id} not found", [{"field": "tenant_id", "reason": "not found"}])
     if principal.role == "agent":
         raise Forbidden("agent keys only send events")
+
+
+def visible_tenant(tenant_id: str, principal: CurrentPrincipal) -> str:
+    """The path's ``tenant_id``, once the caller may see it (see :func:`ensure_tenant_visible`)."""
+    ensure_tenant_visible(principal, tenant_id)
+    return tenant_id
+
+
+VisibleTenant = Annotated[str, Depends(visible_tenant)]
+"""A ``{tenant_id}`` path parameter the caller may see: another tenant's answers 404, an agent key 403."""
+
+
+def visible_contract(contract_id: str, conn: ConnDep, principal: CurrentPrincipal) -> str:
+    """The path's ``contract_id``, once the caller may see its tenant: another tenant's contract
+    answers 404 as if it did not exist (SPEC §9)."""
+    try:
+        ensure_tenant_visible(principal, contracts.tenant_of(conn, contract_id))
+    except NotFound:
+        raise NotFound(f"contract {contract_id} not found", [{"field": "contract_id", "reason": "not found"}]) from None
+    return contract_id
+
+
+VisibleContract = Annotated[str, Depends(visible_contract)]
+"""A ``{contract_id}`` path parameter whose contract the caller may see (404 otherwise)."""
 
 
 def listing_scope(principal: Principal, tenant_id: str | None) -> str | None:

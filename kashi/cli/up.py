@@ -5,16 +5,12 @@ Wiring only: each command resolves the servers and starts a process or a service
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from kashi.cli.common import DataDir, err, settings_for
+from kashi.cli.common import DataDir, err, fail, settings_for
 from kashi.cli.common import servers as _servers
 
 
@@ -37,75 +33,53 @@ def up(
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Leave every close to the operator.")] = False,
 ) -> None:
-    """Run everything in the foreground: PostgreSQL, Valkey, migrations, API, workers, scheduler."""
+    """Run everything in the foreground: PostgreSQL, Valkey, migrations, API, workers, scheduler.
+
+    One per data dir: a second is refused, naming the running one. Its children stop with it, even on SIGKILL."""
     from kashi import logs
-    from kashi.db import make_engine
-    from kashi.migrate import upgrade
+    from kashi.instance import AlreadyRunning, PortTaken
+    from kashi.supervisor import UpFailed, UpOptions, run_up
 
     settings = settings_for(data_dir)
     logs.configure(settings.log_level)
-    servers = _servers(settings, start=True)
-    children: list[subprocess.Popen] = []
-    stopping = failed = False
-
-    def stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
     try:
-        engine = make_engine(servers.database_url)
-        upgrade(engine)
-        engine.dispose()
-        env = {**os.environ, "KASHI_DATABASE_URL": servers.database_url, "KASHI_REDIS_URL": servers.redis_url,
-               "KASHI_DATA_DIR": str(settings.data_dir)}
-        me = [sys.executable, "-m", "kashi.cli"]
-        children.append(subprocess.Popen([*me, "api", "--host", host, "--port", str(port)], env=env))
-        children.extend(subprocess.Popen([*me, "worker"], env=env) for _ in range(workers))
-        if not no_scheduler and _has_scheduler():
-            children.append(subprocess.Popen([*me, "scheduler"], env=env))
-        healthy = False
-        started = time.monotonic()
-        while not stopping:
-            if any(c.poll() is not None for c in children):
-                failed = True
-                err.print("[red]error:[/] a Kashi process exited; stopping (see the lines above)")
-                break
-            if not healthy and _healthy(host, port):
-                healthy = True
-                err.print(f"[green]Kashi is up[/] on http://{host}:{port} (data dir {settings.data_dir}, "
-                          f"{time.monotonic() - started:.1f} s); Ctrl-C stops it")
-            time.sleep(0.2)
-    finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                child.kill()
-        servers.stop()
-        err.print("Kashi stopped")
-    if failed:
+        run_up(settings, UpOptions(host=host, port=port, workers=workers, scheduler=not no_scheduler), err)
+    except (AlreadyRunning, PortTaken) as exc:
+        fail(str(exc))
+    except UpFailed:
+        raise typer.Exit(1) from None
+
+
+def status(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Whether a `kashi up` runs for the data dir: its pid, URL, children, servers and health.
+
+    Exit 0 when one runs, 3 when none does."""
+    import json
+
+    from kashi.supervisor import print_status
+    from kashi.supervisor import status as instance_status
+
+    report = instance_status(settings_for(data_dir).data_dir)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        print_status(report, Console())
+    if not report["running"]:
+        raise typer.Exit(3)
+
+
+def down(
+    data_dir: DataDir = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for it to stop.")] = 90,
+) -> None:
+    """Stop the `kashi up` of the data dir cleanly (or what a crashed one left running)."""
+    from kashi.supervisor import down as stop_instance
+
+    if not stop_instance(settings_for(data_dir).data_dir, timeout_s=timeout, out=err):
         raise typer.Exit(1)
-
-
-def _healthy(host: str, port: int) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/healthz",
-                         timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _has_scheduler() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("workers.scheduler") is not None
 
 
 def api(

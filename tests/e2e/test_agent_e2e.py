@@ -18,10 +18,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +28,7 @@ import pytest
 from sqlalchemy import text
 
 from metering.agent.spool import SCHEMA
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -189,14 +188,6 @@ def node(kashi, uid, tenants, dcgm_exporter, tmp_path):
     made.kill_all()
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-        time.sleep(0.05)
-
-
 def logged(log: Path, message: str) -> bool:
     return f'"message": "{message}"' in log.read_text(encoding="utf-8", errors="replace")
 
@@ -323,8 +314,8 @@ def test_api_outage_sigkill_and_restart_lose_nothing_and_count_nothing_twice(kas
 
         # 1. the server is gone: windows close and spool, every send fails, then SIGKILL
         first, first_log = node.start()
-        wait_for(lambda: len(node.ids("produced")) >= 2 * HELD, "two windows spooled while the API is down")
-        wait_for(lambda: logged(first_log, "server unreachable, will retry"), "a failed send")
+        wait_until(lambda: len(node.ids("produced")) >= 2 * HELD, "two windows spooled while the API is down")
+        wait_until(lambda: logged(first_log, "server unreachable, will retry"), "a failed send")
         first.send_signal(signal.SIGKILL)
         assert first.wait(timeout=10) == -signal.SIGKILL
         killed_ids = node.ids("produced")
@@ -333,13 +324,13 @@ def test_api_outage_sigkill_and_restart_lose_nothing_and_count_nothing_twice(kas
 
         # 2. a new agent process, the server still down: more windows spool behind the old ones
         second, second_log = node.start()
-        wait_for(lambda: len(node.ids("produced")) >= len(killed_ids) + HELD, "a window of the restarted agent")
-        wait_for(lambda: logged(second_log, "server unreachable, will retry"), "a failed send after restart")
+        wait_until(lambda: len(node.ids("produced")) >= len(killed_ids) + HELD, "a window of the restarted agent")
+        wait_until(lambda: logged(second_log, "server unreachable, will retry"), "a failed send after restart")
 
         # 3. the API comes back on the same port: the spool drains
         kashi.start_api(port=port)
         api_down = False
-        wait_for(lambda: killed_ids <= node.ids("delivered"), "the killed agent's events delivered", 30)
+        wait_until(lambda: killed_ids <= node.ids("delivered"), "the killed agent's events delivered", 30)
         second.send_signal(signal.SIGTERM)
         assert second.wait(timeout=40) == 0, second_log.read_text()[-3000:]
     finally:

@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 from sqlalchemy import text
 
@@ -16,6 +15,7 @@ from metering.events import validate_batch
 from metering.record import record
 from metering.store import gpu_lock_key
 from tests.integration.test_ingest import card_seconds, events_logged, gpu_event
+from tests.waiting import wait_until
 from workers.broker import INGEST_QUEUE, enqueue_usage, make_broker
 from workers.run import RunningWorker
 
@@ -58,14 +58,9 @@ def test_worker_killed_mid_batch_loses_nothing_once_another_worker_runs(kashi, u
     with kashi.engine.connect() as blocker:
         blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": gpu_lock_key(f"{uid}-G7")})
         worker = subprocess.Popen([sys.executable, "-m", "kashi.cli", "worker"], env=env)
-        deadline = time.monotonic() + 60
-        while True:  # wait until the worker is stuck inside the batch
-            waiting = blocker.execute(text(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar_one()
-            if waiting or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        assert waiting, "the worker never reached the batch"
+        wait_until(lambda: blocker.execute(text(  # the worker is stuck inside the batch
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar_one(),
+            "the worker to reach the batch", 60)
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": gpu_lock_key(f"{uid}-G7")})
@@ -106,9 +101,7 @@ def test_an_acknowledged_batch_survives_a_valkey_crash(kashi, uid, new_tenant, t
     broker.close()
     pid = int((valkey.dir / "valkey.pid").read_text())
     os.kill(pid, signal.SIGKILL)  # no shutdown, no final fsync
-    deadline = time.monotonic() + 30
-    while valkey.running_port() is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: valkey.running_port() is None, "the killed Valkey to be gone", 30)
     assert valkey.start() == url  # back on the same address, from its append-only file
     settings = Settings(data_dir=tmp_path, queue_namespace=namespace, heartbeat_timeout_ms=2000)
     worker = RunningWorker(settings, kashi.servers.database_url, url, threads=1)
@@ -144,10 +137,8 @@ def test_a_batch_queued_while_postgresql_is_down_is_recorded_once_it_is_back(uid
         enqueue_usage(broker, f"pg-{uid}", rows([gpu_event(uid, i, tenant="t-pg", gpu=f"G{i}") for i in range(5)]))
         broker.close()
         delayed = f"{settings.queue_namespace}:{INGEST_QUEUE}.DQ.msgs"  # where dramatiq parks a retry
-        deadline = time.monotonic() + 60
-        while not worker.broker.client.hlen(delayed):  # the worker failed on it while the database was away
-            assert time.monotonic() < deadline, "the worker never tried the batch"
-            time.sleep(0.05)
+        # the worker failed on it while the database was away
+        wait_until(lambda: worker.broker.client.hlen(delayed), "the worker to try the batch", 60)
         assert servers.postgres.start() == db_url
         worker.broker.join(INGEST_QUEUE, timeout=90_000)
         worker.worker.join()

@@ -40,7 +40,9 @@ async def healthz(request: Request) -> JSONResponse:
     checks = await run_in_threadpool(_check, request)
     ok = all(v == "ok" for k, v in checks.items() if k != "workers") and checks["workers"].endswith(" ready") \
         and not checks["workers"].startswith("none")
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    body = {"status": "ok" if ok else "unavailable", "checks": checks,
+            "instance": request.app.state.settings.instance_id}  # which `kashi up` this API belongs to
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 @router.get("/metrics")

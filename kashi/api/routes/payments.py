@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
 
 from billing.services import payments, tenants
-from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible, listing_scope, require
+from kashi.api.deps import ConnDep, Reader, VisibleTenant, listing_scope, require
 from kashi.api.pagination import page
 from kashi.keys import Principal
 
@@ -34,7 +34,6 @@ def list_payments(
 
 
 @router.get("/tenants/{tenant_id}/balance")
-def balance(tenant_id: str, conn: ConnDep, principal: Reader) -> dict:
-    ensure_tenant_visible(principal, tenant_id)
+def balance(conn: ConnDep, principal: Reader, tenant_id: VisibleTenant) -> dict:
     tenants.get(conn, tenant_id)
     return {"tenant_id": tenant_id, "balances": payments.balances(conn, tenant_id)}

@@ -6,7 +6,7 @@ from fastapi.responses import Response
 
 from billing.core.periods import Period
 from billing.services import statements
-from kashi.api.deps import ConnDep, Reader, ensure_tenant_visible
+from kashi.api.deps import ConnDep, Reader, VisibleTenant
 from kashi.errors import ValidationFailed
 
 router = APIRouter(tags=["statements"])
@@ -18,8 +18,7 @@ MEDIA = {
 
 
 @router.get("/tenants/{tenant_id}/statements/{period}")
-def get_statement(tenant_id: str, period: str, conn: ConnDep, principal: Reader, format: str = "json"):
-    ensure_tenant_visible(principal, tenant_id)
+def get_statement(conn: ConnDep, principal: Reader, tenant_id: VisibleTenant, period: str, format: str = "json"):
     if format not in ("json", *MEDIA):
         raise ValidationFailed.of("format", "must be json, csv, xlsx or pdf")
     statement = statements.statement_json(conn, tenant_id, Period.parse(period))

@@ -3,7 +3,7 @@
 from fastapi import APIRouter, Body
 
 from billing.services import tenants
-from kashi.api.deps import ConnDep, CurrentPrincipal, Operator, SettingsDep, ensure_tenant_visible
+from kashi.api.deps import ConnDep, Operator, SettingsDep, VisibleTenant
 
 router = APIRouter(tags=["tenants"])
 
@@ -15,6 +15,5 @@ def create_tenant(conn: ConnDep, principal: Operator, settings: SettingsDep, pay
 
 
 @router.get("/tenants/{tenant_id}")
-def get_tenant(tenant_id: str, conn: ConnDep, principal: CurrentPrincipal) -> dict:
-    ensure_tenant_visible(principal, tenant_id)
+def get_tenant(conn: ConnDep, tenant_id: VisibleTenant) -> dict:
     return tenants.get(conn, tenant_id)

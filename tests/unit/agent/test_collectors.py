@@ -49,8 +49,10 @@ def test_nvidia_smi_csv_skips_error_and_partial_lines(caplog):
 
 def test_nvidia_smi_collector_runs_the_documented_command():
     seen = []
-    collector = nvidia_smi.NvidiaSmiCollector(run=lambda cmd: seen.append(cmd) or "GPU-1, NVIDIA H20, 50, 1\n")
-    assert collector.collect()[0].model == "NVIDIA H20"
+    output = "index, uuid, name, utilization.gpu [%]\n0, GPU-1, NVIDIA H20, 50 %\n"  # --format=csv: a header
+    collector = nvidia_smi.NvidiaSmiCollector(run=lambda cmd: seen.append(cmd) or output)
+    (gpu,) = collector.collect()
+    assert (gpu.uuid, gpu.model, gpu.utilization) == ("GPU-1", "NVIDIA H20", 0.5)
     assert seen[0] == nvidia_smi.COMMAND
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from billing.core.catalog import DEFAULT_CATALOG
+from billing.core.contract_payload import contract_from_payload
 from billing.core.contracts import (
     ContractAmended,
     ContractSigned,
@@ -17,7 +18,6 @@ from billing.core.contracts import (
     ContractTerminated,
     ItemChanges,
     apply,
-    contract_from_payload,
 )
 from billing.core.periods import Zone, zone
 

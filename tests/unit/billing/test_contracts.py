@@ -5,7 +5,8 @@ import pytest
 from billing_kit import SHANGHAI, amend, at, capacity, card_hours, machines, payload, sign, terminate, tokens
 
 from billing.core.catalog import DEFAULT_CATALOG, Catalog, GpuModel, capacity_p
-from billing.core.contract_payload import parse_amendment, parse_termination
+from billing.core.contract_json import event_from_json, event_to_json
+from billing.core.contract_payload import contract_from_payload, parse_amendment, parse_termination
 from billing.core.contracts import (
     ContractAmended,
     ContractSigned,
@@ -15,9 +16,6 @@ from billing.core.contracts import (
     Penalty,
     PYearItem,
     TokenItem,
-    contract_from_payload,
-    event_from_json,
-    event_to_json,
     fold,
 )
 from kashi.errors import ContractClosed, NotFound, UnknownGpuModel, ValidationFailed, VersionConflict
