@@ -204,44 +204,53 @@ def _upsert_registry(conn: Connection, latest: Mapping[str, dict]) -> None:
     )  # fmt: skip
 
 
+def _merge(into: dict[tuple, HourTotals], more: Mapping[tuple, HourTotals]) -> None:
+    for key, t in more.items():
+        o = into.get(key, HourTotals())
+        into[key] = HourTotals(o.reported + t.reported, o.down + t.down, o.allocated + t.allocated, o.busy + t.busy)
+
+
 def record_fleet(conn: Connection, usage_pieces: list[Piece], usage_records: Mapping[int, UsageRecord],
                  status_new: list[tuple[int, UsageRecord]]) -> int:  # fmt: skip
     """Fold a batch's new usage pieces (already inserted into ``gpu_coverage``) and new status
-    events into the fleet's projections; returns the status card-seconds newly reported."""
+    events into the fleet's projections; returns the status card-seconds newly reported.
+
+    Everything is computed first and each shared rollup is written once, tables in one order and
+    rows in key order, so two recorders touching the same node or model rows never deadlock."""
     overlaps: list[tuple[tuple[str, str, str], int, int, int]] = []
     seqs: dict[tuple, int] = {}
+    by_gpu: dict[tuple, HourTotals] = {}
+    by_node: dict[tuple, HourTotals] = {}
+    by_tenant: dict[tuple, HourTotals] = {}
     if usage_pieces:  # usage against the status known before this batch's status (counted below)
         known = load_status(conn, ((p.gpu, p.start, p.end) for p in usage_pieces))
         for p in usage_pieces:
             for start, end in lit_overlap(p.start, p.end, known.get(p.gpu, ())):
                 overlaps.append(((p.tenant_id, p.contract_id or "", p.gpu_model), start, end, p.seq))
         by_gpu, by_node, by_tenant = usage_hourly(usage_pieces, usage_records)
-        _add_hourly(conn, "gpu_status_hourly", ("gpu", "hour"), by_gpu)
-        _add_hourly(conn, "fleet_hourly", ("node", "gpu_model", "hour"), by_node)
-        _add_model_hourly(conn, by_node)
         for p in usage_pieces:
             key_prefix = (p.tenant_id, p.contract_id or "", p.gpu_model)
             for hour in range(p.start - p.start % 3600, p.end, 3600):
                 seqs[(*key_prefix, hour)] = max(seqs.get((*key_prefix, hour), 0), p.seq)
-    else:
-        by_tenant = {}
     reported = 0
     if status_new:
         loaded = load_status(conn, ((r.gpu, r.start, r.end) for _, r in status_new))
         pieces = claim_status(status_new, loaded)
-        _replace_runs(conn, loaded, pieces)
-        by_gpu, by_node = status_hourly(pieces)
-        _add_hourly(conn, "gpu_status_hourly", ("gpu", "hour"), by_gpu)
-        _add_hourly(conn, "fleet_hourly", ("node", "gpu_model", "hour"), by_node)
-        _add_model_hourly(conn, by_node)
+        _replace_runs(conn, loaded, pieces)  # per GPU: under the GPU locks the batch holds
+        status_by_gpu, status_by_node = status_hourly(pieces)
+        _merge(by_gpu, status_by_gpu)
+        _merge(by_node, status_by_node)
         lit = [p for p in pieces if p.state != "down"]
         covered = _coverage(conn, ((p.gpu, p.start, p.end) for p in lit))
         for p in lit:
             for start, end, tenant, contract, model in covered.get(p.gpu, ()):
                 if start < p.end and end > p.start:
                     overlaps.append(((tenant, contract, model), max(start, p.start), min(end, p.end), p.seq))
-        _upsert_registry(conn, latest_reports(status_new))
         reported = sum(p.end - p.start for p in pieces)
+    _add_hourly(conn, "gpu_status_hourly", ("gpu", "hour"), by_gpu)
+    _add_hourly(conn, "fleet_hourly", ("node", "gpu_model", "hour"), by_node)
+    _add_model_hourly(conn, by_node)
     _add_tenant(conn, by_tenant, lit_hourly(overlaps), seqs)
+    if status_new:
+        _upsert_registry(conn, latest_reports(status_new))
     return reported
-
