@@ -110,3 +110,7 @@ def test_a_bad_sla_is_refused_naming_the_field(operator_client, uid, new_tenant)
     answer = operator_client.post("/v1/contracts", json=document)
     assert answer.status_code == 422
     assert [d["field"] for d in answer.json()["error"]["details"]] == ["items[0].sla.credits[1].below"]
+    document["items"][0]["sla"] = SLA
+    assert operator_client.post("/v1/contracts", json=document).status_code == 201
+    shown = operator_client.get(f"/v1/contracts/c-{uid}").json()
+    assert shown["items"][0]["sla"] == SLA
