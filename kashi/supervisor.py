@@ -103,7 +103,7 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
         me = [sys.executable, "-m", "kashi.cli"]
         roles = [("api", ["api", "--host", options.host, "--port", str(options.port)])]
         roles += [(f"worker-{n + 1}", ["worker"]) for n in range(options.workers)]
-        if options.scheduler and _has_scheduler():
+        if options.scheduler:
             roles.append(("scheduler", ["scheduler"]))
         for role, args in roles:
             children[role] = subprocess.Popen([*me, *args], env=env, preexec_fn=die_with_parent())
@@ -142,12 +142,6 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
             err.print("Kashi stopped")
     if failed:
         raise UpFailed("a Kashi process exited")
-
-
-def _has_scheduler() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("workers.scheduler") is not None
 
 
 def status(data_dir: Path) -> dict:
