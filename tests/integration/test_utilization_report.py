@@ -158,3 +158,15 @@ def test_simulated_node_with_idle_and_down_gpus_reports_what_it_sent(kashi, uid,
 
     assert total["reported"] == hours(sum(states.values())) and total["down"] == hours(states["down"])
     assert total["allocated"] == hours(sum(expected_card_seconds(events).values()))
+
+
+def test_half_hour_zone_and_unknown_zone(kashi, uid, model, operator_client):
+    send(kashi, uid, [status(uid, "a", "2030-10-14T18:00:00Z", "2030-10-14T20:00:00Z", "idle", model=model)])
+    params = {"period": "2030-10", "gpu_model": model, "group_by": "day"}
+    kolkata = operator_client.get("/v1/reports/utilization", params={**params, "tz": "Asia/Kolkata"})
+    assert kolkata.status_code == 200, kolkata.text
+    days = {row["day"]: row["reported"] for row in kolkata.json()["rows"]}
+    # hours go to the local day they start on: 18:00Z is 23:30 on the 14th, 19:00Z 00:30 on the 15th
+    assert (len(days), days["2030-10-14"], days["2030-10-15"]) == (31, "1.000000", "1.000000")
+    unknown = operator_client.get("/v1/reports/utilization", params={**params, "tz": "Mars/Olympus"})
+    assert unknown.status_code == 422 and unknown.json()["error"]["details"][0]["field"] == "tz"
