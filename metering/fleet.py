@@ -20,9 +20,9 @@ FLEET_TABLES = ("gpu_status_coverage", "gpu_status_hourly", "fleet_hourly", "fle
                 "fleet_gpus")
 FLEET_COLUMNS = {
     "gpu_status_coverage": "gpu, start_s, end_s, state",
-    "gpu_status_hourly": "gpu, hour, reported_s, down_s, allocated_s, busy_s",
-    "fleet_hourly": "node, gpu_model, hour, reported_s, down_s, allocated_s, busy_s",
-    "fleet_model_hourly": "gpu_model, hour, shard, reported_s, down_s, allocated_s, busy_s",
+    "gpu_status_hourly": "gpu, hour, reported_s, down_s, allocated_s, busy_s, status_busy_s",
+    "fleet_hourly": "node, gpu_model, hour, reported_s, down_s, allocated_s, busy_s, status_busy_s",
+    "fleet_model_hourly": "gpu_model, hour, shard, reported_s, down_s, allocated_s, busy_s, status_busy_s",
     "tenant_fleet_hourly": "tenant_id, contract_id, gpu_model, hour, allocated_s, lit_allocated_s, busy_s, last_seq",
     "fleet_gpus": "gpu, node, gpu_model, first_seen_s, last_state, last_reason, last_start_s, last_end_s, last_seq, "
                   "retired_at",

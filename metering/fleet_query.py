@@ -65,7 +65,8 @@ def status_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: s
     table = "fleet_model_hourly" if by in ("model", "day") and node is None else "fleet_hourly"
     rows = conn.execute(
         text(f"""SELECT {keys} f.gpu_model, sum(f.reported_s)::bigint, sum(f.down_s)::bigint,
-                        sum(f.allocated_s)::bigint, sum(f.busy_s)
+                        sum(f.allocated_s)::bigint,
+                        sum(CASE WHEN f.busy_s > 0 THEN f.busy_s ELSE least(f.status_busy_s, f.allocated_s) END)
                  FROM (SELECT *, width_bucket(hour, CAST(:lo AS bigint[])) AS d FROM {table}
                        WHERE hour >= :s AND hour < :e) AS f
                  WHERE TRUE {_filters(node, gpu_model, "f")}

@@ -127,8 +127,7 @@ def by_model(by_node: Mapping[tuple, HourTotals]) -> dict[tuple, HourTotals]:
     found: dict[tuple, HourTotals] = {}
     for (node, model, hour), t in by_node.items():
         key = (model, hour, shard_of(node))
-        o = found.get(key, HourTotals())
-        found[key] = HourTotals(o.reported + t.reported, o.down + t.down, o.allocated + t.allocated, o.busy + t.busy)
+        found[key] = found.get(key, HourTotals()).plus(t)
     return found
 
 
@@ -141,13 +140,15 @@ def _add_hourly(conn: Connection, table: str, keys: tuple[str, ...], totals: Map
     types = types or ("text",) * (len(keys) - 1) + ("bigint",)
     unnest = ", ".join(f"%b::{t}[]" for t in types)
     raw(conn).execute(
-        f"""INSERT INTO {table} ({", ".join(keys)}, reported_s, down_s, allocated_s, busy_s)
-            SELECT * FROM unnest({unnest}, %b::bigint[], %b::bigint[], %b::bigint[], %b::numeric[])
+        f"""INSERT INTO {table} ({", ".join(keys)}, reported_s, down_s, allocated_s, busy_s, status_busy_s)
+            SELECT * FROM unnest({unnest}, %b::bigint[], %b::bigint[], %b::bigint[], %b::numeric[], %b::numeric[])
             ON CONFLICT ({", ".join(keys)}) DO UPDATE SET
               reported_s = {table}.reported_s + EXCLUDED.reported_s, down_s = {table}.down_s + EXCLUDED.down_s,
-              allocated_s = {table}.allocated_s + EXCLUDED.allocated_s, busy_s = {table}.busy_s + EXCLUDED.busy_s""",
+              allocated_s = {table}.allocated_s + EXCLUDED.allocated_s, busy_s = {table}.busy_s + EXCLUDED.busy_s,
+              status_busy_s = {table}.status_busy_s + EXCLUDED.status_busy_s""",
         (*columns, [totals[k].reported for k in ordered], [totals[k].down for k in ordered],
-         [totals[k].allocated for k in ordered], [totals[k].busy for k in ordered]),
+         [totals[k].allocated for k in ordered], [totals[k].busy for k in ordered],
+         [totals[k].status_busy for k in ordered]),
     )  # fmt: skip
 
 
@@ -206,8 +207,7 @@ def _upsert_registry(conn: Connection, latest: Mapping[str, dict]) -> None:
 
 def _merge(into: dict[tuple, HourTotals], more: Mapping[tuple, HourTotals]) -> None:
     for key, t in more.items():
-        o = into.get(key, HourTotals())
-        into[key] = HourTotals(o.reported + t.reported, o.down + t.down, o.allocated + t.allocated, o.busy + t.busy)
+        into[key] = into.get(key, HourTotals()).plus(t)
 
 
 def record_fleet(conn: Connection, usage_pieces: list[Piece], usage_records: Mapping[int, UsageRecord],

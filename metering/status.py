@@ -44,6 +44,8 @@ class StatusPiece(NamedTuple):
     start: int
     end: int
     state: str
+    utilization: Decimal | None = None
+    """The report's `utilization`, if it gave one."""
 
 
 def claim_status(records: Iterable[tuple[int, UsageRecord]],
@@ -57,7 +59,8 @@ def claim_status(records: Iterable[tuple[int, UsageRecord]],
         if reported is None:
             reported = known[rec.gpu] = _Reported(())
         for start, end in gaps((rec.start, rec.end), reported.overlapping(rec.start, rec.end)):
-            pieces.append(StatusPiece(seq, rec.gpu, node_of(rec), rec.gpu_model, start, end, rec.data["state"]))
+            pieces.append(StatusPiece(seq, rec.gpu, node_of(rec), rec.gpu_model, start, end, rec.data["state"],
+                                      utilization_of(rec)))
             reported.add(start, end)
     return pieces
 
@@ -122,12 +125,17 @@ class HourTotals(NamedTuple):
     down: int = 0
     allocated: int = 0
     busy: Decimal = Decimal(0)
+    """From `gpu.usage`: its utilization × the allocated seconds it newly counted."""
+    status_busy: Decimal = Decimal(0)
+    """From `gpu.status` reported allocated: its utilization × the seconds it newly reported. The report
+    uses it for an hour whose usage carried no utilization at all."""
+
+    def plus(self, other: HourTotals) -> HourTotals:
+        return HourTotals(*(a + b for a, b in zip(self, other, strict=True)))
 
 
-def _add(totals: dict, key: tuple, reported: int = 0, down: int = 0, allocated: int = 0,
-         busy: Decimal = Decimal(0)) -> None:  # fmt: skip
-    t = totals.get(key, HourTotals())
-    totals[key] = HourTotals(t.reported + reported, t.down + down, t.allocated + allocated, t.busy + busy)
+def _add(totals: dict, key: tuple, **seconds) -> None:
+    totals[key] = totals.get(key, HourTotals()).plus(HourTotals(**seconds))
 
 
 def status_hourly(pieces: Iterable[StatusPiece]) -> tuple[dict[tuple, HourTotals], dict[tuple, HourTotals]]:
@@ -137,8 +145,9 @@ def status_hourly(pieces: Iterable[StatusPiece]) -> tuple[dict[tuple, HourTotals
     for p in pieces:
         for hour, seconds in split((p.start, p.end), HOUR):
             down = seconds if p.state == DOWN else 0
-            _add(by_gpu, (p.gpu, hour), reported=seconds, down=down)
-            _add(by_node, (p.node, p.gpu_model, hour), reported=seconds, down=down)
+            busy = p.utilization * seconds if p.state == "allocated" and p.utilization is not None else Decimal(0)
+            _add(by_gpu, (p.gpu, hour), reported=seconds, down=down, status_busy=busy)
+            _add(by_node, (p.node, p.gpu_model, hour), reported=seconds, down=down, status_busy=busy)
     return by_gpu, by_node
 
 

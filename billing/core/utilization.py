@@ -3,7 +3,8 @@
 Per GPU and period, in card-seconds:
 - capacity: seconds in the fleet (from its first report to its retirement);
 - reported: seconds a `gpu.status` covered; down: of those, reported down; lit = reported − down;
-- allocated: seconds sold (the union of its `gpu.usage`); busy = Σ utilisation × allocated seconds;
+- allocated: seconds sold (the union of its `gpu.usage`); busy = Σ utilisation × allocated seconds (the
+  usage's utilisation, else — for an hour of a node whose usage gave none — the `allocated` statuses');
 - dark = capacity − reported (silent: no report arrived).
 Rates: lit_rate = lit / capacity, allocation_rate = allocated / lit, busy_rate = busy / allocated,
 each null when its denominator is 0. idle_value = (lit − allocated) card-hours × the model's list

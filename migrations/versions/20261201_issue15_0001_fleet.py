@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("hour", sa.BigInteger(), nullable=False),
         _seconds("reported_s"), _seconds("down_s"), _seconds("allocated_s"),
         sa.Column("busy_s", sa.Numeric(), nullable=False, server_default="0"),
+        sa.Column("status_busy_s", sa.Numeric(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("gpu", "hour", name=op.f("pk_gpu_status_hourly")),
     )
     op.create_table(
@@ -45,6 +46,7 @@ def upgrade() -> None:
         sa.Column("hour", sa.BigInteger(), nullable=False),
         _seconds("reported_s"), _seconds("down_s"), _seconds("allocated_s"),
         sa.Column("busy_s", sa.Numeric(), nullable=False, server_default="0"),
+        sa.Column("status_busy_s", sa.Numeric(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("node", "gpu_model", "hour", name=op.f("pk_fleet_hourly")),
     )
     op.create_index("ix_fleet_hourly_hour", "fleet_hourly", ["hour"])
@@ -55,6 +57,7 @@ def upgrade() -> None:
         sa.Column("shard", sa.SmallInteger(), nullable=False),
         _seconds("reported_s"), _seconds("down_s"), _seconds("allocated_s"),
         sa.Column("busy_s", sa.Numeric(), nullable=False, server_default="0"),
+        sa.Column("status_busy_s", sa.Numeric(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("hour", "gpu_model", "shard", name=op.f("pk_fleet_model_hourly")),
     )
     op.create_table(

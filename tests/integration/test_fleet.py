@@ -145,3 +145,23 @@ def test_two_recorders_of_one_node_at_once_count_every_second_once(kashi, uid, n
     assert [tuple(r) for r in node] == [(4 * 3600, 0, 2 * 3600, Decimal("3600.0"))]
     assert lit == 2 * 3600
     assert _runs(kashi, f"{uid}-g0") == [(E0, E0 + 3600, "allocated")]
+
+
+def test_busy_falls_back_to_the_status_utilization_when_usage_gives_none(kashi, uid, new_tenant, operator_client):
+    model = f"B-{uid}"
+    send(kashi, uid, [usage(uid, "g0", new_tenant, H0, H2, model=model),  # no utilization
+                      status(uid, "g0", H0, H1, "allocated", model=model, utilization="0.4"),
+                      status(uid, "g0", H1, H2, "allocated", model=model),
+                      usage(uid, "g1", new_tenant, H0, H1, model=model, utilization="0.9"),
+                      status(uid, "g1", H0, H1, "allocated", model=model, utilization="0.1")])
+    total = operator_client.get("/v1/reports/utilization", params={"period": "2026-10", "gpu_model": model,
+                                                                   "node": f"{uid}-n1", "group_by": "node"}).json()
+    # hour 0 of the node: usage gave a utilization (g1) so usage counts: 0.9 h; hour 1: none, status gives none
+    assert total["rows"][0]["busy"] == "0.900000"
+    only_status = f"{uid}x"
+    send(kashi, only_status, [usage(only_status, "g0", new_tenant, H0, H1, model=model),
+                              status(only_status, "g0", H0, H1, "allocated", model=model, utilization="0.4")])
+    node = operator_client.get("/v1/reports/utilization", params={"period": "2026-10", "gpu_model": model,
+                                                                  "node": f"{only_status}-n1",
+                                                                  "group_by": "node"}).json()
+    assert node["rows"][0]["busy"] == "0.400000"
