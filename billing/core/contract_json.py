@@ -31,6 +31,7 @@ from billing.core.contracts import (
     Penalty,
 )
 from billing.core.periods import instant_to_json
+from billing.core.sla_terms import Sla
 from kashi.errors import ValidationFailed
 
 _DECIMAL_FIELDS = frozenset(
@@ -75,12 +76,17 @@ def _decode(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def item_to_json(item: Item) -> dict[str, Any]:
-    return {"id": item.id, "pricing": item.pricing, **{k: v for k, v in _plain(item).items() if k != "id"}}
+    document = {"id": item.id, "pricing": item.pricing, **{k: v for k, v in _plain(item).items() if k != "id"}}
+    if isinstance(document.get("sla"), Sla):
+        document["sla"] = document["sla"].to_json()
+    return document
 
 
 def item_from_json(data: Mapping[str, Any]) -> Item:
     values = _decode(data)
     cls = ITEM_TYPES[values.pop("pricing")]
+    if values.get("sla") is not None:
+        values["sla"] = Sla.from_json(values["sla"])
     return cls(**values)
 
 

@@ -35,6 +35,7 @@ from billing.core.contracts import (
 )
 from billing.core.money import DEFAULT_CURRENCY, PRICE_PLACES, parse_amount, validate_currency
 from billing.core.periods import Zone, require_aware, zone
+from billing.core.sla_terms import parse_sla
 from kashi.errors import ValidationFailed
 
 DEFAULT_NOTICE_DAYS = 30
@@ -43,9 +44,10 @@ _MISSING: Any = object()
 _TOP_FIELDS = {"id", "tenant_id", "supplier_id", "currency", "tax_rate", "start", "closed_months", "open_months",
                "notice_days", "penalty", "items"}  # fmt: skip
 _ITEM_FIELDS = {
-    "machine_month": {"id", "pricing", "gpu_model", "cards_per_machine", "machines", "unit_price", "supplied_by"},
+    "machine_month": {"id", "pricing", "gpu_model", "cards_per_machine", "machines", "unit_price", "supplied_by",
+                      "sla"},
     "p_year": {"id", "pricing", "capacity_p", "gpu_model", "cards_per_machine", "machines", "unit_price",
-               "supplied_by"},
+               "supplied_by", "sla"},
     "gpu_hour": {"id", "pricing", "gpu_model", "unit_price", "committed_card_hours"},
     "token": {"id", "pricing", "model", "input_price", "output_price", "cached_input_price"},
 }
@@ -225,6 +227,16 @@ def _item(raw: object, index: int, catalog: Catalog, problems: _Problems) -> Ite
         cached = price("cached_input_price", positive=False) if "cached_input_price" in raw else fields["input_price"]
         if None not in fields.values() and cached is not None:
             built = TokenItem(**fields, cached_input_price=cached)
+    if "sla" in raw and pricing in ("machine_month", "p_year"):
+        sla, found = parse_sla(raw["sla"], prefix + "sla")
+        for problem in found:
+            problems.add(problem["field"], problem["reason"])
+        if pricing == "p_year" and "gpu_model" not in raw:
+            problems.add(prefix + "sla", "needs gpu_model: availability counts cards of one model (P × 1000 ÷ TFLOPS)")
+        if built is not None and sla is not None:
+            built = replace(built, sla=sla)
+            if isinstance(built, PYearItem) and built.card_tflops is None and built.gpu_model in catalog:
+                built = replace(built, card_tflops=catalog.tflops(built.gpu_model))
     return built if len(problems.details) == before else None
 
 

@@ -19,6 +19,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
+from billing.core.sla_terms import Sla
 from kashi.errors import ContractClosed, NotFound, ValidationFailed, VersionConflict
 
 DEFAULT_CARDS_PER_MACHINE = 8
@@ -37,6 +38,8 @@ class MachineMonthItem:
     cards_per_machine: int = DEFAULT_CARDS_PER_MACHINE
     supplied_by: str | None = None
     """On a tenant's item: `"<payable contract id>/<item id>"`, the capacity bought that it resells."""
+    sla: Sla | None = None
+    """Promised availability and credit tiers (`billing.core.sla`), if any."""
 
     def monthly_value(self) -> Fraction:
         """This item's part of RMV: `machines × unit_price`."""
@@ -62,6 +65,8 @@ class PYearItem:
     cards_per_machine: int | None = None
     card_tflops: Decimal | None = None
     supplied_by: str | None = None
+    sla: Sla | None = None
+    """Promised availability and credit tiers (`billing.core.sla`); needs `gpu_model` (cards = P × 1000 ÷ TFLOPS)."""
 
     def monthly_value(self) -> Fraction:
         """This item's part of RMV: `P × unit_price / 12`."""

@@ -11,7 +11,7 @@ gives the month close a point to serialise with: a close that locks the tenant's
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from billing.core.contract_payload import contract_from_payload, parse_amendment
 from billing.core.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply
 from billing.core.lines import ChargeLine
 from billing.core.money import round_money, to_json
-from billing.core.periods import Period, Zone, instant_to_json
+from billing.core.periods import Period, Zone, instant_to_json, period_of
 from billing.core.terms import (
     amendment_penalty_lines,
     closed_end,
@@ -314,7 +314,30 @@ def termination_quote_json(conn: Connection, contract_id: str, effective_at: str
     tz = zone_of(conn, state.terms)
     query = {"effective_at": effective_at, "notice_given_at": notice_given_at}
     effective, notice = parse_termination({key: value for key, value in query.items() if value is not None}, tz)
-    return _quote_json(state, termination_quote(state, effective, notice, tz), notice)
+    quote = _quote_json(state, termination_quote(state, effective, notice, tz), notice)
+    credits = _sla_credits_if_terminated(conn, state, effective, notice, tz)
+    if credits is not None:
+        quote["sla_credits"] = lines_json(credits)
+    return quote
+
+
+def _sla_credits_if_terminated(conn: Connection, state: ContractState, effective_at: datetime,
+                               notice_given_at: datetime | None, tz: str) -> list[ChargeLine] | None:  # fmt: skip
+    """For a contract with SLA items: the `sla_credit` lines the last invoiced period (the one holding
+    `effective_at`) would carry, on the availability measured so far; None without SLA items."""
+    from billing.core.pricing import charges_for_period
+    from billing.core.sla import sla_credit_lines, sla_items
+    from billing.services.close import lit_under_items
+
+    if not sla_items([state]):
+        return None
+    ended = apply(state, ContractTerminated(contract_id=state.id, effective_at=effective_at,
+                                            notice_given_at=notice_given_at or effective_at,
+                                            version=state.version + 1, recorded_at=datetime.now(UTC), actor="quote"))
+    period = period_of(effective_at - timedelta(microseconds=1), tz)
+    charges = charges_for_period(ended, period, tz)
+    lit = lit_under_items(conn, state.terms.tenant_id, [ended], period, tz)
+    return sla_credit_lines([ended], period, tz, lit, charges)
 
 
 def terminate(conn: Connection, contract_id: str, payload: object, *, actor: str,

@@ -4,11 +4,14 @@ Projections, and what each is the fold of:
 - `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_events` in seq
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
-- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments;
+- `gpu_models`, `gpu_model_prices`: the catalog stream; `balances`: invoices − credit notes − payments;
 - `suppliers`, `market_rents`, `contracts_at_risk`: the `supplier:*`, `market:*` and `risk:*` streams;
   supplier bills are re-assembled from their closes' stored inputs like invoices.
 - `tenant_profiles`: each `tenant:<id>` stream; `fapiao`: the `FapiaoRecorded` events of `invoice:<id>` streams;
   `webhook_endpoints`: each `webhook:<id>` stream.
+- `gpu_status_coverage`, `gpu_status_hourly`, `fleet_hourly`, `tenant_fleet_hourly`, `fleet_gpus`: the
+  same log's `gpu.status` and `gpu.usage` (`metering.fleet_store.record_fleet`), and the `fleet:<gpu>`
+  retirement streams;
 
 `rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
@@ -39,6 +42,8 @@ from billing.store import tenants
 from billing.store.contract_streams import contract_states
 from billing.store.invoices import line_row
 from metering.events import UsageRecord
+from metering.fleet import FLEET_COLUMNS, FLEET_TABLES, rebuild_retirements
+from metering.fleet_store import record_fleet
 from metering.rollups import claim, gpu_rollup, token_rollup
 from metering.store import (
     INGEST_FENCE,
@@ -49,9 +54,9 @@ from metering.store import (
     load_coverage,
 )
 
-USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "balances", "market_rents", "contracts_at_risk",
-               "tenant_profiles", "fapiao", "webhook_endpoints")
+USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
+PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "gpu_model_prices", "balances", "market_rents",
+               "contracts_at_risk", "tenant_profiles", "fapiao", "webhook_endpoints")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -62,6 +67,8 @@ _COMPARED_COLUMNS = {
     "market_rents": "gpu_model, version, unit, price, currency, cards_per_machine, observed_at, source, recorded_at",
     "contracts_at_risk": "contract_id, tenant_id, since, saving, currency",
     "gpu_models": "name, fp16_tflops, source",
+    "gpu_model_prices": "name, list_price_per_card_hour",
+    **FLEET_COLUMNS,
     "balances": "tenant_id, currency, invoiced, credited, paid",
     "tenant_profiles": "tenant_id, legal_name, tax_id, address, billing_email, payment_terms_days",
     "fapiao": "number, invoice_id, issued_on, kind, recorded_at",
@@ -94,11 +101,13 @@ def rebuild_usage(conn: Connection) -> int:
     for chunk in rows.partitions():
         gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
         tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
+        status = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.status"]
         pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
         insert_pieces(conn, pieces)
         insert_conflicts(conn, conflicts)
         add_gpu_rollups(conn, gpu_rollup(pieces))
         add_token_rollups(conn, token_rollup(tokens))
+        record_fleet(conn, pieces, dict(gpu), status)
         count += len(chunk)
     return count
 
@@ -145,6 +154,7 @@ def _rebuild_all(conn: Connection) -> dict[str, int]:
         "suppliers": suppliers.rebuild_projection(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
+        "gpu retirements": rebuild_retirements(conn),
         "balances": rebuild_balances(conn),
         "market rents": market.rebuild_projection(conn),
         "contracts at risk": risk.rebuild_projection(conn),
@@ -209,7 +219,7 @@ def verify_invoices(conn: Connection) -> list[str]:
         tz = inputs["timezone"]
         assembled = assemble(conn, close.tenant_id, Period.parse(close.period), tz, close.watermark,
                              contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
-                             before_seq=close.close_seq)  # fmt: skip
+                             before_seq=close.close_seq, sla_lit=inputs.get("sla_lit", {}))  # fmt: skip
         stored = {row.currency: row for row in conn.execute(
             text("SELECT * FROM invoices WHERE close_seq = :s"), {"s": close.close_seq})}  # fmt: skip
         replayed = {draft.currency: draft for draft in assembled.drafts}

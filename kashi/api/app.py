@@ -17,6 +17,7 @@ from kashi.api.routes import (
     contracts,
     events,
     exports,
+    fleet,
     health,
     invoices,
     issuer,
@@ -31,6 +32,7 @@ from kashi.api.routes import (
     suppliers,
     tenants,
     usage,
+    utilization,
     webhooks,
 )
 from kashi.db import make_engine
@@ -39,7 +41,8 @@ from kashi.settings import Settings
 from workers.broker import make_broker
 
 ROUTERS = (events, usage, rating, tenants, contracts, catalog, periods, invoices, payments, statements, exports,
-           market, breach_risk, suppliers, supplier_bills, margin, issuer, receivables, webhooks)
+           market, breach_risk, suppliers, supplier_bills, margin, issuer, receivables, webhooks,
+           fleet, utilization)
 """Route modules mounted under ``/v1``, in this order; each exposes ``router``."""
 
 
