@@ -110,15 +110,28 @@ def run(kashi, console: Console) -> None:
     console.print(f"invoice {chosen['number']} written as PDF: [bold]{path}[/]")
 
 
-def _print(console: Console, invoices: list[dict], names: dict[str, str], period: Period, *, issued_before: int,
-           earlier: Period) -> None:
+def _print(
+    console: Console,
+    invoices: list[dict],
+    names: dict[str, str],
+    period: Period,
+    *,
+    issued_before: int,
+    earlier: Period,
+) -> None:
     first = min(invoices, key=lambda i: parse_number(i["number"])[3])["number"]
-    books = ("these books held no invoice before this run" if issued_before == 0 else
-             f"these books held {issued_before} invoice(s) before this run")
+    books = (
+        "these books held no invoice before this run"
+        if issued_before == 0
+        else f"these books held {issued_before} invoice(s) before this run"
+    )
     why = f"{books}, and the run closed {earlier} for one tenant first"
-    table = Table(title=f"Invoices of {period} (Asia/Shanghai)", show_lines=False,
-                  caption=f"the {len(names)} tenants this demo run created ({', '.join(names)}); numbered from "
-                          f"{first}: {why} (numbers are gapless per series and year, and never reused)")
+    table = Table(
+        title=f"Invoices of {period} (Asia/Shanghai)",
+        show_lines=False,
+        caption=f"the {len(names)} tenants this demo run created ({', '.join(names)}); numbered from "
+        f"{first}: {why} (numbers are gapless per series and year, and never reused)",
+    )
     for column in ("number", "tenant", "kind", "description", "amount", "tax"):
         table.add_column(column, justify="right" if column in ("amount", "tax") else "left", overflow="fold")
     for invoice in invoices:

@@ -57,20 +57,32 @@ def run(kashi, console: Console) -> None:
                             headers={"Authorization": f"Bearer {kashi.key('operator')}"})  # fmt: skip
     mine = {f"sell-{key}-{run_id}" for key in RATES}
     for step, (price, hours) in enumerate((("5500.00", 2), ("4800.00", 1)), 1):
-        answer = operator.post("/v1/market/rents", json={
-            "gpu_model": "RTX-4090", "unit": "machine_month", "price": price, "currency": "CNY",
-            "observed_at": instant_to_json(now - timedelta(hours=hours)), "source": "demo: broker quotes, Hangzhou"})
+        answer = operator.post(
+            "/v1/market/rents",
+            json={
+                "gpu_model": "RTX-4090",
+                "unit": "machine_month",
+                "price": price,
+                "currency": "CNY",
+                "observed_at": instant_to_json(now - timedelta(hours=hours)),
+                "source": "demo: broker quotes, Hangzhou",
+            },
+        )
         answer.raise_for_status()
         crossed = [c for c in answer.json()["at_risk"] if c in mine]
-        console.print(f"[bold]step {step}[/]: the market for a machine-month of 8×RTX-4090 is now {price} CNY; "
-                      f"newly at risk (contract.at_risk): {', '.join(crossed) or 'none'}")
+        console.print(
+            f"[bold]step {step}[/]: the market for a machine-month of 8×RTX-4090 is now {price} CNY; "
+            f"newly at risk (contract.at_risk): {', '.join(crossed) or 'none'}"
+        )
         _reports(kashi, console, mine, payable, month, as_of)
     worst = _worst(kashi, mine, as_of)
     if worst is not None:
         with kashi.engine.begin() as conn:
             ended = contracts_service.terminate(conn, worst, {"effective_at": instant_to_json(as_of)}, actor="demo")
-        console.print(f"[bold]step 3[/]: {worst} breaks from {month} and pays a penalty of {ended['amount']} CNY; "
-                      "the broker still owes the centre for all 60 machines")
+        console.print(
+            f"[bold]step 3[/]: {worst} breaks from {month} and pays a penalty of {ended['amount']} CNY; "
+            "the broker still owes the centre for all 60 machines"
+        )
         _reports(kashi, console, mine, payable, month, as_of)
     operator.close()
 
@@ -90,8 +102,10 @@ def _reports(kashi, console: Console, mine: set[str], payable: str, month: Perio
     books["items"] = [row for row in books["items"] if row["contract_id"] == payable]
     books["totals"] = {}
     risk_table, books_table = breach_table(breach), margin_table(books)
-    risk_table.caption = (f"the broker's three resale contracts only ({', '.join(sorted(mine))}); "
-                          f"`kashi report breach-risk` shows every contract")
+    risk_table.caption = (
+        f"the broker's three resale contracts only ({', '.join(sorted(mine))}); "
+        f"`kashi report breach-risk` shows every contract"
+    )
     books_table.caption = f"the payable item {payable}/i-1 only; exposure as of {instant_to_json(as_of)}"
     console.print(risk_table)
     console.print(books_table)

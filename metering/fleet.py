@@ -16,8 +16,14 @@ from sqlalchemy import Connection, text
 from kashi import streams
 from kashi.errors import Conflict, NotFound, ValidationFailed
 
-FLEET_TABLES = ("gpu_status_coverage", "gpu_status_hourly", "fleet_hourly", "fleet_model_hourly", "tenant_fleet_hourly",
-                "fleet_gpus")
+FLEET_TABLES = (
+    "gpu_status_coverage",
+    "gpu_status_hourly",
+    "fleet_hourly",
+    "fleet_model_hourly",
+    "tenant_fleet_hourly",
+    "fleet_gpus",
+)
 FLEET_COLUMNS = {
     "gpu_status_coverage": "gpu, start_s, end_s, state",
     "gpu_status_hourly": "gpu, hour, reported_s, down_s, allocated_s, busy_s, status_busy_s",
@@ -25,7 +31,7 @@ FLEET_COLUMNS = {
     "fleet_model_hourly": "gpu_model, hour, shard, reported_s, down_s, allocated_s, busy_s, status_busy_s",
     "tenant_fleet_hourly": "tenant_id, contract_id, gpu_model, hour, allocated_s, lit_allocated_s, busy_s, last_seq",
     "fleet_gpus": "gpu, node, gpu_model, first_seen_s, last_state, last_reason, last_start_s, last_end_s, last_seq, "
-                  "retired_at",
+    "retired_at",
 }
 """What `kashi replay --verify` compares of each fleet projection."""
 RETIRED = "GpuRetired"

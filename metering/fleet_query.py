@@ -78,7 +78,7 @@ def status_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: s
     for row in rows:
         key = tuple(days[k - 1][0] if by.endswith("day") and i == width - 1 else k for i, k in enumerate(row[:width]))
         model = row[width]
-        reported, down, allocated, busy = row[width + 1:]
+        reported, down, allocated, busy = row[width + 1 :]
         found.append((key or (model,), model, FleetSeconds(0, reported, down, allocated, Decimal(busy or 0))))
     return found
 

@@ -53,8 +53,10 @@ def load_status(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict
     if not window:
         return {}
     gpus = list(window)
-    rows = raw(conn).execute(
-        """SELECT w.gpu, c.start_s, c.end_s, c.state
+    rows = (
+        raw(conn)
+        .execute(
+            """SELECT w.gpu, c.start_s, c.end_s, c.state
            FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
            CROSS JOIN LATERAL (
              (SELECT start_s, end_s, state FROM gpu_status_coverage
@@ -64,8 +66,10 @@ def load_status(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict
               WHERE gpu = w.gpu AND start_s >= w.lo AND start_s <= w.hi)
            ) AS c
            WHERE c.end_s >= w.lo""",
-        (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
-    ).fetchall()
+            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+        )
+        .fetchall()
+    )
     found: dict[str, list[Stretch]] = defaultdict(list)
     for gpu, start, end, state in rows:
         found[gpu].append(Stretch(start, end, state))
@@ -78,8 +82,10 @@ def _coverage(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[s
     if not window:
         return {}
     gpus = list(window)
-    rows = raw(conn).execute(
-        """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id, coalesce(c.contract_id, ''), c.gpu_model
+    rows = (
+        raw(conn)
+        .execute(
+            """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id, coalesce(c.contract_id, ''), c.gpu_model
            FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
            CROSS JOIN LATERAL (
              (SELECT start_s, end_s, tenant_id, contract_id, gpu_model FROM gpu_coverage
@@ -89,8 +95,10 @@ def _coverage(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[s
               WHERE gpu = w.gpu AND start_s >= w.lo AND start_s < w.hi)
            ) AS c
            WHERE c.end_s > w.lo""",
-        (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
-    ).fetchall()
+            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+        )
+        .fetchall()
+    )
     found: dict[str, list[tuple]] = defaultdict(list)
     for gpu, *rest in rows:
         found[gpu].append(tuple(rest))

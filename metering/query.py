@@ -92,8 +92,10 @@ def token_rows(conn: Connection, tenant_id: str, period: Span, tz: str, watermar
             count = getattr(row, kind) or 0
             if count:
                 totals[(row.contract_id, row.model, kind, *segment)] += int(count)
-    return [TokenRollupRow.of(tenant_id, c, m, k, a, n, end=b)
-            for (c, m, k, a, b), n in sorted(totals.items(), key=lambda t: (t[0][0] or "", *t[0][1:]))]
+    return [
+        TokenRollupRow.of(tenant_id, c, m, k, a, n, end=b)
+        for (c, m, k, a, b), n in sorted(totals.items(), key=lambda t: (t[0][0] or "", *t[0][1:]))
+    ]
 
 
 def _key(item):

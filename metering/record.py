@@ -72,8 +72,17 @@ def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int
     records = [UsageRecord.from_wire(row) for row in rows]
     with engine.begin() as conn:
         result = record_batch(conn, batch_id, records)
-        conn.execute(text("UPDATE ingest_batches SET status = 'done', persisted = :n WHERE batch_id = :b"),
-                     {"b": batch_id, "n": result.events})
-    log.info("batch recorded", extra={"batch_id": batch_id, "events": result.events,
-                                      "duplicates": result.duplicates, "card_seconds": result.card_seconds})
+        conn.execute(
+            text("UPDATE ingest_batches SET status = 'done', persisted = :n WHERE batch_id = :b"),
+            {"b": batch_id, "n": result.events},
+        )
+    log.info(
+        "batch recorded",
+        extra={
+            "batch_id": batch_id,
+            "events": result.events,
+            "duplicates": result.duplicates,
+            "card_seconds": result.card_seconds,
+        },
+    )
     return Outcome("recorded", result)

@@ -59,8 +59,11 @@ def claim_status(records: Iterable[tuple[int, UsageRecord]],
         if reported is None:
             reported = known[rec.gpu] = _Reported(())
         for start, end in gaps((rec.start, rec.end), reported.overlapping(rec.start, rec.end)):
-            pieces.append(StatusPiece(seq, rec.gpu, node_of(rec), rec.gpu_model, start, end, rec.data["state"],
-                                      utilization_of(rec)))
+            pieces.append(
+                StatusPiece(
+                    seq, rec.gpu, node_of(rec), rec.gpu_model, start, end, rec.data["state"], utilization_of(rec)
+                )
+            )
             reported.add(start, end)
     return pieces
 
@@ -201,8 +204,16 @@ def latest_reports(records: Iterable[tuple[int, UsageRecord]]) -> dict[str, dict
             entry = found[rec.gpu] = {"first": rec.start, "key": (-1, -1)}
         entry["first"] = min(entry["first"], rec.start)
         if (rec.end, seq) > entry["key"]:
-            entry.update(key=(rec.end, seq), node=node_of(rec), gpu_model=rec.gpu_model, state=rec.data["state"],
-                         reason=rec.data.get("reason"), start=rec.start, end=rec.end, seq=seq)
+            entry.update(
+                key=(rec.end, seq),
+                node=node_of(rec),
+                gpu_model=rec.gpu_model,
+                state=rec.data["state"],
+                reason=rec.data.get("reason"),
+                start=rec.start,
+                end=rec.end,
+                seq=seq,
+            )
     return found
 
 

@@ -44,10 +44,27 @@ _MISSING: Any = object()
 _TOP_FIELDS = {"id", "tenant_id", "supplier_id", "currency", "tax_rate", "start", "closed_months", "open_months",
                "notice_days", "penalty", "items"}  # fmt: skip
 _ITEM_FIELDS = {
-    "machine_month": {"id", "pricing", "gpu_model", "cards_per_machine", "machines", "unit_price", "supplied_by",
-                      "sla"},
-    "p_year": {"id", "pricing", "capacity_p", "gpu_model", "cards_per_machine", "machines", "unit_price",
-               "supplied_by", "sla"},
+    "machine_month": {
+        "id",
+        "pricing",
+        "gpu_model",
+        "cards_per_machine",
+        "machines",
+        "unit_price",
+        "supplied_by",
+        "sla",
+    },
+    "p_year": {
+        "id",
+        "pricing",
+        "capacity_p",
+        "gpu_model",
+        "cards_per_machine",
+        "machines",
+        "unit_price",
+        "supplied_by",
+        "sla",
+    },
     "gpu_hour": {"id", "pricing", "gpu_model", "unit_price", "committed_card_hours"},
     "token": {"id", "pricing", "model", "input_price", "output_price", "cached_input_price"},
 }

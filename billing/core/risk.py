@@ -190,8 +190,11 @@ def breach_risk(state: ContractState, as_of: datetime, tz: Zone, market: Market,
     saving = round_money(remaining * drop - Fraction(penalty))
     break_even = max(Fraction(0), remaining * drop / remaining)
     at_risk = saving > 0
-    note = (f"breaking now saves {format(saving, 'f')} {terms.currency} after the penalty" if at_risk else
-            f"staying is cheaper: a penalty rate below {rate_to_json(break_even)} would make breaking pay")
+    note = (
+        f"breaking now saves {format(saving, 'f')} {terms.currency} after the penalty"
+        if at_risk
+        else f"staying is cheaper: a penalty rate below {rate_to_json(break_even)} would make breaking pay"
+    )
     return BreachRisk(**common, term="closed", remaining_closed_value=quote.remaining_closed_value,
                       market_value=round_money(at_market), drop=drop, penalty=penalty, saving_if_broken=saving,
                       break_even_rate=break_even, at_risk=at_risk, notice_cost=Decimal("0.00"),

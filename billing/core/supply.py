@@ -66,11 +66,20 @@ def supply_conflicts(payable: ContractState | None, payable_item_id: str, payabl
         item = state.terms.item(item_id)
         model = getattr(item, "gpu_model", None)
         if model != bought_model:
-            problems.append({"field": field, "reason": f"{reference} buys {bought_model}, item {item_id} of "
-                                                       f"{state.id} resells {model}: the same GPU model is needed"})
+            problems.append(
+                {
+                    "field": field,
+                    "reason": f"{reference} buys {bought_model}, item {item_id} of "
+                    f"{state.id} resells {model}: the same GPU model is needed",
+                }
+            )
         if not is_active(payable, state.terms.start, payable_tz):
-            problems.append({"field": field, "reason": f"{reference} is not in force at {state.id}'s start "
-                                                       f"{instant_to_json(state.terms.start)}"})
+            problems.append(
+                {
+                    "field": field,
+                    "reason": f"{reference} is not in force at {state.id}'s start {instant_to_json(state.terms.start)}",
+                }
+            )
     if problems:
         return problems
     windows = [(state.terms.start, fees_end(state, tz)) for state, _, tz in resales]
@@ -84,8 +93,13 @@ def supply_conflicts(payable: ContractState | None, payable_item_id: str, payabl
         resold = sum((cards(state.item_at(item_id, instant), tflops)
                       for state, item_id, tz in resales if is_active(state, instant, tz)), Fraction(0))  # fmt: skip
         if resold > bought:
-            return [{"field": field, "reason": f"{reference}: {_n(resold)} cards resold at "
-                                               f"{instant_to_json(instant)}, only {_n(bought)} bought then"}]
+            return [
+                {
+                    "field": field,
+                    "reason": f"{reference}: {_n(resold)} cards resold at "
+                    f"{instant_to_json(instant)}, only {_n(bought)} bought then",
+                }
+            ]
     return []
 
 

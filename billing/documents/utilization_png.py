@@ -82,8 +82,15 @@ def _stacked(ax, rows: list[dict], key: str, title: str) -> None:
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     for x, (row, top) in enumerate(zip(rows, bottoms, strict=True)):
         if row["allocation_rate"] is not None and top:
-            ax.text(x, top, f"{Decimal(row['allocation_rate']) * 100:.0f}%", ha="center", va="bottom",
-                    fontsize=7 if key == "day" else 10, color="#1f3a5f")  # the bar's allocation rate on top
+            ax.text(
+                x,
+                top,
+                f"{Decimal(row['allocation_rate']) * 100:.0f}%",
+                ha="center",
+                va="bottom",
+                fontsize=7 if key == "day" else 10,
+                color="#1f3a5f",
+            )  # the bar's allocation rate on top
     ax.set_xticks(range(len(rows)), labels, fontsize=8, rotation=0 if key == "day" else 30)
     ax.set_ylabel("card-hours")
     ax.set_title(title, loc="left", fontsize=12, fontweight="bold", color="#1f3a5f")

@@ -109,8 +109,11 @@ def _append(conn: Connection, events: list[tuple[str, dict]], actor: str) -> Non
 
 
 def _project_price(conn: Connection, name: str, price: Decimal) -> None:
-    conn.execute(pg_insert(gpu_model_prices).values(name=name, list_price_per_card_hour=price)
-                 .on_conflict_do_update(index_elements=["name"], set_={"list_price_per_card_hour": price}))
+    conn.execute(
+        pg_insert(gpu_model_prices)
+        .values(name=name, list_price_per_card_hour=price)
+        .on_conflict_do_update(index_elements=["name"], set_={"list_price_per_card_hour": price})
+    )
 
 
 def is_price_update(conn: Connection, payload: object) -> bool:
@@ -191,8 +194,10 @@ def rebuild_projection(conn: Connection) -> int:
         conn.execute(insert(gpu_models), list(models.values()))
     conn.execute(delete(gpu_model_prices))
     priced = conn.execute(
-        select(stream_events.c.data).where(stream_events.c.stream_id == STREAM)
-        .where(stream_events.c.type == PRICED).order_by(stream_events.c.version)
+        select(stream_events.c.data)
+        .where(stream_events.c.stream_id == STREAM)
+        .where(stream_events.c.type == PRICED)
+        .order_by(stream_events.c.version)
     ).all()
     prices = {row.data["name"]: Decimal(row.data[PRICE_FIELD]) for row in priced}
     for name, price in prices.items():

@@ -331,9 +331,17 @@ def _sla_credits_if_terminated(conn: Connection, state: ContractState, effective
 
     if not sla_items([state]):
         return None
-    ended = apply(state, ContractTerminated(contract_id=state.id, effective_at=effective_at,
-                                            notice_given_at=notice_given_at or effective_at,
-                                            version=state.version + 1, recorded_at=datetime.now(UTC), actor="quote"))
+    ended = apply(
+        state,
+        ContractTerminated(
+            contract_id=state.id,
+            effective_at=effective_at,
+            notice_given_at=notice_given_at or effective_at,
+            version=state.version + 1,
+            recorded_at=datetime.now(UTC),
+            actor="quote",
+        ),
+    )
     period = period_of(effective_at - timedelta(microseconds=1), tz)
     charges = charges_for_period(ended, period, tz)
     lit = lit_under_items(conn, state.terms.tenant_id, [ended], period, tz)

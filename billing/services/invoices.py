@@ -127,8 +127,10 @@ def record_fapiao(conn: Connection, invoice_id: str, number: str, issued_on: dat
     existing = fapiao_store.by_number(conn, number)
     if existing is not None:
         if existing.invoice_id != invoice.id:
-            raise Conflict(f"fapiao {number} is already recorded for another invoice",
-                           [{"field": "number", "reason": "already recorded"}])
+            raise Conflict(
+                f"fapiao {number} is already recorded for another invoice",
+                [{"field": "number", "reason": "already recorded"}],
+            )
         return invoice_json(conn, invoice.id)
     stream = f"invoice:{invoice.id}"
     data = {"number": number, "issued_on": issued_on.isoformat(), "kind": kind}

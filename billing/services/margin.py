@@ -41,8 +41,15 @@ def report_json(conn: Connection, period: Period, now: datetime | None = None) -
                 rows.append(margin_row(payable, item.id, tz, resales, period, as_of, tflops))
     totals: dict[str, dict[str, Decimal]] = {}
     for row in rows:
-        total = totals.setdefault(row.currency, {"cost": Decimal("0.00"), "revenue": Decimal("0.00"),
-                                                 "margin": Decimal("0.00"), "exposure": Decimal("0.00")})
+        total = totals.setdefault(
+            row.currency,
+            {
+                "cost": Decimal("0.00"),
+                "revenue": Decimal("0.00"),
+                "margin": Decimal("0.00"),
+                "exposure": Decimal("0.00"),
+            },
+        )
         for key in total:
             total[key] += getattr(row, key)
     return {"period": str(period), "items": [row.to_json() for row in rows],
@@ -50,5 +57,6 @@ def report_json(conn: Connection, period: Period, now: datetime | None = None) -
 
 
 def table(document: dict[str, Any]) -> list[list[Any]]:
-    return [["; ".join(item[c]) if isinstance(item[c], list) else item[c] for c in COLUMNS]
-            for item in document["items"]]
+    return [
+        ["; ".join(item[c]) if isinstance(item[c], list) else item[c] for c in COLUMNS] for item in document["items"]
+    ]

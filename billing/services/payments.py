@@ -85,8 +85,11 @@ def record_payment(conn: Connection, payload: object) -> tuple[dict[str, Any], b
         return body, True
     first = conn.execute(text("SELECT * FROM payments WHERE tenant_id = :t AND reference = :r"),
                          {"t": payment["tenant_id"], "r": payment["reference"]}).one()  # fmt: skip
-    if (first.amount, first.currency, first.invoice_id) != (payment["amount"], payment["currency"],
-                                                            payment["invoice_id"]):
+    if (first.amount, first.currency, first.invoice_id) != (
+        payment["amount"],
+        payment["currency"],
+        payment["invoice_id"],
+    ):
         raise Conflict(
             f"payment reference {payment['reference']!r} is already recorded with {to_json(first.amount)} "
             f"{first.currency}",
@@ -101,8 +104,9 @@ def _check_named_invoice(conn: Connection, payment: dict[str, Any]) -> None:
     if row is None or row.tenant_id != payment["tenant_id"]:
         raise ValidationFailed.of("invoice_id", "no such invoice of this tenant")
     if row.currency != payment["currency"]:
-        raise ValidationFailed.of("invoice_id", f"the invoice is in {row.currency}, the payment in "
-                                                f"{payment['currency']}")
+        raise ValidationFailed.of(
+            "invoice_id", f"the invoice is in {row.currency}, the payment in {payment['currency']}"
+        )
 
 
 def payment_json(row, conn: Connection | None = None) -> dict[str, Any]:

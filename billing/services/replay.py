@@ -55,8 +55,19 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
-PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "gpu_model_prices", "balances", "market_rents",
-               "contracts_at_risk", "tenant_profiles", "fapiao", "webhook_endpoints")
+PROJECTIONS = (
+    *USAGE_TABLES,
+    "suppliers",
+    "contracts",
+    "gpu_models",
+    "gpu_model_prices",
+    "balances",
+    "market_rents",
+    "contracts_at_risk",
+    "tenant_profiles",
+    "fapiao",
+    "webhook_endpoints",
+)
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -95,8 +106,10 @@ def rebuild_usage(conn: Connection) -> int:
     The log is streamed in chunks, and each chunk goes through the steps a worker takes for a batch
     (`load_coverage`, `claim`, inserts, rollups), so a replay counts every GPU-second exactly as ingest did.
     """
-    rows = conn.execute(text("SELECT * FROM usage_events ORDER BY seq"),
-                        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK})
+    rows = conn.execute(
+        text("SELECT * FROM usage_events ORDER BY seq"),
+        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK},
+    )
     count = 0
     for chunk in rows.partitions():
         gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
@@ -168,8 +181,9 @@ def rebuild_in_place(engine: Engine) -> dict[str, int]:
     """Empty every projection and rebuild it from the events, in one transaction (ingest waits)."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        conn.execute(text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk "
-                          "IN EXCLUSIVE MODE"))
+        conn.execute(
+            text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk IN EXCLUSIVE MODE")
+        )
         for table in PROJECTIONS:
             conn.execute(text(f"DELETE FROM {table}"))
         return _rebuild_all(conn)

@@ -50,6 +50,7 @@ def rows(conn: Connection, as_of: datetime) -> list[BreachRisk]:
     found = []
     for tenant_id, tz in tenant_rows.zones(conn):
         for state in contract_states(conn, tenant_id):
+
             def market_of(model, currency=state.currency):
                 return latest(rents, model, currency, as_of)
 
@@ -82,8 +83,18 @@ def table(document: dict[str, Any]) -> list[list[Any]]:
     """The report's rows as cells in COLUMNS order (for CSV and xlsx)."""
     cells = []
     for item in document["items"]:
-        cells.append([("; ".join(item[c]) if isinstance(item[c], list) else
-                       ("yes" if item[c] else "no") if isinstance(item[c], bool) else item[c]) for c in COLUMNS])
+        cells.append(
+            [
+                (
+                    "; ".join(item[c])
+                    if isinstance(item[c], list)
+                    else ("yes" if item[c] else "no")
+                    if isinstance(item[c], bool)
+                    else item[c]
+                )
+                for c in COLUMNS
+            ]
+        )
     return cells
 
 

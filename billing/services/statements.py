@@ -132,7 +132,8 @@ def _add_receivables(conn: Connection, listings: dict[tuple[str, str], dict[str,
     for invoice_id in ids:
         figures = figures_of[invoice_id]
         listings[("invoice", invoice_id)].update(
-            {k: figures[k] for k in ("due_at", "status", "amount_paid", "amount_due")})
+            {k: figures[k] for k in ("due_at", "status", "amount_paid", "amount_due")}
+        )
 
 
 def _page_json(page: CurrencyStatement, tz: str, listings: dict[tuple[str, str], dict[str, str]]) -> dict[str, Any]:

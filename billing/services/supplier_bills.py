@@ -59,8 +59,10 @@ def close_supplier(engine: Engine, supplier_id: str, period: Period, *, now: dat
             return done
         tz = supplier_zone(conn, supplier_id)
         if now < period.end(tz):
-            raise Conflict(f"period {period} has not ended for supplier {supplier_id} ({tz})",
-                           [{"field": "period", "reason": f"ends at {instant_to_json(period.end(tz))}"}])
+            raise Conflict(
+                f"period {period} has not ended for supplier {supplier_id} ({tz})",
+                [{"field": "period", "reason": f"ends at {instant_to_json(period.end(tz))}"}],
+            )
         drafts, inputs = assemble(conn, supplier_id, period, tz)
         close_seq = store.next_close_seq(conn)
         ids = [_issue(conn, supplier_id, draft, tz, close_seq, now) for draft in drafts]

@@ -26,8 +26,11 @@ ALL_PERSISTED = 2**62
 
 def usage_periods(conn: Connection, tenant_id: str, tz: str) -> list[Period]:
     """The months (in ``tz``) in which the tenant has any GPU or token usage."""
-    hours = select(gpu_hourly.c.hour).where(gpu_hourly.c.tenant_id == tenant_id).union(
-        select(token_hourly.c.hour).where(token_hourly.c.tenant_id == tenant_id))
+    hours = (
+        select(gpu_hourly.c.hour)
+        .where(gpu_hourly.c.tenant_id == tenant_id)
+        .union(select(token_hourly.c.hour).where(token_hourly.c.tenant_id == tenant_id))
+    )
     return sorted({period_of(datetime.fromtimestamp(h, UTC), tz) for h in conn.execute(hours).scalars()})
 
 

@@ -65,4 +65,3 @@ def line_row(invoice_id: str, position: int, line: ChargeLine, period: Period, t
         "unit_price": line.unit_price, "amount": line.amount, "tax_rate": line.tax_rate, "tax": line.tax,
         "period_start": line.period_start, "period_end": line.period_end, "charged_period": str(charged),
     }  # fmt: skip
-

@@ -40,8 +40,11 @@ def listing(conn: Connection) -> list[Any]:
 def rebuild(conn: Connection) -> int:
     """Refill the projection from the last event of each ``risk:*`` stream."""
     conn.execute(delete(contracts_at_risk))
-    last = conn.execute(text("""SELECT DISTINCT ON (stream_id) type, data FROM stream_events WHERE stream_id LIKE :p
-                                ORDER BY stream_id, version DESC"""), {"p": STREAM_PREFIX + "%"}).all()
+    last = conn.execute(
+        text("""SELECT DISTINCT ON (stream_id) type, data FROM stream_events WHERE stream_id LIKE :p
+                                ORDER BY stream_id, version DESC"""),
+        {"p": STREAM_PREFIX + "%"},
+    ).all()
     at_risk = [row.data for row in last if row.type == "ContractAtRisk"]
     for data in at_risk:
         add(conn, data)

@@ -37,9 +37,12 @@ def search(conn: Connection, q: str | None, after: str | None, limit: int) -> li
     """Tenant rows by id whose id, name or legal name contains `q` (any case); `after`: the last id seen."""
     pattern = None if not q else "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return conn.execute(
-        text(_SELECT + """ WHERE (CAST(:q AS text) IS NULL OR t.id ILIKE :q OR t.name ILIKE :q
+        text(
+            _SELECT
+            + """ WHERE (CAST(:q AS text) IS NULL OR t.id ILIKE :q OR t.name ILIKE :q
                                   OR p.legal_name ILIKE :q)
-                             AND (CAST(:a AS text) IS NULL OR t.id > :a) ORDER BY t.id LIMIT :l"""),
+                             AND (CAST(:a AS text) IS NULL OR t.id > :a) ORDER BY t.id LIMIT :l"""
+        ),
         {"q": pattern, "a": after, "l": limit},
     ).all()
 

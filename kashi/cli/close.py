@@ -36,6 +36,7 @@ def close(
         typer.echo(document_id)
     err.print(f"period {period} closed: {len(ids)} invoice(s)" + (f", {len(bills)} supplier bill(s)" if bills else ""))
 
+
 def scheduler(data_dir: DataDirOption = None) -> None:
     """Close each tenant's most recent ended period once period end + grace has passed (until SIGTERM)."""
     from kashi import logs
@@ -45,6 +46,7 @@ def scheduler(data_dir: DataDirOption = None) -> None:
     logs.configure(settings.log_level)
     servers = _servers(settings, start=False)
     run_forever(settings, servers.database_url, servers.redis_url)
+
 
 def replay(
     verify: Annotated[bool, typer.Option("--verify", help="Rebuild into a scratch schema and compare.")] = False,

@@ -83,6 +83,7 @@ def invoice_lines(
 ) -> None:
     """Every invoice line of a period, all tenants, with tax (CSV is UTF-8 with a BOM for Excel)."""
     from billing.services import exports
+
     month, format = _period(period), _choice(format, ("csv", "xlsx"))
     engine = _engine(data_dir)
     with engine.connect() as conn:

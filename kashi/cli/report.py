@@ -33,8 +33,13 @@ def breach_table(document: dict) -> Table:
     table = Table(title=f"Breach risk as of {document['as_of']} — {document['at_risk']} contract(s) at risk")
     for column in ("contract", "tenant", "term", "RCV", "market", "drop", "penalty", "saving if broken",
                    "break-even", "at risk", "note"):  # fmt: skip
-        table.add_column(column, justify="right" if column in ("RCV", "market", "drop", "penalty", "saving if broken",
-                                                               "break-even") else "left", overflow="fold")
+        table.add_column(
+            column,
+            justify="right"
+            if column in ("RCV", "market", "drop", "penalty", "saving if broken", "break-even")
+            else "left",
+            overflow="fold",
+        )
     for row in document["items"]:
         style = "bold red" if row["at_risk"] else None
         table.add_row(row["contract_id"], row["tenant_id"], row["term"], _money(row["remaining_closed_value"]),
@@ -132,8 +137,17 @@ def margin(
         fail(f"bad --period: {exc.message}", 2)
     with engine(settings_for(data_dir)).connect() as conn:
         document = margin_service.report_json(conn, month)
-    _emit(document, margin_table(document), format, output, "Margin", margin_service.COLUMNS,
-          margin_service.table(document), ("cost", "revenue", "margin", "exposure"), ("margin_rate",))
+    _emit(
+        document,
+        margin_table(document),
+        format,
+        output,
+        "Margin",
+        margin_service.COLUMNS,
+        margin_service.table(document),
+        ("cost", "revenue", "margin", "exposure"),
+        ("margin_rate",),
+    )
 
 
 @report_app.command("receivables")
@@ -194,6 +208,7 @@ def receivables_table(report: dict, columns: tuple[str, ...], rows: list[list]) 
         table.add_row(*cells)
     return table
 
+
 out = Console()
 FORMATS = ("table", "json", "csv", "xlsx", "png")
 COLUMNS = (("capacity", "capacity"), ("lit", "lit"), ("allocated", "allocated"), ("busy", "busy"),
@@ -233,8 +248,10 @@ def utilization(
     period: Annotated[str, typer.Option("--period", help="The month, YYYY-MM.")],
     group_by: Annotated[str, typer.Option("--group-by", help="model, node, tenant or day.")] = "model",
     format: Annotated[str, typer.Option("--format", help="table (printed), json, csv, xlsx or png.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (stdout if omitted; "
-                                                                      "xlsx and png need one).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (stdout if omitted; xlsx and png need one)."),
+    ] = None,
     tz: Annotated[str, typer.Option("--tz", help="The operator's IANA timezone.")] = "Asia/Shanghai",
     data_dir: DataDir = None,
 ) -> None:

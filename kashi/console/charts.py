@@ -37,8 +37,10 @@ def bar_chart(points: list[tuple[str, Decimal]], *, title: str, unit: str) -> Ma
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(points))
     every = max(1, round(len(points) / 10))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-labelledby="chart-title"><title id="chart-title">{escape(title)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title"><title id="chart-title">{escape(title)}</title>'
+    ]
     tick = Decimal(0)
     while tick <= axis_top:
         y = TOP + plot_h - float(tick / axis_top) * plot_h

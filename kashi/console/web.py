@@ -86,8 +86,10 @@ async def get_viewer(request: Request) -> Viewer:
     if request.method == "POST":
         form = await request.form()
         if not csrf_valid(viewer.session, form.get(CSRF_FIELD)):
-            raise Forbidden("the form's security token is missing or stale; reload the page and try again",
-                            [{"field": CSRF_FIELD, "reason": "missing or does not match this session"}])
+            raise Forbidden(
+                "the form's security token is missing or stale; reload the page and try again",
+                [{"field": CSRF_FIELD, "reason": "missing or does not match this session"}],
+            )
     return viewer
 
 
@@ -96,8 +98,10 @@ def allow(*roles: str) -> Callable:
 
     def check(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
         if viewer.role not in roles:
-            raise Forbidden(f"a {viewer.role} key may not open this page",
-                            [{"field": "role", "reason": f"needs one of: {', '.join(roles)}"}])
+            raise Forbidden(
+                f"a {viewer.role} key may not open this page",
+                [{"field": "role", "reason": f"needs one of: {', '.join(roles)}"}],
+            )
         return viewer
 
     return Depends(check)
@@ -113,8 +117,13 @@ def render(request: Request, template: str, *, viewer: Viewer | None = None, sta
     """A page: ``template`` with the navigation of the viewer's role and the session's CSRF token."""
     menu = request.app.state.console_menu(viewer.role) if viewer else []
     body = TEMPLATES.get_template(template).render(
-        request=request, viewer=viewer, menu=menu, csrf_field=CSRF_FIELD,
-        csrf_token=viewer.session.csrf if viewer else "", path=request.url.path, **context,
+        request=request,
+        viewer=viewer,
+        menu=menu,
+        csrf_field=CSRF_FIELD,
+        csrf_token=viewer.session.csrf if viewer else "",
+        path=request.url.path,
+        **context,
     )
     response = HTMLResponse(body, status_code=status_code, headers=headers)
     for name, value in PAGE_HEADERS.items():

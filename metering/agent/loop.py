@@ -112,8 +112,18 @@ class Agent:
                     self._lost.add(uuid)
                     log.error("GPU no longer reported: down, gone from the bus or its driver",
                               extra={"gpu": uuid, "collector": self.collector.name})  # fmt: skip
-                samples = [*samples, GpuSample(uuid, last.index, last.model, None, last.hostname, {},
-                                               f"not reported by {self.collector.name} (gone from the bus?)")]
+                samples = [
+                    *samples,
+                    GpuSample(
+                        uuid,
+                        last.index,
+                        last.model,
+                        None,
+                        last.hostname,
+                        {},
+                        f"not reported by {self.collector.name} (gone from the bus?)",
+                    ),
+                ]
         for sample in samples:
             if sample.uuid in now:
                 self._lost.discard(sample.uuid)
@@ -175,9 +185,17 @@ class Agent:
         ]
         built += [
             events.gpu_status(
-                source=self.source, node=self.node, gpu=st.gpu, gpu_model=st.gpu_model, state=st.state,
-                start=st.start, end=window.end, utilization=st.utilization,
-                reason=st.reason, holder=st.holder, tz=self.tz,
+                source=self.source,
+                node=self.node,
+                gpu=st.gpu,
+                gpu_model=st.gpu_model,
+                state=st.state,
+                start=st.start,
+                end=window.end,
+                utilization=st.utilization,
+                reason=st.reason,
+                holder=st.holder,
+                tz=self.tz,
             )  # fmt: skip
             for st in window.statuses()
             if window.end > st.start

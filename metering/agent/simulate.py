@@ -204,8 +204,14 @@ def _status_event(source: str, node: str, gpu: str, model: str, state: str, tena
     data = {"node": node, "gpu": gpu, "gpu_model": model, "start": _iso(ws), "end": _iso(we), "state": state}
     if state == "down":
         data["reason"] = "XID 79 (DCGM_FI_DEV_XID_ERRORS)"
-    event = {"specversion": "1.0", "id": f"{node}-{gpu}-status-{int(ws.timestamp())}", "source": source,
-             "type": "gpu.status", "time": _iso(we), "data": data}
+    event = {
+        "specversion": "1.0",
+        "id": f"{node}-{gpu}-status-{int(ws.timestamp())}",
+        "source": source,
+        "type": "gpu.status",
+        "time": _iso(we),
+        "data": data,
+    }
     if state == "allocated" and tenant:
         event["subject"] = tenant
     return event

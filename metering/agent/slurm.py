@@ -85,8 +85,9 @@ def sacct_layout(command: Sequence[str]) -> tuple[str, tuple[str, ...] | None, b
     delimiter, columns, header, parsable = "|", None, True, False
     for i, arg in enumerate(args):
         value = args[i + 1] if i + 1 < len(args) else ""
-        if arg in ("-P", "-p", "--parsable", "--parsable2") or (arg.startswith("-") and not arg.startswith("--")
-                                                                    and ("P" in arg[1:] or "p" in arg[1:])):
+        if arg in ("-P", "-p", "--parsable", "--parsable2") or (
+            arg.startswith("-") and not arg.startswith("--") and ("P" in arg[1:] or "p" in arg[1:])
+        ):
             parsable = True
         if arg.startswith("--delimiter="):
             delimiter = arg.split("=", 1)[1]
@@ -99,8 +100,10 @@ def sacct_layout(command: Sequence[str]) -> tuple[str, tuple[str, ...] | None, b
         if arg in ("-n", "--noheader") or (arg.startswith("-") and not arg.startswith("--") and "n" in arg[1:]):
             header = False
     if not parsable:
-        raise ValueError("sacct_command must print parsable output (-P or --parsable2): fixed-width columns "
-                         "cut job ids and TRES strings")
+        raise ValueError(
+            "sacct_command must print parsable output (-P or --parsable2): fixed-width columns "
+            "cut job ids and TRES strings"
+        )
     if not header and columns is None:
         raise ValueError("sacct_command has --noheader but no --format: the agent cannot tell the columns apart")
     if columns is not None:
@@ -256,7 +259,11 @@ class SlurmAccounting:
 
 
 def allocate(
-    node: str, jobs: list[Job], samples: list[GpuSample], accounts: Mapping[str, Holder], unmapped: str,
+    node: str,
+    jobs: list[Job],
+    samples: list[GpuSample],
+    accounts: Mapping[str, Holder],
+    unmapped: str,
     indices: Mapping[str, list[int]] | None = None,
 ) -> dict[str, Holder]:
     """Deal the node's GPUs to its running jobs (pure): a job whose GPU indices scontrol gave gets

@@ -91,6 +91,7 @@ def dcgm_exporter():
 def tenants(kashi, new_tenant, uid) -> tuple[str, str]:
     """Two fresh tenants: team-a's namespace bills to the first, research's to the second."""
     from billing.services import tenants as tenant_service
+
     second = f"t-{uid}-r"
     with kashi.engine.begin() as conn:
         tenant_service.create(conn, {"id": second, "name": f"Research {uid}"}, actor="test")

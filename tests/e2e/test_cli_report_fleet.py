@@ -21,8 +21,11 @@ def run(kashi, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_table_pack_and_bad_arguments(kashi, uid, tmp_path):
-    send(kashi, uid, [status(uid, "a", "2031-02-01T00:00:00+08:00", "2031-02-01T02:00:00+08:00", "idle",
-                             model=f"Z-{uid}")])
+    send(
+        kashi,
+        uid,
+        [status(uid, "a", "2031-02-01T00:00:00+08:00", "2031-02-01T02:00:00+08:00", "idle", model=f"Z-{uid}")],
+    )
     table = run(kashi, "--period", "2031-02", "--group-by", "model")
     assert table.returncode == 0, table.stderr
     assert f"Z-{uid}" in table.stdout and "total" in table.stdout

@@ -9,6 +9,7 @@ from sqlalchemy import text
 def sign(kashi, document: dict) -> None:
     """Sign a SPEC §4 contract through the contracts service (stream `contract:<id>` and projection)."""
     from billing.services import contracts as contracts_service
+
     with kashi.engine.begin() as conn:
         contracts_service.sign(conn, document, actor="test")
 

@@ -65,7 +65,11 @@ def test_spec_example_twenty_then_thirty_percent_below(kashi, model, contract_id
         assert operator.post("/v1/market/rents", json=later).status_code == 201
         row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)
         assert (row["drop"], row["saving_if_broken"], row["at_risk"], row["break_even_rate"]) == (
-            "0.30", "720000.00", True, "0.30")
+            "0.30",
+            "720000.00",
+            True,
+            "0.30",
+        )
         quote = operator.get(f"/v1/contracts/{contract_id}/termination-quote", params={"effective_at": AS_OF}).json()
         assert row["penalty"] == quote["amount"]
         # Before the later observation, the market was the earlier one.
@@ -145,11 +149,28 @@ def test_open_term_contract_shows_its_notice_cost_and_is_not_at_risk(kashi, uid,
     # from then runs to 2027-01-31, 30/31 of January's 300,000 = 290,322.58.
     contract_id = f"c-open-{uid}"
     with kashi.engine.begin() as conn:
-        contracts_service.sign(conn, {"id": contract_id, "tenant_id": new_tenant, "start": "2026-01-01",
-                                      "closed_months": 12, "open_months": 12, "notice_days": 30,
-                                      "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
-                                      "items": [{"id": "i-1", "pricing": "machine_month", "gpu_model": model,
-                                                 "machines": 60, "unit_price": "5000.00"}]}, actor="test")
+        contracts_service.sign(
+            conn,
+            {
+                "id": contract_id,
+                "tenant_id": new_tenant,
+                "start": "2026-01-01",
+                "closed_months": 12,
+                "open_months": 12,
+                "notice_days": 30,
+                "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+                "items": [
+                    {
+                        "id": "i-1",
+                        "pricing": "machine_month",
+                        "gpu_model": model,
+                        "machines": 60,
+                        "unit_price": "5000.00",
+                    }
+                ],
+            },
+            actor="test",
+        )
     with client(kashi, "operator") as operator:
         operator.post("/v1/market/rents", json=rent(model, "2000.00"))
         row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)

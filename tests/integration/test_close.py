@@ -186,14 +186,18 @@ def test_contracts_api_refuses_termination_inside_a_closed_period(kashi, uid, ne
     assert operator_client.post(f"/v1/contracts/c-{uid}/amendments", json=amendment).status_code == 409
 
 
-def test_usage_is_rated_only_while_the_contract_runs_inside_the_boundary_hours(kashi, uid, operator_client,
-                                                                               new_tenant):
+def test_usage_is_rated_only_while_the_contract_runs_inside_the_boundary_hours(kashi, uid, operator_client, new_tenant):
     from billing.services import contracts as contracts_service
+
     gpu_hour = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "10.00"}
     sign(kashi, contract(f"c-{uid}", new_tenant, gpu_hour, TOKENS, start="2026-10-01T00:30:00+08:00"))
     with kashi.engine.begin() as conn:
-        contracts_service.terminate(conn, f"c-{uid}", {"effective_at": "2026-10-10T10:30:00+08:00",
-                                                       "notice_given_at": "2026-09-01T00:00:00+08:00"}, actor="test")
+        contracts_service.terminate(
+            conn,
+            f"c-{uid}",
+            {"effective_at": "2026-10-10T10:30:00+08:00", "notice_given_at": "2026-09-01T00:00:00+08:00"},
+            actor="test",
+        )
     send(kashi, uid, [
         gpu_event(uid, 1, new_tenant, "2026-10-01T00:00:00+08:00", "2026-10-01T01:00:00+08:00", gpu="A"),
         gpu_event(uid, 2, new_tenant, "2026-10-10T10:00:00+08:00", "2026-10-10T11:00:00+08:00", gpu="B"),

@@ -114,6 +114,7 @@ def test_tenant_key_sees_only_its_own_invoices(kashi, uid, new_tenant, operator_
 
 def test_list_is_cursor_paginated(kashi, uid, operator_client):
     from billing.services import tenants
+
     ids = []
     for n in range(3):
         tenant_id = f"t-{uid}-{n}"

@@ -67,6 +67,7 @@ def test_replay_cli_exit_status(kashi, uid, new_tenant, monkeypatch):
 
 def test_replay_in_small_chunks_counts_overlaps_across_chunk_edges_the_same(kashi, uid, new_tenant, monkeypatch):
     from billing.services import replay
+
     _scenario(kashi, uid, new_tenant)
     monkeypatch.setattr(replay, "REPLAY_CHUNK", 2)  # the overlapping intervals land in different chunks
     assert _mine(verify_all(kashi.engine), new_tenant) == []

@@ -62,8 +62,9 @@ def amend_contract(contract_id: str, conn: ConnDep, principal: Operator, if_matc
 @router.get("/contracts/{contract_id}/termination-quote")
 def termination_quote(conn: ConnDep, principal: Reader, contract_id: VisibleContract, effective_at: str | None = None,
                       notice_given_at: str | None = None) -> dict:  # fmt: skip
-    return contracts_service.termination_quote_json(conn, contract_id, offset_restored(effective_at),
-                                                    offset_restored(notice_given_at))
+    return contracts_service.termination_quote_json(
+        conn, contract_id, offset_restored(effective_at), offset_restored(notice_given_at)
+    )
 
 
 @router.post("/contracts/{contract_id}/termination", status_code=201)

@@ -57,11 +57,13 @@ class FapiaoRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    number: str = Field(min_length=1, max_length=64, description="The fapiao number.",
-                        examples=["24312000000012345678"])
+    number: str = Field(
+        min_length=1, max_length=64, description="The fapiao number.", examples=["24312000000012345678"]
+    )
     issued_on: date = Field(description="The fapiao's issue date.", examples=["2026-11-05"])
-    kind: Literal["general", "special"] = Field(description="general: 普票 (general VAT fapiao); "
-                                                "special: 专票 (special VAT fapiao).", examples=["special"])
+    kind: Literal["general", "special"] = Field(
+        description="general: 普票 (general VAT fapiao); special: 专票 (special VAT fapiao).", examples=["special"]
+    )
 
 
 @router.post("/invoices/{invoice_id}/fapiao", status_code=201)

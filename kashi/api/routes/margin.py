@@ -27,8 +27,10 @@ class MarginRow(BaseModel):
     margin_rate: str | None = Field(description="margin ÷ revenue; null without revenue.")
     machines_bought: str
     machines_resold: str
-    exposure: str = Field(description="Remaining closed cost − remaining closed value of the tenant items it "
-                                      "supplies: owed even if every tenant left.")
+    exposure: str = Field(
+        description="Remaining closed cost − remaining closed value of the tenant items it "
+        "supplies: owed even if every tenant left."
+    )
     supplies: list[str] = Field(description="The tenant items supplied, as <contract>/<item>.")
 
 

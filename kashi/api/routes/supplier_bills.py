@@ -17,8 +17,9 @@ router = APIRouter(tags=["supplier-bills"])
 
 
 class BillLine(BaseModel):
-    kind: str = Field(description="machine_month | p_year | gpu_hour | gpu_hour_shortfall | token | penalty | "
-                                  "notice_in_lieu")
+    kind: str = Field(
+        description="machine_month | p_year | gpu_hour | gpu_hour_shortfall | token | penalty | notice_in_lieu"
+    )
     contract_id: str = Field(description="The payable contract.")
     item_id: str | None
     description: str
@@ -74,5 +75,8 @@ def supplier_bill_lines(conn: ConnDep, principal: BillingReader, period: str, fo
     rows = [list(row) for row in supplier_bills.export_lines(conn, month)]
     body, media = render_report(format, "Supplier bill lines", supplier_bills.EXPORT_COLUMNS, rows,
                                 money=("amount", "tax", "total"))  # fmt: skip
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="supplier-bill-lines-{month}.{format}"'})
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="supplier-bill-lines-{month}.{format}"'},
+    )

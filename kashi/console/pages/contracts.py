@@ -19,8 +19,10 @@ def describe(event: dict) -> str:
     data = event["data"]
     if event["type"] == "ContractSigned":
         items = data.get("items", [])
-        return (f"Signed with {len(items)} item{'s' if len(items) != 1 else ''}: {data.get('closed_months')} months "
-                f"closed + {data.get('open_months')} open, penalty rate {data.get('penalty', {}).get('rate', '—')}")
+        return (
+            f"Signed with {len(items)} item{'s' if len(items) != 1 else ''}: {data.get('closed_months')} months "
+            f"closed + {data.get('open_months')} open, penalty rate {data.get('penalty', {}).get('rate', '—')}"
+        )
     if event["type"] == "ContractAmended":
         changes = ", ".join(f"{k.replace('_', ' ')} → {v}" for k, v in (data.get("changes") or {}).items()
                             if v is not None)  # fmt: skip

@@ -173,9 +173,15 @@ def test_tokens_are_charged_one_line_per_item_summing_the_kinds_rounded_once():
     (line,) = charges_for_period(state, OCTOBER, SHANGHAI, usage)
     # 1.2 × 2.00 + 0.3 × 8.00 + 1 × 0.50 = 5.30 for 2.5 M tokens
     assert (line.kind, line.quantity, line.unit, line.unit_price, line.amount) == (
-        "token", Decimal("2.5"), "1M tokens", Decimal("2.12"), Decimal("5.30"))
+        "token",
+        Decimal("2.5"),
+        "1M tokens",
+        Decimal("2.12"),
+        Decimal("5.30"),
+    )
     assert line.description.startswith(
-        "qwen2.5-72b tokens (1,200,000 input × 2.00, 300,000 output × 8.00, 1,000,000 cached input × 0.50 per 1M)")
+        "qwen2.5-72b tokens (1,200,000 input × 2.00, 300,000 output × 8.00, 1,000,000 cached input × 0.50 per 1M)"
+    )
 
 
 def test_small_token_counts_round_once_over_the_sum_of_kinds():
