@@ -60,13 +60,35 @@ def _window_events(gpus: int, minute: int) -> list[dict]:
         held = g % 8 < 5
         state = "down" if g % 97 == 0 and minute % 600 < 30 else "allocated" if held else "idle"
         data = {"node": node, "gpu": gpu, "gpu_model": model, "start": _z(start), "end": _z(end), "state": state}
-        events.append({"specversion": "1.0", "id": f"{gpu}-status-{minute}", "source": f"node/{node}",
-                       "type": "gpu.status", "time": _z(end), "data": data})  # fmt: skip
+        events.append(
+            {
+                "specversion": "1.0",
+                "id": f"{gpu}-status-{minute}",
+                "source": f"node/{node}",
+                "type": "gpu.status",
+                "time": _z(end),
+                "data": data,
+            }
+        )
         if held:
-            events.append({"specversion": "1.0", "id": f"{gpu}-usage-{minute}", "source": f"node/{node}",
-                           "type": "gpu.usage", "subject": f"bm-tenant-{g // 50}", "time": _z(end),
-                           "data": {"node": node, "gpu": gpu, "gpu_model": model, "start": _z(start),
-                                    "end": _z(end), "utilization": "0.62"}})  # fmt: skip
+            events.append(
+                {
+                    "specversion": "1.0",
+                    "id": f"{gpu}-usage-{minute}",
+                    "source": f"node/{node}",
+                    "type": "gpu.usage",
+                    "subject": f"bm-tenant-{g // 50}",
+                    "time": _z(end),
+                    "data": {
+                        "node": node,
+                        "gpu": gpu,
+                        "gpu_model": model,
+                        "start": _z(start),
+                        "end": _z(end),
+                        "utilization": "0.62",
+                    },
+                }
+            )
     return events
 
 
@@ -91,9 +113,18 @@ def record_path(engine, gpus: int, hours: int, batch: int = 5_000) -> None:
     if pending:
         flush()
     with engine.connect() as conn:
-        rows = {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-                for table in ("usage_events", "gpu_coverage", "gpu_status_coverage", "gpu_status_hourly",
-                              "fleet_hourly", "tenant_fleet_hourly", "fleet_gpus")}  # fmt: skip
+        rows = {
+            table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in (
+                "usage_events",
+                "gpu_coverage",
+                "gpu_status_coverage",
+                "gpu_status_hourly",
+                "fleet_hourly",
+                "tenant_fleet_hourly",
+                "fleet_gpus",
+            )
+        }
     print(
         f"recording path: {gpus} GPUs x {hours} h of 1-minute windows: {count:,} events recorded in "
         f"{seconds:.1f} s ({count / seconds:,.0f} events/s)"

@@ -34,27 +34,57 @@ def run(kashi, console: Console) -> None:
     as_of = month.start(TZ)
     start = instant_to_json(month.shift(-13).start(TZ))  # 13 of the 36 closed months run by `as_of`
     supplier_id, payable = f"centre-{run_id}", f"buy-{run_id}"
-    base = {"currency": "CNY", "tax_rate": "0.06", "start": start, "closed_months": 36, "open_months": 24,
-            "notice_days": 30}  # fmt: skip
+    base = {
+        "currency": "CNY",
+        "tax_rate": "0.06",
+        "start": start,
+        "closed_months": 36,
+        "open_months": 24,
+        "notice_days": 30,
+    }
     item = {"id": "i-1", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8}
     with kashi.engine.begin() as conn:
-        suppliers.create(conn, {"id": supplier_id, "name": "华东智算中心", "legal_name": "华东智算中心有限公司",
-                                "tax_id": "91330100MA2DEMO001"}, actor="demo")  # fmt: skip
-        contracts_service.sign(conn, {**base, "id": payable, "supplier_id": supplier_id,
-                                      "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
-                                      "items": [{**item, "machines": 60, "unit_price": "5000.00"}]},
-                               actor="demo")  # fmt: skip
+        suppliers.create(
+            conn,
+            {
+                "id": supplier_id,
+                "name": "华东智算中心",
+                "legal_name": "华东智算中心有限公司",
+                "tax_id": "91330100MA2DEMO001",
+            },
+            actor="demo",
+        )
+        contracts_service.sign(
+            conn,
+            {
+                **base,
+                "id": payable,
+                "supplier_id": supplier_id,
+                "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+                "items": [{**item, "machines": 60, "unit_price": "5000.00"}],
+            },
+            actor="demo",
+        )
         for key, rate in RATES.items():
             tenant_id = f"resale-{key}-{run_id}"
             tenants.create(conn, {"id": tenant_id, "name": NAMES[key]}, actor="demo")
             penalty = {"basis": "remaining_closed_value", "rate": rate}
-            contracts_service.sign(conn, {**base, "id": f"sell-{key}-{run_id}", "tenant_id": tenant_id,
-                                          "open_months": 0, "penalty": penalty,
-                                          "items": [{**item, "machines": 20, "unit_price": "7200.00",
-                                                     "supplied_by": f"{payable}/i-1"}]}, actor="demo")  # fmt: skip
+            contracts_service.sign(
+                conn,
+                {
+                    **base,
+                    "id": f"sell-{key}-{run_id}",
+                    "tenant_id": tenant_id,
+                    "open_months": 0,
+                    "penalty": penalty,
+                    "items": [{**item, "machines": 20, "unit_price": "7200.00", "supplied_by": f"{payable}/i-1"}],
+                },
+                actor="demo",
+            )
     console.rule("[bold]The broker's books[/]: 60 × 8×RTX-4090 bought at 5,000, resold at 7,200 to three tenants")
-    operator = httpx.Client(base_url=kashi.base_url, timeout=60,
-                            headers={"Authorization": f"Bearer {kashi.key('operator')}"})  # fmt: skip
+    operator = httpx.Client(
+        base_url=kashi.base_url, timeout=60, headers={"Authorization": f"Bearer {kashi.key('operator')}"}
+    )
     mine = {f"sell-{key}-{run_id}" for key in RATES}
     for step, (price, hours) in enumerate((("5500.00", 2), ("4800.00", 1)), 1):
         answer = operator.post(

@@ -63,9 +63,16 @@ def _json(row) -> dict:
     }
 
 
-def list_gpus(conn: Connection, *, cursor: str | None = None, limit: int = 100, node: str | None = None,
-              gpu_model: str | None = None, state: str | None = None,
-              include_retired: bool = True) -> dict:  # fmt: skip
+def list_gpus(
+    conn: Connection,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    node: str | None = None,
+    gpu_model: str | None = None,
+    state: str | None = None,
+    include_retired: bool = True,
+) -> dict:
     """A page of the fleet ordered by GPU id: ``{"items": [...], "next_cursor": ...}``."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed.of("limit", f"must be between 1 and {MAX_PAGE}")
@@ -103,21 +110,29 @@ def retire(conn: Connection, gpu: str, at: datetime, *, actor: str) -> dict:
     if at.timestamp() < row.first_seen_s:
         raise ValidationFailed.of("at", f"must not be before the GPU's first report ({_instant(row.first_seen_s)})")
     stream = stream_of(gpu)
-    streams.append(conn, stream, streams.current_version(conn, stream),
-                   [(RETIRED, {"gpu": gpu, "at": at.astimezone(UTC).isoformat()})], actor)  # fmt: skip
+    streams.append(
+        conn,
+        stream,
+        streams.current_version(conn, stream),
+        [(RETIRED, {"gpu": gpu, "at": at.astimezone(UTC).isoformat()})],
+        actor,
+    )
     conn.execute(text("UPDATE fleet_gpus SET retired_at = :a WHERE gpu = :g"), {"a": at, "g": gpu})
     return get_gpu(conn, gpu)
 
 
 def rebuild_retirements(conn: Connection) -> int:
     """Set ``retired_at`` from the ``fleet:<gpu>`` streams (after the registry was refolded from the log)."""
-    rows = conn.execute(text("SELECT data FROM stream_events WHERE stream_id LIKE 'fleet:%' AND type = :t "
-                             "ORDER BY stream_id, version"), {"t": RETIRED}).all()  # fmt: skip
+    rows = conn.execute(
+        text("SELECT data FROM stream_events WHERE stream_id LIKE 'fleet:%' AND type = :t ORDER BY stream_id, version"),
+        {"t": RETIRED},
+    ).all()
     retired: dict[str, str] = {}
     for row in rows:
         data: Mapping = row.data
         retired[data["gpu"]] = data["at"]
     for gpu, at in retired.items():
-        conn.execute(text("UPDATE fleet_gpus SET retired_at = CAST(:a AS timestamptz) WHERE gpu = :g"),
-                     {"a": at, "g": gpu})  # fmt: skip
+        conn.execute(
+            text("UPDATE fleet_gpus SET retired_at = CAST(:a AS timestamptz) WHERE gpu = :g"), {"a": at, "g": gpu}
+        )
     return len(retired)

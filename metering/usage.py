@@ -71,19 +71,22 @@ def card_seconds_by_model(conn: Connection, tenant_id: str | None = None) -> lis
 
 def totals(conn: Connection, start: datetime, end: datetime) -> tuple[int, int]:
     """(card-seconds, tokens) of every tenant in hours starting in ``[start, end)``."""
-    row = conn.execute(text("""
+    row = conn.execute(
+        text("""
         SELECT (SELECT coalesce(sum(card_seconds), 0) FROM gpu_hourly
                 WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
                   AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS card_seconds,
                (SELECT coalesce(sum(tokens), 0) FROM token_hourly
                 WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
                   AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS tokens"""),
-                       {"s": start, "e": end}).one()  # fmt: skip
+        {"s": start, "e": end},
+    ).one()
     return row.card_seconds, row.tokens
 
 
-def card_seconds_per_day(conn: Connection, start: datetime, end: datetime, tz: str,
-                         tenant_id: str | None = None) -> list[tuple[date, int]]:  # fmt: skip
+def card_seconds_per_day(
+    conn: Connection, start: datetime, end: datetime, tz: str, tenant_id: str | None = None
+) -> list[tuple[date, int]]:
     """(local day, card-seconds) for each day from ``start`` to ``end`` (local midnights in ``tz``),
     zero for days without usage; every tenant, or one."""
     rows = conn.execute(

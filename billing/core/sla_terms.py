@@ -35,8 +35,10 @@ class Sla:
         return crossed[-1] if crossed else None
 
     def to_json(self) -> dict:
-        return {"availability": str(self.availability),
-                "credits": [{"below": str(c.below), "rate": str(c.rate)} for c in self.credits]}  # fmt: skip
+        return {
+            "availability": str(self.availability),
+            "credits": [{"below": str(c.below), "rate": str(c.rate)} for c in self.credits],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping) -> Sla:

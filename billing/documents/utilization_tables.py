@@ -19,8 +19,19 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 BOM = "\ufeff"
-FIGURES = ("capacity", "reported", "down", "lit", "allocated", "busy", "dark", "lit_rate", "allocation_rate",
-           "busy_rate", "idle_value")  # fmt: skip
+FIGURES = (
+    "capacity",
+    "reported",
+    "down",
+    "lit",
+    "allocated",
+    "busy",
+    "dark",
+    "lit_rate",
+    "allocation_rate",
+    "busy_rate",
+    "idle_value",
+)
 TITLES = {
     "capacity": "Capacity card-h 在架",
     "reported": "Reported card-h 上报",
@@ -47,10 +58,22 @@ def to_csv(report: dict) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["period", "timezone", key, *FIGURES])
     for row in report["rows"]:
-        writer.writerow([report["period"], report["timezone"], row.get(key) or "",
-                         *(row[f] if row[f] is not None else "" for f in FIGURES)])  # fmt: skip
-    writer.writerow([report["period"], report["timezone"], "total",
-                     *(report["total"][f] if report["total"][f] is not None else "" for f in FIGURES)])  # fmt: skip
+        writer.writerow(
+            [
+                report["period"],
+                report["timezone"],
+                row.get(key) or "",
+                *(row[f] if row[f] is not None else "" for f in FIGURES),
+            ]
+        )
+    writer.writerow(
+        [
+            report["period"],
+            report["timezone"],
+            "total",
+            *(report["total"][f] if report["total"][f] is not None else "" for f in FIGURES),
+        ]
+    )
     return (BOM + out.getvalue()).encode("utf-8")
 
 

@@ -125,8 +125,10 @@ def set_list_price(conn: Connection, payload: Mapping, *, actor: str) -> dict:
     """Set (or change) the list price of a model the catalog knows: ``GpuModelListPriced`` on the
     ``catalog`` stream. The payload may repeat the model's `fp16_tflops` and `source`; a different
     figure is a 409 (a model's TFLOPS never change)."""
-    problems = [{"field": key, "reason": "unknown field"}
-                for key in sorted(set(payload) - {"name", "fp16_tflops", "source", PRICE_FIELD})]  # fmt: skip
+    problems = [
+        {"field": key, "reason": "unknown field"}
+        for key in sorted(set(payload) - {"name", "fp16_tflops", "source", PRICE_FIELD})
+    ]
     if problems:
         raise ValidationFailed(f"GPU model has {len(problems)} invalid field(s)", problems)
     model = catalog(conn).get(payload["name"])

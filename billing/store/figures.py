@@ -10,12 +10,12 @@ from sqlalchemy import Connection, text
 
 _WINDOWED = {
     "issued": "SELECT currency, sum(total) AS amount, count(*) AS n FROM invoices "
-              "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
+    "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
     "credited": "SELECT currency, sum(amount) AS amount, count(*) AS n FROM credit_notes "
-                "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
+    "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
     "received": "SELECT currency, sum(amount) AS amount, count(*) AS n FROM payments "
-                "WHERE received_at >= :s AND received_at < :e GROUP BY currency ORDER BY currency",
-}  # fmt: skip
+    "WHERE received_at >= :s AND received_at < :e GROUP BY currency ORDER BY currency",
+}
 
 
 def per_currency(conn: Connection, kind: str, start: datetime, end: datetime) -> list[Any]:

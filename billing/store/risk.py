@@ -24,9 +24,15 @@ def known(conn: Connection) -> set[str]:
 
 def add(conn: Connection, data: dict) -> None:
     """Project a ContractAtRisk event's `data` (a breach-risk row with its `as_of`)."""
-    conn.execute(insert(contracts_at_risk).values(
-        contract_id=data["contract_id"], tenant_id=data["tenant_id"], since=datetime.fromisoformat(data["as_of"]),
-        saving=Decimal(data["saving_if_broken"]), currency=data["currency"]))  # fmt: skip
+    conn.execute(
+        insert(contracts_at_risk).values(
+            contract_id=data["contract_id"],
+            tenant_id=data["tenant_id"],
+            since=datetime.fromisoformat(data["as_of"]),
+            saving=Decimal(data["saving_if_broken"]),
+            currency=data["currency"],
+        )
+    )
 
 
 def remove(conn: Connection, contract_id: str) -> None:

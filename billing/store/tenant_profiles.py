@@ -49,5 +49,7 @@ def search(conn: Connection, q: str | None, after: str | None, limit: int) -> li
 
 def tenant_events(conn: Connection) -> list:
     """Every event of every `tenant:<id>` stream, in stream order (for a rebuild)."""
-    return conn.execute(text("""SELECT stream_id, type, data FROM stream_events WHERE stream_id LIKE 'tenant:%'
-                                ORDER BY stream_id, version""")).all()  # fmt: skip
+    return conn.execute(
+        text("""SELECT stream_id, type, data FROM stream_events WHERE stream_id LIKE 'tenant:%'
+                                ORDER BY stream_id, version""")
+    ).all()

@@ -22,10 +22,15 @@ from kashi.errors import Forbidden, KashiError, ValidationFailed
 from kashi.keys import Principal, principal_of
 
 HERE = Path(__file__).parent
-TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "svg"]),
-                        trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-TEMPLATES.filters.update(money=fmt.money, grouped=fmt.grouped, price=fmt.price, hours=fmt.hours, count=fmt.count,
-                         local_time=fmt.local_time)  # fmt: skip
+TEMPLATES = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html", "svg"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TEMPLATES.filters.update(
+    money=fmt.money, grouped=fmt.grouped, price=fmt.price, hours=fmt.hours, count=fmt.count, local_time=fmt.local_time
+)
 
 
 PAGE_HEADERS = {
@@ -112,8 +117,15 @@ AnyViewer = Annotated[Viewer, allow("operator", "finance", "tenant")]
 OperatorOnly = Annotated[Viewer, allow("operator")]
 
 
-def render(request: Request, template: str, *, viewer: Viewer | None = None, status_code: int = 200,
-           headers: dict | None = None, **context) -> HTMLResponse:  # fmt: skip
+def render(
+    request: Request,
+    template: str,
+    *,
+    viewer: Viewer | None = None,
+    status_code: int = 200,
+    headers: dict | None = None,
+    **context,
+) -> HTMLResponse:
     """A page: ``template`` with the navigation of the viewer's role and the session's CSRF token."""
     menu = request.app.state.console_menu(viewer.role) if viewer else []
     body = TEMPLATES.get_template(template).render(
@@ -134,8 +146,14 @@ def render(request: Request, template: str, *, viewer: Viewer | None = None, sta
 def error_page(request: Request, exc: KashiError) -> HTMLResponse:
     """The API's error (code, message, details) in a page, with the status the API would answer."""
     status = STATUS.get(exc.code, 400)
-    return render(request, "error.html", viewer=viewer_of(request), status_code=status, status=status,
-                  error={"code": exc.code, "message": exc.message, "details": exc.details or []})  # fmt: skip
+    return render(
+        request,
+        "error.html",
+        viewer=viewer_of(request),
+        status_code=status,
+        status=status,
+        error={"code": exc.code, "message": exc.message, "details": exc.details or []},
+    )
 
 
 class ConsoleRoute(APIRoute):

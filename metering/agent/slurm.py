@@ -32,8 +32,19 @@ FORMAT = "JobID,Account,State,Start,End,NodeList,AllocTRES"
 
 
 def command_for(node: str) -> list[str]:
-    return ["sacct", "-a", "-X", "-P", "--state=RUNNING", "-S", "now", "-E", "now",
-            f"--format={FORMAT}", f"--nodelist={node}"]  # fmt: skip
+    return [
+        "sacct",
+        "-a",
+        "-X",
+        "-P",
+        "--state=RUNNING",
+        "-S",
+        "now",
+        "-E",
+        "now",
+        f"--format={FORMAT}",
+        f"--nodelist={node}",
+    ]
 
 
 @dataclass(frozen=True)
@@ -118,8 +129,9 @@ def is_step(job_id: str) -> bool:
     return "." in job_id
 
 
-def parse_sacct(text: str, delimiter: str = "|", columns: Sequence[str] | None = None,
-                header: bool = True) -> list[Job]:  # fmt: skip
+def parse_sacct(
+    text: str, delimiter: str = "|", columns: Sequence[str] | None = None, header: bool = True
+) -> list[Job]:
     """Jobs of ``sacct -P`` output (steps skipped: they repeat their job's AllocTRES); bad lines
     are logged and skipped. Columns come from the header line, else from `columns`."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -151,8 +163,9 @@ def parse_sacct(text: str, delimiter: str = "|", columns: Sequence[str] | None =
         except ValueError:
             log.warning("skipped a sacct line with a bad node list", extra={"line_number": number})
             continue
-        jobs.append(Job(row["JobID"], row["Account"], row["State"], row.get("Start", ""), nodes,
-                        gpu_count(row["AllocTRES"])))  # fmt: skip
+        jobs.append(
+            Job(row["JobID"], row["Account"], row["State"], row.get("Start", ""), nodes, gpu_count(row["AllocTRES"]))
+        )
     return jobs
 
 
@@ -252,8 +265,11 @@ class SlurmAccounting:
         if self._polled_at is None or now - self._polled_at > 2 * self._poll_s:
             if (self._jobs or self._polled_at is not None) and self._tried_at != tried:  # once per poll
                 self._on_error("stale")
-                log.error("Slurm allocation is stale (no successful sacct for 2 x poll_seconds): nothing is "
-                          "billed on it until sacct answers", extra={"poll_seconds": self._poll_s})  # fmt: skip
+                log.error(
+                    "Slurm allocation is stale (no successful sacct for 2 x poll_seconds): nothing is "
+                    "billed on it until sacct answers",
+                    extra={"poll_seconds": self._poll_s},
+                )
             return {}
         return allocate(self.node, self._jobs, samples, self.accounts, self.unmapped, self._indices)
 

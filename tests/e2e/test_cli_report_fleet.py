@@ -16,8 +16,13 @@ KASHI = [sys.executable, "-m", "kashi.cli"]
 
 def run(kashi, *args: str) -> subprocess.CompletedProcess:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KASHI_")}, "COLUMNS": "220"}
-    return subprocess.run([*KASHI, "report", "utilization", *args, "--data-dir", str(kashi.settings.data_dir)],
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [*KASHI, "report", "utilization", *args, "--data-dir", str(kashi.settings.data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_table_pack_and_bad_arguments(kashi, uid, tmp_path):

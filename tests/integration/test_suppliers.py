@@ -20,18 +20,33 @@ LATER = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def client(kashi, role, **scope):
-    return httpx.Client(base_url=kashi.base_url, timeout=60,
-                        headers={"Authorization": f"Bearer {kashi.key(role, **scope)}"})  # fmt: skip
+    return httpx.Client(
+        base_url=kashi.base_url, timeout=60, headers={"Authorization": f"Bearer {kashi.key(role, **scope)}"}
+    )
 
 
 def machines(model, count, price, **extra):
-    return {"id": "i-1", "pricing": "machine_month", "gpu_model": model, "cards_per_machine": 8, "machines": count,
-            "unit_price": price, **extra}  # fmt: skip
+    return {
+        "id": "i-1",
+        "pricing": "machine_month",
+        "gpu_model": model,
+        "cards_per_machine": 8,
+        "machines": count,
+        "unit_price": price,
+        **extra,
+    }
 
 
 def terms(start="2025-01-01T00:00:00+08:00", closed=36, opened=0):
-    return {"currency": "CNY", "tax_rate": "0.06", "start": start, "closed_months": closed, "open_months": opened,
-            "notice_days": 30, "penalty": {"basis": "remaining_closed_value", "rate": "0.20"}}  # fmt: skip
+    return {
+        "currency": "CNY",
+        "tax_rate": "0.06",
+        "start": start,
+        "closed_months": closed,
+        "open_months": opened,
+        "notice_days": 30,
+        "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+    }
 
 
 @pytest.fixture
@@ -42,13 +57,26 @@ def broker(kashi, uid):
     with kashi.engine.begin() as conn:
         catalog_service.add(conn, {"name": model, "fp16_tflops": "165.2", "source": "test"}, actor="test")
     with client(kashi, "operator") as operator:
-        answer = operator.post("/v1/suppliers", json={
-            "id": supplier_id, "name": "杭州智算中心", "legal_name": "杭州智算中心有限公司",
-            "tax_id": "91330100MA2XXXXXX1", "currency": "CNY"})  # fmt: skip
+        answer = operator.post(
+            "/v1/suppliers",
+            json={
+                "id": supplier_id,
+                "name": "杭州智算中心",
+                "legal_name": "杭州智算中心有限公司",
+                "tax_id": "91330100MA2XXXXXX1",
+                "currency": "CNY",
+            },
+        )
         assert answer.status_code == 201, answer.text
-        signed = operator.post("/v1/contracts", json={"id": payable, "supplier_id": supplier_id,
-                                                      **terms(closed=36, opened=24),
-                                                      "items": [machines(model, 60, "5000.00")]})  # fmt: skip
+        signed = operator.post(
+            "/v1/contracts",
+            json={
+                "id": payable,
+                "supplier_id": supplier_id,
+                **terms(closed=36, opened=24),
+                "items": [machines(model, 60, "5000.00")],
+            },
+        )
         assert signed.status_code == 201, signed.text
         assert signed.json()["supplier_id"] == supplier_id and "tenant_id" not in signed.json()
     return model, supplier_id, payable
@@ -59,10 +87,16 @@ def resell(kashi, uid, n, model, payable, count, **overrides):
     with kashi.engine.begin() as conn:
         tenants_service.ensure(conn, tenant_id, name=f"Tenant {n}")
     with client(kashi, "operator") as operator:
-        return operator.post("/v1/contracts", json={"id": f"sell-{uid}-{n}", "tenant_id": tenant_id, **terms(),
-                                                    "items": [machines(model, count, "7200.00",
-                                                                       supplied_by=f"{payable}/i-1")],
-                                                    **overrides})  # fmt: skip
+        return operator.post(
+            "/v1/contracts",
+            json={
+                "id": f"sell-{uid}-{n}",
+                "tenant_id": tenant_id,
+                **terms(),
+                "items": [machines(model, count, "7200.00", supplied_by=f"{payable}/i-1")],
+                **overrides,
+            },
+        )
 
 
 def test_supplier_endpoints(kashi, uid, broker, new_tenant):
@@ -81,8 +115,10 @@ def test_supplier_endpoints(kashi, uid, broker, new_tenant):
         assert finance.get(f"/v1/suppliers/nope-{uid}/statements/2026-01").status_code == 404
         assert finance.get("/v1/supplier-bills", params={"period": "2026-13"}).status_code == 422
         assert finance.get("/v1/supplier-bills", params={"cursor": "nope"}).status_code == 422
-        assert finance.get("/v1/exports/supplier-bill-lines", params={"period": "2026-01", "format": "pdf"}
-                           ).status_code == 422  # fmt: skip
+        assert (
+            finance.get("/v1/exports/supplier-bill-lines", params={"period": "2026-01", "format": "pdf"}).status_code
+            == 422
+        )
         assert finance.get("/v1/reports/margin", params={"period": "2026-1"}).status_code == 422
         assert finance.get("/v1/reports/margin", params={"period": "2026-01", "format": "pdf"}).status_code == 422
         both = operator.post(
@@ -180,8 +216,11 @@ def test_supplier_bills_numbered_in_their_own_gapless_series(kashi, uid, broker)
     with kashi.engine.begin() as conn:
         tenants_service.ensure(conn, tenant_id)
         last_ks = conn.execute(text("SELECT max(number) FROM invoices WHERE number LIKE 'KS-2026-%'")).scalar()
-        contracts_service.sign(conn, {"id": f"c-{uid}-ks", "tenant_id": tenant_id, **terms(),
-                                      "items": [machines(model, 1, "7200.00")]}, actor="test")  # fmt: skip
+        contracts_service.sign(
+            conn,
+            {"id": f"c-{uid}-ks", "tenant_id": tenant_id, **terms(), "items": [machines(model, 1, "7200.00")]},
+            actor="test",
+        )
     invoice_id = close_tenant(kashi.engine, tenant_id, Period(2025, 1), now=LATER)[0]
     with kashi.engine.connect() as conn:
         number = conn.execute(text("SELECT number FROM invoices WHERE id = :i"), {"i": invoice_id}).scalar()
@@ -246,8 +285,13 @@ def test_close_of_all_closes_suppliers_and_replay_reproduces_their_bills(kashi, 
     assert answer.status_code == 200, answer.text
     bills = answer.json()["supplier_bills"]
     with kashi.engine.connect() as conn:
-        mine = conn.execute(text("SELECT id FROM supplier_bills WHERE supplier_id = :s AND period = '2025-03'"),
-                            {"s": supplier_id}).scalars().all()  # fmt: skip
+        mine = (
+            conn.execute(
+                text("SELECT id FROM supplier_bills WHERE supplier_id = :s AND period = '2025-03'"), {"s": supplier_id}
+            )
+            .scalars()
+            .all()
+        )
     assert mine and set(mine) <= set(bills)
     assert [d for d in verify_all(kashi.engine) if "supplier" in d or "market" in d or "risk" in d] == []
 

@@ -67,8 +67,13 @@ class MarketRents(BaseModel):
     next_cursor: str | None = None
 
 
-@router.post("/market/rents", status_code=201, response_model=MarketRentOut, response_model_exclude_none=True,
-             openapi_extra=body_schema(MarketRentIn))  # fmt: skip
+@router.post(
+    "/market/rents",
+    status_code=201,
+    response_model=MarketRentOut,
+    response_model_exclude_none=True,
+    openapi_extra=body_schema(MarketRentIn),
+)
 def record_rent(conn: ConnDep, principal: Operator, payload: dict = Body(...)) -> dict:
     """Every bad field is named at once (422). Recording evaluates breach risk at once."""
     return risk.record_rent(conn, payload, actor=f"key:{principal.key_id}")

@@ -67,8 +67,7 @@ def get_payment(payment_id: str, conn: ConnDep, principal: Reader) -> dict:
     """The payment and where it went: `allocations` (invoice id, number, amount) and what is `unallocated`
     (the tenant's credit balance, taken by its next invoices). A payment naming `invoice_id` pays that
     invoice first; the others pay the oldest unpaid invoices of their currency first."""
-    return payments.get_payment(conn, payment_id, tenant_id=principal.tenant_id if principal.role == "tenant"
-                                else None)  # fmt: skip
+    return payments.get_payment(conn, payment_id, tenant_id=principal.tenant_id if principal.role == "tenant" else None)
 
 
 @router.get("/tenants/{tenant_id}/balance")

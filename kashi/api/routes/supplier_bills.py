@@ -55,8 +55,14 @@ class SupplierBills(BaseModel):
 
 
 @router.get("/supplier-bills", response_model=SupplierBills)
-def list_bills(conn: ConnDep, principal: BillingReader, supplier_id: str | None = None, period: str | None = None,
-               cursor: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
+def list_bills(
+    conn: ConnDep,
+    principal: BillingReader,
+    supplier_id: str | None = None,
+    period: str | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict:
     """Bills by number, each the invoice JSON plus `supplier_id`."""
     return supplier_bills.list_bills(conn, supplier_id=supplier_id, period=period, after=cursor, limit=limit)
 
@@ -73,8 +79,9 @@ def supplier_bill_lines(conn: ConnDep, principal: BillingReader, period: str, fo
     if format not in ("csv", "xlsx"):
         raise ValidationFailed.of("format", "must be csv or xlsx")
     rows = [list(row) for row in supplier_bills.export_lines(conn, month)]
-    body, media = render_report(format, "Supplier bill lines", supplier_bills.EXPORT_COLUMNS, rows,
-                                money=("amount", "tax", "total"))  # fmt: skip
+    body, media = render_report(
+        format, "Supplier bill lines", supplier_bills.EXPORT_COLUMNS, rows, money=("amount", "tax", "total")
+    )
     return Response(
         body,
         media_type=media,

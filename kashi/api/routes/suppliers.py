@@ -65,8 +65,9 @@ def create_supplier(conn: ConnDep, principal: Operator, payload: dict = Body(...
 
 
 @router.get("/suppliers", response_model=Suppliers)
-def list_suppliers(conn: ConnDep, principal: BillingReader, cursor: str | None = None,
-                   limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
+def list_suppliers(
+    conn: ConnDep, principal: BillingReader, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000)
+) -> dict:
     return suppliers.list_suppliers(conn, cursor=cursor, limit=limit)
 
 
@@ -90,8 +91,14 @@ def supplier_statement(supplier_id: str, period: str, conn: ConnDep, principal: 
                 [page["currency"], "bill", bill["number"], bill["period"], bill["issued_at"], bill["total"], ""]
             )
         rows.append([page["currency"], "closing_balance", "", "", "", "", page["closing_balance"]])
-    body, media = render_report(format, "Supplier statement", columns, rows, money=("amount", "balance"),
-                                preamble=[f"Statement of supplier {supplier_id} for {period}"])  # fmt: skip
+    body, media = render_report(
+        format,
+        "Supplier statement",
+        columns,
+        rows,
+        money=("amount", "balance"),
+        preamble=[f"Statement of supplier {supplier_id} for {period}"],
+    )
     return Response(
         body,
         media_type=media,

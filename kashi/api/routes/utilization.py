@@ -104,8 +104,11 @@ def utilization_report(
             return report
         from billing.documents.utilization_tables import to_csv
 
-        return Response(to_csv(report), media_type=MEDIA["csv"],
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+        return Response(
+            to_csv(report),
+            media_type=MEDIA["csv"],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
     pack = utilization.pack(conn, month, tz=tz)
     if format == "xlsx":
         from billing.documents.utilization_tables import write_workbook
@@ -119,5 +122,8 @@ def utilization_report(
         )
     from billing.documents.utilization_png import render
 
-    return Response(render(pack, "model" if group_by == "model" else "day"), media_type="image/png",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})  # fmt: skip
+    return Response(
+        render(pack, "model" if group_by == "model" else "day"),
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )

@@ -44,8 +44,11 @@ def _vllm(prompt0, prompt1, gen0=0, gen1=0, hits0=0, hits1=0):
     lines = []
     for e, p, g, h in (("0", prompt0, gen0, hits0), ("1", prompt1, gen1, hits1)):
         lab = f'engine="{e}",model_name="qwen"'
-        lines += [f"vllm:prompt_tokens_total{{{lab}}} {p}", f"vllm:generation_tokens_total{{{lab}}} {g}",
-                  f"vllm:prefix_cache_hits_total{{{lab}}} {h}"]  # fmt: skip
+        lines += [
+            f"vllm:prompt_tokens_total{{{lab}}} {p}",
+            f"vllm:generation_tokens_total{{{lab}}} {g}",
+            f"vllm:prefix_cache_hits_total{{{lab}}} {h}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -62,10 +65,17 @@ def _agent(tmp_path, leases, clock, spool=True, collector=None, token_pages=(), 
         for page in token_pages
     ]
     return Agent(
-        source="node/n7", node="n7", window_s=60, tz=SHANGHAI, collector=collector or FakeCollector(GPUS),
-        allocation=LeasesFile(leases), clock=clock, tokens=endpoints,
-        spool=Spool(tmp_path / "spool") if spool else None, emit=emit,
-    )  # fmt: skip
+        source="node/n7",
+        node="n7",
+        window_s=60,
+        tz=SHANGHAI,
+        collector=collector or FakeCollector(GPUS),
+        allocation=LeasesFile(leases),
+        clock=clock,
+        tokens=endpoints,
+        spool=Spool(tmp_path / "spool") if spool else None,
+        emit=emit,
+    )
 
 
 def _run(agent, clock, seconds, step=10):

@@ -67,12 +67,22 @@ def test_npu_exporter_without_utilization_still_lists_chips_down_when_unhealthy(
     assert ascend.parse("", node="npu-7") == []  # an empty page: no chips (the loop then says so)
 
 
-@pytest.mark.parametrize("driver, catalog", [
-    ("NVIDIA H200 NVL", "H200-NVL"), ("NVIDIA H100 NVL", "H100-NVL"), ("NVIDIA H800 PCIe", "H800-PCIe"),
-    ("NVIDIA H100 PCIe", "H100-PCIe"), ("910B3-Ascend-V1", "Ascend-910B3"), ("910Awn-Ascend-V1", "Ascend-910A"),
-    ("910B4-Ascend-V1", "Ascend-910B"), ("Ascend310P3", "Ascend-310P"), ("NVIDIA GB200", "GB200"),
-    ("Tesla P100-PCIE-16GB", "P100"), ("NVIDIA A10G", "A10G"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "driver, catalog",
+    [
+        ("NVIDIA H200 NVL", "H200-NVL"),
+        ("NVIDIA H100 NVL", "H100-NVL"),
+        ("NVIDIA H800 PCIe", "H800-PCIe"),
+        ("NVIDIA H100 PCIe", "H100-PCIe"),
+        ("910B3-Ascend-V1", "Ascend-910B3"),
+        ("910Awn-Ascend-V1", "Ascend-910A"),
+        ("910B4-Ascend-V1", "Ascend-910B"),
+        ("Ascend310P3", "Ascend-310P"),
+        ("NVIDIA GB200", "GB200"),
+        ("Tesla P100-PCIE-16GB", "P100"),
+        ("NVIDIA A10G", "A10G"),
+    ],
+)
 def test_form_factors_stay_distinct(driver, catalog):
     assert ModelNames().catalog_name(driver) == catalog
 
@@ -181,8 +191,14 @@ def test_auto_picks_in_order_the_first_collector_that_sees_a_gpu():
 
     metrics = AgentMetrics()
     found = [GpuSample("GPU-1", 0, "NVIDIA L40S")]
-    auto = AutoCollector([("nvml", lambda: Fake("nvml", None)), ("dcgm", lambda: Fake("dcgm", [])),
-                          ("nvidia-smi", lambda: Fake("nvidia-smi", found))], metrics)  # fmt: skip
+    auto = AutoCollector(
+        [
+            ("nvml", lambda: Fake("nvml", None)),
+            ("dcgm", lambda: Fake("dcgm", [])),
+            ("nvidia-smi", lambda: Fake("nvidia-smi", found)),
+        ],
+        metrics,
+    )
     assert auto.collect() == found and auto.name == "nvidia-smi"
     assert metrics.collector.labels(collector="nvidia-smi")._value.get() == 1
 

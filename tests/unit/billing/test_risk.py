@@ -18,13 +18,13 @@ AS_OF = at("2027-01-01")
 
 
 def rent(price: str, unit: str = "machine_month", model: str = "RTX-4090", when: str = "2026-12-15") -> MarketRent:
-    return MarketRent(gpu_model=model, unit=unit, price=Decimal(price), currency="CNY", observed_at=at(when),
-                      source="test")  # fmt: skip
+    return MarketRent(
+        gpu_model=model, unit=unit, price=Decimal(price), currency="CNY", observed_at=at(when), source="test"
+    )
 
 
 def row(state, *rents: MarketRent, as_of: datetime = AS_OF):
-    return breach_risk(state, as_of, SHANGHAI, lambda model: latest(rents, model, "CNY", as_of),
-                       DEFAULT_CATALOG.tflops)  # fmt: skip
+    return breach_risk(state, as_of, SHANGHAI, lambda model: latest(rents, model, "CNY", as_of), DEFAULT_CATALOG.tflops)
 
 
 def test_market_twenty_percent_below_at_rate_twenty_saves_nothing():

@@ -20,8 +20,9 @@ def bought(count=60, **terms):
 
 
 def resold(n, count, **terms):
-    return sign(payload(machines(count, "7200.00", supplied_by="c-buy/i-1"), id=f"c-sell-{n}",
-                        tenant_id=f"t-{n}", **terms))  # fmt: skip
+    return sign(
+        payload(machines(count, "7200.00", supplied_by="c-buy/i-1"), id=f"c-sell-{n}", tenant_id=f"t-{n}", **terms)
+    )
 
 
 def test_resale_up_to_what_was_bought_holds_and_one_more_card_does_not():
