@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Connection
 
 from kashi.db import raw
+from metering import names
 from metering.events import UsageRecord
 from metering.rollups import Piece
 from metering.status import (
@@ -82,20 +83,21 @@ def _coverage(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[s
     if not window:
         return {}
     gpus = list(window)
+    gpu_no = names.numbers(conn, gpus)
     rows = (
         raw(conn)
         .execute(
             """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id, coalesce(c.contract_id, ''), c.gpu_model
-           FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
+           FROM unnest(%b::text[], %b::int[], %b::bigint[], %b::bigint[]) AS w(gpu, gpu_no, lo, hi)
            CROSS JOIN LATERAL (
              (SELECT start_s, end_s, tenant_id, contract_id, gpu_model FROM gpu_coverage
-              WHERE gpu = w.gpu AND start_s < w.lo ORDER BY start_s DESC LIMIT 1)
+              WHERE gpu_no = w.gpu_no AND start_s < w.lo ORDER BY start_s DESC LIMIT 1)
              UNION ALL
              (SELECT start_s, end_s, tenant_id, contract_id, gpu_model FROM gpu_coverage
-              WHERE gpu = w.gpu AND start_s >= w.lo AND start_s < w.hi)
+              WHERE gpu_no = w.gpu_no AND start_s >= w.lo AND start_s < w.hi)
            ) AS c
            WHERE c.end_s > w.lo""",
-            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+            (gpus, [gpu_no[g] for g in gpus], [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
         )
         .fetchall()
     )

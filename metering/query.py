@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine, text
 
 from metering.hourly import GpuRollupRow, TokenRollupRow
 from metering.intervals import HOUR, split, split_at
-from metering.store import INGEST_FENCE, MAX_INTERVAL_S
+from metering.store import INGEST_FENCE, MAX_INTERVAL_S, log_top
 
 
 class Span(Protocol):
@@ -32,7 +32,13 @@ def read_watermark(engine: Engine) -> int:
     """The highest usage seq whose transaction has committed, fenced against in-flight recorders."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        return conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
+        return log_top(conn)
+
+
+def _hours(period: Span, tz: str) -> dict[str, int]:
+    """The period as bounds on the token index's epoch hour (``:hs``, ``:he``, both inclusive)."""
+    start, end = period.start(tz).timestamp(), period.end(tz).timestamp()
+    return {"hs": int(start // HOUR), "he": int(-(-end // HOUR))}
 
 
 def _cuts(period: Span, tz: str, boundaries: Iterable[datetime]) -> list[int]:
@@ -77,15 +83,23 @@ def token_rows(
     stretch (an hour, cut at the rating `boundaries` like :func:`gpu_rows`)."""
     cuts = _cuts(period, tz, boundaries)
     rows = conn.execute(
-        text("""SELECT contract_id, data->>'model' AS model, min(at) AS at,
-                       sum((data->>'input_tokens')::bigint) AS input,
-                       sum((data->>'output_tokens')::bigint) AS output,
-                       sum((data->>'cached_tokens')::bigint) AS cached
-                FROM (SELECT *, floor(extract(epoch FROM event_time))::bigint AS at FROM usage_events
-                      WHERE tenant_id = :t AND type = 'llm.tokens'
+        text("""SELECT con.name AS contract_id, mdl.name AS model, min(at) AS at,
+                       sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cached_tokens) AS cached
+                FROM (SELECT *, floor(extract(epoch FROM event_time))::bigint AS at FROM usage_log
+                      WHERE tenant_no = (SELECT no FROM usage_names WHERE name = :t) AND kind = 2
+                        AND kashi_epoch_hour(event_time) BETWEEN :hs AND :he
                         AND event_time >= :s AND event_time < :e AND seq <= :w) AS tokens
-                GROUP BY contract_id, data->>'model', at / 3600, width_bucket(at, CAST(:cuts AS bigint[]))"""),
-        {"t": tenant_id, "s": period.start(tz), "e": period.end(tz), "w": watermark, "cuts": cuts},
+                JOIN usage_names mdl ON mdl.no = tokens.model_no
+                LEFT JOIN usage_names con ON con.no = tokens.contract_no
+                GROUP BY con.name, mdl.name, at / 3600, width_bucket(at, CAST(:cuts AS bigint[]))"""),
+        {
+            "t": tenant_id,
+            "s": period.start(tz),
+            "e": period.end(tz),
+            "w": watermark,
+            "cuts": cuts,
+            **_hours(period, tz),
+        },
     ).all()
     totals: dict[tuple[str | None, str, str, int, int], int] = defaultdict(int)
     for row in rows:
@@ -114,8 +128,9 @@ def has_late_usage(conn: Connection, tenant_id: str, period: Span, tz: str, afte
         conn.execute(
             text("""SELECT EXISTS (SELECT 1 FROM gpu_coverage WHERE tenant_id = :t AND seq > :a AND seq <= :u
                                 AND start_s < :e AND end_s > :s)
-                OR EXISTS (SELECT 1 FROM usage_events WHERE tenant_id = :t AND type = 'llm.tokens'
+                OR EXISTS (SELECT 1 FROM usage_log WHERE tenant_no = (SELECT no FROM usage_names WHERE name = :t)
+                           AND kind = 2 AND kashi_epoch_hour(event_time) BETWEEN :hs AND :he
                            AND seq > :a AND seq <= :u AND event_time >= :ts AND event_time < :te)"""),
-            {"t": tenant_id, "a": after, "u": upto, "s": s, "e": e, "ts": start, "te": end},
+            {"t": tenant_id, "a": after, "u": upto, "s": s, "e": e, "ts": start, "te": end, **_hours(period, tz)},
         ).scalar()
     )

@@ -9,27 +9,29 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import orjson
+from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 
 from kashi.db import raw
+from metering import log, names
 from metering.events import UsageRecord
 from metering.fleet_store import record_fleet
 from metering.rollups import Conflict, Covered, Piece, claim, gpu_rollup, token_rollup
 
-_TYPES = {"gpu": "gpu.usage", "tokens": "llm.tokens", "status": "gpu.status"}
 INGEST_FENCE = 7_206_530_002
 """Advisory lock: recorders hold it shared; a month close takes it exclusively to read a watermark."""
 MAX_INTERVAL_S = 24 * 3600
 
 _STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS ingest_stage (
-  ord int, source text, id text, type text, tenant_id text, contract_id text,
-  event_time timestamptz, data text
+CREATE TEMP TABLE IF NOT EXISTS ingest_log_stage (
+  ord int, event_time timestamptz, start_s bigint, input_tokens bigint, output_tokens bigint, cached_tokens bigint,
+  source_no int, id_prefix_no int, tenant_no int, model_no int, gpu_no int, node_no int, contract_no int,
+  span_s int, kind smallint, util_pct smallint, id_suffix text, utilization text, rest jsonb
 ) ON COMMIT DELETE ROWS
 """
+_LOG_COLUMNS = ", ".join(log.COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -47,34 +49,41 @@ def gpu_lock_key(gpu: str) -> int:
     return int.from_bytes(hashlib.blake2b(gpu.encode(), digest_size=8).digest(), "big", signed=True)
 
 
+def batch_number(conn: Connection, batch_id: str) -> int:
+    """The batch's row in ``usage_batches`` (its id and when it was persisted, kept once per batch)."""
+    pg = raw(conn)
+    row = pg.execute(
+        "INSERT INTO usage_batches (batch_id) VALUES (%s) ON CONFLICT (batch_id) DO NOTHING RETURNING no", (batch_id,)
+    ).fetchone()
+    return row[0] if row else pg.execute("SELECT no FROM usage_batches WHERE batch_id = %s", (batch_id,)).fetchone()[0]
+
+
 def append_events(conn: Connection, batch_id: str, records: list[UsageRecord]) -> dict[tuple[str, str], int]:
-    """Append the batch to ``usage_events``; return ``{(source, id): seq}`` of the rows that are new."""
+    """Append the batch to the log (``usage_log``); return ``{(source, id): seq}`` of the rows that are new.
+
+    The rows are copied into a session-local staging table and inserted in batch order with
+    ``ON CONFLICT DO NOTHING`` on the dedup key: an event already logged, by this batch's earlier
+    delivery or by any other batch, is left out and draws no seq."""
+    no = names.numbers(conn, (name for r in records for name in log.names_of(r)))
+    batch_no = batch_number(conn, batch_id)
+    keys = {}
     pg = raw(conn)
     with pg.cursor() as cur:
         cur.execute(_STAGE)
-        with cur.copy("COPY ingest_stage FROM STDIN") as copy:
+        with cur.copy(f"COPY ingest_log_stage (ord, {_LOG_COLUMNS}) FROM STDIN") as copy:
             for ord_, r in enumerate(records):
-                copy.write_row(
-                    (
-                        ord_,
-                        r.source,
-                        r.id,
-                        _TYPES[r.kind],
-                        r.tenant_id,
-                        r.contract_id,
-                        datetime.fromtimestamp(r.time, UTC),
-                        orjson.dumps(r.data).decode(),
-                    )
-                )
+                row = log.encode(r, no)
+                keys[(row[5], row[6], row[15])] = (r.source, r.id)
+                rest = row[-1]
+                copy.write_row((ord_, *row[:-1], None if rest is None else orjson.dumps(rest).decode()))
         cur.execute(
-            """INSERT INTO usage_events (source, id, type, tenant_id, contract_id, event_time, batch_id, data)
-               SELECT source, id, type, tenant_id, contract_id, event_time, %s, data::jsonb
-               FROM ingest_stage ORDER BY ord
-               ON CONFLICT (source, id) DO NOTHING
-               RETURNING source, id, seq""",
-            (batch_id,),
+            f"""INSERT INTO usage_log (batch_no, {_LOG_COLUMNS})
+               SELECT %s, {_LOG_COLUMNS} FROM ingest_log_stage ORDER BY ord
+               ON CONFLICT (source_no, id_prefix_no, id_suffix) DO NOTHING
+               RETURNING source_no, id_prefix_no, id_suffix, seq""",
+            (batch_no,),
         )
-        return {(s, i): seq for s, i, seq in cur.fetchall()}
+        return {keys[(s, p, x)]: seq for s, p, x, seq in cur.fetchall()}
 
 
 def lock_gpus(conn: Connection, gpus: Iterable[str]) -> None:
@@ -93,22 +102,23 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
     if not window:
         return {}
     gpus = list(window)
+    gpu_no = names.numbers(conn, gpus)
     # A GPU's counted stretches are disjoint, so of those starting before ``lo`` only the last can
     # reach into the window: read it and the ones starting inside, two short index range scans.
     rows = (
         raw(conn)
         .execute(
             """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id
-           FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
+           FROM unnest(%b::text[], %b::int[], %b::bigint[], %b::bigint[]) AS w(gpu, gpu_no, lo, hi)
            CROSS JOIN LATERAL (
              (SELECT start_s, end_s, tenant_id FROM gpu_coverage
-              WHERE gpu = w.gpu AND start_s < w.lo ORDER BY start_s DESC LIMIT 1)
+              WHERE gpu_no = w.gpu_no AND start_s < w.lo ORDER BY start_s DESC LIMIT 1)
              UNION ALL
              (SELECT start_s, end_s, tenant_id FROM gpu_coverage
-              WHERE gpu = w.gpu AND start_s >= w.lo AND start_s < w.hi)
+              WHERE gpu_no = w.gpu_no AND start_s >= w.lo AND start_s < w.hi)
            ) AS c
            WHERE c.end_s > w.lo""",
-            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+            (gpus, [gpu_no[g] for g in gpus], [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
         )
         .fetchall()
     )
@@ -121,12 +131,15 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
 def insert_pieces(conn: Connection, pieces: list[Piece]) -> None:
     if not pieces:
         return
+    gpu_no = names.numbers(conn, {p.gpu for p in pieces})
     with (
         raw(conn).cursor() as cur,
-        cur.copy("COPY gpu_coverage (gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model) FROM STDIN") as copy,
+        cur.copy(
+            "COPY gpu_coverage (gpu_no, start_s, end_s, seq, tenant_id, contract_id, gpu_model) FROM STDIN"
+        ) as copy,
     ):
         for p in pieces:
-            copy.write_row((p.gpu, p.start, p.end, p.seq, p.tenant_id, p.contract_id, p.gpu_model))
+            copy.write_row((gpu_no[p.gpu], p.start, p.end, p.seq, p.tenant_id, p.contract_id, p.gpu_model))
 
 
 def insert_conflicts(conn: Connection, conflicts: list[Conflict]) -> None:
@@ -212,3 +225,46 @@ def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) ->
         card_seconds=sum(p.end - p.start for p in pieces),
         conflicts=len(conflicts),
     )
+
+
+def read_log(conn: Connection, after: int, upto: int) -> list[tuple[int, UsageRecord]]:
+    """The logged events with ``after < seq <= upto``, in seq order, as ``(seq, record)``: the record
+    ingest built from the same event (replay folds them through the same steps). A range of seqs
+    is one bitmap scan of the log's BRIN index on seq (the log is appended in seq order)."""
+    cur = raw(conn).cursor(row_factory=namedtuple_row)
+    cur.execute(f"SELECT seq, {_LOG_COLUMNS} FROM usage_log WHERE seq > %s AND seq <= %s ORDER BY seq", (after, upto))
+    found = cur.fetchall()
+    wanted = {
+        n
+        for row in found
+        for n in (
+            row.source_no,
+            row.id_prefix_no,
+            row.tenant_no,
+            row.model_no,
+            row.gpu_no,
+            row.node_no,
+            row.contract_no,
+        )
+    }
+    name = names.names(conn, wanted).__getitem__
+    return [(row.seq, log.record_of(row, name)) for row in found]
+
+
+def log_top(conn: Connection) -> int:
+    """The highest seq in the log visible to ``conn`` (0 when empty).
+
+    The log has no b-tree on seq (a BRIN index serves ranges), so the maximum is looked for in a
+    widening window below the sequence's last value: the newest rows sit there, a few pages."""
+    pg = raw(conn)
+    (last,) = pg.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence('usage_log', 'seq'))").fetchone()
+    if last is None:
+        return 0
+    for window in (100_000, 10_000_000, None):
+        if window is None:
+            (top,) = pg.execute("SELECT max(seq) FROM usage_log").fetchone()
+        else:
+            (top,) = pg.execute("SELECT max(seq) FROM usage_log WHERE seq > %s", (last - window,)).fetchone()
+        if top is not None:
+            return top
+    return 0

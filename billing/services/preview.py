@@ -23,6 +23,7 @@ from billing.services import tenants
 from billing.services.close import assemble
 from billing.services.receivables import credit_balance
 from kashi.errors import Conflict, ValidationFailed
+from metering.store import log_top
 
 
 def preview(
@@ -41,7 +42,7 @@ def preview(
             f"period {period} is already closed for tenant {tenant_id}: its invoices are issued",
             [{"field": "period", "reason": "already closed"}],
         )
-    watermark = conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
+    watermark = log_top(conn)
     drafts = {d.currency: d for d in assemble(conn, tenant_id, period, tz, watermark).drafts}
     if currency is not None and currency not in drafts and drafts:
         raise ValidationFailed.of("currency", f"nothing is billed in {currency}; billed: {', '.join(sorted(drafts))}")

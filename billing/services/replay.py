@@ -1,7 +1,7 @@
 """Service: rebuild every projection from the stored events, and prove the invoices (SPEC §7, `kashi replay`).
 
 Projections, and what each is the fold of:
-- `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_events` in seq
+- `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_log` in seq
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
 - `gpu_models`, `gpu_model_prices`: the catalog stream; `balances`: invoices − credit notes − payments;
@@ -41,7 +41,6 @@ from billing.services.webhooks import rebuild_endpoints
 from billing.store import tenants
 from billing.store.contract_streams import contract_states
 from billing.store.invoices import line_row
-from metering.events import UsageRecord
 from metering.fleet import FLEET_COLUMNS, FLEET_TABLES, rebuild_retirements
 from metering.fleet_store import record_fleet
 from metering.rollups import claim, gpu_rollup, token_rollup
@@ -52,6 +51,8 @@ from metering.store import (
     insert_conflicts,
     insert_pieces,
     load_coverage,
+    log_top,
+    read_log,
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
@@ -69,7 +70,7 @@ PROJECTIONS = (
     "webhook_endpoints",
 )
 _COMPARED_COLUMNS = {
-    "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
+    "gpu_coverage": "gpu_no, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
     "gpu_hourly": "tenant_id, contract_id, gpu_model, hour, card_seconds",
     "token_hourly": "tenant_id, contract_id, model, kind, hour, tokens",
@@ -91,11 +92,6 @@ _COMPARED_COLUMNS = {
 # --- rebuilding -----------------------------------------------------------------------------------
 
 
-def record_from_row(row: Any) -> UsageRecord:
-    """A usage_events row as the UsageRecord ingest built from the same CloudEvent."""
-    return UsageRecord.from_log(row.type, row.source, row.id, row.tenant_id, row.event_time, row.contract_id, row.data)
-
-
 REPLAY_CHUNK = 10_000
 """Log rows replayed per step: memory stays flat however long the log is."""
 
@@ -103,18 +99,18 @@ REPLAY_CHUNK = 10_000
 def rebuild_usage(conn: Connection) -> int:
     """Refill the (empty) usage projections from the whole log in seq order; returns events replayed.
 
-    The log is streamed in chunks, and each chunk goes through the steps a worker takes for a batch
-    (`load_coverage`, `claim`, inserts, rollups), so a replay counts every GPU-second exactly as ingest did.
+    The log is read in chunks of `REPLAY_CHUNK` seqs (`read_log`: each chunk one bounded range scan),
+    and each chunk goes through the steps a worker takes for a batch (`load_coverage`, `claim`,
+    inserts, rollups), so a replay counts every GPU-second exactly as ingest did.
     """
-    rows = conn.execute(
-        text("SELECT * FROM usage_events ORDER BY seq"),
-        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK},
-    )
-    count = 0
-    for chunk in rows.partitions():
-        gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
-        tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
-        status = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.status"]
+    count, after, top = 0, 0, log_top(conn)
+    while after < top:
+        upto = min(after + REPLAY_CHUNK, top)
+        chunk = read_log(conn, after, upto)
+        after = upto
+        gpu = [(seq, r) for seq, r in chunk if r.kind == "gpu"]
+        tokens = [r for _, r in chunk if r.kind == "tokens"]
+        status = [(seq, r) for seq, r in chunk if r.kind == "status"]
         pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
         insert_pieces(conn, pieces)
         insert_conflicts(conn, conflicts)

@@ -1,0 +1,208 @@
+"""The compact usage log's row format: a :class:`UsageRecord` ↔ one narrow ``usage_log`` row (issue 17).
+
+Pure: names (source, tenant, contract, GPU, model, node, id prefix) are passed in and out as
+dictionary numbers by the caller (``metering.names``). A row keeps every fact of the event once:
+
+- the dedup key ``(source_no, id_prefix_no, id_suffix)``: the id split after its last non-digit
+  (``node7-GPU-…-1759276800`` → prefix ``node7-GPU-…-``, a dictionary number, and ``1759276800``),
+  so an agent's ids cost a few bytes each while the key stays exact (no hash, no collision);
+- what billing reads as columns: ``kind`` (with two bits telling how the interval's instants were
+  written), tenant, contract, event time, GPU, model, node, start and length of the interval,
+  utilisation (hundredths in two bytes when written ``0.dd``), token counts;
+- ``rest``: whatever of ``data`` the columns cannot give back exactly (an explicit ``null``, an
+  instant not written in one of the two canonical UTC forms, a status's ``state`` and ``reason``),
+  usually nothing.
+
+:func:`data_of` rebuilds ``data`` as it arrived (as a JSON value: key order was never kept, the log
+was JSONB before), so ``kashi replay`` and the ``usage_events`` view see the event that was sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from metering.events import GPU_STATUS, GPU_USAGE, LLM_TOKENS, UsageRecord
+
+KINDS = {"gpu": 1, "tokens": 2, "status": 3}
+"""``usage_log.kind & 3``: the event type as a small integer (a tokens row is always exactly 2)."""
+TYPES = {1: GPU_USAGE, 2: LLM_TOKENS, 3: GPU_STATUS}
+RECORD_KINDS = {v: k for k, v in KINDS.items()}
+START_Z, END_Z = 4, 8
+"""Bits of ``usage_log.kind``: the interval's start (end) was written ``…Z`` rather than ``…+00:00``."""
+_PERCENT = re.compile(r"0\.[0-9][0-9]|1\.00")
+TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
+_INT8 = 2**63
+
+
+def split_id(event_id: str) -> tuple[str, str]:
+    """``(prefix, suffix)`` with ``prefix + suffix == event_id``: the suffix is the trailing digits
+    (the part that changes from one event of an agent to the next), or the whole id if it has none."""
+    end = len(event_id)
+    cut = end
+    while cut > 0 and event_id[cut - 1].isascii() and event_id[cut - 1].isdigit():
+        cut -= 1
+    if cut == end or cut == 0:
+        return "", event_id
+    return event_id[:cut], event_id[cut:]
+
+
+def canonical(seconds: int) -> tuple[str, str]:
+    """The two canonical UTC renderings of a whole-second instant: ``+00:00`` and ``Z``."""
+    plus = datetime.fromtimestamp(seconds, UTC).isoformat()
+    return plus, plus[:-6] + "Z"
+
+
+def names_of(record: UsageRecord) -> list[str]:
+    """Every name a record's row refers to by dictionary number."""
+    prefix, _ = split_id(record.id)
+    found = [record.source, prefix, record.tenant_id]
+    data = record.data
+    for key in ("contract_id", "gpu", "gpu_model", "model", "node"):
+        value = data.get(key)
+        if isinstance(value, str):
+            found.append(value)
+    return found
+
+
+def encode(record: UsageRecord, no: Mapping[str, int]) -> tuple:
+    """The row of ``usage_log`` for ``record`` (in :data:`COLUMNS` order, without seq and batch)."""
+    rest = dict(record.data)
+    kind = KINDS[record.kind]
+    prefix, suffix = split_id(record.id)
+    contract = _name(rest, "contract_id", no) if record.kind != "status" else None
+    flags = 0
+    start = span = gpu = node = model = utilization = percent = None
+    tokens: list[int | None] = [None, None, None]
+    if record.kind in ("gpu", "status"):
+        gpu, model, node = _name(rest, "gpu", no), _name(rest, "gpu_model", no), _name(rest, "node", no)
+        start, span = record.start, record.end - record.start
+        for key, seconds, z in (("start", record.start, START_Z), ("end", record.end, END_Z)):
+            value = rest.get(key)
+            plus, zulu = canonical(seconds)
+            if value in (plus, zulu):
+                del rest[key]
+                flags |= z if value == zulu else 0
+        value = rest.get("utilization")
+        if isinstance(value, str):
+            del rest["utilization"]
+            if _PERCENT.fullmatch(value):  # "0.83": two bytes, hundredths
+                percent = int(value[0]) * 100 + int(value[2:])
+            else:
+                utilization = value
+    else:
+        model = _name(rest, "model", no)
+        for i, key in enumerate(TOKEN_KEYS):
+            value = rest.get(key)
+            if type(value) is int and -_INT8 <= value < _INT8:
+                tokens[i] = rest.pop(key)
+    return (
+        datetime.fromtimestamp(record.time, UTC),
+        start,
+        *tokens,
+        no[record.source],
+        no[prefix],
+        no[record.tenant_id],
+        model,
+        gpu,
+        node,
+        contract,
+        span,
+        kind | flags,
+        percent,
+        suffix,
+        utilization,
+        rest or None,
+    )
+
+
+COLUMNS = (
+    "event_time",
+    "start_s",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "source_no",
+    "id_prefix_no",
+    "tenant_no",
+    "model_no",
+    "gpu_no",
+    "node_no",
+    "contract_no",
+    "span_s",
+    "kind",
+    "util_pct",
+    "id_suffix",
+    "utilization",
+    "rest",
+)
+"""The columns :func:`encode` fills, in its order."""
+
+
+def _name(rest: dict, key: str, no: Mapping[str, int]) -> int | None:
+    value = rest.get(key)
+    if isinstance(value, str):
+        del rest[key]
+        return no[value]
+    return None
+
+
+def data_of(row: Any, name: Callable[[int], str]) -> dict:
+    """The event's ``data`` rebuilt from its row (``name`` turns a dictionary number into its name)."""
+    data: dict[str, Any] = {}
+    if row.kind == KINDS["tokens"]:  # tokens rows carry no flag bits
+        data["model"] = name(row.model_no)
+        for key in TOKEN_KEYS:
+            value = getattr(row, key)
+            if value is not None:
+                data[key] = value
+    else:
+        data["gpu"], data["gpu_model"] = name(row.gpu_no), name(row.model_no)
+        start, end = canonical(row.start_s), canonical(row.start_s + row.span_s)
+        data["start"] = start[1] if row.kind & START_Z else start[0]
+        data["end"] = end[1] if row.kind & END_Z else end[0]
+        if row.node_no is not None:
+            data["node"] = name(row.node_no)
+        if row.util_pct is not None:
+            data["utilization"] = f"{row.util_pct // 100}.{row.util_pct % 100:02d}"
+        elif row.utilization is not None:
+            data["utilization"] = row.utilization
+    if row.contract_no is not None:
+        data["contract_id"] = name(row.contract_no)
+    if row.rest:
+        data.update(row.rest)
+    return data
+
+
+def record_of(row: Any, name: Callable[[int], str]) -> UsageRecord:
+    """The :class:`UsageRecord` ingest built from the event, rebuilt from its row (replay)."""
+    data = data_of(row, name)
+    source, tenant = name(row.source_no), name(row.tenant_no)
+    event_id = name(row.id_prefix_no) + row.id_suffix
+    time = row.event_time.timestamp()
+    kind = RECORD_KINDS[row.kind & 3]
+    if kind == "tokens":
+        return UsageRecord(
+            "tokens",
+            source,
+            event_id,
+            tenant,
+            time,
+            data.get("contract_id"),
+            data,
+            None,
+            None,
+            0,
+            0,
+            data["model"],
+            data.get("input_tokens", 0),
+            data.get("output_tokens", 0),
+            data.get("cached_tokens", 0),
+        )
+    contract = data.get("contract_id") if kind == "gpu" else None
+    gpu, model = data["gpu"], data["gpu_model"]
+    return UsageRecord(
+        kind, source, event_id, tenant, time, contract, data, gpu, model, row.start_s, row.start_s + row.span_s
+    )
