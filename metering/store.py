@@ -70,6 +70,7 @@ def append_events(conn: Connection, batch_id: str, records: list[UsageRecord]) -
     pg = raw(conn)
     with pg.cursor() as cur:
         cur.execute(_STAGE)
+        cur.execute("DELETE FROM ingest_log_stage")  # an earlier batch of the same transaction
         with cur.copy(f"COPY ingest_log_stage (ord, {_LOG_COLUMNS}) FROM STDIN") as copy:
             for ord_, r in enumerate(records):
                 row = log.encode(r, no)

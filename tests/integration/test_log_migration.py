@@ -1,0 +1,218 @@
+"""The compact-log migration (issue 17): a database written with the old `usage_events` table keeps
+every event, its seq and batch, its dedup, its coverage and rollups, and replays to what ingest of
+the same events computes; the downgrade gives the old table back."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import orjson
+from sqlalchemy import text
+
+from billing.services.replay import USAGE_TABLES, rebuild_in_place, verify_all
+from kashi.db import make_engine
+from kashi.migrate import upgrade
+from metering.events import validate_batch
+from metering.store import record_batch
+
+BEFORE = "issue15_0001"
+OLD_COLUMNS = "source, id, seq, type, tenant_id, contract_id, event_time, batch_id, persisted_at, data"
+
+
+def _event(uid, n, kind, subject, data, time="2026-10-01T01:00:00Z", source=None):
+    event = {"specversion": "1.0", "id": f"{uid}-e-{n}", "source": source or f"node/{uid}", "time": time, "type": kind}
+    if subject is not None:
+        event["subject"] = subject
+    event["data"] = data
+    return event
+
+
+def _events(uid):
+    gpu = f"GPU-{uid}"
+    usage = {"gpu": gpu, "gpu_model": "H100-SXM", "node": f"n-{uid}"}
+    return [
+        _event(
+            uid,
+            1,
+            "gpu.usage",
+            f"a-{uid}",
+            {
+                **usage,
+                "start": "2026-10-01T00:00:00Z",
+                "end": "2026-10-01T01:00:00Z",
+                "utilization": "0.83",
+                "contract_id": f"c-{uid}",
+            },
+        ),
+        # another tenant on the same GPU-seconds: a conflict; an offset instant and an explicit null
+        _event(
+            uid,
+            2,
+            "gpu.usage",
+            f"b-{uid}",
+            {**usage, "start": "2026-10-01T08:30:00+08:00", "end": "2026-10-01T01:30:00.250Z", "utilization": None},
+        ),
+        _event(
+            uid,
+            3,
+            "llm.tokens",
+            f"a-{uid}",
+            {"model": "m-1", "input_tokens": 10, "cached_tokens": 3, "contract_id": f"c-{uid}"},
+            time="2026-10-01T02:10:00.5Z",
+        ),
+        _event(uid, 4, "llm.tokens", f"b-{uid}", {"model": "m-2", "output_tokens": 7, "contract_id": None}),
+        _event(
+            uid,
+            5,
+            "gpu.status",
+            None,
+            {
+                **usage,
+                "start": "2026-10-01T00:00:00+00:00",
+                "end": "2026-10-01T02:00:00+00:00",
+                "state": "down",
+                "reason": "XID 79",
+            },
+        ),
+        _event(
+            uid,
+            "x",
+            "gpu.usage",
+            f"a-{uid}",
+            {
+                "gpu": f"{gpu}-2",
+                "gpu_model": "A100-80G",
+                "start": "2026-10-01T03:00:00Z",
+                "end": "2026-10-01T03:20:00Z",
+                "utilization": ".5",
+            },
+        ),
+    ]
+
+
+@contextmanager
+def _database(kashi, name):
+    url = kashi.engine.url.set(database=name)
+    with kashi.engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(url.render_as_string(hide_password=False), pool_size=2)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with kashi.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text(f'DROP DATABASE "{name}"'))
+
+
+def _old_log(conn, uid, records, raw_events):
+    """Rows as the previous head wrote them: the JSON `data` as sent, two batches, a seq gap left by
+    a duplicate (ON CONFLICT drew a seq and dropped it) and a sequence ahead of the last row."""
+    seqs = [1, 2, 4, 5, 6, 7]
+    for seq, record, event in zip(seqs, records, raw_events, strict=True):
+        conn.execute(
+            text(f"""INSERT INTO usage_events ({OLD_COLUMNS})
+                     VALUES (:s, :i, :q, :ty, :t, :c, to_timestamp(:at), :b, now() - interval '1 day' * :n,
+                             CAST(:d AS jsonb))"""),
+            {
+                "s": record.source,
+                "i": record.id,
+                "q": seq,
+                "ty": event["type"],
+                "t": record.tenant_id,
+                "c": record.contract_id,
+                "at": record.time,
+                "b": f"batch-{uid}-{seq // 4}",
+                "n": seq // 4,
+                "d": orjson.dumps(event["data"]).decode(),
+            },
+        )
+    conn.execute(text("SELECT setval(pg_get_serial_sequence('usage_events', 'seq'), 9)"))
+    gpu = records[0].gpu
+    conn.execute(
+        text("""INSERT INTO gpu_coverage (gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model)
+                VALUES (:g, 1790812800, 1790816400, 1, :t, :c, 'H100-SXM')"""),
+        {"g": gpu, "t": records[0].tenant_id, "c": records[0].contract_id},
+    )
+    conn.execute(
+        text("""INSERT INTO gpu_hourly (tenant_id, contract_id, gpu_model, hour, card_seconds)
+                VALUES (:t, :c, 'H100-SXM', 1790812800, 3600)"""),
+        {"t": records[0].tenant_id, "c": records[0].contract_id},
+    )
+
+
+def _rows(conn, sql):
+    return [tuple(r) for r in conn.execute(text(sql)).all()]
+
+
+COVERAGE = """SELECT n.name, c.start_s, c.end_s, c.seq, c.tenant_id, c.contract_id, c.gpu_model
+              FROM gpu_coverage c JOIN usage_names n ON n.no = c.gpu_no ORDER BY 4, 2"""
+
+
+def _projections(conn):
+    found = {"gpu_coverage": _rows(conn, COVERAGE)}
+    for table in USAGE_TABLES:
+        if table != "gpu_coverage":
+            columns = "*" if table != "usage_conflicts" else "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id"
+            found[table] = sorted(_rows(conn, f"SELECT {columns} FROM {table}"), key=repr)
+    return found
+
+
+def test_upgrade_keeps_every_event_and_replays_as_ingest_would(kashi, uid):
+    raw_events = _events(uid)
+    records = validate_batch(raw_events)
+    with _database(kashi, f"kashi_mig_{uid}") as old, _database(kashi, f"kashi_new_{uid}") as new:
+        upgrade(old, BEFORE)
+        with old.begin() as conn:
+            _old_log(conn, uid, records, raw_events)
+        with old.connect() as conn:
+            before = _rows(conn, f"SELECT {OLD_COLUMNS} FROM usage_events ORDER BY seq")
+            coverage = _rows(
+                conn, "SELECT gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model FROM gpu_coverage"
+            )
+            hourly = _rows(conn, "SELECT * FROM gpu_hourly")
+
+        upgrade(old)
+        with old.connect() as conn:
+            assert _rows(conn, f"SELECT {OLD_COLUMNS} FROM usage_events ORDER BY seq") == before
+            assert [row[1:] for row in before] != [] and len(before) == len(records)
+            assert _rows(conn, COVERAGE) == coverage
+            assert _rows(conn, "SELECT * FROM gpu_hourly") == hourly
+        with old.begin() as conn:  # dedup holds across the move: every event is already logged
+            again = record_batch(conn, f"again-{uid}", records)
+            assert (again.events, again.duplicates) == (0, len(records))
+            later = validate_batch([_event(uid, 99, "llm.tokens", f"a-{uid}", {"model": "m-1", "input_tokens": 1})])
+            assert record_batch(conn, f"later-{uid}", later).events == 1
+            # the next seq continues after the old sequence (9), never reusing one
+            later_seq = conn.execute(text("SELECT max(seq) FROM usage_log")).scalar_one()
+            assert later_seq > 9
+
+        # the migrated log, replayed, gives what ingest of the same events in the same order computes
+        rebuild_in_place(old)
+        assert verify_all(old) == []
+        upgrade(new)
+        with new.begin() as conn:
+            for seq, record in zip([1, 2, 4, 5, 6, 7], records, strict=True):
+                conn.execute(text("SELECT setval(pg_get_serial_sequence('usage_log', 'seq'), :s, false)"), {"s": seq})
+                record_batch(conn, f"fresh-{uid}-{seq}", [record])
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('usage_log', 'seq'), :s, false)"), {"s": later_seq})
+            record_batch(conn, f"later-{uid}", later)
+        with old.connect() as a, new.connect() as b:
+            assert _projections(a) == _projections(b)
+            events = (
+                "SELECT source, id, seq, type, tenant_id, contract_id, event_time, data FROM usage_events ORDER BY seq"
+            )
+            assert _rows(a, events) == _rows(b, events)
+
+        # and back: the old table, with every row as it was (and the one logged since)
+        from kashi.migrate import alembic_config
+
+        cfg = alembic_config(old.url.render_as_string(hide_password=False))
+        from alembic import command
+
+        command.downgrade(cfg, BEFORE)
+        with old.connect() as conn:
+            back = _rows(conn, f"SELECT {OLD_COLUMNS} FROM usage_events ORDER BY seq")
+            assert back[: len(before)] == before and len(back) == len(before) + 1
+            assert (
+                conn.execute(text("SELECT nextval(pg_get_serial_sequence('usage_events', 'seq'))")).scalar() > later_seq
+            )
