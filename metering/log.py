@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from metering.events import GPU_STATUS, GPU_USAGE, LLM_TOKENS, UsageRecord
@@ -37,27 +38,27 @@ TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
 _INT8 = 2**63
 
 
+_SPLIT = re.compile(r"(.*[^0-9])([0-9]+)", re.DOTALL)
+
+
 def split_id(event_id: str) -> tuple[str, str]:
-    """``(prefix, suffix)`` with ``prefix + suffix == event_id``: the suffix is the trailing digits
-    (the part that changes from one event of an agent to the next), or the whole id if it has none."""
-    end = len(event_id)
-    cut = end
-    while cut > 0 and event_id[cut - 1].isascii() and event_id[cut - 1].isdigit():
-        cut -= 1
-    if cut == end or cut == 0:
-        return "", event_id
-    return event_id[:cut], event_id[cut:]
+    """``(prefix, suffix)`` with ``prefix + suffix == event_id``: the suffix is the trailing ASCII
+    digits (what changes from one event of an agent to the next), or the whole id if it has none
+    or is nothing but digits."""
+    found = _SPLIT.fullmatch(event_id)
+    return (found[1], found[2]) if found else ("", event_id)
 
 
+@lru_cache(maxsize=1 << 16)
 def canonical(seconds: int) -> tuple[str, str]:
-    """The two canonical UTC renderings of a whole-second instant: ``+00:00`` and ``Z``."""
+    """The two canonical UTC renderings of a whole-second instant: ``+00:00`` and ``Z`` (an agent's
+    windows share their instants, hence the cache)."""
     plus = datetime.fromtimestamp(seconds, UTC).isoformat()
     return plus, plus[:-6] + "Z"
 
 
-def names_of(record: UsageRecord) -> list[str]:
-    """Every name a record's row refers to by dictionary number."""
-    prefix, _ = split_id(record.id)
+def names_of(record: UsageRecord, prefix: str) -> list[str]:
+    """Every name a record's row refers to by dictionary number (``prefix``: of its split id)."""
     found = [record.source, prefix, record.tenant_id]
     data = record.data
     for key in ("contract_id", "gpu", "gpu_model", "model", "node"):
@@ -67,11 +68,12 @@ def names_of(record: UsageRecord) -> list[str]:
     return found
 
 
-def encode(record: UsageRecord, no: Mapping[str, int]) -> tuple:
-    """The row of ``usage_log`` for ``record`` (in :data:`COLUMNS` order, without seq and batch)."""
+def encode(record: UsageRecord, no: Mapping[str, int], split: tuple[str, str]) -> tuple:
+    """The row of ``usage_log`` for ``record`` (in :data:`COLUMNS` order, without seq and batch);
+    ``split`` is :func:`split_id` of its id."""
     rest = dict(record.data)
     kind = KINDS[record.kind]
-    prefix, suffix = split_id(record.id)
+    prefix, suffix = split
     contract = _name(rest, "contract_id", no) if record.kind != "status" else None
     flags = 0
     start = span = gpu = node = model = utilization = percent = None

@@ -10,7 +10,7 @@ recording that then rolls back leaves at worst an unused name, never a number wi
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, text
 
@@ -30,20 +30,22 @@ def _remember(db: str, pairs: Iterable[tuple[int, str]]) -> None:
     with _lock:
         by_name, by_no = _by_name.setdefault(db, {}), _by_no.setdefault(db, {})
         if len(by_name) > _CACHE_LIMIT:  # unbounded id prefixes must not grow a worker's memory for ever
-            by_name.clear()
-            by_no.clear()
+            by_name, by_no = _by_name[db], _by_no[db] = {}, {}  # new dicts: callers may hold the old
         for no, name in pairs:
             by_name[name] = no
             by_no[no] = name
 
 
-def numbers(conn: Connection, names: Iterable[str]) -> dict[str, int]:
-    """The dictionary number of each name, adding the new ones (committed before this returns)."""
+def numbers(conn: Connection, names: Iterable[str]) -> Mapping[str, int]:
+    """The dictionary number of each name, adding the new ones (committed before this returns);
+    the mapping returned may hold more names than asked for."""
     db = _db(conn)
     known = _by_name.get(db, {})
-    wanted = set(names)
+    wanted = names if isinstance(names, set) else set(names)
+    missing = sorted(wanted - known.keys())
+    if not missing:
+        return known
     found = {name: known[name] for name in wanted if name in known}
-    missing = sorted(wanted - found.keys())
     if missing:
         with conn.engine.begin() as own:
             own.execute(

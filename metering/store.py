@@ -64,7 +64,8 @@ def append_events(conn: Connection, batch_id: str, records: list[UsageRecord]) -
     The rows are copied into a session-local staging table and inserted in batch order with
     ``ON CONFLICT DO NOTHING`` on the dedup key: an event already logged, by this batch's earlier
     delivery or by any other batch, is left out and draws no seq."""
-    no = names.numbers(conn, (name for r in records for name in log.names_of(r)))
+    splits = [log.split_id(r.id) for r in records]
+    no = names.numbers(conn, {name for r, s in zip(records, splits, strict=True) for name in log.names_of(r, s[0])})
     batch_no = batch_number(conn, batch_id)
     keys = {}
     pg = raw(conn)
@@ -72,8 +73,8 @@ def append_events(conn: Connection, batch_id: str, records: list[UsageRecord]) -
         cur.execute(_STAGE)
         cur.execute("DELETE FROM ingest_log_stage")  # an earlier batch of the same transaction
         with cur.copy(f"COPY ingest_log_stage (ord, {_LOG_COLUMNS}) FROM STDIN") as copy:
-            for ord_, r in enumerate(records):
-                row = log.encode(r, no)
+            for ord_, (r, split) in enumerate(zip(records, splits, strict=True)):
+                row = log.encode(r, no, split)
                 keys[(row[5], row[6], row[15])] = (r.source, r.id)
                 rest = row[-1]
                 copy.write_row((ord_, *row[:-1], None if rest is None else orjson.dumps(rest).decode()))

@@ -127,10 +127,11 @@ def _move_rows(conn) -> None:
         records = [
             UsageRecord.from_log(r.type, r.source, r.id, r.tenant_id, r.event_time, r.contract_id, r.data) for r in rows
         ]
-        _numbers(conn, cache, {name for record in records for name in log.names_of(record)})
+        splits = [log.split_id(record.id) for record in records]
+        _numbers(conn, cache, {name for r, s in zip(records, splits) for name in log.names_of(r, s[0])})
         with pg.cursor() as cur, cur.copy(f"COPY usage_log (seq, batch_no, {columns}) FROM STDIN") as copy:
-            for row, record in zip(rows, records, strict=True):
-                encoded = log.encode(record, cache)
+            for row, record, split in zip(rows, records, splits, strict=True):
+                encoded = log.encode(record, cache, split)
                 rest = encoded[-1]
                 copy.write_row(
                     (

@@ -77,9 +77,10 @@ def events(draw):
 
 def round_trip(record):
     numbers: dict[str, int] = {}
-    for name in log.names_of(record):
+    split = log.split_id(record.id)
+    for name in log.names_of(record, split[0]):
         numbers.setdefault(name, len(numbers) + 1)
-    row = log.encode(record, numbers)
+    row = log.encode(record, numbers, split)
     by_no = {no: name for name, no in numbers.items()}
     fields = SimpleNamespace(seq=1, **dict(zip(log.COLUMNS, row, strict=True)))
     return row, log.record_of(fields, by_no.__getitem__)
