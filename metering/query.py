@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
+from kashi.errors import Conflict
 from metering.hourly import GpuRollupRow, TokenRollupRow
 from metering.intervals import HOUR, split, split_at
 from metering.store import INGEST_FENCE, MAX_INTERVAL_S
@@ -29,10 +30,20 @@ class Span(Protocol):
 
 
 def read_watermark(engine: Engine) -> int:
-    """The highest usage seq whose transaction has committed, fenced against in-flight recorders."""
+    """The highest usage seq whose transaction has committed, fenced against in-flight recorders.
+
+    Refuses (Conflict) while an in-place rebuild that died has left the usage projections half built."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        return conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
+        top, rebuilding = conn.execute(text("""SELECT coalesce(max(seq), 0),
+                                                      EXISTS (SELECT 1 FROM replay_checkpoints)
+                                               FROM usage_events""")).one()  # fmt: skip
+    if rebuilding:
+        raise Conflict(
+            "an in-place rebuild of the usage projections is unfinished; run `kashi replay` to complete it",
+            [{"field": "period", "reason": "usage projections are being rebuilt"}],
+        )
+    return top
 
 
 def _cuts(period: Span, tz: str, boundaries: Iterable[datetime]) -> list[int]:

@@ -6,7 +6,19 @@ contributed (disjoint per GPU); rollups and conflicts are projections that ``kas
 rebuilds from the log.
 """
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, Integer, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    SmallInteger,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 from kashi.db import metadata
@@ -82,3 +94,15 @@ ingest_batches = Table(
     Column("payload", JSONB),
     Column("error", Text),
 )
+
+replay_checkpoints = Table(
+    "replay_checkpoints", metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("upto", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("events", BigInteger, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    CheckConstraint("id = 1", name="singleton"),
+)
+"""One row while an in-place rebuild of the usage projections is unfinished: the log's top seq when
+it started (``upto``) and the seq replayed so far, committed with each chunk (``kashi replay``)."""

@@ -6,7 +6,8 @@ Projections, and what each is the fold of:
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
 - `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments.
 
-`rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
+`rebuild_in_place` empties and refills them with ingest fenced off, committing the usage projections one
+chunk of the log at a time with a resumable checkpoint (`replay_checkpoints`).
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
 writes there), compares each with what is stored, then re-assembles every issued invoice from its
 close's stored inputs (watermark, contract versions, adjusted periods) against the rebuilt usage and
@@ -18,6 +19,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
@@ -65,26 +67,50 @@ def record_from_row(row: Any) -> UsageRecord:
 REPLAY_CHUNK = 10_000
 """Log rows replayed per step: memory stays flat however long the log is."""
 
+Progress = Callable[[int, int], None]
+"""Called after each chunk with (events in the chunk, the seq reached)."""
 
-def rebuild_usage(conn: Connection) -> int:
-    """Refill the (empty) usage projections from the whole log in seq order; returns events replayed.
 
-    The log is streamed in chunks, and each chunk goes through the steps a worker takes for a batch
-    (`load_coverage`, `claim`, inserts, rollups), so a replay counts every GPU-second exactly as ingest did.
-    """
-    rows = conn.execute(text("SELECT * FROM usage_events ORDER BY seq"),
-                        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK})
+def log_chunks(conn: Connection, after: int = 0) -> Iterator[list[Any]]:
+    """The log after seq `after` in seq order, `REPLAY_CHUNK` rows per query (a keyset loop on the
+    seq index: every chunk is one bounded fetch, whatever the driver does with cursors)."""
+    while True:
+        rows = conn.execute(text("SELECT * FROM usage_events WHERE seq > :a ORDER BY seq LIMIT :n"),
+                            {"a": after, "n": REPLAY_CHUNK}).all()  # fmt: skip
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].seq
+
+
+def replay_chunk(conn: Connection, chunk: list[Any]) -> None:
+    """One chunk of the log through the steps a worker takes for a batch (`load_coverage`, `claim`,
+    inserts, rollups), so a replay counts every GPU-second exactly as ingest did."""
+    gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
+    tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
+    pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
+    insert_pieces(conn, pieces)
+    insert_conflicts(conn, conflicts)
+    add_gpu_rollups(conn, gpu_rollup(pieces))
+    add_token_rollups(conn, token_rollup(tokens))
+
+
+def rebuild_usage(conn: Connection, progress: Progress | None = None) -> int:
+    """Refill the (empty) usage projections from the whole log in seq order, in the caller's
+    transaction (verify); returns events replayed."""
     count = 0
-    for chunk in rows.partitions():
-        gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
-        tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
-        pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
-        insert_pieces(conn, pieces)
-        insert_conflicts(conn, conflicts)
-        add_gpu_rollups(conn, gpu_rollup(pieces))
-        add_token_rollups(conn, token_rollup(tokens))
+    for chunk in log_chunks(conn):
+        replay_chunk(conn, chunk)
         count += len(chunk)
+        if progress:
+            progress(len(chunk), chunk[-1].seq)
     return count
+
+
+def log_top(engine: Engine) -> int:
+    """The highest seq in the log (a progress bar's total)."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
 
 
 def rebuild_contracts(conn: Connection) -> int:
@@ -114,30 +140,82 @@ def rebuild_balances(conn: Connection) -> int:
     ).rowcount
 
 
-def _rebuild_all(conn: Connection) -> dict[str, int]:
+def _rebuild_streams(conn: Connection) -> dict[str, int]:
     return {
-        "usage events": rebuild_usage(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
         "balances": rebuild_balances(conn),
     }
 
 
-def rebuild_in_place(engine: Engine) -> dict[str, int]:
-    """Empty every projection and rebuild it from the events, in one transaction (ingest waits)."""
+def _rebuild_all(conn: Connection, progress: Progress | None = None) -> dict[str, int]:
+    return {"usage events": rebuild_usage(conn, progress), **_rebuild_streams(conn)}
+
+
+def rebuild_in_place(engine: Engine, progress: Progress | None = None) -> dict[str, int]:
+    """Empty every projection and rebuild it from the events; ingest and closes wait meanwhile.
+
+    The usage projections are rebuilt one committed chunk at a time, each with its checkpoint in
+    `replay_checkpoints`, so no transaction grows with the log; the stream projections (contracts,
+    catalog, balances) are rebuilt in the last transaction, which also drops the checkpoint. The
+    ingest fence is held, exclusively, by a session lock for the whole rebuild. A rebuild that died
+    is resumed from its checkpoint when nothing was logged since, and started over otherwise.
+    """
+    with engine.connect() as fence:
+        fence.execute(text("SELECT pg_advisory_lock(:k)"), {"k": INGEST_FENCE})
+        fence.commit()
+        try:
+            after, count = _start_or_resume(engine)
+            if progress and after:
+                progress(0, after)
+            while True:
+                with engine.begin() as conn:
+                    chunk = next(log_chunks(conn, after), None)
+                    if chunk is None:
+                        break
+                    replay_chunk(conn, chunk)
+                    after, count = chunk[-1].seq, count + len(chunk)
+                    conn.execute(text("UPDATE replay_checkpoints SET seq = :s, events = :n WHERE id = 1"),
+                                 {"s": after, "n": count})  # fmt: skip
+                if progress:
+                    progress(len(chunk), after)
+            with engine.begin() as conn:
+                conn.execute(text("LOCK TABLE contracts, balances IN EXCLUSIVE MODE"))
+                for table in ("contracts", "gpu_models", "balances"):
+                    conn.execute(text(f"DELETE FROM {table}"))
+                counts = {"usage events": count, **_rebuild_streams(conn)}
+                conn.execute(text("DELETE FROM replay_checkpoints"))
+            return counts
+        finally:
+            fence.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": INGEST_FENCE})
+            fence.commit()
+
+
+def _start_or_resume(engine: Engine) -> tuple[int, int]:
+    """(seq replayed so far, events) of the rebuild to continue: a checkpoint whose log top is still
+    the log's top (nothing recorded since it died), else a fresh start with the usage tables emptied."""
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        conn.execute(text("LOCK TABLE contracts, balances IN EXCLUSIVE MODE"))
-        for table in PROJECTIONS:
+        top = conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
+        checkpoint = conn.execute(text("SELECT upto, seq, events FROM replay_checkpoints WHERE id = 1")).first()
+        if checkpoint is not None and checkpoint.upto == top:
+            return checkpoint.seq, checkpoint.events
+        for table in USAGE_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-        return _rebuild_all(conn)
+        conn.execute(text("""INSERT INTO replay_checkpoints (id, upto, seq, events) VALUES (1, :u, 0, 0)
+                             ON CONFLICT (id) DO UPDATE SET upto = :u, seq = 0, events = 0, started_at = now()"""),
+                     {"u": top})  # fmt: skip
+    return 0, 0
 
 
 # --- verifying ------------------------------------------------------------------------------------
 
 
-def verify_all(engine: Engine) -> list[str]:
-    """Every difference between the stored state and a replay from the events; [] when identical."""
+def verify_all(engine: Engine, progress: Progress | None = None) -> list[str]:
+    """Every difference between the stored state and a replay from the events; [] when identical.
+
+    One REPEATABLE READ transaction, rolled back: verifying changes nothing, so it needs one
+    consistent snapshot rather than commits; the log is still read and replayed chunk by chunk
+    (`log_chunks`), so memory stays flat."""
     schema = f"kashi_replay_{uuid.uuid4().hex[:12]}"
     with engine.connect() as conn, conn.begin() as transaction:
         conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
@@ -146,7 +224,7 @@ def verify_all(engine: Engine) -> list[str]:
         for table in PROJECTIONS:
             conn.execute(text(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"))
         conn.execute(text(f"SET LOCAL search_path = {schema}, public"))
-        _rebuild_all(conn)
+        _rebuild_all(conn, progress)
         differences = [d for table in PROJECTIONS for d in _compare(conn, schema, table)]
         differences += verify_invoices(conn)
         transaction.rollback()

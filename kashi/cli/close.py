@@ -47,14 +47,25 @@ def replay(
 ) -> None:
     """Rebuild every projection from the stored events (in place), or with --verify compare a rebuild and
     every re-assembled invoice with what is stored: exit 0 only if identical."""
-    from billing.services.replay import rebuild_in_place, verify_all
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from billing.services.replay import log_top, rebuild_in_place, verify_all
 
     engine = _engine(settings_for(data_dir), start=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("verifying: log seq" if verify else "rebuilding: log seq", total=log_top(engine) or None)
+
+        def advance(_events: int, seq: int) -> None:
+            bar.update(task, completed=seq)
+
+        if not verify:
+            counts = rebuild_in_place(engine, advance)
+        else:
+            differences = verify_all(engine, advance)
     if not verify:
-        counts = rebuild_in_place(engine)
         err.print("rebuilt: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
         return
-    differences = verify_all(engine)
     for difference in differences:
         typer.echo(difference)
     if differences:
