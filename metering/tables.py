@@ -70,6 +70,7 @@ gpu_hourly = Table(
     Column("gpu_model", Text, primary_key=True),
     Column("hour", BigInteger, primary_key=True),
     Column("card_seconds", BigInteger, nullable=False),
+    Index("ix_gpu_hourly_tenant_hour", "tenant_id", "hour"),
 )
 
 token_hourly = Table(
@@ -80,6 +81,7 @@ token_hourly = Table(
     Column("kind", Text, primary_key=True),
     Column("hour", BigInteger, primary_key=True),
     Column("tokens", BigInteger, nullable=False),
+    Index("ix_token_hourly_tenant_hour", "tenant_id", "hour"),
 )
 
 ingest_batches = Table(
