@@ -29,7 +29,7 @@ from billing.services.catalog import rebuild_projection
 from billing.services.close import assemble
 from billing.services.contracts import projection_state
 from billing.store import tenants
-from billing.store.contract_streams import contract_states
+from billing.store.contract_streams import every_contract
 from billing.store.invoices import line_row
 from metering.events import UsageRecord
 from metering.rollups import claim, gpu_rollup, token_rollup
@@ -114,18 +114,16 @@ def log_top(engine: Engine) -> int:
 
 
 def rebuild_contracts(conn: Connection) -> int:
-    """Refill `contracts` by folding every contract stream."""
-    count = 0
-    for tenant_id, tz in tenants.zones(conn):
-        for state in contract_states(conn, tenant_id):
-            conn.execute(
-                text("""INSERT INTO contracts (id, tenant_id, currency, version, state)
-                        VALUES (:id, :t, :c, :v, CAST(:s AS jsonb))"""),
-                {"id": state.id, "t": tenant_id, "c": state.currency, "v": state.version,
-                 "s": _json(projection_state(state, tz))},
-            )  # fmt: skip
-            count += 1
-    return count
+    """Refill `contracts` by folding every contract stream (one pass over the streams: which
+    contracts are a tenant's is what this projection answers, so it is not read while rebuilt)."""
+    zones = dict(tenants.zones(conn))
+    rows = [{"id": state.id, "t": state.terms.tenant_id, "c": state.currency, "v": state.version,
+             "s": _json(projection_state(state, zones[state.terms.tenant_id]))}
+            for state in every_contract(conn) if state.terms.tenant_id in zones]  # fmt: skip
+    if rows:
+        conn.execute(text("""INSERT INTO contracts (id, tenant_id, currency, version, state)
+                             VALUES (:id, :t, :c, :v, CAST(:s AS jsonb))"""), rows)  # fmt: skip
+    return len(rows)
 
 
 def rebuild_balances(conn: Connection) -> int:

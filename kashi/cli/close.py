@@ -15,16 +15,21 @@ from kashi.cli.common import servers as _servers
 def close(
     period: Annotated[str, typer.Argument(help="The billing period, YYYY-MM.")],
     tenant: Annotated[str | None, typer.Option(help="Close for this tenant only (default: every tenant).")] = None,
+    processes: Annotated[int | None, typer.Option(
+        min=1, help="Worker processes closing chunks of tenants (every tenant; default: one per CPU, at most 4).",
+    )] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated)."""
+    import os
+
     from billing.core.periods import Period
     from billing.services.close import close_period
     from kashi.errors import KashiError
 
     engine = _engine(settings_for(data_dir), start=False)
     try:
-        ids = close_period(engine, Period.parse(period), tenant)
+        ids = close_period(engine, Period.parse(period), tenant, processes=processes or min(4, os.cpu_count() or 1))
     except KashiError as exc:
         fail(exc.message)
     for invoice_id in ids:
