@@ -42,6 +42,8 @@ class UpOptions:
     port: int = 8000
     workers: int = 1
     scheduler: bool = True
+    api_processes: int = 1
+    """API processes sharing the port (SO_REUSEPORT: the kernel spreads connections over them)."""
 
 
 def _client_host(host: str) -> str:
@@ -100,7 +102,11 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
         env = {**os.environ, "KASHI_DATABASE_URL": servers.database_url, "KASHI_REDIS_URL": servers.redis_url,
                "KASHI_DATA_DIR": str(lock.data_dir), "KASHI_INSTANCE_ID": instance.instance_id}
         me = [sys.executable, "-m", "kashi.cli"]
-        roles = [("api", ["api", "--host", options.host, "--port", str(options.port)])]
+        api = ["api", "--host", options.host, "--port", str(options.port)]
+        if options.api_processes > 1:
+            roles = [(f"api-{n + 1}", [*api, "--reuse-port"]) for n in range(options.api_processes)]
+        else:
+            roles = [("api", api)]
         roles += [(f"worker-{n + 1}", ["worker"]) for n in range(options.workers)]
         if options.scheduler and _has_scheduler():
             roles.append(("scheduler", ["scheduler"]))
