@@ -25,12 +25,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from billing.core.periods import Period
+from billing.core.rating import rating_boundaries
 from billing.services.catalog import rebuild_projection
-from billing.services.close import assemble
+from billing.services.close import Preloaded, assemble
 from billing.services.contracts import projection_state
 from billing.store import tenants
-from billing.store.contract_streams import every_contract
+from billing.store.contract_streams import contract_states_of, every_contract
 from billing.store.invoices import line_row
+from metering import query
 from metering.events import UsageRecord
 from metering.rollups import claim, gpu_rollup, token_rollup
 from metering.store import (
@@ -244,40 +246,61 @@ def _compare(conn: Connection, schema: str, table: str) -> list[str]:
 
 
 def verify_invoices(conn: Connection) -> list[str]:
-    """Re-assemble every close from its stored inputs and compare with its stored invoices."""
-    closes = conn.execute(text("SELECT * FROM period_closes ORDER BY close_seq")).all()
+    """Re-assemble every close from its stored inputs and compare with its stored invoices.
+
+    Closes that saw the same period and watermark (a chunk of a close of every tenant) are loaded
+    together, as the chunk was (`close.Preloaded`, each contract capped at its stored version), with
+    their stored invoices and lines in two queries; each is then assembled alone."""
+    groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for close in conn.execute(text("SELECT * FROM period_closes ORDER BY close_seq")):
+        groups[(close.period, close.watermark)].append(close)
     differences: list[str] = []
-    for close in closes:
-        inputs = close.inputs
-        tz = inputs["timezone"]
-        assembled = assemble(conn, close.tenant_id, Period.parse(close.period), tz, close.watermark,
-                             contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
-                             before_seq=close.close_seq)  # fmt: skip
-        stored = {row.currency: row for row in conn.execute(
-            text("SELECT * FROM invoices WHERE close_seq = :s"), {"s": close.close_seq})}  # fmt: skip
-        replayed = {draft.currency: draft for draft in assembled.drafts}
-        where = f"{close.tenant_id} {close.period}"
-        for currency in sorted(set(stored) | set(replayed)):
-            invoice, draft = stored.get(currency), replayed.get(currency)
-            if invoice is None or draft is None:
-                differences.append(f"invoice {where} {currency}: {'stored' if invoice else 'replayed'} only")
-                continue
-            differences += _compare_invoice(conn, invoice, draft, tz)
+    for (period_text, watermark), group in groups.items():
+        period = Period.parse(period_text)
+        spans = [(close.tenant_id, close.inputs["timezone"]) for close in group]
+        versions = {contract: version for close in group
+                    for contract, version in close.inputs["contract_versions"].items()}  # fmt: skip
+        states = contract_states_of(conn, [tenant for tenant, _ in spans], versions)
+        cuts = [(tenant, tz, rating_boundaries(states.get(tenant, []), tz)) for tenant, tz in spans]
+        loaded = Preloaded(states, query.gpu_rows_of(conn, cuts, period, watermark),
+                           query.token_rows_of(conn, cuts, period, watermark), late={})  # fmt: skip
+        stored_invoices = conn.execute(text("SELECT * FROM invoices WHERE close_seq = ANY(:s)"),
+                                       {"s": [close.close_seq for close in group]}).all()  # fmt: skip
+        lines: dict[str, list[dict]] = defaultdict(list)
+        for row in conn.execute(text("SELECT * FROM invoice_lines WHERE invoice_id = ANY(:i) ORDER BY position"),
+                                {"i": [invoice.id for invoice in stored_invoices]}).mappings():  # fmt: skip
+            lines[row["invoice_id"]].append(dict(row))
+        by_close: dict[int, dict[str, Any]] = defaultdict(dict)
+        for invoice in stored_invoices:
+            by_close[invoice.close_seq][invoice.currency] = invoice
+        for close in group:
+            inputs = close.inputs
+            tz = inputs["timezone"]
+            assembled = assemble(conn, close.tenant_id, period, tz, close.watermark,
+                                 contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
+                                 before_seq=close.close_seq, preloaded=loaded)  # fmt: skip
+            stored = by_close[close.close_seq]
+            replayed = {draft.currency: draft for draft in assembled.drafts}
+            where = f"{close.tenant_id} {close.period}"
+            for currency in sorted(set(stored) | set(replayed)):
+                invoice, draft = stored.get(currency), replayed.get(currency)
+                if invoice is None or draft is None:
+                    differences.append(f"invoice {where} {currency}: {'stored' if invoice else 'replayed'} only")
+                    continue
+                differences += _compare_invoice(invoice, draft, tz, lines[invoice.id])
     return differences
 
 
-def _compare_invoice(conn: Connection, invoice: Any, draft: Any, tz: str) -> list[str]:
+def _compare_invoice(invoice: Any, draft: Any, tz: str, stored_lines: list[dict]) -> list[str]:
     found = []
     label = f"invoice {invoice.number}"
     for field in ("subtotal", "tax", "total"):
         if getattr(invoice, field) != getattr(draft, field):
             found.append(f"{label}: {field} stored {getattr(invoice, field)} replayed {getattr(draft, field)}")
-    stored_lines = conn.execute(text("SELECT * FROM invoice_lines WHERE invoice_id = :i ORDER BY position"),
-                                {"i": invoice.id}).mappings().all()  # fmt: skip
     replayed = [line_row(invoice.id, n, line, draft.period, tz) for n, line in enumerate(draft.lines, 1)]
     by_position = defaultdict(dict)
     for row in stored_lines:
-        by_position[row["position"]]["stored"] = dict(row)
+        by_position[row["position"]]["stored"] = row
     for row in replayed:
         by_position[row["position"]]["replayed"] = row
     for position in sorted(by_position):
