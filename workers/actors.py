@@ -9,21 +9,28 @@ from __future__ import annotations
 import dramatiq
 from sqlalchemy import Engine
 
+from billing.store.outbox import emit
 from metering.record import record
-from workers import close
+from workers import close, webhooks
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
+
+
+def _emit_parked(conn, batch: dict) -> None:
+    """`batch.parked` into the webhook outbox, inside the parking transaction."""
+    emit(conn, "batch.parked", batch)
 
 
 def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, dramatiq.Actor]:
     """Declare Kashi's actors on ``broker``, bound to ``engine``."""
 
     def record_usage(batch_id: str, rows: list[list]) -> None:
-        record(engine, batch_id, rows, max_attempts=max_attempts)
+        record(engine, batch_id, rows, max_attempts=max_attempts, on_parked=_emit_parked)
 
     actors = {
         RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
                                      broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
     }
     actors.update(close.declare(broker, engine))
+    actors.update(webhooks.declare(broker, engine))
     return actors
 

@@ -4,7 +4,14 @@ Projections, and what each is the fold of:
 - `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_events` in seq
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
-- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments.
+- `gpu_models`, `gpu_model_prices`: the catalog stream; `balances`: invoices − credit notes − payments;
+- `suppliers`, `market_rents`, `contracts_at_risk`: the `supplier:*`, `market:*` and `risk:*` streams;
+  supplier bills are re-assembled from their closes' stored inputs like invoices.
+- `tenant_profiles`: each `tenant:<id>` stream; `fapiao`: the `FapiaoRecorded` events of `invoice:<id>` streams;
+  `webhook_endpoints`: each `webhook:<id>` stream.
+- `gpu_status_coverage`, `gpu_status_hourly`, `fleet_hourly`, `tenant_fleet_hourly`, `fleet_gpus`: the
+  same log's `gpu.status` and `gpu.usage` (`metering.fleet_store.record_fleet`), and the `fleet:<gpu>`
+  retirement streams;
 
 `rebuild_in_place` empties and refills them with ingest fenced off, committing the usage projections one
 chunk of the log at a time with a resumable checkpoint (`replay_checkpoints`).
@@ -26,14 +33,21 @@ from sqlalchemy import Connection, Engine, text
 
 from billing.core.periods import Period
 from billing.core.rating import rating_boundaries
+from billing.services import market, risk, suppliers
 from billing.services.catalog import rebuild_projection
 from billing.services.close import Preloaded, assemble
 from billing.services.contracts import projection_state
+from billing.services.invoices import rebuild_fapiao
+from billing.services.supplier_bills import verify_bills
+from billing.services.tenants import rebuild_profiles
+from billing.services.webhooks import rebuild_endpoints
 from billing.store import tenants
 from billing.store.contract_streams import contract_states_of, every_contract
 from billing.store.invoices import line_row
 from metering import query
 from metering.events import UsageRecord
+from metering.fleet import FLEET_COLUMNS, FLEET_TABLES, rebuild_retirements
+from metering.fleet_store import record_fleet
 from metering.rollups import claim, gpu_rollup, token_rollup
 from metering.store import (
     INGEST_FENCE,
@@ -44,17 +58,27 @@ from metering.store import (
     load_coverage,
 )
 
-USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances")
+USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
+STREAM_PROJECTIONS = ( "suppliers", "contracts", "gpu_models", "gpu_model_prices", "balances", "market_rents",
+               "contracts_at_risk", "tenant_profiles", "fapiao", "webhook_endpoints")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
     "gpu_hourly": "tenant_id, contract_id, gpu_model, hour, card_seconds",
     "token_hourly": "tenant_id, contract_id, model, kind, hour, tokens",
-    "contracts": "id, tenant_id, currency, version, state",
+    "contracts": "id, tenant_id, supplier_id, currency, version, state",
+    "suppliers": "id, name, legal_name, tax_id, currency, timezone, created_at",
+    "market_rents": "gpu_model, version, unit, price, currency, cards_per_machine, observed_at, source, recorded_at",
+    "contracts_at_risk": "contract_id, tenant_id, since, saving, currency",
     "gpu_models": "name, fp16_tflops, source",
+    "gpu_model_prices": "name, list_price_per_card_hour",
+    **FLEET_COLUMNS,
     "balances": "tenant_id, currency, invoiced, credited, paid",
+    "tenant_profiles": "tenant_id, legal_name, tax_id, address, billing_email, payment_terms_days",
+    "fapiao": "number, invoice_id, issued_on, kind, recorded_at",
+    "webhook_endpoints": "id, url, events, secret, created_at, deleted_at",
 }
+PROJECTIONS = (*USAGE_TABLES, *STREAM_PROJECTIONS)
 """What a comparison looks at (`contracts.updated_at` is when the row was written, not state)."""
 
 
@@ -90,11 +114,13 @@ def replay_chunk(conn: Connection, chunk: list[Any]) -> None:
     inserts, rollups), so a replay counts every GPU-second exactly as ingest did."""
     gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
     tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
+    status = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.status"]
     pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
     insert_pieces(conn, pieces)
     insert_conflicts(conn, conflicts)
     add_gpu_rollups(conn, gpu_rollup(pieces))
     add_token_rollups(conn, token_rollup(tokens))
+    record_fleet(conn, pieces, dict(gpu), status)
 
 
 def rebuild_usage(conn: Connection, progress: Progress | None = None) -> int:
@@ -119,12 +145,17 @@ def rebuild_contracts(conn: Connection) -> int:
     """Refill `contracts` by folding every contract stream (one pass over the streams: which
     contracts are a tenant's is what this projection answers, so it is not read while rebuilt)."""
     zones = dict(tenants.zones(conn))
-    rows = [{"id": state.id, "t": state.terms.tenant_id, "c": state.currency, "v": state.version,
-             "s": _json(projection_state(state, zones[state.terms.tenant_id]))}
-            for state in every_contract(conn) if state.terms.tenant_id in zones]  # fmt: skip
+    supplier_zones = dict(conn.execute(text("SELECT id, timezone FROM suppliers")).all())
+    rows = []
+    for state in every_contract(conn):
+        tenant, supplier = state.terms.tenant_id, state.terms.supplier_id
+        tz = supplier_zones.get(supplier) if supplier is not None else zones.get(tenant)
+        if tz is not None:
+            rows.append({"id": state.id, "t": tenant if supplier is None else None, "su": supplier,
+                         "c": state.currency, "v": state.version, "s": _json(projection_state(state, tz))})  # fmt: skip
     if rows:
-        conn.execute(text("""INSERT INTO contracts (id, tenant_id, currency, version, state)
-                             VALUES (:id, :t, :c, :v, CAST(:s AS jsonb))"""), rows)  # fmt: skip
+        conn.execute(text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
+                             VALUES (:id, :t, :su, :c, :v, CAST(:s AS jsonb))"""), rows)  # fmt: skip
     return len(rows)
 
 
@@ -142,9 +173,16 @@ def rebuild_balances(conn: Connection) -> int:
 
 def _rebuild_streams(conn: Connection) -> dict[str, int]:
     return {
+        "suppliers": suppliers.rebuild_projection(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
+        "gpu retirements": rebuild_retirements(conn),
         "balances": rebuild_balances(conn),
+        "market rents": market.rebuild_projection(conn),
+        "contracts at risk": risk.rebuild_projection(conn),
+        "tenant profiles": rebuild_profiles(conn),
+        "fapiao": rebuild_fapiao(conn),
+        "webhook endpoints": rebuild_endpoints(conn),
     }
 
 
@@ -157,7 +195,7 @@ def rebuild_in_place(engine: Engine, progress: Progress | None = None) -> dict[s
 
     The usage projections are rebuilt one committed chunk at a time, each with its checkpoint in
     `replay_checkpoints`, so no transaction grows with the log; the stream projections (contracts,
-    catalog, balances) are rebuilt in the last transaction, which also drops the checkpoint. The
+    catalog, balances, suppliers, market rents, profiles, …) are rebuilt in the last transaction, which also drops the checkpoint. The
     ingest fence is held, exclusively, by a session lock for the whole rebuild. A rebuild that died
     is resumed from its checkpoint when nothing was logged since, and started over otherwise.
     """
@@ -180,8 +218,9 @@ def rebuild_in_place(engine: Engine, progress: Progress | None = None) -> dict[s
                 if progress:
                     progress(len(chunk), after)
             with engine.begin() as conn:
-                conn.execute(text("LOCK TABLE contracts, balances IN EXCLUSIVE MODE"))
-                for table in ("contracts", "gpu_models", "balances"):
+                conn.execute(text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk "
+                                  "IN EXCLUSIVE MODE"))
+                for table in STREAM_PROJECTIONS:
                     conn.execute(text(f"DELETE FROM {table}"))
                 counts = {"usage events": count, **_rebuild_streams(conn)}
                 conn.execute(text("DELETE FROM replay_checkpoints"))
@@ -227,6 +266,7 @@ def verify_all(engine: Engine, progress: Progress | None = None) -> list[str]:
         _rebuild_all(conn, progress)
         differences = [d for table in PROJECTIONS for d in _compare(conn, schema, table)]
         differences += verify_invoices(conn)
+        differences += verify_bills(conn)
         transaction.rollback()
     return differences
 
@@ -278,7 +318,8 @@ def verify_invoices(conn: Connection) -> list[str]:
             tz = inputs["timezone"]
             assembled = assemble(conn, close.tenant_id, period, tz, close.watermark,
                                  contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
-                                 before_seq=close.close_seq, preloaded=loaded)  # fmt: skip
+                                 before_seq=close.close_seq, preloaded=loaded,
+                                 sla_lit=inputs.get("sla_lit", {}))  # fmt: skip
             stored = by_close[close.close_seq]
             replayed = {draft.currency: draft for draft in assembled.drafts}
             where = f"{close.tenant_id} {close.period}"

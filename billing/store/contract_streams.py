@@ -6,6 +6,7 @@ Every contract is the fold of its stream; the stream id is spelled once, in
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
 from sqlalchemy import Connection, select, text
@@ -16,21 +17,28 @@ from kashi import streams
 from kashi.errors import NotFound
 from kashi.tables import stream_events
 
-
-def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None) -> list[ContractState]:
-    """The tenant's contracts folded from their streams, by id; `versions` caps each (replay), None = all."""
-    return contract_states_of(conn, [tenant_id], versions).get(tenant_id, [])
+PARTIES = {"tenant_id": "tenant_id", "supplier_id": "supplier_id"}
+"""Whose contracts: a tenant's (receivable) or a supplier's (payable, SPEC §17)."""
 
 
-def contract_states_of(conn: Connection, tenant_ids: list[str],
-                       versions: dict[str, int] | None = None) -> dict[str, list[ContractState]]:  # fmt: skip
-    """Each tenant's contracts folded from their streams, by id, in one query: which contracts are a
-    tenant's comes from the indexed `contracts.tenant_id` (the projection written with each contract's
-    first event), the events themselves from the streams. Tenants without contracts are absent."""
+def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None, *,
+                    party: str = "tenant_id") -> list[ContractState]:  # fmt: skip
+    """The tenant's contracts folded from their streams, by id; `versions` caps each (replay), None = all.
+    party="supplier_id" reads a supplier's payable contracts instead (`tenant_id` is then its id)."""
+    return contract_states_of(conn, [tenant_id], versions, party=party).get(tenant_id, [])
+
+
+def contract_states_of(conn: Connection, tenant_ids: list[str], versions: dict[str, int] | None = None, *,
+                       party: str = "tenant_id") -> dict[str, list[ContractState]]:  # fmt: skip
+    """Each tenant's (or supplier's) contracts folded from their streams, by id, in one query: whose
+    contracts they are comes from the indexed `contracts.tenant_id` / `contracts.supplier_id` (the
+    projection written with each contract's first event), the events themselves from the streams.
+    Parties without contracts are absent."""
+    column = PARTIES[party]
     rows = conn.execute(
-        text("""SELECT c.tenant_id, s.stream_id, s.version, s.type, s.data, s.actor, s.recorded_at
+        text(f"""SELECT c.{column} AS owner, s.stream_id, s.version, s.type, s.data, s.actor, s.recorded_at
                 FROM contracts c JOIN stream_events s ON s.stream_id = :prefix || c.id
-                WHERE c.tenant_id = ANY(:t) ORDER BY s.stream_id, s.version"""),
+                WHERE c.{column} = ANY(:t) ORDER BY s.stream_id, s.version"""),
         {"t": list(tenant_ids), "prefix": STREAM_PREFIX},
     ).all()
     events: dict[str, list] = defaultdict(list)
@@ -39,12 +47,21 @@ def contract_states_of(conn: Connection, tenant_ids: list[str],
         contract_id = contract_of(row.stream_id)
         if versions is not None and (contract_id not in versions or row.version > versions[contract_id]):
             continue
-        owner[contract_id] = row.tenant_id
+        owner[contract_id] = row.owner
         events[contract_id].append(event_from_json(stored_event_json(row)))
     states: dict[str, list[ContractState]] = defaultdict(list)
     for contract_id in sorted(events):
         states[owner[contract_id]].append(fold(events[contract_id]))
     return dict(states)
+
+
+def ids_reselling(conn: Connection, reference: str) -> list[str]:
+    """The contracts signed with an item `supplied_by` `reference` ("<payable contract>/<item>", SPEC §17)."""
+    return conn.execute(
+        text("""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern AND version = 1
+                AND data->'items' @> CAST(:j AS jsonb) ORDER BY stream_id"""),
+        {"j": json.dumps([{"supplied_by": reference}]), "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
+    ).scalars().all()  # fmt: skip
 
 
 def load(conn: Connection, contract_id: str) -> ContractState:

@@ -16,26 +16,6 @@ from billing.core.lines import ChargeLine
 from billing.core.periods import Period, period_of
 
 
-def insert_invoice(conn: Connection, invoice_id: str, number: str, draft: InvoiceDraft, tz: str, close_seq: int,
-                   issued_at: datetime) -> None:  # fmt: skip
-    """Store one numbered draft and its lines, in order."""
-    conn.execute(
-        text("""INSERT INTO invoices (id, number, tenant_id, period, currency, issued_at, subtotal, tax, total,
-                                      close_seq)
-                VALUES (:id, :n, :t, :p, :c, :at, :sub, :tax, :total, :s)"""),
-        {"id": invoice_id, "n": number, "t": draft.tenant_id, "p": str(draft.period), "c": draft.currency,
-         "at": issued_at, "sub": draft.subtotal, "tax": draft.tax, "total": draft.total, "s": close_seq},
-    )  # fmt: skip
-    if draft.lines:
-        conn.execute(
-            text("""INSERT INTO invoice_lines (invoice_id, position, kind, contract_id, item_id, description,
-                        quantity, unit, unit_price, amount, tax_rate, tax, period_start, period_end, charged_period)
-                    VALUES (:invoice_id, :position, :kind, :contract_id, :item_id, :description, :quantity, :unit,
-                            :unit_price, :amount, :tax_rate, :tax, :period_start, :period_end, :charged_period)"""),
-            [line_row(invoice_id, position, line, draft.period, tz) for position, line in enumerate(draft.lines, 1)],
-        )
-
-
 def insert_invoices(conn: Connection, invoices: list[tuple[str, str, InvoiceDraft, str, int]],
                     issued_at: datetime) -> None:  # fmt: skip
     """Store many numbered drafts ``(invoice_id, number, draft, timezone, close_seq)`` and their lines,

@@ -20,21 +20,26 @@ def close(
     )] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated)."""
+    """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated);
+    without --tenant, every supplier's bills of the period too (their ids follow the invoices')."""
     import os
 
     from billing.core.periods import Period
     from billing.services.close import close_period
+    from billing.services.supplier_bills import close_suppliers
     from kashi.errors import KashiError
 
     engine = _engine(settings_for(data_dir), start=False)
+    bills: list[str] = []
     try:
         ids = close_period(engine, Period.parse(period), tenant, processes=processes or min(4, os.cpu_count() or 1))
+        if tenant is None:
+            bills = close_suppliers(engine, Period.parse(period))
     except KashiError as exc:
         fail(exc.message)
-    for invoice_id in ids:
-        typer.echo(invoice_id)
-    err.print(f"period {period} closed: {len(ids)} invoice(s)")
+    for document_id in [*ids, *bills]:
+        typer.echo(document_id)
+    err.print(f"period {period} closed: {len(ids)} invoice(s)" + (f", {len(bills)} supplier bill(s)" if bills else ""))
 
 def scheduler(data_dir: DataDirOption = None) -> None:
     """Close each tenant's most recent ended period once period end + grace has passed (until SIGTERM)."""

@@ -11,6 +11,7 @@ from fastapi import APIRouter
 
 from billing.core.periods import Period
 from billing.services.close import close_period
+from billing.services.supplier_bills import close_suppliers
 from kashi.api.deps import EngineDep, Operator
 
 router = APIRouter(tags=["periods"])
@@ -18,4 +19,9 @@ router = APIRouter(tags=["periods"])
 
 @router.post("/periods/{period}/close")
 def close(period: str, engine: EngineDep, principal: Operator, tenant_id: str | None = None) -> dict:
-    return {"invoices": close_period(engine, Period.parse(period), tenant_id)}
+    """Closes tenants' periods, and without `tenant_id` every supplier's too (its bills in `supplier_bills`)."""
+    month = Period.parse(period)
+    invoices = close_period(engine, month, tenant_id)
+    if tenant_id is not None:
+        return {"invoices": invoices}
+    return {"invoices": invoices, "supplier_bills": close_suppliers(engine, month)}
