@@ -32,10 +32,17 @@ from kashi.settings import Settings
 
 PERIOD = Period(2026, 10)
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
-ITEMS = [{"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
-          "committed_card_hours": "10"},
-         {"id": "i-t", "pricing": "token", "model": "*", "input_price": "2.00", "output_price": "8.00",
-          "cached_input_price": "0.50"}]  # fmt: skip
+ITEMS = [
+    {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50", "committed_card_hours": "10"},
+    {
+        "id": "i-t",
+        "pricing": "token",
+        "model": "*",
+        "input_price": "2.00",
+        "output_price": "8.00",
+        "cached_input_price": "0.50",
+    },
+]
 USAGE = """
 INSERT INTO usage_events (source, id, type, tenant_id, contract_id, event_time, batch_id, data)
 SELECT 'node/' || t, t || '-' || n, CASE WHEN n % 2 = 0 THEN 'gpu.usage' ELSE 'llm.tokens' END, t, 'c-' || t,
@@ -64,11 +71,23 @@ def seed(engine, prefix: str, count: int, events: int) -> list[tuple[str, str]]:
         with engine.begin() as conn:
             for tenant in chunk:
                 tenants.create(conn, {"id": tenant, "name": tenant}, actor="bench")
-                contracts.sign(conn, {"id": f"c-{tenant}", "tenant_id": tenant, "currency": "CNY", "tax_rate": "0.06",
-                                      "start": "2026-09-01T00:00:00+08:00", "closed_months": 12, "open_months": 12,
-                                      "notice_days": 30, "items": ITEMS,
-                                      "penalty": {"basis": "remaining_closed_value", "rate": "0.20"}},
-                               actor="bench", now=datetime(2026, 9, 1, tzinfo=UTC))  # fmt: skip
+                contracts.sign(
+                    conn,
+                    {
+                        "id": f"c-{tenant}",
+                        "tenant_id": tenant,
+                        "currency": "CNY",
+                        "tax_rate": "0.06",
+                        "start": "2026-09-01T00:00:00+08:00",
+                        "closed_months": 12,
+                        "open_months": 12,
+                        "notice_days": 30,
+                        "items": ITEMS,
+                        "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+                    },
+                    actor="bench",
+                    now=datetime(2026, 9, 1, tzinfo=UTC),
+                )
             conn.execute(text(USAGE), {"t": chunk, "n": events})
             conn.execute(text(COVERAGE), {"t": chunk})
     with engine.begin() as conn:
@@ -100,8 +119,11 @@ def main() -> None:
                 seconds = time.perf_counter() - started
                 per_tenant = seconds / size
                 floor = floor or per_tenant
-                print(f"{size:>8,} {seeded:>7.1f} {seconds:>8.1f} {size / seconds:>10,.0f} {len(ids):>9,} "
-                      f"{per_tenant / floor:>18.2f}", flush=True)  # fmt: skip
+                print(
+                    f"{size:>8,} {seeded:>7.1f} {seconds:>8.1f} {size / seconds:>10,.0f} {len(ids):>9,} "
+                    f"{per_tenant / floor:>18.2f}",
+                    flush=True,
+                )
             engine.dispose()
         finally:
             servers.stop()

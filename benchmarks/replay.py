@@ -85,8 +85,11 @@ def main() -> None:
                 # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: sizes run smallest first
                 seconds, rss, code = measure(data_dir, args.in_place)
                 floor = floor or rss
-                print(f"{size:>10,} {seconds:>8.1f} {size / seconds:>9,.0f} {rss:>12.1f} {rss / floor:>8.2f}"
-                      + ("" if code in (0, 1) else f"  (exit {code})"), flush=True)  # fmt: skip
+                print(
+                    f"{size:>10,} {seconds:>8.1f} {size / seconds:>9,.0f} {rss:>12.1f} {rss / floor:>8.2f}"
+                    + ("" if code in (0, 1) else f"  (exit {code})"),
+                    flush=True,
+                )
             engine.dispose()
         finally:
             servers.stop()

@@ -57,10 +57,14 @@ BEFORE = {
                    AND hour < extract(epoch FROM CAST(:e AS timestamptz))
                  GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
 }
-AFTER = {"gpu": BEFORE["gpu"].replace("extract(epoch FROM CAST(:s AS timestamptz))", ":s_epoch")
-         .replace("extract(epoch FROM CAST(:e AS timestamptz))", ":e_epoch"),
-         "tokens": BEFORE["tokens"].replace("extract(epoch FROM CAST(:s AS timestamptz))", ":s_epoch")
-         .replace("extract(epoch FROM CAST(:e AS timestamptz))", ":e_epoch")}  # fmt: skip
+AFTER = {
+    "gpu": BEFORE["gpu"]
+    .replace("extract(epoch FROM CAST(:s AS timestamptz))", ":s_epoch")
+    .replace("extract(epoch FROM CAST(:e AS timestamptz))", ":e_epoch"),
+    "tokens": BEFORE["tokens"]
+    .replace("extract(epoch FROM CAST(:s AS timestamptz))", ":s_epoch")
+    .replace("extract(epoch FROM CAST(:e AS timestamptz))", ":e_epoch"),
+}
 
 
 def seed(engine, tenant: str, months: int) -> None:
@@ -103,27 +107,44 @@ def main() -> None:
             with engine.begin() as conn:
                 conn.execute(text("ANALYZE gpu_hourly"))
                 conn.execute(text("ANALYZE token_hourly"))
-                rows = conn.execute(text("""SELECT (SELECT count(*) FROM gpu_hourly),
-                                                   (SELECT count(*) FROM token_hourly)""")).one()
-            print(f"seeded {rows[0]:,} gpu_hourly + {rows[1]:,} token_hourly rows "
-                  f"({args.fleet_tenants} tenants × 2 months, 1 × {args.months} months) in "
-                  f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+                rows = conn.execute(
+                    text("""SELECT (SELECT count(*) FROM gpu_hourly),
+                                                   (SELECT count(*) FROM token_hourly)""")
+                ).one()
+            print(
+                f"seeded {rows[0]:,} gpu_hourly + {rows[1]:,} token_hourly rows "
+                f"({args.fleet_tenants} tenants × 2 months, 1 × {args.months} months) in "
+                f"{time.perf_counter() - started:.0f} s",
+                flush=True,
+            )
             print(f"{'query':<28} {'tenant':>8} {'p50 ms':>7} {'p99 ms':>7} {'vs floor':>8}")
             for kind in ("gpu", "tokens"):
                 service = usage.gpu_usage if kind == "gpu" else usage.token_usage
                 for label, call in (
-                    ("after: " + service.__name__,
-                     lambda t, service=service: lambda c: service(c, t, TZ, start, end, "day")),
-                    ("before: extract(epoch …)", lambda t, sql=BEFORE[kind]: lambda c: c.execute(
-                        text(sql), {"g": "day", "tz": TZ, "t": t, "s": start, "e": end}).all()),
-                ):  # fmt: skip
+                    (
+                        "after: " + service.__name__,
+                        lambda t, service=service: lambda c: service(c, t, TZ, start, end, "day"),
+                    ),
+                    (
+                        "before: extract(epoch …)",
+                        lambda t, sql=BEFORE[kind]: (
+                            lambda c: c.execute(text(sql), {"g": "day", "tz": TZ, "t": t, "s": start, "e": end}).all()
+                        ),
+                    ),
+                ):
                     floor, _ = timings(engine, call("floor"), args.runs)
                     p50, p99 = timings(engine, call("history"), args.runs)
                     print(f"{label:<28} {'floor':>8} {floor:>7.1f}")
                     print(f"{label:<28} {'history':>8} {p50:>7.1f} {p99:>7.1f} {p50 / floor:>8.2f}", flush=True)
             if args.explain:
-                bounds = {"g": "day", "tz": TZ, "t": "history", "s": start, "e": end,
-                          **{f"{k}_epoch": v for k, v in usage.hour_bounds(start, end).items()}}  # fmt: skip
+                bounds = {
+                    "g": "day",
+                    "tz": TZ,
+                    "t": "history",
+                    "s": start,
+                    "e": end,
+                    **{f"{k}_epoch": v for k, v in usage.hour_bounds(start, end).items()},
+                }
                 for label, sql in (("BEFORE", BEFORE["gpu"]), ("AFTER", AFTER["gpu"])):
                     with engine.begin() as conn:
                         plan = conn.execute(text("EXPLAIN (ANALYZE, BUFFERS) " + sql), bounds).scalars().all()

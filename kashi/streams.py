@@ -28,21 +28,26 @@ class StoredEvent:
 
 def load(conn: Connection, stream_id: str) -> list[StoredEvent]:
     """Every event of a stream, in version order."""
-    rows = conn.execute(select(stream_events).where(stream_events.c.stream_id == stream_id)
-                        .order_by(stream_events.c.version)).all()
+    rows = conn.execute(
+        select(stream_events).where(stream_events.c.stream_id == stream_id).order_by(stream_events.c.version)
+    ).all()
     return [StoredEvent(r.stream_id, r.version, r.type, r.data, r.actor, r.recorded_at) for r in rows]
 
 
 def current_version(conn: Connection, stream_id: str) -> int:
-    return conn.execute(select(func.coalesce(func.max(stream_events.c.version), 0))
-                        .where(stream_events.c.stream_id == stream_id)).scalar_one()
+    return conn.execute(
+        select(func.coalesce(func.max(stream_events.c.version), 0)).where(stream_events.c.stream_id == stream_id)
+    ).scalar_one()
 
 
-def append(conn: Connection, stream_id: str, expected_version: int, events: list[tuple[str, dict]],
-           actor: str) -> list[StoredEvent]:
+def append(
+    conn: Connection, stream_id: str, expected_version: int, events: list[tuple[str, dict]], actor: str
+) -> list[StoredEvent]:
     """Append ``(type, data)`` events after ``expected_version``; a concurrent writer gets VersionConflict."""
-    rows = [{"stream_id": stream_id, "version": expected_version + i, "type": t, "data": d, "actor": actor}
-            for i, (t, d) in enumerate(events, start=1)]
+    rows = [
+        {"stream_id": stream_id, "version": expected_version + i, "type": t, "data": d, "actor": actor}
+        for i, (t, d) in enumerate(events, start=1)
+    ]
     try:
         with conn.begin_nested():
             stored = conn.execute(insert(stream_events).returning(stream_events), rows).all()

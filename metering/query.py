@@ -35,9 +35,11 @@ def read_watermark(engine: Engine) -> int:
     Refuses (Conflict) while an in-place rebuild that died has left the usage projections half built."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        top, rebuilding = conn.execute(text("""SELECT coalesce(max(seq), 0),
+        top, rebuilding = conn.execute(
+            text("""SELECT coalesce(max(seq), 0),
                                                       EXISTS (SELECT 1 FROM replay_checkpoints)
-                                               FROM usage_events""")).one()  # fmt: skip
+                                               FROM usage_events""")
+        ).one()
     if rebuilding:
         raise Conflict(
             "an in-place rebuild of the usage projections is unfinished; run `kashi replay` to complete it",
@@ -60,16 +62,18 @@ def _segment(instant: int, cuts: list[int]) -> tuple[int, int]:
     return max(hour, cuts[at - 1]), min(hour + HOUR, cuts[at])
 
 
-def gpu_rows(conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int,
-             boundaries: Iterable[datetime] = ()) -> list[GpuRollupRow]:  # fmt: skip
+def gpu_rows(
+    conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int, boundaries: Iterable[datetime] = ()
+) -> list[GpuRollupRow]:
     """Card-seconds newly counted by events with seq ≤ watermark, clipped exactly to `period`, per
     (contract named, GPU model, stretch): stretches are hours, cut at the period's bounds and at the
     `boundaries` where rating can change (`billing.core.rating.rating_boundaries`), so each is rated whole."""
     return gpu_rows_of(conn, [(tenant_id, tz, boundaries)], period, watermark)[tenant_id]
 
 
-def gpu_rows_of(conn: Connection, tenants: list[tuple[str, str, Iterable[datetime]]], period: Span,
-                watermark: int) -> dict[str, list[GpuRollupRow]]:  # fmt: skip
+def gpu_rows_of(
+    conn: Connection, tenants: list[tuple[str, str, Iterable[datetime]]], period: Span, watermark: int
+) -> dict[str, list[GpuRollupRow]]:
     """:func:`gpu_rows` of many ``(tenant, timezone, rating boundaries)`` at once: one query."""
     cuts = {tenant: _cuts(period, tz, boundaries) for tenant, tz, boundaries in tenants}
     pieces = conn.execute(
@@ -77,9 +81,14 @@ def gpu_rows_of(conn: Connection, tenants: list[tuple[str, str, Iterable[datetim
                 FROM unnest(CAST(:t AS text[]), CAST(:s AS bigint[]), CAST(:e AS bigint[])) AS p(tenant_id, s, e)
                 JOIN gpu_coverage c ON c.tenant_id = p.tenant_id AND c.start_s < p.e AND c.start_s > p.s - :m
                                    AND c.end_s > p.s AND c.seq <= :w"""),
-        {"t": list(cuts), "s": [c[0] for c in cuts.values()], "e": [c[-1] for c in cuts.values()],
-         "m": MAX_INTERVAL_S + 1, "w": watermark},
-    ).all()  # fmt: skip
+        {
+            "t": list(cuts),
+            "s": [c[0] for c in cuts.values()],
+            "e": [c[-1] for c in cuts.values()],
+            "m": MAX_INTERVAL_S + 1,
+            "w": watermark,
+        },
+    ).all()
     by_tenant: dict[str, list] = {tenant: [] for tenant in cuts}
     for row in pieces:
         by_tenant[row.tenant_id].append(row)
@@ -96,15 +105,17 @@ def _gpu_totals(tenant_id: str, pieces: list, cuts: list[int]) -> list[GpuRollup
     return [GpuRollupRow.of(tenant_id, c, m, a, n, end=b) for (c, m, a, b), n in sorted(totals.items(), key=_key)]
 
 
-def token_rows(conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int,
-               boundaries: Iterable[datetime] = ()) -> list[TokenRollupRow]:  # fmt: skip
+def token_rows(
+    conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int, boundaries: Iterable[datetime] = ()
+) -> list[TokenRollupRow]:
     """Tokens of events with event time in `period` and seq ≤ watermark, per contract, model, kind and
     stretch (an hour, cut at the rating `boundaries` like :func:`gpu_rows`)."""
     return token_rows_of(conn, [(tenant_id, tz, boundaries)], period, watermark)[tenant_id]
 
 
-def token_rows_of(conn: Connection, tenants: list[tuple[str, str, Iterable[datetime]]], period: Span,
-                  watermark: int) -> dict[str, list[TokenRollupRow]]:  # fmt: skip
+def token_rows_of(
+    conn: Connection, tenants: list[tuple[str, str, Iterable[datetime]]], period: Span, watermark: int
+) -> dict[str, list[TokenRollupRow]]:
     """:func:`token_rows` of many ``(tenant, timezone, rating boundaries)`` at once: one query, each
     tenant's events bucketed by its own cuts (passed as an array literal per tenant)."""
     cuts = {tenant: _cuts(period, tz, boundaries) for tenant, tz, boundaries in tenants}
@@ -121,9 +132,14 @@ def token_rows_of(conn: Connection, tenants: list[tuple[str, str, Iterable[datet
                         AND u.event_time >= p.s AND u.event_time < p.e AND u.seq <= :w) AS tokens
                 GROUP BY tenant_id, contract_id, data->>'model', at / 3600,
                          width_bucket(at, CAST(cuts AS bigint[]))"""),
-        {"t": list(cuts), "s": [period.start(zones[t]) for t in cuts], "e": [period.end(zones[t]) for t in cuts],
-         "c": ["{" + ",".join(map(str, c)) + "}" for c in cuts.values()], "w": watermark},
-    ).all()  # fmt: skip
+        {
+            "t": list(cuts),
+            "s": [period.start(zones[t]) for t in cuts],
+            "e": [period.end(zones[t]) for t in cuts],
+            "c": ["{" + ",".join(map(str, c)) + "}" for c in cuts.values()],
+            "w": watermark,
+        },
+    ).all()
     by_tenant: dict[str, list] = {tenant: [] for tenant in cuts}
     for row in rows:
         by_tenant[row.tenant_id].append(row)
@@ -138,8 +154,10 @@ def _token_totals(tenant_id: str, rows: list, cuts: list[int]) -> list[TokenRoll
             count = getattr(row, kind) or 0
             if count:
                 totals[(row.contract_id, row.model, kind, *segment)] += int(count)
-    return [TokenRollupRow.of(tenant_id, c, m, k, a, n, end=b)
-            for (c, m, k, a, b), n in sorted(totals.items(), key=lambda t: (t[0][0] or "", *t[0][1:]))]
+    return [
+        TokenRollupRow.of(tenant_id, c, m, k, a, n, end=b)
+        for (c, m, k, a, b), n in sorted(totals.items(), key=lambda t: (t[0][0] or "", *t[0][1:]))
+    ]
 
 
 def _key(item):
@@ -158,8 +176,14 @@ def late_usage_of(conn: Connection, checks: list[tuple[str, Span, str, int]], up
     wanted = [(n, check) for n, check in enumerate(checks) if upto > check[3]]
     if not wanted:
         return set()
-    params = {"n": [n for n, _ in wanted], "t": [c[0] for _, c in wanted], "a": [c[3] for _, c in wanted],
-              "ts": [c[1].start(c[2]) for _, c in wanted], "te": [c[1].end(c[2]) for _, c in wanted], "u": upto}
+    params = {
+        "n": [n for n, _ in wanted],
+        "t": [c[0] for _, c in wanted],
+        "a": [c[3] for _, c in wanted],
+        "ts": [c[1].start(c[2]) for _, c in wanted],
+        "te": [c[1].end(c[2]) for _, c in wanted],
+        "u": upto,
+    }
     params["s"] = [int(at.timestamp()) for at in params["ts"]]
     params["e"] = [int(at.timestamp()) for at in params["te"]]
     rows = conn.execute(
@@ -172,5 +196,5 @@ def late_usage_of(conn: Connection, checks: list[tuple[str, Span, str, int]], up
                    OR EXISTS (SELECT 1 FROM usage_events WHERE tenant_id = p.tenant_id AND type = 'llm.tokens'
                               AND seq > p.a AND seq <= :u AND event_time >= p.ts AND event_time < p.te)"""),
         params,
-    ).all()  # fmt: skip
+    ).all()
     return {(row.tenant_id, row.n) for row in rows}

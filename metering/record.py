@@ -54,12 +54,15 @@ def _park(engine: Engine, batch_id: str, rows: list[list], attempts: int, on_par
             {"b": batch_id, "p": orjson.dumps(rows).decode(), "e": error},
         )
         if on_parked is not None:
-            on_parked(conn, {"batch_id": batch_id, "status": "parked", "events": len(rows), "attempts": attempts,
-                             "error": error})  # fmt: skip
+            on_parked(
+                conn,
+                {"batch_id": batch_id, "status": "parked", "events": len(rows), "attempts": attempts, "error": error},
+            )
 
 
-def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int = 5,
-           on_parked: OnParked | None = None) -> Outcome:  # fmt: skip
+def record(
+    engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int = 5, on_parked: OnParked | None = None
+) -> Outcome:
     """Record one queued batch exactly once, or park it after ``max_attempts`` deliveries."""
     status, attempts = _count_delivery(engine, batch_id, len(rows))
     if status in ("done", "parked"):
@@ -72,8 +75,17 @@ def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int
     records = [UsageRecord.from_wire(row) for row in rows]
     with engine.begin() as conn:
         result = record_batch(conn, batch_id, records)
-        conn.execute(text("UPDATE ingest_batches SET status = 'done', persisted = :n WHERE batch_id = :b"),
-                     {"b": batch_id, "n": result.events})
-    log.info("batch recorded", extra={"batch_id": batch_id, "events": result.events,
-                                      "duplicates": result.duplicates, "card_seconds": result.card_seconds})
+        conn.execute(
+            text("UPDATE ingest_batches SET status = 'done', persisted = :n WHERE batch_id = :b"),
+            {"b": batch_id, "n": result.events},
+        )
+    log.info(
+        "batch recorded",
+        extra={
+            "batch_id": batch_id,
+            "events": result.events,
+            "duplicates": result.duplicates,
+            "card_seconds": result.card_seconds,
+        },
+    )
     return Outcome("recorded", result)

@@ -24,7 +24,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from kashi.db import metadata
 
 usage_events = Table(
-    "usage_events", metadata,
+    "usage_events",
+    metadata,
     Column("source", Text, primary_key=True),
     Column("id", Text, primary_key=True),
     Column("seq", BigInteger, Identity(always=False), nullable=False, unique=True),
@@ -39,7 +40,8 @@ usage_events = Table(
 )
 
 gpu_coverage = Table(
-    "gpu_coverage", metadata,
+    "gpu_coverage",
+    metadata,
     Column("gpu", Text, nullable=False),
     Column("start_s", BigInteger, nullable=False),
     Column("end_s", BigInteger, nullable=False),
@@ -53,7 +55,8 @@ gpu_coverage = Table(
 )
 
 usage_conflicts = Table(
-    "usage_conflicts", metadata,
+    "usage_conflicts",
+    metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("gpu", Text, nullable=False),
@@ -64,7 +67,8 @@ usage_conflicts = Table(
 )
 
 gpu_hourly = Table(
-    "gpu_hourly", metadata,
+    "gpu_hourly",
+    metadata,
     Column("tenant_id", Text, primary_key=True),
     Column("contract_id", Text, primary_key=True),
     Column("gpu_model", Text, primary_key=True),
@@ -74,7 +78,8 @@ gpu_hourly = Table(
 )
 
 token_hourly = Table(
-    "token_hourly", metadata,
+    "token_hourly",
+    metadata,
     Column("tenant_id", Text, primary_key=True),
     Column("contract_id", Text, primary_key=True),
     Column("model", Text, primary_key=True),
@@ -85,7 +90,8 @@ token_hourly = Table(
 )
 
 ingest_batches = Table(
-    "ingest_batches", metadata,
+    "ingest_batches",
+    metadata,
     Column("batch_id", Text, primary_key=True),
     Column("status", Text, nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -98,7 +104,8 @@ ingest_batches = Table(
 )
 
 replay_checkpoints = Table(
-    "replay_checkpoints", metadata,
+    "replay_checkpoints",
+    metadata,
     Column("id", SmallInteger, primary_key=True),
     Column("upto", BigInteger, nullable=False),
     Column("seq", BigInteger, nullable=False),

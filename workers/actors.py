@@ -27,10 +27,16 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, drama
         record(engine, batch_id, rows, max_attempts=max_attempts, on_parked=_emit_parked)
 
     actors = {
-        RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
-                                     broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
+        RECORD_USAGE: dramatiq.actor(
+            record_usage,
+            actor_name=RECORD_USAGE,
+            queue_name=INGEST_QUEUE,
+            broker=broker,
+            max_retries=20,
+            min_backoff=200,
+            max_backoff=10_000,
+        ),
     }
     actors.update(close.declare(broker, engine))
     actors.update(webhooks.declare(broker, engine))
     return actors
-

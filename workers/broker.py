@@ -51,9 +51,16 @@ class DurableRedisBroker(RedisBroker):
 
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes):
         args = [
-            "enqueue", current_millis(), queue_name, self.broker_id, self.heartbeat_timeout,
-            self.dead_message_ttl, self._should_do_maintenance("enqueue"), self._max_unpack_size(),
-            message_id, data,
+            "enqueue",
+            current_millis(),
+            queue_name,
+            self.broker_id,
+            self.heartbeat_timeout,
+            self.dead_message_ttl,
+            self._should_do_maintenance("enqueue"),
+            self._max_unpack_size(),
+            message_id,
+            data,
         ]
         pipe = self.client.pipeline(transaction=False)
         self.scripts["dispatch"](keys=[self.namespace], args=args, client=pipe)
@@ -63,17 +70,32 @@ class DurableRedisBroker(RedisBroker):
             raise NotDurable(f"the AOF was not fsynced within {self.waitaof_timeout_ms} ms")
 
 
-def make_broker(redis_url: str, *, namespace: str = "kashi", heartbeat_timeout_ms: int = 15_000,
-                waitaof_timeout_ms: int = 2000, middleware: list | None = None) -> DurableRedisBroker:
+def make_broker(
+    redis_url: str,
+    *,
+    namespace: str = "kashi",
+    heartbeat_timeout_ms: int = 15_000,
+    waitaof_timeout_ms: int = 2000,
+    middleware: list | None = None,
+) -> DurableRedisBroker:
     """Build the broker (nothing connects until first use)."""
     import dramatiq
 
     dramatiq.set_encoder(OrjsonEncoder())
-    base = [AgeLimit(), TimeLimit(time_limit=600_000), ShutdownNotifications(), Callbacks(), Pipelines(),
-            Retries(max_retries=20, min_backoff=500, max_backoff=30_000)]
+    base = [
+        AgeLimit(),
+        TimeLimit(time_limit=600_000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=20, min_backoff=500, max_backoff=30_000),
+    ]
     return DurableRedisBroker(
-        url=redis_url, namespace=namespace, heartbeat_timeout=heartbeat_timeout_ms,
-        maintenance_chance=MAINTENANCE_CHANCE, waitaof_timeout_ms=waitaof_timeout_ms,
+        url=redis_url,
+        namespace=namespace,
+        heartbeat_timeout=heartbeat_timeout_ms,
+        maintenance_chance=MAINTENANCE_CHANCE,
+        waitaof_timeout_ms=waitaof_timeout_ms,
         middleware=base + list(middleware or []),
     )
 
@@ -83,7 +105,8 @@ def enqueue_usage(broker: DurableRedisBroker, batch_id: str, rows: list[list]) -
 
     Raises :class:`~kashi.errors.Unavailable` when the queue is down or not durable: the client retries."""
     try:
-        broker.enqueue(Message(queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows),
-                               kwargs={}, options={}))
+        broker.enqueue(
+            Message(queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows), kwargs={}, options={})
+        )
     except (RedisError, NotDurable) as exc:
         raise Unavailable(f"the batch could not be durably queued: {exc}") from None

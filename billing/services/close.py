@@ -64,8 +64,15 @@ def close_lock_key(tenant_id: str) -> int:
 # --- loading inputs ------------------------------------------------------------------------------
 
 
-def late_periods(conn: Connection, tenant_id: str, period: Period, tz: str, watermark: int,
-                 versions: dict[str, int], with_sla: bool = False) -> list[Period]:  # fmt: skip
+def late_periods(
+    conn: Connection,
+    tenant_id: str,
+    period: Period,
+    tz: str,
+    watermark: int,
+    versions: dict[str, int],
+    with_sla: bool = False,
+) -> list[Period]:
     """Closed periods before `period` that received usage after their close (seq in (W_Q, W]),
     or whose contracts changed since (a contract signed later, backdated), or — for a tenant with SLA
     items — whose lit allocated seconds a later `gpu.status` or `gpu.usage` changed: the ones to adjust."""
@@ -83,8 +90,13 @@ def _late_status(conn: Connection, tenant_id: str, closed: Period, tz: str, clos
     return fleet_query.has_late_status(conn, tenant_id, closed.start(tz), closed.end(tz), closed_watermark)
 
 
-def late_periods_of(conn: Connection, tenants: list[tuple[str, str]], period: Period, watermark: int,
-                    states: dict[str, list[ContractState]]) -> dict[str, list[Period]]:  # fmt: skip
+def late_periods_of(
+    conn: Connection,
+    tenants: list[tuple[str, str]],
+    period: Period,
+    watermark: int,
+    states: dict[str, list[ContractState]],
+) -> dict[str, list[Period]]:
     """:func:`late_periods` of many ``(tenant, timezone)`` at once (two queries)."""
     earlier = closes.closes_before_of(conn, [tenant for tenant, _ in tenants], period)
     late: dict[str, list[Period]] = {tenant: [] for tenant, _ in tenants}
@@ -96,14 +108,15 @@ def late_periods_of(conn: Connection, tenants: list[tuple[str, str]], period: Pe
             if row.inputs.get("contract_versions") != versions:
                 changed.add(len(checks))
             checks.append((tenant, Period.parse(row.period), tz, row.watermark))
-    found = {n for _, n in query.late_usage_of(conn, [c for n, c in enumerate(checks) if n not in changed],
-                                               watermark)}  # fmt: skip
+    found = {n for _, n in query.late_usage_of(conn, [c for n, c in enumerate(checks) if n not in changed], watermark)}
     unchanged = [n for n in range(len(checks)) if n not in changed]
     late_at = changed | {unchanged[n] for n in found}
     with_sla = {tenant for tenant, _ in tenants if sla_items(states.get(tenant, []))}
-    late_at |= {n for n, (tenant, closed, tz, closed_watermark) in enumerate(checks)
-                if n not in late_at and tenant in with_sla
-                and _late_status(conn, tenant, closed, tz, closed_watermark)}  # fmt: skip
+    late_at |= {
+        n
+        for n, (tenant, closed, tz, closed_watermark) in enumerate(checks)
+        if n not in late_at and tenant in with_sla and _late_status(conn, tenant, closed, tz, closed_watermark)
+    }
     for n, (tenant, closed, _, _) in enumerate(checks):
         if n in late_at:
             late[tenant].append(closed)
@@ -133,8 +146,9 @@ def preload(conn: Connection, tenants: list[tuple[str, str]], period: Period, wa
     )
 
 
-def lit_under_items(conn: Connection, tenant_id: str, states: list, period: Period,
-                    tz: str) -> dict[tuple[str, str], int]:  # fmt: skip
+def lit_under_items(
+    conn: Connection, tenant_id: str, states: list, period: Period, tz: str
+) -> dict[tuple[str, str], int]:
     """Lit allocated card-seconds of `period` per capacity item: the tenant's lit allocated hours rated
     like its usage (`billing.core.rating`), so they land on the item their usage belongs to."""
     found = fleet_query.lit_rows(conn, tenant_id, period.start(tz), period.end(tz))
@@ -196,8 +210,10 @@ def assemble(
     versions = {state.id: state.version for state in states}
     cuts = rating_boundaries(states, tz)
     if preloaded is None:
-        gpu, tokens = (query.gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
-                       query.token_rows(conn, tenant_id, period, tz, watermark, cuts))  # fmt: skip
+        gpu, tokens = (
+            query.gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
+            query.token_rows(conn, tenant_id, period, tz, watermark, cuts),
+        )
     else:
         gpu, tokens = preloaded.gpu[tenant_id], preloaded.tokens[tenant_id]
     rated = rate_period(states, period, tz, gpu, tokens)
@@ -211,8 +227,13 @@ def assemble(
     measured: dict[str, list] = {}
     adjustments: list[ChargeLine] = []
     for closed in late:
-        usage = rate_period(states, closed, tz, query.gpu_rows(conn, tenant_id, closed, tz, watermark, cuts),
-                            query.token_rows(conn, tenant_id, closed, tz, watermark, cuts)).usage  # fmt: skip
+        usage = rate_period(
+            states,
+            closed,
+            tz,
+            query.gpu_rows(conn, tenant_id, closed, tz, watermark, cuts),
+            query.token_rows(conn, tenant_id, closed, tz, watermark, cuts),
+        ).usage
         recomputed, credits = _sla_lines(conn, tenant_id, states, closed, tz, usage, sla_lit, measured)
         charged = invoices.charged_lines(conn, tenant_id, closed, before_seq)
         adjustments.extend(adjustment_lines(closed, charged, [*recomputed, *credits], tz))
@@ -234,8 +255,9 @@ def assemble(
 # --- writing ------------------------------------------------------------------------------------
 
 
-def issue_closes(conn: Connection, period: Period, watermark: int, now: datetime,
-                 assembled: list[tuple[str, str, Assembled]]) -> dict[str, list[str]]:  # fmt: skip
+def issue_closes(
+    conn: Connection, period: Period, watermark: int, now: datetime, assembled: list[tuple[str, str, Assembled]]
+) -> dict[str, list[str]]:
     """Number and store the drafts of many ``(tenant, timezone, assembled)`` closes with their close
     records and balances, in batches; the invoice ids of each tenant.
 
@@ -245,13 +267,18 @@ def issue_closes(conn: Connection, period: Period, watermark: int, now: datetime
     if not assembled:
         return {}
     close_seqs = closes.next_close_seqs(conn, len(assembled))
-    drafts = [(tenant, tz, seq, draft) for (tenant, tz, done), seq in zip(assembled, close_seqs, strict=True)
-              for draft in done.drafts]  # fmt: skip
+    drafts = [
+        (tenant, tz, seq, draft)
+        for (tenant, tz, done), seq in zip(assembled, close_seqs, strict=True)
+        for draft in done.drafts
+    ]
     wanted: dict[str, int] = defaultdict(int)
     for *_, draft in drafts:
         wanted[draft.currency] += 1
-    numbers = {currency: iter(numbering.allocate_block(conn, numbering.INVOICE_SERIES, currency, now, wanted[currency]))
-               for currency in sorted(wanted)}  # fmt: skip
+    numbers = {
+        currency: iter(numbering.allocate_block(conn, numbering.INVOICE_SERIES, currency, now, wanted[currency]))
+        for currency in sorted(wanted)
+    }
     ids: dict[str, list[str]] = {tenant: [] for tenant, _, _ in assembled}
     rows = []
     for tenant, tz, seq, draft in drafts:
@@ -260,14 +287,22 @@ def issue_closes(conn: Connection, period: Period, watermark: int, now: datetime
         rows.append((invoice_id, next(numbers[draft.currency]), draft, tz, seq))
     invoices.insert_invoices(conn, rows, now)
     balances.add_invoiced(conn, [(draft.tenant_id, draft.currency, draft.total) for *_, draft in drafts])
-    closes.record_closes(conn, [(tenant, period, seq, now, watermark, done.inputs, ids[tenant])
-                                for (tenant, _, done), seq in zip(assembled, close_seqs, strict=True)])  # fmt: skip
+    closes.record_closes(
+        conn,
+        [
+            (tenant, period, seq, now, watermark, done.inputs, ids[tenant])
+            for (tenant, _, done), seq in zip(assembled, close_seqs, strict=True)
+        ],
+    )
     for invoice_id, _, draft, tz, _ in rows:
         parties.record(conn, invoice_id, draft.tenant_id, tz, now)
         outbox.emit(conn, "invoice.issued", invoice_json(conn, invoice_id))
     for tenant, _, _ in assembled:
-        outbox.emit(conn, "period.closed", {"tenant_id": tenant, "period": str(period),
-                                            "closed_at": instant_to_json(now), "invoice_ids": ids[tenant]})  # fmt: skip
+        outbox.emit(
+            conn,
+            "period.closed",
+            {"tenant_id": tenant, "period": str(period), "closed_at": instant_to_json(now), "invoice_ids": ids[tenant]},
+        )
     return ids
 
 
@@ -317,14 +352,16 @@ def close_chunk(engine: Engine, tenants: list[tuple[str, str]], period: Period, 
         if todo:
             watermark = query.read_watermark(engine)
             loaded = preload(conn, todo, period, watermark)
-            assembled = [(tenant, tz, assemble(conn, tenant, period, tz, watermark, preloaded=loaded))
-                         for tenant, tz in todo]  # fmt: skip
+            assembled = [
+                (tenant, tz, assemble(conn, tenant, period, tz, watermark, preloaded=loaded)) for tenant, tz in todo
+            ]
             ids.update(issue_closes(conn, period, watermark, now, assembled))
     return [invoice_id for tenant, _ in tenants for invoice_id in ids[tenant]]
 
 
-def close_period(engine: Engine, period: Period, tenant_id: str | None = None, *,
-                 now: datetime | None = None, processes: int = 1) -> list[str]:  # fmt: skip
+def close_period(
+    engine: Engine, period: Period, tenant_id: str | None = None, *, now: datetime | None = None, processes: int = 1
+) -> list[str]:
     """Close `period` for one tenant, or for every tenant whose `period` has ended; invoice ids.
 
     Every tenant: in chunks of `CLOSE_CHUNK` tenants (`close_chunk`), over `processes` worker
@@ -349,8 +386,9 @@ def close_period(engine: Engine, period: Period, tenant_id: str | None = None, *
     return close_tenants(engine, due, period, now, processes=processes)
 
 
-def close_tenants(engine: Engine, tenants: list[tuple[str, str]], period: Period, now: datetime, *,
-                  processes: int = 1) -> list[str]:  # fmt: skip
+def close_tenants(
+    engine: Engine, tenants: list[tuple[str, str]], period: Period, now: datetime, *, processes: int = 1
+) -> list[str]:
     """Close the ended `period` for ``(tenant, timezone)`` pairs in chunks of `CLOSE_CHUNK`, over
     `processes` worker processes (spawned, each with its own engine) when more than one; invoice ids
     in tenant order."""
@@ -358,8 +396,12 @@ def close_tenants(engine: Engine, tenants: list[tuple[str, str]], period: Period
     if processes <= 1 or len(chunks) <= 1:
         return [invoice_id for chunk in chunks for invoice_id in close_chunk(engine, chunk, period, now)]
     url = engine.url.render_as_string(hide_password=False)
-    with ProcessPoolExecutor(min(processes, len(chunks)), mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_start_close_process, initargs=(url,)) as pool:  # fmt: skip
+    with ProcessPoolExecutor(
+        min(processes, len(chunks)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_close_process,
+        initargs=(url,),
+    ) as pool:
         done = pool.map(_close_chunk_in_process, chunks, repeat(str(period)), repeat(now))
         return [invoice_id for ids in done for invoice_id in ids]
 

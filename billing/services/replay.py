@@ -59,8 +59,18 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
-STREAM_PROJECTIONS = ( "suppliers", "contracts", "gpu_models", "gpu_model_prices", "balances", "market_rents",
-               "contracts_at_risk", "tenant_profiles", "fapiao", "webhook_endpoints")
+STREAM_PROJECTIONS = (
+    "suppliers",
+    "contracts",
+    "gpu_models",
+    "gpu_model_prices",
+    "balances",
+    "market_rents",
+    "contracts_at_risk",
+    "tenant_profiles",
+    "fapiao",
+    "webhook_endpoints",
+)
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -101,8 +111,9 @@ def log_chunks(conn: Connection, after: int = 0) -> Iterator[list[Any]]:
     """The log after seq `after` in seq order, `REPLAY_CHUNK` rows per query (a keyset loop on the
     seq index: every chunk is one bounded fetch, whatever the driver does with cursors)."""
     while True:
-        rows = conn.execute(text("SELECT * FROM usage_events WHERE seq > :a ORDER BY seq LIMIT :n"),
-                            {"a": after, "n": REPLAY_CHUNK}).all()  # fmt: skip
+        rows = conn.execute(
+            text("SELECT * FROM usage_events WHERE seq > :a ORDER BY seq LIMIT :n"), {"a": after, "n": REPLAY_CHUNK}
+        ).all()
         if not rows:
             return
         yield rows
@@ -151,11 +162,22 @@ def rebuild_contracts(conn: Connection) -> int:
         tenant, supplier = state.terms.tenant_id, state.terms.supplier_id
         tz = supplier_zones.get(supplier) if supplier is not None else zones.get(tenant)
         if tz is not None:
-            rows.append({"id": state.id, "t": tenant if supplier is None else None, "su": supplier,
-                         "c": state.currency, "v": state.version, "s": _json(projection_state(state, tz))})  # fmt: skip
+            rows.append(
+                {
+                    "id": state.id,
+                    "t": tenant if supplier is None else None,
+                    "su": supplier,
+                    "c": state.currency,
+                    "v": state.version,
+                    "s": _json(projection_state(state, tz)),
+                }
+            )
     if rows:
-        conn.execute(text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
-                             VALUES (:id, :t, :su, :c, :v, CAST(:s AS jsonb))"""), rows)  # fmt: skip
+        conn.execute(
+            text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
+                             VALUES (:id, :t, :su, :c, :v, CAST(:s AS jsonb))"""),
+            rows,
+        )
     return len(rows)
 
 
@@ -195,9 +217,10 @@ def rebuild_in_place(engine: Engine, progress: Progress | None = None) -> dict[s
 
     The usage projections are rebuilt one committed chunk at a time, each with its checkpoint in
     `replay_checkpoints`, so no transaction grows with the log; the stream projections (contracts,
-    catalog, balances, suppliers, market rents, profiles, …) are rebuilt in the last transaction, which also drops the checkpoint. The
-    ingest fence is held, exclusively, by a session lock for the whole rebuild. A rebuild that died
-    is resumed from its checkpoint when nothing was logged since, and started over otherwise.
+    catalog, balances, suppliers, market rents, profiles, …) are rebuilt in the last transaction,
+    which also drops the checkpoint. The ingest fence is held, exclusively, by a session lock for the
+    whole rebuild. A rebuild that died is resumed from its checkpoint when nothing was logged since,
+    and started over otherwise.
     """
     with engine.connect() as fence:
         fence.execute(text("SELECT pg_advisory_lock(:k)"), {"k": INGEST_FENCE})
@@ -213,13 +236,16 @@ def rebuild_in_place(engine: Engine, progress: Progress | None = None) -> dict[s
                         break
                     replay_chunk(conn, chunk)
                     after, count = chunk[-1].seq, count + len(chunk)
-                    conn.execute(text("UPDATE replay_checkpoints SET seq = :s, events = :n WHERE id = 1"),
-                                 {"s": after, "n": count})  # fmt: skip
+                    conn.execute(
+                        text("UPDATE replay_checkpoints SET seq = :s, events = :n WHERE id = 1"),
+                        {"s": after, "n": count},
+                    )
                 if progress:
                     progress(len(chunk), after)
             with engine.begin() as conn:
-                conn.execute(text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk "
-                                  "IN EXCLUSIVE MODE"))
+                conn.execute(
+                    text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk IN EXCLUSIVE MODE")
+                )
                 for table in STREAM_PROJECTIONS:
                     conn.execute(text(f"DELETE FROM {table}"))
                 counts = {"usage events": count, **_rebuild_streams(conn)}
@@ -240,9 +266,11 @@ def _start_or_resume(engine: Engine) -> tuple[int, int]:
             return checkpoint.seq, checkpoint.events
         for table in USAGE_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-        conn.execute(text("""INSERT INTO replay_checkpoints (id, upto, seq, events) VALUES (1, :u, 0, 0)
+        conn.execute(
+            text("""INSERT INTO replay_checkpoints (id, upto, seq, events) VALUES (1, :u, 0, 0)
                              ON CONFLICT (id) DO UPDATE SET upto = :u, seq = 0, events = 0, started_at = now()"""),
-                     {"u": top})  # fmt: skip
+            {"u": top},
+        )
     return 0, 0
 
 
@@ -298,17 +326,25 @@ def verify_invoices(conn: Connection) -> list[str]:
     for (period_text, watermark), group in groups.items():
         period = Period.parse(period_text)
         spans = [(close.tenant_id, close.inputs["timezone"]) for close in group]
-        versions = {contract: version for close in group
-                    for contract, version in close.inputs["contract_versions"].items()}  # fmt: skip
+        versions = {
+            contract: version for close in group for contract, version in close.inputs["contract_versions"].items()
+        }
         states = contract_states_of(conn, [tenant for tenant, _ in spans], versions)
         cuts = [(tenant, tz, rating_boundaries(states.get(tenant, []), tz)) for tenant, tz in spans]
-        loaded = Preloaded(states, query.gpu_rows_of(conn, cuts, period, watermark),
-                           query.token_rows_of(conn, cuts, period, watermark), late={})  # fmt: skip
-        stored_invoices = conn.execute(text("SELECT * FROM invoices WHERE close_seq = ANY(:s)"),
-                                       {"s": [close.close_seq for close in group]}).all()  # fmt: skip
+        loaded = Preloaded(
+            states,
+            query.gpu_rows_of(conn, cuts, period, watermark),
+            query.token_rows_of(conn, cuts, period, watermark),
+            late={},
+        )
+        stored_invoices = conn.execute(
+            text("SELECT * FROM invoices WHERE close_seq = ANY(:s)"), {"s": [close.close_seq for close in group]}
+        ).all()
         lines: dict[str, list[dict]] = defaultdict(list)
-        for row in conn.execute(text("SELECT * FROM invoice_lines WHERE invoice_id = ANY(:i) ORDER BY position"),
-                                {"i": [invoice.id for invoice in stored_invoices]}).mappings():  # fmt: skip
+        for row in conn.execute(
+            text("SELECT * FROM invoice_lines WHERE invoice_id = ANY(:i) ORDER BY position"),
+            {"i": [invoice.id for invoice in stored_invoices]},
+        ).mappings():
             lines[row["invoice_id"]].append(dict(row))
         by_close: dict[int, dict[str, Any]] = defaultdict(dict)
         for invoice in stored_invoices:
@@ -316,10 +352,18 @@ def verify_invoices(conn: Connection) -> list[str]:
         for close in group:
             inputs = close.inputs
             tz = inputs["timezone"]
-            assembled = assemble(conn, close.tenant_id, period, tz, close.watermark,
-                                 contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
-                                 before_seq=close.close_seq, preloaded=loaded,
-                                 sla_lit=inputs.get("sla_lit", {}))  # fmt: skip
+            assembled = assemble(
+                conn,
+                close.tenant_id,
+                period,
+                tz,
+                close.watermark,
+                contract_versions=inputs["contract_versions"],
+                adjusted=inputs["adjusted"],
+                before_seq=close.close_seq,
+                preloaded=loaded,
+                sla_lit=inputs.get("sla_lit", {}),
+            )
             stored = by_close[close.close_seq]
             replayed = {draft.currency: draft for draft in assembled.drafts}
             where = f"{close.tenant_id} {close.period}"

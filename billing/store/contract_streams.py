@@ -21,15 +21,17 @@ PARTIES = {"tenant_id": "tenant_id", "supplier_id": "supplier_id"}
 """Whose contracts: a tenant's (receivable) or a supplier's (payable, SPEC §17)."""
 
 
-def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None, *,
-                    party: str = "tenant_id") -> list[ContractState]:  # fmt: skip
+def contract_states(
+    conn: Connection, tenant_id: str, versions: dict[str, int] | None = None, *, party: str = "tenant_id"
+) -> list[ContractState]:
     """The tenant's contracts folded from their streams, by id; `versions` caps each (replay), None = all.
     party="supplier_id" reads a supplier's payable contracts instead (`tenant_id` is then its id)."""
     return contract_states_of(conn, [tenant_id], versions, party=party).get(tenant_id, [])
 
 
-def contract_states_of(conn: Connection, tenant_ids: list[str], versions: dict[str, int] | None = None, *,
-                       party: str = "tenant_id") -> dict[str, list[ContractState]]:  # fmt: skip
+def contract_states_of(
+    conn: Connection, tenant_ids: list[str], versions: dict[str, int] | None = None, *, party: str = "tenant_id"
+) -> dict[str, list[ContractState]]:
     """Each tenant's (or supplier's) contracts folded from their streams, by id, in one query: whose
     contracts they are comes from the indexed `contracts.tenant_id` / `contracts.supplier_id` (the
     projection written with each contract's first event), the events themselves from the streams.
@@ -57,11 +59,19 @@ def contract_states_of(conn: Connection, tenant_ids: list[str], versions: dict[s
 
 def ids_reselling(conn: Connection, reference: str) -> list[str]:
     """The contracts signed with an item `supplied_by` `reference` ("<payable contract>/<item>", SPEC §17)."""
-    return conn.execute(
-        text("""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern AND version = 1
+    return (
+        conn.execute(
+            text("""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern AND version = 1
                 AND data->'items' @> CAST(:j AS jsonb) ORDER BY stream_id"""),
-        {"j": json.dumps([{"supplied_by": reference}]), "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
-    ).scalars().all()  # fmt: skip
+            {
+                "j": json.dumps([{"supplied_by": reference}]),
+                "pattern": STREAM_PREFIX + "%",
+                "n": len(STREAM_PREFIX) + 1,
+            },
+        )
+        .scalars()
+        .all()
+    )
 
 
 def load(conn: Connection, contract_id: str) -> ContractState:

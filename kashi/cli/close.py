@@ -15,9 +15,13 @@ from kashi.cli.common import servers as _servers
 def close(
     period: Annotated[str, typer.Argument(help="The billing period, YYYY-MM.")],
     tenant: Annotated[str | None, typer.Option(help="Close for this tenant only (default: every tenant).")] = None,
-    processes: Annotated[int | None, typer.Option(
-        min=1, help="Worker processes closing chunks of tenants (every tenant; default: one per CPU, at most 4).",
-    )] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes closing chunks of tenants (every tenant; default: one per CPU, at most 4).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated);
@@ -41,6 +45,7 @@ def close(
         typer.echo(document_id)
     err.print(f"period {period} closed: {len(ids)} invoice(s)" + (f", {len(bills)} supplier bill(s)" if bills else ""))
 
+
 def scheduler(data_dir: DataDirOption = None) -> None:
     """Close each tenant's most recent ended period once period end + grace has passed (until SIGTERM)."""
     from kashi import logs
@@ -50,6 +55,7 @@ def scheduler(data_dir: DataDirOption = None) -> None:
     logs.configure(settings.log_level)
     servers = _servers(settings, start=False)
     run_forever(settings, servers.database_url, servers.redis_url)
+
 
 def replay(
     verify: Annotated[bool, typer.Option("--verify", help="Rebuild into a scratch schema and compare.")] = False,

@@ -44,8 +44,11 @@ def up(
     settings = settings_for(data_dir)
     logs.configure(settings.log_level)
     try:
-        run_up(settings, UpOptions(host=host, port=port, workers=workers, scheduler=not no_scheduler,
-                                   api_processes=api_processes), err)  # fmt: skip
+        run_up(
+            settings,
+            UpOptions(host=host, port=port, workers=workers, scheduler=not no_scheduler, api_processes=api_processes),
+            err,
+        )
     except (AlreadyRunning, PortTaken) as exc:
         fail(str(exc))
     except UpFailed:
@@ -88,8 +91,9 @@ def api(
     data_dir: DataDir = None,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-    reuse_port: Annotated[bool, typer.Option("--reuse-port", help="Bind with SO_REUSEPORT, so several API "
-                                             "processes share the port.")] = False,
+    reuse_port: Annotated[
+        bool, typer.Option("--reuse-port", help="Bind with SO_REUSEPORT, so several API processes share the port.")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (uvicorn) against the configured servers."""
     import uvicorn

@@ -19,12 +19,23 @@ from tests.integration.billing_scenario import contract, gpu_event, send, sign, 
 
 SEPT, OCT = Period(2026, 9), Period(2026, 10)
 NOW = datetime(2026, 11, 15, tzinfo=UTC)
-H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
-        "committed_card_hours": "2"}  # fmt: skip
-TOKENS = {"id": "i-t", "pricing": "token", "model": "qwen2.5-72b", "input_price": "2.00", "output_price": "8.00",
-          "cached_input_price": "0.50"}  # fmt: skip
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
+H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50", "committed_card_hours": "2"}
+TOKENS = {
+    "id": "i-t",
+    "pricing": "token",
+    "model": "qwen2.5-72b",
+    "input_price": "2.00",
+    "output_price": "8.00",
+    "cached_input_price": "0.50",
+}
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
 
 
 def _fleet(kashi, uid: str, count: int) -> list[tuple[str, str]]:
@@ -39,36 +50,48 @@ def _fleet(kashi, uid: str, count: int) -> list[tuple[str, str]]:
     for n, (tenant, _) in enumerate(fleet):
         sign(kashi, contract(f"c-{uid}-{n}", tenant, H100, TOKENS))
         sign(kashi, contract(f"c-{uid}-{n}-usd", tenant, {**MACHINES, "unit_price": "1000.00"}, currency="USD"))
-        events += [gpu_event(uid, 10 * n, tenant, "2026-09-30T20:00:00+08:00", "2026-10-01T06:00:00+08:00",
-                             gpu=f"G{n}"),
-                   token_event(uid, 10 * n + 1, tenant, "2026-10-12T12:00:00Z")]  # fmt: skip
+        events += [
+            gpu_event(uid, 10 * n, tenant, "2026-09-30T20:00:00+08:00", "2026-10-01T06:00:00+08:00", gpu=f"G{n}"),
+            token_event(uid, 10 * n + 1, tenant, "2026-10-12T12:00:00Z"),
+        ]
     send(kashi, uid, events)
     for tenant, _ in fleet:
         close_tenant(kashi.engine, tenant, SEPT, now=NOW)
-    send(kashi, uid, [gpu_event(uid, 10 * n + 2, tenant, "2026-09-29T00:00:00+08:00", "2026-09-29T05:00:00+08:00",
-                                gpu=f"L{n}") for n, (tenant, _) in enumerate(fleet)])  # fmt: skip
+    send(
+        kashi,
+        uid,
+        [
+            gpu_event(uid, 10 * n + 2, tenant, "2026-09-29T00:00:00+08:00", "2026-09-29T05:00:00+08:00", gpu=f"L{n}")
+            for n, (tenant, _) in enumerate(fleet)
+        ],
+    )
     return fleet
 
 
 def _invoices(kashi, fleet):
     with kashi.engine.connect() as conn:
-        return conn.execute(text("""SELECT tenant_id, period, currency, number, subtotal, tax, total FROM invoices
+        return conn.execute(
+            text("""SELECT tenant_id, period, currency, number, subtotal, tax, total FROM invoices
                                     WHERE tenant_id = ANY(:t) ORDER BY tenant_id, period, currency"""),
-                            {"t": [tenant for tenant, _ in fleet]}).all()  # fmt: skip
+            {"t": [tenant for tenant, _ in fleet]},
+        ).all()
 
 
 def _lines(kashi, fleet):
     with kashi.engine.connect() as conn:
-        return conn.execute(text("""SELECT i.tenant_id, i.currency, l.position, l.kind, l.description, l.quantity,
+        return conn.execute(
+            text("""SELECT i.tenant_id, i.currency, l.position, l.kind, l.description, l.quantity,
                                            l.amount, l.charged_period FROM invoice_lines l
                                     JOIN invoices i ON i.id = l.invoice_id
                                     WHERE i.tenant_id = ANY(:t) AND i.period = :p
                                     ORDER BY i.tenant_id, i.currency, l.position"""),
-                            {"t": [tenant for tenant, _ in fleet], "p": str(OCT)}).all()  # fmt: skip
+            {"t": [tenant for tenant, _ in fleet], "p": str(OCT)},
+        ).all()
 
 
 def test_a_chunked_close_issues_what_closing_one_tenant_at_a_time_issues_with_late_usage_adjusted(
-        kashi, uid, monkeypatch):  # fmt: skip
+    kashi, uid, monkeypatch
+):
     one_by_one = _fleet(kashi, f"{uid}a", 3)
     chunked = _fleet(kashi, f"{uid}b", 3)
     for tenant, _ in one_by_one:
@@ -89,8 +112,7 @@ def test_a_chunked_close_issues_what_closing_one_tenant_at_a_time_issues_with_la
     assert mine == []  # replay re-assembles every chunked invoice one tenant at a time, identically
 
 
-def test_eight_concurrent_chunked_closes_issue_one_invoice_per_tenant_and_currency_gaplessly(
-        kashi, uid, monkeypatch):  # fmt: skip
+def test_eight_concurrent_chunked_closes_issue_one_invoice_per_tenant_and_currency_gaplessly(kashi, uid, monkeypatch):
     fleet = _fleet(kashi, uid, 5)
     monkeypatch.setattr(close_service, "CLOSE_CHUNK", 2)
 
@@ -107,7 +129,8 @@ def test_eight_concurrent_chunked_closes_issue_one_invoice_per_tenant_and_curren
     assert all(result == results[0] for result in results)
     october = [row for row in _invoices(kashi, fleet) if row.period == str(OCT)]
     assert sorted((r.tenant_id, r.currency) for r in october) == sorted(
-        (tenant, currency) for tenant, _ in fleet for currency in ("CNY", "USD"))
+        (tenant, currency) for tenant, _ in fleet for currency in ("CNY", "USD")
+    )
     with kashi.engine.connect() as conn:
         numbers = conn.execute(text("SELECT number, currency FROM invoices")).all()
     for currency in ("CNY", "USD"):

@@ -1,6 +1,5 @@
 """The GPU catalog (SPEC §2, §10): built-in models merged with those operators add."""
 
-
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 

@@ -20,8 +20,10 @@ router = APIRouter(tags=["events"])
 async def post_events(request: Request, principal: Agent) -> JSONResponse:
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media not in ingest.CONTENT_TYPES:
-        raise UnsupportedMediaType(f"content type {media!r} is not accepted",
-                                   [{"field": "Content-Type", "reason": "use application/cloudevents-batch+json"}])
+        raise UnsupportedMediaType(
+            f"content type {media!r} is not accepted",
+            [{"field": "Content-Type", "reason": "use application/cloudevents-batch+json"}],
+        )
     if int(request.headers.get("content-length") or 0) > MAX_BYTES:
         raise PayloadTooLarge(f"at most {MAX_BYTES} bytes per request")
     body = await request.body()

@@ -15,7 +15,9 @@ def test_whole_seconds_are_kept_and_fractions_round_up():
     start = datetime(2026, 10, 1, tzinfo=UTC)
     assert hour_bounds(start, start + timedelta(hours=1)) == {"s": 1_790_812_800, "e": 1_790_816_400}
     assert hour_bounds(start + timedelta(microseconds=1), start + timedelta(seconds=1.5)) == {
-        "s": 1_790_812_801, "e": 1_790_812_802}
+        "s": 1_790_812_801,
+        "e": 1_790_812_802,
+    }
 
 
 @given(instants, instants, st.integers(min_value=946_684_800, max_value=4_102_444_800))
