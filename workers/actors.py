@@ -9,21 +9,25 @@ from __future__ import annotations
 import dramatiq
 from sqlalchemy import Engine
 
+from metering.receipts import Receipts
 from metering.record import record
 from workers import close
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
 
 
-def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, dramatiq.Actor]:
-    """Declare Kashi's actors on ``broker``, bound to ``engine``."""
+def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "kashi") -> dict[str, dramatiq.Actor]:
+    """Declare Kashi's actors on ``broker``, bound to ``engine``; receipts live under ``namespace``."""
+    receipts = Receipts(broker.client, namespace)
 
-    def record_usage(batch_id: str, rows: list[list]) -> None:
-        record(engine, batch_id, rows, max_attempts=max_attempts)
+    def record_usage(batch_id: str, rows: list[list], receipt: dict | None = None) -> None:
+        outcome = record(engine, batch_id, rows, max_attempts=max_attempts, receipt=receipt)
+        if outcome.status != "parked":  # a parked batch stays pending: a close must not pass it by
+            receipts.forget([batch_id])
 
     actors = {
         RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
                                      broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
     }
-    actors.update(close.declare(broker, engine))
+    actors.update(close.declare(broker, engine, receipts))
     return actors
 

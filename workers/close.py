@@ -16,11 +16,16 @@ CLOSE_QUEUE = "close"
 CLOSE_PERIOD = "close_period"
 
 
-def declare(broker, engine: Engine) -> dict[str, dramatiq.Actor]:
-    """Declare the close actor on `broker`, bound to `engine`."""
+ACTOR_DRAIN_S = 5
+"""How long the actor waits for acknowledged batches before it gives its thread back and retries
+(with backoff): a worker thread must not sit on a close while the same worker records ingest."""
+
+
+def declare(broker, engine: Engine, receipts=None) -> dict[str, dramatiq.Actor]:
+    """Declare the close actor on `broker`, bound to `engine`; with `receipts` the close barrier runs."""
 
     def close_period(tenant_id: str, period: str) -> None:
-        close_tenant(engine, tenant_id, Period.parse(period))
+        close_tenant(engine, tenant_id, Period.parse(period), receipts=receipts, drain_timeout_s=ACTOR_DRAIN_S)
 
     actor = dramatiq.actor(close_period, actor_name=CLOSE_PERIOD, queue_name=CLOSE_QUEUE, broker=broker,
                            max_retries=10, min_backoff=1_000, max_backoff=60_000)  # fmt: skip

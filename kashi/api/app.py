@@ -28,7 +28,7 @@ from kashi.api.routes import (
 from kashi.db import make_engine
 from kashi.metrics import REQUEST_SECONDS, PipelineCollector
 from kashi.settings import Settings
-from workers.broker import make_broker
+from workers.broker import make_broker, receipts_of
 
 ROUTERS = (events, usage, rating, tenants, contracts, catalog, periods, invoices, payments, statements, exports)
 """Route modules mounted under ``/v1``, in this order; each exposes ``router``."""
@@ -42,6 +42,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
         app.state.broker = make_broker(redis_url, namespace=settings.queue_namespace,
                                        heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
                                        waitaof_timeout_ms=settings.waitaof_timeout_ms)
+        app.state.receipts = receipts_of(app.state.broker, settings.queue_namespace)
         registry = CollectorRegistry()
         for collector in (DEFAULT_REGISTRY,):
             registry.register(collector)

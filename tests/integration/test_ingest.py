@@ -50,7 +50,7 @@ def test_batch_accepted_and_rolled_up_per_hour(kashi, agent, uid, new_tenant):
               token_event(uid, 2, tenant=new_tenant, source=f"node/{uid}")]
     answer = agent.post("/v1/events", json=events, headers={"Content-Type": "application/cloudevents-batch+json"})
     assert answer.status_code == 202, answer.text
-    assert answer.json() == {"accepted": 2}
+    assert answer.json() == {"accepted": 2, "batch_id": answer.json()["batch_id"]}
     kashi.join()
     with kashi.engine.connect() as conn:
         hours = conn.execute(text("SELECT hour, card_seconds FROM gpu_hourly WHERE tenant_id = :t ORDER BY hour"),

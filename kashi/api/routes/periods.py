@@ -7,15 +7,21 @@ actor) still yields one invoice, and repeating the request answers the same ids.
 A malformed period answers 422, a period that has not ended 409 (with or without `tenant_id`).
 """
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from billing.core.periods import Period
 from billing.services.close import close_period
-from kashi.api.deps import EngineDep, Operator
+from kashi.api.deps import EngineDep, Operator, SettingsDep
 
 router = APIRouter(tags=["periods"])
 
 
 @router.post("/periods/{period}/close")
-def close(period: str, engine: EngineDep, principal: Operator, tenant_id: str | None = None) -> dict:
-    return {"invoices": close_period(engine, Period.parse(period), tenant_id)}
+def close(period: str, request: Request, engine: EngineDep, settings: SettingsDep, principal: Operator,
+          tenant_id: str | None = None) -> dict:  # fmt: skip
+    """Close an ended period (for one tenant, or every tenant whose period has ended) and answer the
+    invoice ids; repeating it answers the same ids. The close first waits, up to
+    ``KASHI_CLOSE_DRAIN_TIMEOUT_S`` (60 s), for every batch acknowledged before it began; if one is
+    parked or not recorded in time it issues nothing and answers 409 naming the batches."""
+    return {"invoices": close_period(engine, Period.parse(period), tenant_id, receipts=request.app.state.receipts,
+                                     drain_timeout_s=settings.close_drain_timeout_s)}
