@@ -11,6 +11,8 @@ from sqlalchemy import text
 
 from billing.core.contract_payload import parse_instant
 from billing.services import tenants
+from billing.services.late_usage import late_usage
+from billing.store.tenants import zones as tenant_zones
 from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
 from kashi.api.pagination import page
 from kashi.errors import ValidationFailed
@@ -70,3 +72,17 @@ def list_parked(conn: ConnDep, _: Operator) -> dict:
         SELECT batch_id, attempts, events, first_seen, last_seen, error FROM ingest_batches
         WHERE status = 'parked' ORDER BY first_seen""")).mappings().all()
     return {"items": [dict(r) for r in rows], "next_cursor": None}
+
+
+@router.get("/usage/late")
+def list_late(conn: ConnDep, principal: Reader, tenant_id: str | None = None) -> dict:
+    """Late usage waiting for the next invoice: usage with an event time in a closed period that arrived
+    after that period's close and that no later close has billed yet (it will be, as adjustment lines
+    labelled with its own period). A tenant key reads its own; operator and finance may name a tenant or
+    list every tenant."""
+    tenant_id = listing_scope(principal, tenant_id)
+    if tenant_id is not None:
+        tenants.get(conn, tenant_id)
+        return {"items": late_usage(conn, tenant_id), "next_cursor": None}
+    ids = [t for t, _ in tenant_zones(conn)]
+    return {"items": [item for t in ids for item in late_usage(conn, t)], "next_cursor": None}
