@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry
 
-from kashi.api import errors
+from kashi.api import errors, openapi
 from kashi.api.routes import (
     catalog,
     contracts,
@@ -72,4 +72,5 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
     app.include_router(health.router)
     for module in ROUTERS:
         app.include_router(module.router, prefix="/v1")
+    openapi.install(app)
     return app

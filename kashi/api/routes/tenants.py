@@ -1,4 +1,4 @@
-"""Tenants (SPEC §10)."""
+"""Tenants."""
 
 from fastapi import APIRouter, Body
 

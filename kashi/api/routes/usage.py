@@ -1,4 +1,4 @@
-"""Usage queries, conflicts and parked batches (SPEC §10, issue 3)."""
+"""Usage queries, conflicts and parked batches."""
 
 from __future__ import annotations
 
