@@ -53,6 +53,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
         app.state.broker.close()
 
     app = FastAPI(title="Kashi", version="0.1.0", default_response_class=JSONResponse, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,  # served from local assets by kashi.api.openapi
                   description="Event-sourced metering and billing for GPU compute rental (卡时).")
     app.state.settings = settings
     errors.install(app)

@@ -8,6 +8,7 @@ FastAPI's HTTPValidationError), the bearer scheme on every ``/v1`` operation, an
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -18,6 +19,8 @@ from kashi.api.schemas.common import Error
 from kashi.api.schemas.events import CloudEvent
 from kashi.api.schemas.operations import OPERATIONS
 
+ASSETS = "/docs-assets"
+"""Where Swagger UI's and ReDoc's scripts are served from (the fastapi-offline package's copies)."""
 TAGS = [
     {"name": "events", "description": "Usage in: CloudEvents 1.0 batches from node agents, and their receipts."},
     {"name": "usage", "description": "Usage read back: card-hours and tokens per hour/day/month, conflicts, late "
@@ -97,6 +100,14 @@ WHAT = {
     ("GET", "/v1/exports/invoice-lines"): ("Export invoice lines", "Operators and finance: every invoice line of "
         "the month, all tenants, with tax, as CSV (UTF-8 with BOM, opens in Excel in a Chinese locale) or xlsx."),
     ("GET", "/v1/usage/unrated"): ("Unrated usage", None),
+    ("GET", "/v1/usage"): ("Usage per hour, day or month", None),
+    ("GET", "/v1/usage/conflicts"): ("GPU time two tenants reported", None),
+    ("GET", "/v1/usage/late"): ("Late usage waiting for the next invoice", None),
+    ("GET", "/v1/ingest/parked"): ("Parked batches", None),
+    ("POST", "/v1/periods/{period}/close"): ("Close a month", None),
+    ("GET", "/v1/periods/pending"): ("Months waiting for an operator's close", None),
+    ("GET", "/v1/invoices"): ("List invoices", None),
+    ("GET", "/v1/invoices/{invoice_id}/credit-notes"): ("An invoice's credit notes", None),
     ("POST", "/v1/events"): ("Send usage events", "A JSON array of CloudEvents 1.0 (batch mode) or one event "
         "(structured mode); binary mode (ce-* headers) answers 415. Validated whole: one bad event answers 422 "
         "naming each bad index and field, and nothing is kept. At most 10,000 events or 5 MiB (413). 202 only "
@@ -171,7 +182,11 @@ def _document(models: dict, operation: dict, responses: dict, doc, method: str, 
 
 
 def install(app: FastAPI) -> None:
-    """Serve :func:`build`'s schema at ``/openapi.json`` (built once, on first request)."""
+    """Serve :func:`build`'s schema at ``/openapi.json`` (built once, on first request), and ``/docs``
+    (Swagger UI) and ``/redoc`` from assets installed with Kashi: the reference works with no internet."""
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.staticfiles import StaticFiles
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -179,3 +194,23 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi
+    assets = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(ASSETS, StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui():
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Kashi API", oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
+            swagger_ui_parameters={"persistAuthorization": True, "docExpansion": "list"})
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def swagger_ui_redirect():
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc():
+        return get_redoc_html(openapi_url="/openapi.json", title="Kashi API",
+                              redoc_js_url=f"{ASSETS}/redoc.standalone.js", redoc_favicon_url=f"{ASSETS}/favicon.png",
+                              with_google_fonts=False)  # fmt: skip

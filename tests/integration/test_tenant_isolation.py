@@ -33,6 +33,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/docs"): None,
     ("GET", "/docs/oauth2-redirect"): None,
     ("GET", "/redoc"): None,
+    ("GET", "/docs-assets"): None,
     ("POST", "/v1/events"): lambda f: [gpu_event(f["uid"], 99, f["tenant_id"], "2026-09-11T00:00:00+08:00",
                                                  "2026-09-11T01:00:00+08:00") | {"source": f["source"]}],
     ("GET", "/v1/ingest/batches/{batch_id}"): None,
