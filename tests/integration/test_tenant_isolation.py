@@ -33,7 +33,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/docs"): None,
     ("GET", "/docs/oauth2-redirect"): None,
     ("GET", "/redoc"): None,
-    ("GET", "/docs-assets"): None,
+    ("GET", "/docs-assets/{path}"): None,
     ("POST", "/v1/events"): lambda f: [gpu_event(f["uid"], 99, f["tenant_id"], "2026-09-11T00:00:00+08:00",
                                                  "2026-09-11T01:00:00+08:00") | {"source": f["source"]}],
     ("GET", "/v1/ingest/batches/{batch_id}"): None,
@@ -116,7 +116,7 @@ def foreign(kashi):
                             "received_at": "2026-10-05T10:00:00+08:00", "reference": f"pay-{uid}"})  # fmt: skip
     assert paid.status_code in (200, 201), paid.text
     values = {"uid": uid, "tenant_id": theirs, "contract_id": f"c-{uid}-b", "invoice_id": invoice_id,
-              "batch_id": sent.json()["batch_id"], "period": "2026-09", "source": source,
+              "batch_id": sent.json()["batch_id"], "period": "2026-09", "source": source, "path": "swagger-ui.css",
               "credit_note_id": note.json()["id"], "payment_id": paid.json()["id"]}  # fmt: skip
     keys = {"operator": kashi.key("operator"), "finance": kashi.key("finance"),
             "tenant": kashi.key("tenant", tenant=mine), "agent": kashi.key("agent", source=f"node/{uid}-a"),
