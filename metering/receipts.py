@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
+from redis.exceptions import RedisError
+from sqlalchemy import text
+
+from kashi.errors import Unavailable
 
 
 @dataclass(frozen=True)
@@ -71,14 +75,18 @@ class Receipts:
     def pending(self, tenant_id: str | None = None) -> list[str]:
         """Batch ids acknowledged and not yet forgotten, oldest first; with ``tenant_id`` only the
         batches holding events of that tenant."""
-        ids = [i.decode() if isinstance(i, bytes) else i for i in self.client.zrange(self._pending, 0, -1)]
-        if tenant_id is None or not ids:
-            return ids
-        pipe = self.client.pipeline(transaction=False)
-        for batch_id in ids:
-            pipe.hget(self._key(batch_id), "tenants")
+        try:
+            ids = [i.decode() if isinstance(i, bytes) else i for i in self.client.zrange(self._pending, 0, -1)]
+            if tenant_id is None or not ids:
+                return ids
+            pipe = self.client.pipeline(transaction=False)
+            for batch_id in ids:
+                pipe.hget(self._key(batch_id), "tenants")
+            found = pipe.execute()
+        except RedisError as exc:  # a close must not pass acknowledged batches by unseen
+            raise Unavailable(f"the acknowledged batches could not be read from the queue: {exc}") from None
         kept = []
-        for batch_id, tenants in zip(ids, pipe.execute(), strict=True):
+        for batch_id, tenants in zip(ids, found, strict=True):
             if tenants is None or tenant_id in orjson.loads(tenants):
                 kept.append(batch_id)  # a receipt without its hash is kept: never assume it is elsewhere
         return kept
@@ -100,8 +108,6 @@ def receipt_for(batch_id: str, events: int, key_id: str | None, tenants) -> Rece
 def view(conn, receipts: Receipts, batch_id: str) -> dict | None:
     """``GET /v1/ingest/batches/{id}``: PostgreSQL's projection once a worker has the batch, else the
     queued receipt; None when neither knows it. ``key_id`` says who may read it (not shown)."""
-    from sqlalchemy import text
-
     row = conn.execute(text("""SELECT status, events, new_events, key_id, accepted_at, recorded_at, first_seen
                                FROM ingest_batches WHERE batch_id = :b"""), {"b": batch_id}).first()  # fmt: skip
     if row is not None and row.status in ("done", "parked"):
