@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
-from kashi.errors import UnstorableValue
+from kashi.errors import Unavailable, UnstorableValue
 
 metadata = MetaData(
     naming_convention={
@@ -34,10 +34,15 @@ def make_engine(database_url: str, *, pool_size: int = 5) -> Engine:
 def _domain_error(context: ExceptionContext) -> None:
     """The driver's ``DataError`` (PostgreSQL refused a value: a NUL character, an out-of-range number)
     raised as :class:`~kashi.errors.UnstorableValue`, so no caller above the store sees a driver error.
-    Unique violations are the stores' to name (``kashi.streams`` turns its own into VersionConflict)."""
+    A lost or refused connection is :class:`~kashi.errors.Unavailable` (503, retried). Unique violations
+    are the stores' to name (``kashi.streams`` turns its own into VersionConflict)."""
     if isinstance(context.sqlalchemy_exception, DataError):
         orig = context.original_exception
         raise UnstorableValue(str(orig).splitlines()[0] if orig else "invalid value")
+    lost = context.is_disconnect or context.connection is None  # dropped, or refused at connect
+    if lost and not context.is_pre_ping and isinstance(context.sqlalchemy_exception, OperationalError):
+        # PostgreSQL is down or restarting: callers retry (the API answers 503, workers redeliver).
+        raise Unavailable("the database is unavailable; retry later")
 
 
 @contextmanager

@@ -202,21 +202,40 @@ def running(data_dir: Path) -> Instance | None:
 def clean_stale(previous: Instance | None, data_dir: Path) -> list[str]:
     """Stop what a crashed holder left running: its children (only processes that carry its instance id)
     and the data dir's embedded servers. Call it holding the lock. Returns what was done, for the log."""
-    from kashi.embedded import EmbeddedServers
-
     done = []
     if previous is not None:
         orphans = [pid for pid in previous.children.values() if belongs_to(pid, previous.instance_id)]
         if orphans:
             terminate(orphans, timeout_s=20)
             done.append(f"stopped orphaned Kashi processes {', '.join(map(str, orphans))} of pid {previous.pid}")
-    servers = EmbeddedServers(data_dir)
     pg_pid, valkey_pid = server_pids(data_dir)
     if pg_pid or valkey_pid:
-        servers.stop()
+        done += stop_servers(data_dir)
         what = [f"PostgreSQL pid {pg_pid}" if pg_pid else "", f"Valkey pid {valkey_pid}" if valkey_pid else ""]
         done.append("stopped embedded servers left running: " + ", ".join(w for w in what if w))
     return done
+
+
+def stop_servers(data_dir: Path) -> list[str]:
+    """Stop the data dir's embedded servers (``pg_ctl stop -m fast``, Valkey SIGTERM), then signal
+    directly any whose pid file still names a live process (PostgreSQL SIGINT, its fast shutdown;
+    Valkey SIGTERM; SIGKILL after 60 s). Returns notes on what needed the direct signal."""
+    from kashi.embedded import EmbeddedServers
+
+    EmbeddedServers(data_dir).stop()
+    pg_pid, valkey_pid = server_pids(data_dir)
+    notes = []
+    for name, pid, sig in (("PostgreSQL", pg_pid, signal.SIGINT), ("Valkey", valkey_pid, signal.SIGTERM)):
+        if pid is None:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + 60
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        killed = terminate([pid], timeout_s=0) if pid_alive(pid) else []
+        notes.append(f"{name} pid {pid} still ran after its stop: {'killed' if killed else 'signalled, it stopped'}")
+    return notes
 
 
 def server_pids(data_dir: Path) -> tuple[int | None, int | None]:

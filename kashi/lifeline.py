@@ -65,8 +65,7 @@ def start(data_dir: Path, lock_fd: int) -> tuple[int, subprocess.Popen]:
 
 def watch(read_end: int, data_dir: Path) -> None:
     """Block until the parent's end of the pipe closes, then clean up after it if it did not."""
-    from kashi.embedded import EmbeddedServers
-    from kashi.instance import DataDirLock, belongs_to, terminate
+    from kashi.instance import DataDirLock, belongs_to, stop_servers, terminate
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     while os.read(read_end, 4096):
@@ -78,7 +77,8 @@ def watch(read_end: int, data_dir: Path) -> None:
     print(f"kashi lifeline: kashi {state.kind} pid {state.pid} died; stopping what it started", file=sys.stderr)
     terminate([pid for pid in state.children.values() if belongs_to(pid, state.instance_id)])
     if state.embedded:
-        EmbeddedServers(data_dir).stop()
+        for note in stop_servers(data_dir):
+            print(f"kashi lifeline: {note}", file=sys.stderr)
     lock.state_path.unlink(missing_ok=True)
 
 

@@ -28,6 +28,7 @@ from kashi.instance import (
     pid_alive,
     running,
     server_pids,
+    stop_servers,
 )
 from kashi.settings import Settings
 
@@ -102,7 +103,7 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
         me = [sys.executable, "-m", "kashi.cli"]
         roles = [("api", ["api", "--host", options.host, "--port", str(options.port)])]
         roles += [(f"worker-{n + 1}", ["worker"]) for n in range(options.workers)]
-        if options.scheduler and _has_scheduler():
+        if options.scheduler:
             roles.append(("scheduler", ["scheduler"]))
         for role, args in roles:
             children[role] = subprocess.Popen([*me, *args], env=env, preexec_fn=die_with_parent())
@@ -131,9 +132,8 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
                 child.wait(timeout=40)
             except subprocess.TimeoutExpired:
                 child.kill()
-        if servers is not None:
-            servers.stop()
-            for line in _stop_leftover_servers(lock.data_dir) if servers.embedded is not None else []:
+        if servers is not None and servers.embedded is not None:
+            for line in stop_servers(lock.data_dir):
                 err.print(f"[yellow]note:[/] {line}")
         lock.release()  # removes the state file first: the lifeline sees a clean stop
         if lifeline_fd is not None:
@@ -142,31 +142,6 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
             err.print("Kashi stopped")
     if failed:
         raise UpFailed("a Kashi process exited")
-
-
-def _stop_leftover_servers(data_dir: Path) -> list[str]:
-    """Signal the embedded servers directly if their pid files still name live processes after a stop
-    (PostgreSQL: SIGINT, its fast shutdown; Valkey: SIGTERM), and wait for them."""
-    from kashi.instance import terminate
-
-    pg_pid, valkey_pid = server_pids(data_dir)
-    done = []
-    for name, pid, sig in (("PostgreSQL", pg_pid, signal.SIGINT), ("Valkey", valkey_pid, signal.SIGTERM)):
-        if pid is None:
-            continue
-        os.kill(pid, sig)
-        deadline = time.monotonic() + 60
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        killed = terminate([pid], timeout_s=0) if pid_alive(pid) else []
-        done.append(f"{name} pid {pid} still ran after the stop: {'killed' if killed else 'signalled, stopped'}")
-    return done
-
-
-def _has_scheduler() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("workers.scheduler") is not None
 
 
 def status(data_dir: Path) -> dict:

@@ -8,8 +8,10 @@ import subprocess
 import sys
 import threading
 
+import pytest
 from sqlalchemy import text
 
+from kashi.errors import Unavailable
 from kashi.settings import Settings
 from metering.events import validate_batch
 from metering.record import record
@@ -133,6 +135,8 @@ def test_a_batch_queued_while_postgresql_is_down_is_recorded_once_it_is_back(uid
     worker = RunningWorker(settings, db_url, redis_url, threads=1)
     try:
         servers.postgres.stop()
+        with pytest.raises(Unavailable), engine.connect() as conn:  # never a driver error: the API answers 503
+            conn.execute(sql("SELECT 1"))
         broker = make_broker(redis_url, namespace=settings.queue_namespace)
         enqueue_usage(broker, f"pg-{uid}", rows([gpu_event(uid, i, tenant="t-pg", gpu=f"G{i}") for i in range(5)]))
         broker.close()

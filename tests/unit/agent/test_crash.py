@@ -11,9 +11,10 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
+
+from tests.waiting import wait_until
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -22,15 +23,6 @@ DCGM_PAGE = (
     'DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-aaa",modelName="NVIDIA H20",Hostname="n1"} 80\n'
     'DCGM_FI_DEV_GPU_UTIL{gpu="1",UUID="GPU-bbb",modelName="NVIDIA H20",Hostname="n1"} 10\n'
 )
-
-
-def _wait_for(condition, timeout=20.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _pending(spool_dir: Path) -> list[str]:
@@ -85,10 +77,10 @@ port = 0
 
     agent = _agent(config, log)
     try:
-        _wait_for(lambda: len(http_server.accepted) >= 4, what="first accepted events")  # 202 phase
+        wait_until(lambda: len(http_server.accepted) >= 4, "first accepted events")  # 202 phase
         http_server.statuses[:] = [503] * 10_000  # the server fails from now on
-        _wait_for(lambda: len(_pending(spool_dir)) >= 4, what="events spooled but unsent")
-        _wait_for(lambda: any(r["status"] == 503 for r in http_server.requests), what="a refused send")
+        wait_until(lambda: len(_pending(spool_dir)) >= 4, "events spooled but unsent")
+        wait_until(lambda: any(r["status"] == 503 for r in http_server.requests), "a refused send")
         agent.send_signal(signal.SIGKILL)
         agent.wait(timeout=10)
     finally:

@@ -74,7 +74,7 @@ def test_form_factors_stay_distinct(driver, catalog):
 
 
 def test_every_name_the_agent_maps_to_is_in_the_default_catalog():
-    from billing.catalog import DEFAULT_CATALOG  # the test may look at the server; the agent may not
+    from billing.core.catalog import DEFAULT_CATALOG  # the test may look at the server; the agent may not
 
     names = ModelNames()
     mapped = set(BUILTIN.values()) | {names.catalog_name(n) for n in
