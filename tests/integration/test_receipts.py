@@ -98,3 +98,42 @@ def test_binary_mode_cloudevent_is_refused_with_415_naming_structured_or_batch_m
                                  "ce-type": "gpu.usage"})  # fmt: skip
     assert answer.status_code == 415
     assert "structured mode" in answer.json()["error"]["message"] and "batch" in answer.json()["error"]["message"]
+
+
+def test_a_parked_batch_fails_the_close_at_once_and_other_tenants_close(kashi, uid, new_tenant):
+    import time
+
+    import pytest
+    from sqlalchemy import text
+
+    from billing.core.periods import Period
+    from billing.services.close import close_tenant
+    from kashi.errors import BatchesNotRecorded
+    from metering.receipts import Receipts, receipt_for
+
+    broker = kashi._workers[0].broker
+    receipts = Receipts(broker.client, kashi.settings.queue_namespace)
+    batch_id = f"parked-{uid}"
+    pipe = broker.client.pipeline(transaction=False)
+    receipts.write(pipe, receipt_for(batch_id, 1, None, [new_tenant]))
+    pipe.execute()
+    with kashi.engine.begin() as conn:
+        conn.execute(text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
+                              VALUES (:b, 'parked', 6, 1)"""), {"b": batch_id})  # fmt: skip
+    try:
+        started = time.monotonic()
+        with pytest.raises(BatchesNotRecorded) as caught:
+            close_tenant(kashi.engine, new_tenant, Period(2026, 9), receipts=receipts, drain_timeout_s=30)
+        assert time.monotonic() - started < 10  # parked: no point waiting out the timeout
+        assert [(d["batch_id"], d["status"]) for d in caught.value.details] == [(batch_id, "parked")]
+        with kashi.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM period_closes WHERE tenant_id = :t"),
+                                {"t": new_tenant}).scalar_one() == 0  # fmt: skip
+        other = f"{new_tenant}-other"
+        from billing.services import tenants
+
+        with kashi.engine.begin() as conn:
+            tenants.create(conn, {"id": other, "name": "Other"}, actor="test")
+        assert close_tenant(kashi.engine, other, Period(2026, 9), receipts=receipts, drain_timeout_s=1) == []
+    finally:
+        receipts.forget([batch_id])

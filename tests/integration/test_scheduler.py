@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from freezegun import freeze_time
+
 from billing.core.periods import Period
 from billing.services import tenants
 from tests.integration.billing_scenario import contract, invoice_rows, sign
@@ -19,8 +21,9 @@ def test_scheduler_closes_the_latest_period_only_after_grace(kashi, uid):
     with kashi.engine.begin() as conn:
         tenants.create(conn, {"id": tokyo, "name": "東京", "timezone": "Asia/Tokyo"}, actor="test")
         tenants.create(conn, {"id": shanghai, "name": "上海算力"}, actor="test")
-    for tenant_id in (tokyo, shanghai):
-        sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2031-08-01T00:00:00+08:00"))
+    with freeze_time("2026-07-20T00:00:00Z"):  # signed before the periods were due: not backdated
+        for tenant_id in (tokyo, shanghai):
+            sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
     both = [tokyo, shanghai]
     broker = kashi._workers[0].broker
     enqueued: list[tuple[str, Period]] = []
@@ -29,18 +32,18 @@ def test_scheduler_closes_the_latest_period_only_after_grace(kashi, uid):
         enqueued.append((tenant_id, period))
         enqueue_close(broker, tenant_id, period)
 
-    # October ends at 2031-10-31T15:00Z in Tokyo and 16:00Z in Shanghai; grace is 24 h.
-    assert run_once(kashi.engine, enqueue, now=datetime(2031, 11, 1, 14, 59, tzinfo=UTC), grace=GRACE,
+    # October ends at 2026-10-31T15:00Z in Tokyo and 16:00Z in Shanghai; grace is 24 h.
+    assert run_once(kashi.engine, enqueue, now=datetime(2026, 11, 1, 14, 59, tzinfo=UTC), grace=GRACE,
                     tenant_ids=both) == []  # fmt: skip
-    due = run_once(kashi.engine, enqueue, now=datetime(2031, 11, 1, 15, 30, tzinfo=UTC), grace=GRACE, tenant_ids=both)
-    assert due == [(tokyo, Period(2031, 10))]
+    due = run_once(kashi.engine, enqueue, now=datetime(2026, 11, 1, 15, 30, tzinfo=UTC), grace=GRACE, tenant_ids=both)
+    assert due == [(tokyo, Period(2026, 10))]
     broker.join(CLOSE_QUEUE, timeout=60_000)
     kashi.join()
-    assert [(r.period, r.currency) for r in invoice_rows(kashi, tokyo)] == [("2031-10", "CNY")]
+    assert [(r.period, r.currency) for r in invoice_rows(kashi, tokyo)] == [("2026-10", "CNY")]
     assert invoice_rows(kashi, shanghai) == []
-    later = run_once(kashi.engine, enqueue, now=datetime(2031, 11, 2, 16, tzinfo=UTC), grace=GRACE, tenant_ids=both)
-    assert later == [(shanghai, Period(2031, 10))]  # Tokyo's is closed; September, never closed, is left alone
+    later = run_once(kashi.engine, enqueue, now=datetime(2026, 11, 2, 16, tzinfo=UTC), grace=GRACE, tenant_ids=both)
+    assert later == [(shanghai, Period(2026, 10))]  # Tokyo's is closed; September, never closed, is left alone
     broker.join(CLOSE_QUEUE, timeout=60_000)
     kashi.join()
-    assert [r.period for r in invoice_rows(kashi, shanghai)] == ["2031-10"]
-    assert all(r.period != "2031-09" for r in invoice_rows(kashi, tokyo) + invoice_rows(kashi, shanghai))
+    assert [r.period for r in invoice_rows(kashi, shanghai)] == ["2026-10"]
+    assert all(r.period != "2026-09" for r in invoice_rows(kashi, tokyo) + invoice_rows(kashi, shanghai))
