@@ -56,7 +56,7 @@ def get_batch(batch_id: str, request: Request, conn: ConnDep, principal: Current
     or ``parked`` when it failed delivery too often. Only the key that sent it, or an operator, reads it;
     anyone else gets 404."""
     found = receipts_view(conn, request.app.state.receipts, batch_id)
-    if found is None or (principal.role != "operator" and found.pop("key_id") != principal.key_id):
+    sender = None if found is None else found.pop("key_id")
+    if found is None or (principal.role != "operator" and sender != principal.key_id):
         raise NotFound(f"batch {batch_id} not found", [{"field": "batch_id", "reason": "not found"}])
-    found.pop("key_id", None)
     return found
