@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from billing.services import tenants
-from kashi import demo_billing
+from kashi import demo_billing, demo_broker
 from kashi.local import LocalKashi
 from kashi.settings import Settings
 from metering.agent.simulate import expected_card_seconds, simulate_events
@@ -137,5 +137,6 @@ def _run(settings: Settings, *, gpus: int, console: Console, own_books: bool) ->
 
 
 def _extensions(kashi: LocalKashi, console: Console) -> None:
-    """The billing part of the demo: contracts, the close, invoices."""
+    """The billing part of the demo: contracts, the close, invoices; then the broker's books."""
     demo_billing.run(kashi, console)
+    demo_broker.run(kashi, console)

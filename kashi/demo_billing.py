@@ -19,7 +19,7 @@ from billing.core.periods import Period, instant_to_json, period_of
 from billing.documents.pdf import render_invoice
 from billing.services import contracts as contracts_service
 from billing.services import invoices as invoice_store
-from billing.services import tenants
+from billing.services import parties, tenants
 from billing.services.close import close_tenant
 from billing.store.numbering import parse_number
 from billing.store.tables import invoices as invoices_table
@@ -102,10 +102,11 @@ def run(kashi, console: Console) -> None:
     agent.close()
     with kashi.engine.connect() as conn:
         invoices = [invoice_store.invoice_json(conn, invoice_id) for invoice_id in invoice_ids]
+        chosen = next(i for i in invoices if i["tenant_id"] == kite)
+        chosen_parties = parties.of_invoice(conn, chosen)
     _print(console, invoices, people, current, issued_before=issued_before, earlier=earlier)
-    chosen = next(i for i in invoices if i["tenant_id"] == kite)
     path = kashi.settings.data_dir / f"{chosen['number']}.pdf"
-    path.write_bytes(render_invoice(chosen, tenant_name=people[kite], timezone=TZ))
+    path.write_bytes(render_invoice(chosen, parties=chosen_parties, timezone=TZ))
     console.print(f"invoice {chosen['number']} written as PDF: [bold]{path}[/]")
 
 

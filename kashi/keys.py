@@ -69,3 +69,21 @@ def revoke_key(conn: Connection, key_id: str) -> bool:
     result = conn.execute(api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
                           .values(revoked_at=func.now()))
     return result.rowcount == 1
+
+
+def principal_of(conn: Connection, key_id: str) -> Principal | None:
+    """The principal of a live key found by its id (the console's session names the id, not the key)."""
+    row = conn.execute(select(api_keys).where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))).first()
+    if row is None:
+        return None
+    return Principal(key_id=row.id, role=row.role, tenant_id=row.tenant_id, source=row.source)
+
+
+def list_keys(conn: Connection, *, after: str | None = None, limit: int = 100) -> list[dict]:
+    """Keys by id, live and revoked, without their hashes: ``id, role, tenant_id, source, created_at,
+    revoked_at``; ``after`` is the last id seen."""
+    query = select(api_keys.c.id, api_keys.c.role, api_keys.c.tenant_id, api_keys.c.source, api_keys.c.created_at,
+                   api_keys.c.revoked_at).order_by(api_keys.c.id).limit(limit)
+    if after:
+        query = query.where(api_keys.c.id > after)
+    return [dict(row) for row in conn.execute(query).mappings()]

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     default_timezone: str = "Asia/Shanghai"
     default_currency: str = "CNY"
     log_level: str = "INFO"
+    console_secret: str | None = None
+    """Signs the web console's session cookies; unset, one is generated into the data dir (share one
+    value across API replicas)."""
+    console_session_hours: int = 8
+    """A console session expires this long after sign-in."""
     instance_id: str | None = None
     """Set by ``kashi up`` for its children; ``/healthz`` answers it so ``up`` knows its own API."""
 

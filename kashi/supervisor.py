@@ -122,6 +122,7 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
                     healthy = True
                     err.print(f"[green]Kashi is up[/] on {url} (pid {os.getpid()}, data dir {lock.data_dir}, "
                               f"{time.monotonic() - started:.1f} s); Ctrl-C or 'kashi down' stops it")
+                    err.print(f"Console: {url}/console (sign in with a key from 'kashi keys create')")
             time.sleep(0.2)
     finally:
         for child in children.values():

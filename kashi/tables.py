@@ -32,6 +32,13 @@ gpu_models = Table(
     Column("source", Text, nullable=False),
 )
 
+gpu_model_prices = Table(
+    "gpu_model_prices", metadata,
+    Column("name", Text, primary_key=True),
+    Column("list_price_per_card_hour", Numeric, nullable=False),
+)
+"""List prices per card-hour (CNY) of catalog models, folded from ``GpuModelListPriced`` (SPEC §15)."""
+
 api_keys = Table(
     "api_keys", metadata,
     Column("id", Text, primary_key=True),

@@ -27,7 +27,7 @@ MAX_INTERVAL_S = int(MAX_INTERVAL.total_seconds())
 GPU_USAGE = "gpu.usage"
 LLM_TOKENS = "llm.tokens"
 GPU_STATUS = "gpu.status"
-"""SPEC §15: a GPU's state over a window; stored in the log, never billed."""
+"""SPEC §15: a GPU's state over a window; logged and folded into the fleet's rollups, never billed."""
 TOKEN_KINDS = ("input", "output", "cached")
 
 # The shapes are TypedDicts checked by pydantic-core with declarative constraints only: no Python
@@ -113,7 +113,8 @@ class UsageRecord:
 
     ``start`` is floored and ``end`` is floored to the second (card time is counted in whole
     card-seconds, SPEC §2); ``kind`` is ``"gpu"``, ``"tokens"`` or ``"status"`` (``gpu.status``,
-    SPEC §15: logged, never billed; ``tenant_id`` is ``""`` when it has no subject).
+    SPEC §15: folded into the fleet's rollups, never billed; ``tenant_id`` is ``""`` when it has no
+    subject).
     """
 
     kind: str
@@ -146,10 +147,11 @@ class UsageRecord:
                  contract_id: str | None, data: dict) -> UsageRecord:
         """The record ingest built from an event, rebuilt from its ``usage_events`` row (replay)."""
         time = event_time.timestamp()
-        if type == GPU_STATUS:
-            return cls("status", source, id, tenant_id, time, None, data, data["gpu"], data["gpu_model"])
-        if type == GPU_USAGE:
+        if type in (GPU_STATUS, GPU_USAGE):
             start, end = (_epoch(_instant(data[k])) for k in ("start", "end"))
+        if type == GPU_STATUS:
+            return cls("status", source, id, tenant_id, time, None, data, data["gpu"], data["gpu_model"], start, end)
+        if type == GPU_USAGE:
             return cls("gpu", source, id, tenant_id, time, contract_id, data, data["gpu"], data["gpu_model"],
                        start, end)
         return cls("tokens", source, id, tenant_id, time, contract_id, data, None, None, 0, 0, data["model"],
@@ -230,9 +232,9 @@ def _to_record(event: dict, raw_data: dict) -> UsageRecord:
     data = event["data"]
     time = event["time"].timestamp()  # an aware datetime's timestamp does not depend on its offset
     contract_id = data.get("contract_id")
-    if event["type"] == GPU_STATUS:  # kept in the log only: no coverage, no rollup, no rating
+    if event["type"] == GPU_STATUS:  # the fleet's rollups (metering.status), never rated
         return UsageRecord("status", event["source"], event["id"], event.get("subject", ""), time, None, raw_data,
-                           data["gpu"], data["gpu_model"])
+                           data["gpu"], data["gpu_model"], _epoch(data["start"]), _epoch(data["end"]))
     if event["type"] == GPU_USAGE:
         return UsageRecord("gpu", event["source"], event["id"], event["subject"], time, contract_id, raw_data,
                            data["gpu"], data["gpu_model"], _epoch(data["start"]), _epoch(data["end"]))

@@ -8,10 +8,11 @@ OOM) is seen coming back and, after ``max_attempts``, parked for operators inste
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from metering.events import UsageRecord
 from metering.store import Recorded, record_batch
@@ -40,18 +41,26 @@ def _count_delivery(engine: Engine, batch_id: str, events: int, receipt: dict) -
     return status, attempts
 
 
-def _park(engine: Engine, batch_id: str, rows: list[list], attempts: int) -> None:
+OnParked = Callable[[Connection, dict], None]
+"""Called inside the parking transaction with `{"batch_id","status","events","attempts","error"}` (the
+webhook outbox hooks in here: metering knows nothing of billing)."""
+
+
+def _park(engine: Engine, batch_id: str, rows: list[list], attempts: int, on_parked: OnParked | None = None) -> None:
+    error = f"delivered {attempts} times without completing; parked for an operator"
     with engine.begin() as conn:
         conn.execute(
             text("""UPDATE ingest_batches SET status = 'parked', payload = CAST(:p AS jsonb), error = :e
                     WHERE batch_id = :b"""),
-            {"b": batch_id, "p": orjson.dumps(rows).decode(),
-             "e": f"delivered {attempts} times without completing; parked for an operator"},
+            {"b": batch_id, "p": orjson.dumps(rows).decode(), "e": error},
         )
+        if on_parked is not None:
+            on_parked(conn, {"batch_id": batch_id, "status": "parked", "events": len(rows), "attempts": attempts,
+                             "error": error})  # fmt: skip
 
 
 def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int = 5,
-           receipt: dict | None = None) -> Outcome:  # fmt: skip
+           receipt: dict | None = None, on_parked: OnParked | None = None) -> Outcome:  # fmt: skip
     """Record one queued batch exactly once, or park it after ``max_attempts`` deliveries.
 
     ``receipt`` (events as sent, key_id, accepted_at: what the 202 promised, carried in the message)
@@ -62,7 +71,7 @@ def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int
         log.info("batch already handled", extra={"batch_id": batch_id, "status": status})
         return Outcome("already_recorded" if status == "done" else "parked")
     if attempts > max_attempts:
-        _park(engine, batch_id, rows, attempts)
+        _park(engine, batch_id, rows, attempts, on_parked)
         log.error("batch parked", extra={"batch_id": batch_id, "attempts": attempts})
         return Outcome("parked")
     records = [UsageRecord.from_wire(row) for row in rows]

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from kashi.db import raw
 from metering.events import UsageRecord
+from metering.fleet_store import record_fleet
 from metering.rollups import Conflict, Covered, Piece, claim, gpu_rollup, token_rollup
 
 _TYPES = {"gpu": "gpu.usage", "tokens": "llm.tokens", "status": "gpu.status"}
@@ -163,7 +164,7 @@ def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) ->
     raw(conn).execute("SELECT pg_advisory_xact_lock_shared(%s)", (INGEST_FENCE,))
     # GPU locks before the log positions are drawn: two batches touching one GPU then get their
     # seqs in the order they claim its time, so a replay in seq order claims it the same way.
-    lock_gpus(conn, (r.gpu for r in records if r.kind == "gpu"))
+    lock_gpus(conn, (r.gpu for r in records if r.kind in ("gpu", "status")))
     seqs = append_events(conn, batch_id, records)
     new = [(seqs[(r.source, r.id)], r) for r in records if (r.source, r.id) in seqs]
     gpu_new = [(seq, r) for seq, r in new if r.kind == "gpu"]
@@ -176,6 +177,9 @@ def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) ->
         insert_conflicts(conn, conflicts)
         add_gpu_rollups(conn, gpu_rollup(pieces))
     add_token_rollups(conn, token_rollup(r for _, r in new if r.kind == "tokens"))
+    status_new = [(seq, r) for seq, r in new if r.kind == "status"]
+    if pieces or status_new:
+        record_fleet(conn, pieces, dict(gpu_new), status_new)
     return Recorded(
         events=len(new), duplicates=len(records) - len(new),
         card_seconds=sum(p.end - p.start for p in pieces), conflicts=len(conflicts),

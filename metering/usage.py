@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import Connection, text
@@ -48,3 +48,31 @@ def card_seconds_by_model(conn: Connection, tenant_id: str | None = None) -> lis
         SELECT tenant_id, gpu_model, sum(card_seconds)::bigint FROM gpu_hourly
         WHERE CAST(:t AS text) IS NULL OR tenant_id = :t GROUP BY 1, 2 ORDER BY 1, 2"""), {"t": tenant_id})
     return [tuple(r) for r in rows]
+
+
+def totals(conn: Connection, start: datetime, end: datetime) -> tuple[int, int]:
+    """(card-seconds, tokens) of every tenant in hours starting in ``[start, end)``."""
+    row = conn.execute(text("""
+        SELECT (SELECT coalesce(sum(card_seconds), 0) FROM gpu_hourly
+                WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
+                  AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS card_seconds,
+               (SELECT coalesce(sum(tokens), 0) FROM token_hourly
+                WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
+                  AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS tokens"""),
+                       {"s": start, "e": end}).one()  # fmt: skip
+    return row.card_seconds, row.tokens
+
+
+def card_seconds_per_day(conn: Connection, start: datetime, end: datetime, tz: str,
+                         tenant_id: str | None = None) -> list[tuple[date, int]]:  # fmt: skip
+    """(local day, card-seconds) for each day from ``start`` to ``end`` (local midnights in ``tz``),
+    zero for days without usage; every tenant, or one."""
+    rows = conn.execute(text("""
+        SELECT d::date AS day, coalesce(sum(h.card_seconds), 0)::bigint AS card_seconds
+        FROM generate_series(CAST(:s AS timestamptz) AT TIME ZONE :tz,
+                             CAST(:e AS timestamptz) AT TIME ZONE :tz - interval '1 day', interval '1 day') AS d
+        LEFT JOIN gpu_hourly h
+          ON date_trunc('day', to_timestamp(h.hour) AT TIME ZONE :tz) = d
+         AND (CAST(:t AS text) IS NULL OR h.tenant_id = :t)
+        GROUP BY d ORDER BY d"""), {"s": start, "e": end, "tz": tz, "t": tenant_id})
+    return [(r.day, r.card_seconds) for r in rows]

@@ -9,10 +9,16 @@ from __future__ import annotations
 import dramatiq
 from sqlalchemy import Engine
 
+from billing.store.outbox import emit
 from metering.receipts import Receipts
 from metering.record import record
-from workers import close
+from workers import close, webhooks
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
+
+
+def _emit_parked(conn, batch: dict) -> None:
+    """`batch.parked` into the webhook outbox, inside the parking transaction."""
+    emit(conn, "batch.parked", batch)
 
 
 def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "kashi") -> dict[str, dramatiq.Actor]:
@@ -20,7 +26,7 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "
     receipts = Receipts(broker.client, namespace)
 
     def record_usage(batch_id: str, rows: list[list], receipt: dict | None = None) -> None:
-        outcome = record(engine, batch_id, rows, max_attempts=max_attempts, receipt=receipt)
+        outcome = record(engine, batch_id, rows, max_attempts=max_attempts, receipt=receipt, on_parked=_emit_parked)
         if outcome.status != "parked":  # a parked batch stays pending: a close must not pass it by
             receipts.forget([batch_id])
 
@@ -29,5 +35,6 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "
                                      broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
     }
     actors.update(close.declare(broker, engine, receipts))
+    actors.update(webhooks.declare(broker, engine))
     return actors
 

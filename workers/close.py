@@ -14,6 +14,7 @@ from billing.services.close import close_tenant
 
 CLOSE_QUEUE = "close"
 CLOSE_PERIOD = "close_period"
+CLOSE_SUPPLIER_PERIOD = "close_supplier_period"
 
 
 ACTOR_DRAIN_S = 5
@@ -27,12 +28,25 @@ def declare(broker, engine: Engine, receipts=None) -> dict[str, dramatiq.Actor]:
     def close_period(tenant_id: str, period: str) -> None:
         close_tenant(engine, tenant_id, Period.parse(period), receipts=receipts, drain_timeout_s=ACTOR_DRAIN_S)
 
+    def close_supplier_period(supplier_id: str, period: str) -> None:
+        from billing.services.supplier_bills import close_supplier
+
+        close_supplier(engine, supplier_id, Period.parse(period))
+
     actor = dramatiq.actor(close_period, actor_name=CLOSE_PERIOD, queue_name=CLOSE_QUEUE, broker=broker,
                            max_retries=10, min_backoff=1_000, max_backoff=60_000)  # fmt: skip
-    return {CLOSE_PERIOD: actor}
+    supplier_actor = dramatiq.actor(close_supplier_period, actor_name=CLOSE_SUPPLIER_PERIOD, queue_name=CLOSE_QUEUE,
+                                    broker=broker, max_retries=10, min_backoff=1_000, max_backoff=60_000)  # fmt: skip
+    return {CLOSE_PERIOD: actor, CLOSE_SUPPLIER_PERIOD: supplier_actor}
 
 
 def enqueue_close(broker, tenant_id: str, period: Period) -> None:
     """Ask a worker to close `period` for `tenant_id` (durable once this returns)."""
     broker.enqueue(dramatiq.Message(queue_name=CLOSE_QUEUE, actor_name=CLOSE_PERIOD,
                                     args=(tenant_id, str(period)), kwargs={}, options={}))  # fmt: skip
+
+
+def enqueue_supplier_close(broker, supplier_id: str, period: Period) -> None:
+    """Ask a worker to close `period` for the supplier `supplier_id`: its bills (durable once this returns)."""
+    broker.enqueue(dramatiq.Message(queue_name=CLOSE_QUEUE, actor_name=CLOSE_SUPPLIER_PERIOD,
+                                    args=(supplier_id, str(period)), kwargs={}, options={}))  # fmt: skip

@@ -29,9 +29,13 @@ class RunningWorker:
         self.worker = Worker(self.broker, worker_threads=threads or settings.worker_threads, worker_timeout=1000)
         self.worker.start()
         self._stamping = start_stamping(self.broker.client, settings.queue_namespace)
+        from workers.webhooks import start_waker
+
+        self._waker = start_waker(self.engine, self.broker)
 
     def stop(self) -> None:
         self._stamping.set()
+        self._waker.stop()
         self.worker.stop(timeout=30_000)
         self.broker.close()
         self.engine.dispose()

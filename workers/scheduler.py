@@ -59,11 +59,32 @@ def run_once(engine: Engine, enqueue: Callable[[str, Period], None], *, now: dat
     return due
 
 
+def run_suppliers_once(engine: Engine, enqueue: Callable[[str, Period], None], *, now: datetime,
+                       grace: timedelta) -> list[tuple[str, Period]]:  # fmt: skip
+    """Enqueue every due supplier close (the tenants' rule: latest ended period, after grace)."""
+    from billing.services.supplier_bills import due_suppliers
+
+    with engine.connect() as conn:
+        due = due_suppliers(conn, now, grace, period_due)
+    for supplier_id, period in due:
+        log.info("supplier close due", extra={"supplier_id": supplier_id, "period": str(period)})
+        enqueue(supplier_id, period)
+    return due
+
+
+def evaluate_risk(engine: Engine, now: datetime) -> list[str]:
+    """Record which contracts crossed into breach risk at `now` (daily); the ids newly at risk."""
+    from billing.services.risk import evaluate
+
+    with engine.begin() as conn:
+        return [row["contract_id"] for row in evaluate(conn, now)]
+
+
 def run_forever(settings, database_url: str, redis_url: str, clock: Callable[[], datetime] = utc_now) -> None:
     """Loop until SIGINT/SIGTERM, enqueueing due closes on the durable broker."""
     from kashi.db import make_engine
     from workers.broker import make_broker
-    from workers.close import enqueue_close
+    from workers.close import enqueue_close, enqueue_supplier_close
 
     engine = make_engine(database_url, pool_size=1)
     broker = make_broker(redis_url, namespace=settings.queue_namespace,
@@ -74,10 +95,17 @@ def run_forever(settings, database_url: str, redis_url: str, clock: Callable[[],
         signal.signal(sig, lambda *_: done.set())
     grace = timedelta(hours=settings.close_grace_hours)
     log.info("scheduler ready", extra={"grace_hours": settings.close_grace_hours})
+    risk_day = None
     try:
         while not done.is_set():
             try:
-                run_once(engine, lambda t, p: enqueue_close(broker, t, p), now=clock(), grace=grace)
+                now = clock()
+                run_once(engine, lambda t, p: enqueue_close(broker, t, p), now=now, grace=grace)
+                run_suppliers_once(engine, lambda s, p: enqueue_supplier_close(broker, s, p), now=now, grace=grace)
+                if risk_day != now.date():  # breach risk once a day (and once at start)
+                    crossed = evaluate_risk(engine, now)
+                    risk_day = now.date()
+                    log.info("breach risk evaluated", extra={"newly_at_risk": len(crossed)})
             except Exception:  # keep scheduling through a database or Redis restart
                 log.exception("scheduler pass failed; retrying next interval")
             done.wait(settings.scheduler_interval_s)

@@ -31,6 +31,7 @@ from billing.core.contracts import (
     Penalty,
 )
 from billing.core.periods import instant_to_json
+from billing.core.sla_terms import Sla
 from kashi.errors import ValidationFailed
 
 _DECIMAL_FIELDS = frozenset(
@@ -75,20 +76,26 @@ def _decode(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def item_to_json(item: Item) -> dict[str, Any]:
-    return {"id": item.id, "pricing": item.pricing, **{k: v for k, v in _plain(item).items() if k != "id"}}
+    document = {"id": item.id, "pricing": item.pricing, **{k: v for k, v in _plain(item).items() if k != "id"}}
+    if isinstance(document.get("sla"), Sla):
+        document["sla"] = document["sla"].to_json()
+    return document
 
 
 def item_from_json(data: Mapping[str, Any]) -> Item:
     values = _decode(data)
     cls = ITEM_TYPES[values.pop("pricing")]
+    if values.get("sla") is not None:
+        values["sla"] = Sla.from_json(values["sla"])
     return cls(**values)
 
 
 def terms_to_json(terms: ContractTerms) -> dict[str, Any]:
     """The contract in the SPEC §4 shape."""
+    party = {"supplier_id": terms.supplier_id} if terms.payable else {"tenant_id": terms.tenant_id}
     return {
         "id": terms.id,
-        "tenant_id": terms.tenant_id,
+        **party,
         "currency": terms.currency,
         "tax_rate": str(terms.tax_rate),
         "start": instant_to_json(terms.start),
@@ -105,7 +112,8 @@ def terms_from_json(data: Mapping[str, Any]) -> ContractTerms:
     penalty = data.get("penalty")
     return ContractTerms(
         id=data["id"],
-        tenant_id=data["tenant_id"],
+        tenant_id=data.get("tenant_id"),
+        supplier_id=data.get("supplier_id"),
         currency=data["currency"],
         tax_rate=Decimal(data["tax_rate"]),
         start=instant_from_json(data["start"]),

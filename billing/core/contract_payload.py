@@ -14,7 +14,9 @@ tenant's timezone. Unknown fields are rejected so a typo never silently drops a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -33,16 +35,19 @@ from billing.core.contracts import (
 )
 from billing.core.money import DEFAULT_CURRENCY, PRICE_PLACES, parse_amount, validate_currency
 from billing.core.periods import Zone, require_aware, zone
+from billing.core.sla_terms import parse_sla
 from kashi.errors import ValidationFailed
 
 DEFAULT_NOTICE_DAYS = 30
 _MISSING: Any = object()
 
-_TOP_FIELDS = {"id", "tenant_id", "currency", "tax_rate", "start", "closed_months", "open_months",
+_TOP_FIELDS = {"id", "tenant_id", "supplier_id", "currency", "tax_rate", "start", "closed_months", "open_months",
                "notice_days", "penalty", "items"}  # fmt: skip
 _ITEM_FIELDS = {
-    "machine_month": {"id", "pricing", "gpu_model", "cards_per_machine", "machines", "unit_price"},
-    "p_year": {"id", "pricing", "capacity_p", "gpu_model", "cards_per_machine", "machines", "unit_price"},
+    "machine_month": {"id", "pricing", "gpu_model", "cards_per_machine", "machines", "unit_price", "supplied_by",
+                      "sla"},
+    "p_year": {"id", "pricing", "capacity_p", "gpu_model", "cards_per_machine", "machines", "unit_price",
+               "supplied_by", "sla"},
     "gpu_hour": {"id", "pricing", "gpu_model", "unit_price", "committed_card_hours"},
     "token": {"id", "pricing", "model", "input_price", "output_price", "cached_input_price"},
 }
@@ -132,6 +137,28 @@ class _Problems:
             self.add(f"{prefix}{key}", "unknown field")
 
 
+SUPPLIED_BY = re.compile(r"^(?P<contract>[A-Za-z0-9][A-Za-z0-9._:-]{0,127})/(?P<item>[^/\s]{1,200})$")
+"""`"<payable contract id>/<item id>"` on a tenant's capacity item (SPEC §17)."""
+
+
+def split_supplied_by(value: str) -> tuple[str, str]:
+    """`("c-buy", "i-1")` from `"c-buy/i-1"`; ValidationFailed naming `supplied_by` otherwise."""
+    match = SUPPLIED_BY.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValidationFailed.of("supplied_by", 'must read "<payable contract id>/<item id>"')
+    return match["contract"], match["item"]
+
+
+def _supplied_by(raw: Mapping, prefix: str, problems: _Problems) -> str | None:
+    value = raw.get("supplied_by")
+    if value is None:
+        return None
+    if not isinstance(value, str) or SUPPLIED_BY.match(value) is None:
+        problems.add(prefix + "supplied_by", 'must read "<payable contract id>/<item id>"')
+        return None
+    return value
+
+
 def parse_instant(value: object, *, field: str, tz: Zone) -> datetime:
     """An RFC 3339 instant as aware UTC; a bare `YYYY-MM-DD` is local midnight in `tz`."""
     if not isinstance(value, str):
@@ -174,9 +201,13 @@ def _item(raw: object, index: int, catalog: Catalog, problems: _Problems) -> Ite
             ),
             unit_price=price("unit_price"),
         )
-        built = MachineMonthItem(**fields) if None not in fields.values() else None
+        supplied_by = _supplied_by(raw, prefix, problems)
+        built = MachineMonthItem(**fields, supplied_by=supplied_by) if None not in fields.values() else None
     elif pricing == "p_year":
         built = _p_year(raw, prefix, item_id, price("unit_price"), catalog, problems)
+        supplied_by = _supplied_by(raw, prefix, problems)
+        if built is not None and supplied_by is not None:
+            built = replace(built, supplied_by=supplied_by)
     elif pricing == "gpu_hour":
         fields = dict(
             id=item_id,
@@ -196,6 +227,16 @@ def _item(raw: object, index: int, catalog: Catalog, problems: _Problems) -> Ite
         cached = price("cached_input_price", positive=False) if "cached_input_price" in raw else fields["input_price"]
         if None not in fields.values() and cached is not None:
             built = TokenItem(**fields, cached_input_price=cached)
+    if "sla" in raw and pricing in ("machine_month", "p_year"):
+        sla, found = parse_sla(raw["sla"], prefix + "sla")
+        for problem in found:
+            problems.add(problem["field"], problem["reason"])
+        if pricing == "p_year" and "gpu_model" not in raw:
+            problems.add(prefix + "sla", "needs gpu_model: availability counts cards of one model (P × 1000 ÷ TFLOPS)")
+        if built is not None and sla is not None:
+            built = replace(built, sla=sla)
+            if isinstance(built, PYearItem) and built.card_tflops is None and built.gpu_model in catalog:
+                built = replace(built, card_tflops=catalog.tflops(built.gpu_model))
     return built if len(problems.details) == before else None
 
 
@@ -270,7 +311,13 @@ def contract_from_payload(
         raise ValidationFailed.of("body", "must be a JSON object")
     problems.unknown(payload, _TOP_FIELDS, "")
     contract_id = problems.text(payload, "id", "id")
-    tenant_id = problems.text(payload, "tenant_id", "tenant_id")
+    tenant_id = supplier_id = None
+    if "supplier_id" in payload and "tenant_id" in payload:
+        problems.add("supplier_id", "give tenant_id (a contract we bill) or supplier_id (capacity we buy), not both")
+    elif "supplier_id" in payload:
+        supplier_id = problems.text(payload, "supplier_id", "supplier_id")
+    else:
+        tenant_id = problems.text(payload, "tenant_id", "tenant_id")
     currency = None
     try:
         currency = validate_currency(payload.get("currency", default_currency))
@@ -299,10 +346,15 @@ def contract_from_payload(
         elif item is not None:
             seen.add(item.id)
             items.append(item)
+    if supplier_id is not None:
+        for index, item in enumerate(items):
+            if getattr(item, "supplied_by", None) is not None:
+                problems.add(f"items[{index}].supplied_by", "only a tenant's item resells capacity; this is bought")
     problems.raise_if_any("contract")
     return ContractTerms(
         id=contract_id,
         tenant_id=tenant_id,
+        supplier_id=supplier_id,
         currency=currency,
         tax_rate=tax_rate,
         start=start,
@@ -375,6 +427,7 @@ def parse_termination(payload: object, tz: Zone) -> tuple[datetime, datetime | N
 
 __all__ = [
     "contract_from_payload",
+    "split_supplied_by",
     "parse_amendment",
     "parse_changes",
     "parse_instant",

@@ -19,6 +19,7 @@ from fractions import Fraction
 from types import MappingProxyType
 from typing import ClassVar, Literal
 
+from billing.core.sla_terms import Sla
 from kashi.errors import ContractClosed, NotFound, ValidationFailed, VersionConflict
 
 DEFAULT_CARDS_PER_MACHINE = 8
@@ -35,6 +36,10 @@ class MachineMonthItem:
     machines: int
     unit_price: Decimal
     cards_per_machine: int = DEFAULT_CARDS_PER_MACHINE
+    supplied_by: str | None = None
+    """On a tenant's item: `"<payable contract id>/<item id>"`, the capacity bought that it resells."""
+    sla: Sla | None = None
+    """Promised availability and credit tiers (`billing.core.sla`), if any."""
 
     def monthly_value(self) -> Fraction:
         """This item's part of RMV: `machines × unit_price`."""
@@ -59,6 +64,9 @@ class PYearItem:
     machines: int | None = None
     cards_per_machine: int | None = None
     card_tflops: Decimal | None = None
+    supplied_by: str | None = None
+    sla: Sla | None = None
+    """Promised availability and credit tiers (`billing.core.sla`); needs `gpu_model` (cards = P × 1000 ÷ TFLOPS)."""
 
     def monthly_value(self) -> Fraction:
         """This item's part of RMV: `P × unit_price / 12`."""
@@ -119,14 +127,17 @@ class Penalty:
 
 @dataclass(frozen=True, kw_only=True)
 class ContractTerms:
-    """What was signed (SPEC §4). `start` is an aware UTC datetime; months count in the tenant's tz.
+    """What was signed (SPEC §4). `start` is an aware UTC datetime; months count in the party's tz.
 
     tax_rate: a fraction (0.06 for 6% VAT). notice_days: calendar days of notice in the open term.
     penalty: None when the contract names none (breaking the closed term then costs nothing extra).
+    tenant_id / supplier_id: exactly one is set. A tenant's contract is receivable (we bill the
+    tenant); a supplier's is payable (capacity a broker bought: the supplier bills us). Both run
+    through the same rules; only the direction of the money differs.
     """
 
     id: str
-    tenant_id: str
+    tenant_id: str | None
     currency: str
     tax_rate: Decimal
     start: datetime
@@ -135,6 +146,17 @@ class ContractTerms:
     notice_days: int
     penalty: Penalty | None
     items: tuple[Item, ...]
+    supplier_id: str | None = None
+
+    @property
+    def payable(self) -> bool:
+        """Whether this is capacity bought from a supplier (money owed), not sold to a tenant."""
+        return self.supplier_id is not None
+
+    @property
+    def party_id(self) -> str:
+        """The tenant billed, or the supplier who bills us."""
+        return self.supplier_id if self.supplier_id is not None else self.tenant_id
 
     def item(self, item_id: str) -> Item:
         for item in self.items:

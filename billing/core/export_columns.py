@@ -21,9 +21,9 @@ class Column:
 
 
 INVOICE_LINE_COLUMNS = (
-    Column("invoice_number", "发票号 Invoice number"),
+    Column("invoice_number", "账单号 Invoice number"),
     Column("invoice_period", "账期 Invoice period"),
-    Column("issued_on", "开票日期 Issued on", "date"),
+    Column("issued_on", "出账日期 Issued on", "date"),
     Column("tenant_id", "客户编号 Tenant id"),
     Column("tenant_name", "客户名称 Tenant name"),
     Column("contract_id", "合同 Contract"),
@@ -42,7 +42,11 @@ INVOICE_LINE_COLUMNS = (
     Column("tax", "税额 Tax", "money"),
     Column("total", "价税合计 Total", "money"),
     Column("currency", "币种 Currency"),
+    Column("fapiao_numbers", "发票号码 Fapiao numbers"),
+    Column("due_on", "到期日 Due on", "date"),
 )
+"""`fapiao_numbers`: the fapiao (发票, issued by the tax system) recorded for the invoice, space-separated;
+`due_on`: the invoice's local due date as issued (empty for invoices issued before due dates were kept)."""
 
 Row = tuple[str | date | datetime | Decimal, ...]
 """One export row, values in the order of INVOICE_LINE_COLUMNS."""

@@ -25,7 +25,7 @@ from billing.core.pricing import Usage, charges_for_period
 from billing.core.terms import amendment_penalty_lines, termination_lines
 from kashi.errors import ValidationFailed
 
-PERIOD_KINDS = frozenset({"machine_month", "p_year", "gpu_hour", "gpu_hour_shortfall", "token"})
+PERIOD_KINDS = frozenset({"machine_month", "p_year", "gpu_hour", "gpu_hour_shortfall", "token", "sla_credit"})
 """Line kinds that depend only on the period's terms and usage: what an adjustment recomputes."""
 ONE_OFF_KINDS = frozenset({"penalty", "notice_in_lieu"})
 
@@ -89,14 +89,16 @@ def assemble_invoices(
     usage: Usage | None = None,
     terminations: Iterable[ChargeLine] | None = None,
     adjustments: Iterable[ChargeLine] = (),
+    credits: Iterable[ChargeLine] = (),
 ) -> list[InvoiceDraft]:
     """The drafts of closing `period` for `tenant_id`, one per currency, sorted by currency.
 
-    contract_states: the tenant's contracts (others' are ignored). usage: the period's rated usage
+    contract_states: the tenant's contracts (others' are ignored); for a supplier bill, `tenant_id`
+    is the supplier's id and the states its payable contracts. usage: the period's rated usage
     (`rating.rate_period(...).usage`). terminations: the one-off lines to bill; None derives them
     from the states (`one_off_lines`). adjustments: lines from `adjustment_lines` for earlier periods.
     """
-    states = sorted((s for s in contract_states if s.terms.tenant_id == tenant_id), key=lambda s: s.id)
+    states = sorted((s for s in contract_states if s.terms.party_id == tenant_id), key=lambda s: s.id)
     period_lines = [line for state in states for line in charges_for_period(state, period, tz, usage)]
     if terminations is None:
         one_offs = [line for state in states for line in one_off_lines(state, period, tz)]
@@ -104,7 +106,7 @@ def assemble_invoices(
         one_offs = sorted(terminations, key=lambda line: (line.contract_id, line.item_id or "", line.period_start))
     late = sorted(adjustments, key=lambda line: (line.period_start, line.contract_id, line.item_id or ""))
     by_currency: dict[str, list[ChargeLine]] = defaultdict(list)
-    for line in [*period_lines, *one_offs, *late]:
+    for line in [*period_lines, *credits, *one_offs, *late]:
         by_currency[line.currency].append(line)
     return [draft(tenant_id, period, currency, by_currency[currency]) for currency in sorted(by_currency)]
 

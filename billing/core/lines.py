@@ -25,6 +25,7 @@ LineKind = Literal[
     "penalty",
     "notice_in_lieu",
     "adjustment",
+    "sla_credit",
 ]
 KINDS: tuple[str, ...] = LineKind.__args__
 """Every line kind, in the order an invoice lists them within one item."""

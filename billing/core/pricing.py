@@ -2,8 +2,8 @@
 
 Let f be the fraction of the month an item is active (active seconds / seconds in the month):
 - machine_month: `unit_price × machines × f`, one line per stretch of constant `machines`;
-- p_year: `unit_price × P / 12 × f`, one line per stretch of constant P (twelve full months make
-  exactly the annual price before rounding; each month's line is then rounded once, like every line);
+- p_year: `unit_price × P / 12 × f`, one line per stretch of constant P, rounded as a running total
+  over the contract year (`billing.core.p_year`): twelve full months make exactly the annual price;
 - gpu_hour: `unit_price × card_seconds / 3600` from rated usage inside the period; with a
   commitment, `gpu_hour_shortfall`: `unit_price × max(0, Σ committed × f − used_hours)`;
 - token: one line per item, `Σ price_kind × tokens_kind / 1,000,000` over input, output and cached
@@ -22,6 +22,7 @@ from fractions import Fraction
 from billing.core.contracts import ContractState, GpuHourItem, MachineMonthItem, PYearItem, TokenItem
 from billing.core.lines import ChargeLine, charge_line, span_text
 from billing.core.money import round_places, to_json
+from billing.core.p_year import running_amount, year_cuts
 from billing.core.periods import Period, Zone, active_fraction, overlap
 from billing.core.terms import fees_end
 
@@ -124,16 +125,20 @@ def _machine_month(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
 
 
 def _p_year(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
+    """One line per stretch of constant P, cut at contract-year starts; amounts by the running total over
+    the contract year (`billing.core.p_year`), so twelve months make exactly the annual price."""
     lines = []
-    for start, end, item in ctx.segments():
+    for segment_start, segment_end, item in ctx.segments():
         assert isinstance(item, PYearItem)
-        p_months = Fraction(item.capacity_p) * ctx.fraction(start, end)
-        if p_months:
+        for start, end in year_cuts(ctx.state.terms.start, segment_start, segment_end, ctx.tz):
+            p_months = Fraction(item.capacity_p) * ctx.fraction(start, end)
+            if not p_months:
+                continue
             model = f" ({item.machines} × {item.cards_per_machine}×{item.gpu_model})" if item.machines else (
                 f" ({item.gpu_model})" if item.gpu_model else "")  # fmt: skip
             what = f"{item.capacity_p.normalize():f} P capacity{model} at {to_json(item.unit_price)}/P-year"
-            exact = p_months * Fraction(item.unit_price) / 12
-            lines.append(ctx.line("p_year", what, p_months, "P-month", Fraction(item.unit_price) / 12, exact,
+            amount = running_amount(ctx.state, ctx.item_id, start, end, ctx.tz)
+            lines.append(ctx.line("p_year", what, p_months, "P-month", Fraction(item.unit_price) / 12, amount,
                                   start, end))  # fmt: skip
     return lines
 

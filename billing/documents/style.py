@@ -1,15 +1,18 @@
 """The one look of Kashi's PDF documents (invoices, statements): CJK font, paragraph styles, colours.
 
-Chinese tenant names and descriptions need a CJK font. The first CJK TrueType font found in
-CJK_FONTS (Debian's `fonts-wqy-microhei`, installed by the images and CI) is embedded, subset, so
-the PDF reads the same everywhere. Without one, reportlab's built-in CID font STSong-Light is
-used: it needs no file but is not embedded, so the viewer must supply a Song typeface (Acrobat,
-browsers and macOS do; poppler without CJK fonts shows boxes).
+Chinese tenant names and descriptions need a CJK font, and it must travel with Kashi: the pip
+dependency `paperang-p2-fonts-cjk` ships WenQuanYi Micro Hei (wqy-microhei.ttc, TrueType outlines;
+upstream licence Apache-2.0 or GPLv3 with the font exception), so a machine with only what
+`pip install` brought renders Chinese. reportlab embeds it subset (only the glyphs used), so the PDF
+reads the same in every viewer. The system fonts in CJK_FONTS are a fallback should the package be
+missing; reportlab's STSong-Light (not embedded: the viewer must supply it) is the last resort.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,10 +42,23 @@ RULE = colors.HexColor("#cccccc")
 STRIPE = colors.HexColor("#f5f7fa")
 
 
+def packaged_font() -> Path | None:
+    """The CJK TrueType collection shipped by the `paperang-p2-fonts-cjk` dependency, if installed."""
+    try:
+        path = Path(str(resources.files("paperang_p2_fonts_cjk") / "fonts" / "wqy-microhei.ttc"))
+    except ModuleNotFoundError:
+        return None
+    return path if path.is_file() else None
+
+
 def font() -> str:
     """The registered name of the CJK font to draw with (see the module docstring)."""
     registered = pdfmetrics.getRegisteredFontNames()
     if EMBEDDED_FONT in registered:
+        return EMBEDDED_FONT
+    packaged = packaged_font()
+    if packaged is not None:
+        pdfmetrics.registerFont(TTFont(EMBEDDED_FONT, str(packaged), subfontIndex=0))
         return EMBEDDED_FONT
     for path, index in CJK_FONTS:
         if Path(path).is_file():
@@ -61,6 +77,7 @@ def styles() -> dict[str, ParagraphStyle]:
         "title": ParagraphStyle("title", parent=base, fontSize=18, leading=22),
         "right": ParagraphStyle("right", parent=base, alignment=TA_RIGHT),
         "head": ParagraphStyle("head", parent=base, fontSize=8, textColor=colors.white),
+        "warn": ParagraphStyle("warn", parent=base, fontSize=7.5, leading=9.5, textColor=colors.HexColor("#b00020")),
     }
 
 
@@ -85,6 +102,24 @@ LINES = TableStyle([
 def local_date(instant: str, tz: str) -> str:
     """An RFC 3339 instant as the local date in `tz`: "2026-09-30"."""
     return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d")
+
+
+def local_time(instant: str, tz: str) -> str:
+    """An RFC 3339 instant as local wall time in `tz`: "2026-09-30 23:59"."""
+    return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+
+
+def money(amount: str | Decimal) -> str:
+    """An amount with thousands separators and two places: "1,440,000.00" (negative: "-1,440.00")."""
+    return f"{Decimal(amount):,.2f}"
+
+
+def number(value: str | Decimal) -> str:
+    """A quantity or unit price with thousands separators, its own places kept ("1,000.5", "12.50")."""
+    amount = Decimal(value)
+    whole, _, places = format(abs(amount), "f").partition(".")
+    grouped = ("-" if amount < 0 else "") + f"{int(whole):,}"
+    return f"{grouped}.{places}" if places else grouped
 
 
 def escape(value: str) -> str:

@@ -23,7 +23,9 @@ from billing.core.export_columns import INVOICE_LINE_COLUMNS, Column, Row
 
 MONEY = "#,##0.00"
 NUMBER = "#,##0.######"
-RATE = "0.##%"
+WHOLE = "#,##0"
+RATE = "0.0##%"
+WHOLE_RATE = "0%"
 DATE = "yyyy-mm-dd"
 DATETIME = "yyyy-mm-dd hh:mm:ss"
 FORMATS = {"money": MONEY, "number": NUMBER, "rate": RATE, "date": DATE, "datetime": DATETIME}
@@ -73,6 +75,34 @@ def _templates(sheet, columns: tuple[Column, ...]) -> list[WriteOnlyCell | None]
     return templates
 
 
+_VARIABLE = {NUMBER: "number", WHOLE: "number", RATE: "rate", WHOLE_RATE: "rate"}
+"""Formats chosen per value: Excel has no format that drops a decimal point with nothing after it, so
+"#,##0.######" shows 100 as "100." and "0.##%" shows 0.06 as "6.%"; whole values get a whole format."""
+
+
+def _format_for(current: str, value) -> str:
+    if value is None:
+        return current
+    if _VARIABLE[current] == "number":
+        return WHOLE if Decimal(value) == Decimal(value).to_integral_value() else NUMBER
+    percent = Decimal(value) * 100
+    return WHOLE_RATE if percent == percent.to_integral_value() else RATE
+
+
+def _variant(sheet, variants: dict, template: WriteOnlyCell, value) -> WriteOnlyCell:
+    """The template cell of `template`'s column in the format `value` needs (one cell per format: a
+    write-only row keeps its cells' styles until it is written out, so one cell's format cannot change)."""
+    wanted = _format_for(template.number_format, value)
+    if wanted == template.number_format:
+        return template
+    key = (id(template), wanted)
+    if key not in variants:
+        cell = WriteOnlyCell(sheet)
+        cell.number_format = wanted
+        variants[key] = cell
+    return variants[key]
+
+
 def write_invoice_lines(target: str | IO[bytes], rows: Iterable[Row],
                         on_rows: Callable[[int], None] | None = None) -> int:  # fmt: skip
     """Write the finance export to `target` (a path or binary file); returns the number of lines.
@@ -83,17 +113,21 @@ def write_invoice_lines(target: str | IO[bytes], rows: Iterable[Row],
     book = Workbook(write_only=True)
     sheet, sheets, used = _sheet(book, "Lines", columns), 1, 1
     templates = _templates(sheet, columns)
+    variants: dict[tuple[int, str], WriteOnlyCell] = {}
     written = pending = 0
     for row in rows:
         if used == MAX_ROWS:
             sheets += 1
             sheet, used = _sheet(book, f"Lines {sheets}", columns), 1
             templates = _templates(sheet, columns)
+            variants = {}
         out = []
         for value, template in zip(row, templates, strict=True):
             if template is None:
                 out.append(value)
             else:
+                if template.number_format in _VARIABLE:
+                    template = _variant(sheet, variants, template, value)
                 template.value = value
                 out.append(template)
         sheet.append(out)
@@ -113,7 +147,7 @@ STATEMENT_COLUMNS = (
     Column("date", "日期 Date", "date"),
     Column("kind", "类型 Kind"),
     Column("number", "单号 Number"),
-    Column("refers_to", "关联发票 Refers to"),
+    Column("refers_to", "关联账单 Refers to"),
     Column("description", "摘要 Description"),
     Column("debit", "借方 Debit", "money"),
     Column("credit", "贷方 Credit", "money"),
@@ -132,9 +166,9 @@ def write_statement(target: str | IO[bytes], statement: dict) -> None:
     for page in statement["currencies"]:
         title = Font(bold=True, size=13)
         preamble = (
-            [(f"对账单 Statement {statement['period']} · {page['currency']}", title)],
-            [f"{statement['tenant_name']} ({statement['tenant_id']})", None, None, None,
-             f"{statement['period_start']} – {statement['period_end']} · {statement['timezone']}"],
+            [(f"对账单 Statement {statement['period']} · {page['currency']}", title), None, None, None,
+             _issuer_text(statement.get("issuer"))],
+            [_tenant_text(statement), None, None, None, _local_span(statement)],
         )  # fmt: skip
         sheet = _sheet(book, page["currency"], STATEMENT_COLUMNS, preamble)
 
@@ -158,7 +192,64 @@ def write_statement(target: str | IO[bytes], statement: dict) -> None:
     book.save(target)
 
 
+def _issuer_text(issuer: dict | None) -> str:
+    if not issuer:
+        return "出账方 From: issuer profile missing (PUT /v1/issuer)"
+    bank = f"{issuer['bank_name']} {issuer['bank_account']}"
+    return f"出账方 From: {issuer['legal_name']} · 税号 Tax ID {issuer['tax_id']} · {bank}"
+
+
+def _tenant_text(statement: dict) -> str:
+    bill_to = statement.get("bill_to") or {}
+    name = bill_to.get("legal_name") or statement["tenant_name"]
+    text = f"客户 Bill to: {name} ({statement['tenant_id']})"
+    return text + (f" · 税号 Tax ID {bill_to['tax_id']}" if bill_to.get("tax_id") else "")
+
+
+def _local_span(statement: dict) -> str:
+    """The statement's month as local dates in the tenant's zone: "2026-10-01 – 2026-10-31 · Asia/Shanghai"."""
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(statement["timezone"])
+
+    def local(instant: str):
+        return datetime.fromisoformat(instant.replace("Z", "+00:00")).astimezone(zone)
+
+    first, after = local(statement["period_start"]), local(statement["period_end"])
+    last = (after - timedelta(days=1)).date()
+    return f"{first.date().isoformat()} – {last.isoformat()} · {statement['timezone']}"
+
+
 def _bold(sheet, value: str, font: Font) -> WriteOnlyCell:
     cell = WriteOnlyCell(sheet, value)
     cell.font = font
     return cell
+
+
+def receivables_workbook(report: dict, columns: tuple[str, ...], rows: list[list]) -> bytes:
+    """The aged receivables report as a workbook: amounts as numeric `#,##0.00` cells, header frozen."""
+    from io import BytesIO
+
+    titles = {"tenant_id": "客户编号 Tenant id", "tenant_name": "客户名称 Tenant name", "currency": "币种 Currency",
+              "current": "未到期 Current", "1_30": "逾期 1–30 天", "31_60": "逾期 31–60 天", "61_90": "逾期 61–90 天",
+              "over_90": "逾期 90 天以上 Over 90", "total_due": "应收合计 Total due",
+              "credit_balance": "预收余额 Credit balance"}  # fmt: skip
+    book = Workbook(write_only=True)
+    table = tuple(Column(c, titles.get(c, c), "text" if c in ("tenant_id", "tenant_name", "currency") else "money")
+                  for c in columns)  # fmt: skip
+    preamble = ([(f"应收账款账龄 Aged receivables as of {report['as_of']}", Font(bold=True, size=13))],)
+    sheet = _sheet(book, "Receivables", table, preamble)
+    for row in rows:
+        out = []
+        for value, column in zip(row, table, strict=True):
+            if column.kind == "money":
+                cell = WriteOnlyCell(sheet, Decimal(value))
+                cell.number_format = MONEY
+                out.append(cell)
+            else:
+                out.append(value)
+        sheet.append(out)
+    target = BytesIO()
+    book.save(target)
+    return target.getvalue()

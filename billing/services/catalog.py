@@ -14,12 +14,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from billing.core.catalog import DEFAULT_CATALOG, Catalog, GpuModel
 from billing.core.money import PRICE_PLACES, parse_amount
 from kashi import streams
 from kashi.errors import Conflict, ValidationFailed, VersionConflict
-from kashi.tables import gpu_models, stream_events
+from kashi.tables import gpu_model_prices, gpu_models, stream_events
 
 STREAM = "catalog"
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$")
@@ -68,17 +69,87 @@ def catalog(conn: Connection) -> Catalog:
     )
 
 
-def model_json(model: GpuModel) -> dict:
-    return {
+def model_json(model: GpuModel, list_price: Decimal | None = None) -> dict:
+    """A model's JSON; ``list_price_per_card_hour`` (CNY) only once the operator has set one."""
+    document = {
         "name": model.name,
         "fp16_tflops": format(model.fp16_tflops, "f"),
         "source": model.source,
         "builtin": model.name in DEFAULT_CATALOG,
     }
+    if list_price is not None:
+        document["list_price_per_card_hour"] = format(list_price, "f")
+    return document
+
+
+PRICE_FIELD = "list_price_per_card_hour"
+PRICED = "GpuModelListPriced"
+
+
+def list_prices(conn: Connection) -> dict[str, Decimal]:
+    """Each model's list price per card-hour (CNY), where one was set: what an idle card-hour forgoes."""
+    return {r.name: Decimal(r.list_price_per_card_hour) for r in conn.execute(select(gpu_model_prices))}
+
+
+def _parse_price(payload: Mapping) -> Decimal:
+    price = parse_amount(payload[PRICE_FIELD], places=PRICE_PLACES, field=PRICE_FIELD)
+    if price < 0:
+        raise ValidationFailed.of(PRICE_FIELD, "must not be negative")
+    return price
+
+
+def _append(conn: Connection, events: list[tuple[str, dict]], actor: str) -> None:
+    for attempt in range(1, APPEND_ATTEMPTS + 1):
+        try:
+            streams.append(conn, STREAM, streams.current_version(conn, STREAM), events, actor)
+            return
+        except VersionConflict:
+            if attempt == APPEND_ATTEMPTS:
+                raise
+
+
+def _project_price(conn: Connection, name: str, price: Decimal) -> None:
+    conn.execute(pg_insert(gpu_model_prices).values(name=name, list_price_per_card_hour=price)
+                 .on_conflict_do_update(index_elements=["name"], set_={"list_price_per_card_hour": price}))
+
+
+def is_price_update(conn: Connection, payload: object) -> bool:
+    """A POST that names a model the catalog knows and gives its list price: a price change, not an addition."""
+    return isinstance(payload, Mapping) and PRICE_FIELD in payload and payload.get("name") in catalog(conn)
+
+
+def set_list_price(conn: Connection, payload: Mapping, *, actor: str) -> dict:
+    """Set (or change) the list price of a model the catalog knows: ``GpuModelListPriced`` on the
+    ``catalog`` stream. The payload may repeat the model's `fp16_tflops` and `source`; a different
+    figure is a 409 (a model's TFLOPS never change)."""
+    problems = [{"field": key, "reason": "unknown field"}
+                for key in sorted(set(payload) - {"name", "fp16_tflops", "source", PRICE_FIELD})]  # fmt: skip
+    if problems:
+        raise ValidationFailed(f"GPU model has {len(problems)} invalid field(s)", problems)
+    model = catalog(conn).get(payload["name"])
+    if "fp16_tflops" in payload:
+        given = parse_model({"name": model.name, "fp16_tflops": payload["fp16_tflops"], "source": model.source})
+        if given.fp16_tflops != model.fp16_tflops:
+            raise Conflict(
+                f"GPU model {model.name} is already in the catalog with {model.fp16_tflops} TFLOPS",
+                [{"field": "fp16_tflops", "reason": "already defined; a model's figure never changes"}],
+            )
+    price = _parse_price(payload)
+    _append(conn, [(PRICED, {"name": model.name, PRICE_FIELD: format(price, "f")})], actor)
+    _project_price(conn, model.name, price)
+    return model_json(model, price)
 
 
 def add(conn: Connection, payload: object, *, actor: str) -> dict:
-    """Append ``GpuModelAdded`` to the ``catalog`` stream and project it; 409 for a known name."""
+    """Append ``GpuModelAdded`` to the ``catalog`` stream and project it; 409 for a known name.
+
+    An optional ``list_price_per_card_hour`` (CNY per card-hour, for the utilisation report's idle
+    value) is recorded with it as ``GpuModelListPriced``; sent for a known name, it only sets the price
+    (`set_list_price`)."""
+    price = None
+    if isinstance(payload, Mapping) and PRICE_FIELD in payload:
+        price = _parse_price(payload)
+        payload = {k: v for k, v in payload.items() if k != PRICE_FIELD}
     model = parse_model(payload)
     data = {"name": model.name, "fp16_tflops": format(model.fp16_tflops, "f"), "source": model.source}
     for attempt in range(1, APPEND_ATTEMPTS + 1):
@@ -94,12 +165,16 @@ def add(conn: Connection, payload: object, *, actor: str) -> dict:
             if attempt == APPEND_ATTEMPTS:
                 raise
     conn.execute(insert(gpu_models).values(**data))
-    return model_json(model)
+    if price is not None:
+        _append(conn, [(PRICED, {"name": model.name, PRICE_FIELD: format(price, "f")})], actor)
+        _project_price(conn, model.name, price)
+    return model_json(model, price)
 
 
 def list_models(conn: Connection) -> dict:
     """Every model, built in or added, by name: ``{"items": [...], "next_cursor": null}``."""
-    return {"items": [model_json(model) for model in catalog(conn)], "next_cursor": None}
+    prices = list_prices(conn)
+    return {"items": [model_json(model, prices.get(model.name)) for model in catalog(conn)], "next_cursor": None}
 
 
 def rebuild_projection(conn: Connection) -> int:
@@ -114,4 +189,12 @@ def rebuild_projection(conn: Connection) -> int:
     models = {row.data["name"]: row.data for row in rows}
     if models:
         conn.execute(insert(gpu_models), list(models.values()))
+    conn.execute(delete(gpu_model_prices))
+    priced = conn.execute(
+        select(stream_events.c.data).where(stream_events.c.stream_id == STREAM)
+        .where(stream_events.c.type == PRICED).order_by(stream_events.c.version)
+    ).all()
+    prices = {row.data["name"]: Decimal(row.data[PRICE_FIELD]) for row in priced}
+    for name, price in prices.items():
+        _project_price(conn, name, price)
     return len(models)

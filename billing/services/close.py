@@ -32,10 +32,14 @@ from billing.core.lines import ChargeLine
 from billing.core.periods import Period, instant_to_json
 from billing.core.pricing import charges_for_period
 from billing.core.rating import rate_period, rating_boundaries
+from billing.core.sla import sla_credit_lines, sla_items
+from billing.services import parties
 from billing.services.barrier import wait_for_acknowledged
-from billing.store import balances, closes, contract_streams, invoices, numbering, tenants
+from billing.services.invoices import invoice_json
+from billing.store import balances, closes, contract_streams, invoices, numbering, outbox, tenants
 from kashi.errors import Conflict
-from metering import query
+from metering import fleet_query, query
+from metering.hourly import GpuRollupRow
 from metering.receipts import Receipts
 
 Clock = Callable[[], datetime]
@@ -57,16 +61,44 @@ def close_lock_key(tenant_id: str) -> int:
 
 
 def late_periods(conn: Connection, tenant_id: str, period: Period, tz: str, watermark: int,
-                 versions: dict[str, int]) -> list[Period]:  # fmt: skip
+                 versions: dict[str, int], with_sla: bool = False) -> list[Period]:  # fmt: skip
     """Closed periods before `period` that received usage after their close (seq in (W_Q, W]),
-    or whose contracts changed since (a contract signed later, backdated): the ones to adjust."""
+    or whose contracts changed since (a contract signed later, backdated), or — for a tenant with SLA
+    items — whose lit allocated seconds a later `gpu.status` or `gpu.usage` changed: the ones to adjust."""
     found = []
     for row in closes.closes_before(conn, tenant_id, period):
         closed = Period.parse(row.period)
-        if row.inputs.get("contract_versions") != versions or query.has_late_usage(conn, tenant_id, closed, tz,
-                                                                                row.watermark, watermark):  # fmt: skip
+        changed = row.inputs.get("contract_versions") != versions
+        late_usage = query.has_late_usage(conn, tenant_id, closed, tz, row.watermark, watermark)
+        late_status = with_sla and fleet_query.has_late_status(conn, tenant_id, closed.start(tz), closed.end(tz),
+                                                               row.watermark)  # fmt: skip
+        if changed or late_usage or late_status:
             found.append(closed)
     return found
+
+
+def lit_under_items(conn: Connection, tenant_id: str, states: list, period: Period,
+                    tz: str) -> dict[tuple[str, str], int]:  # fmt: skip
+    """Lit allocated card-seconds of `period` per capacity item: the tenant's lit allocated hours rated
+    like its usage (`billing.core.rating`), so they land on the item their usage belongs to."""
+    found = fleet_query.lit_rows(conn, tenant_id, period.start(tz), period.end(tz))
+    rows = [GpuRollupRow.of(tenant_id, contract, model, hour, seconds) for contract, model, hour, seconds in found]
+    return rate_period(states, period, tz, rows).capacity_card_seconds
+
+
+def _sla_lines(conn, tenant_id, states, period, tz, usage, stored, measured) -> tuple[list, list[ChargeLine]]:
+    """The period's own charges and its `sla_credit` lines; `stored` (replay) gives the lit seconds the
+    close measured, else they are measured now and kept in `measured` for the close's inputs."""
+    charges = [line for state in states for line in charges_for_period(state, period, tz, usage)]
+    if not sla_items(states):
+        return charges, []
+    key = str(period)
+    if stored is not None:
+        lit = {(c, i): n for c, i, n in stored.get(key, [])}
+    else:
+        lit = lit_under_items(conn, tenant_id, states, period, tz)
+    measured[key] = [[c, i, n] for (c, i), n in sorted(lit.items())]
+    return charges, sla_credit_lines(states, period, tz, lit, charges)
 
 
 # --- assembling --------------------------------------------------------------------------------
@@ -90,29 +122,34 @@ def assemble(
     contract_versions: dict[str, int] | None = None,
     adjusted: Iterable[str] | None = None,
     before_seq: int | None = None,
+    sla_lit: dict[str, list] | None = None,
 ) -> Assembled:
     """Load the inputs of closing `period` and assemble its drafts (pure `billing.invoicing`).
 
     Live closes pass only the watermark; replay passes the stored `contract_versions`, `adjusted`
-    periods and the close's `before_seq`, and so rebuilds exactly what the close saw.
+    periods, the close's `before_seq` and the lit allocated seconds its SLA credits measured
+    (`sla_lit`), and so rebuilds exactly what the close saw.
     """
     states = contract_streams.contract_states(conn, tenant_id, contract_versions)
     versions = {state.id: state.version for state in states}
     cuts = rating_boundaries(states, tz)
     rated = rate_period(states, period, tz, query.gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
                         query.token_rows(conn, tenant_id, period, tz, watermark, cuts))  # fmt: skip
+    with_sla = bool(sla_items(states))
     if adjusted is None:
-        late = late_periods(conn, tenant_id, period, tz, watermark, versions)
+        late = late_periods(conn, tenant_id, period, tz, watermark, versions, with_sla)
     else:
         late = [Period.parse(p) for p in adjusted]
+    measured: dict[str, list] = {}
     adjustments: list[ChargeLine] = []
     for closed in late:
         usage = rate_period(states, closed, tz, query.gpu_rows(conn, tenant_id, closed, tz, watermark, cuts),
                             query.token_rows(conn, tenant_id, closed, tz, watermark, cuts)).usage  # fmt: skip
-        recomputed = [line for state in states for line in charges_for_period(state, closed, tz, usage)]
+        recomputed, credits = _sla_lines(conn, tenant_id, states, closed, tz, usage, sla_lit, measured)
         charged = invoices.charged_lines(conn, tenant_id, closed, before_seq)
-        adjustments.extend(adjustment_lines(closed, charged, recomputed, tz))
-    drafts = assemble_invoices(tenant_id, period, tz, states, rated.usage, None, adjustments)
+        adjustments.extend(adjustment_lines(closed, charged, [*recomputed, *credits], tz))
+    _, credits = _sla_lines(conn, tenant_id, states, period, tz, rated.usage, sla_lit, measured)
+    drafts = assemble_invoices(tenant_id, period, tz, states, rated.usage, None, adjustments, credits)
     unrated = sum(row.card_seconds for row in rated.unrated_gpu)
     inputs = {
         "contract_versions": versions,
@@ -121,6 +158,8 @@ def assemble(
         "unrated_card_seconds": unrated,
         "unrated_tokens": sum(row.tokens for row in rated.unrated_tokens),
     }
+    if measured:
+        inputs["sla_lit"] = measured
     return Assembled(drafts, inputs)
 
 
@@ -158,6 +197,8 @@ def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetim
         close_seq = closes.next_close_seq(conn)
         ids = [_issue(conn, draft, tz, close_seq, now) for draft in assembled.drafts]
         closes.record_close(conn, tenant_id, period, close_seq, now, watermark, assembled.inputs, ids)
+        outbox.emit(conn, "period.closed", {"tenant_id": tenant_id, "period": str(period),
+                                            "closed_at": instant_to_json(now), "invoice_ids": ids})  # fmt: skip
         return ids
 
 
@@ -198,4 +239,6 @@ def _issue(conn: Connection, draft: InvoiceDraft, tz: str, close_seq: int, issue
     number = numbering.allocate(conn, numbering.INVOICE_SERIES, draft.currency, issued_at)
     invoices.insert_invoice(conn, invoice_id, number, draft, tz, close_seq, issued_at)
     balances.add_to_balance(conn, draft.tenant_id, draft.currency, invoiced=draft.total)
+    parties.record(conn, invoice_id, draft.tenant_id, tz, issued_at)
+    outbox.emit(conn, "invoice.issued", invoice_json(conn, invoice_id))
     return invoice_id

@@ -11,7 +11,7 @@ gives the month close a point to serialise with: a close that locks the tenant's
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from billing.core.contract_payload import contract_from_payload, parse_amendment
 from billing.core.contracts import ContractAmended, ContractSigned, ContractState, ContractTerminated, apply
 from billing.core.lines import ChargeLine
 from billing.core.money import round_money, to_json
-from billing.core.periods import Period, Zone, instant_to_json
+from billing.core.periods import Period, Zone, instant_to_json, period_of
 from billing.core.terms import (
     amendment_penalty_lines,
     closed_end,
@@ -40,7 +40,7 @@ from billing.core.terms import (
     validate_amendment,
 )
 from billing.services import catalog as catalog_service
-from billing.services import tenants
+from billing.services import suppliers, supply, tenants
 from billing.services.close import close_lock_key
 from billing.store.contract_streams import contract_states, every_contract, load
 from billing.store.tables import contracts
@@ -54,12 +54,13 @@ CONTRACT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 # --- reading --------------------------------------------------------------------------------------
 
 
-def tenant_of(conn: Connection, contract_id: str) -> str:
-    """The tenant a contract belongs to (from the projection); NotFound when there is no such contract."""
-    tenant_id = conn.execute(select(contracts.c.tenant_id).where(contracts.c.id == contract_id)).scalar()
-    if tenant_id is None:
+def tenant_of(conn: Connection, contract_id: str) -> str | None:
+    """The tenant a contract belongs to (from the projection), None for a payable contract (it has a
+    supplier instead); NotFound when there is no such contract."""
+    row = conn.execute(select(contracts.c.tenant_id).where(contracts.c.id == contract_id)).first()
+    if row is None:
         raise NotFound(f"contract {contract_id} not found", [{"field": "contract_id", "reason": "not found"}])
-    return tenant_id
+    return row.tenant_id
 
 
 def tenant_states(conn: Connection, tenant_id: str) -> list[ContractState]:
@@ -69,6 +70,13 @@ def tenant_states(conn: Connection, tenant_id: str) -> list[ContractState]:
 
 def _timezone(conn: Connection, tenant_id: str) -> str:
     return tenants.get(conn, tenant_id)["timezone"]
+
+
+def zone_of(conn: Connection, terms) -> str:
+    """The timezone a contract's months count in: its tenant's, or its supplier's when payable."""
+    if terms.payable:
+        return suppliers.get(conn, terms.supplier_id)["timezone"]
+    return _timezone(conn, terms.tenant_id)
 
 
 # --- views (JSON) ---------------------------------------------------------------------------------
@@ -147,6 +155,14 @@ def _quote_json(state: ContractState, quote, notice_given_at: datetime | None) -
 # --- the month-close hook ---------------------------------------------------------------------------
 
 
+def _assert_open(conn: Connection, terms, instant: datetime, tz: Zone) -> None:
+    """The closed-period check for a contract's own party: its tenant's closes, or its supplier's bills."""
+    if terms.payable:
+        supply.assert_supplier_period_open(conn, terms.supplier_id, instant, tz)
+    else:
+        assert_not_in_closed_period(conn, terms.tenant_id, instant, tz)
+
+
 def assert_not_in_closed_period(conn: Connection, tenant_id: str, instant: datetime, tz: Zone | None = None) -> None:
     """PeriodAlreadyClosed (409) when a change effective at ``instant`` would alter a closed period (SPEC §7).
 
@@ -171,6 +187,7 @@ def assert_not_in_closed_period(conn: Connection, tenant_id: str, instant: datet
 def _project(conn: Connection, state: ContractState, tz: Zone, *, new: bool = False) -> None:
     values = {
         "tenant_id": state.terms.tenant_id,
+        "supplier_id": state.terms.supplier_id,
         "currency": state.currency,
         "version": state.version,
         "state": projection_state(state, tz),
@@ -192,7 +209,7 @@ def _load_for_change(conn: Connection, contract_id: str, expected_version: int |
             f"contract {contract_id} changed concurrently (now at version {locked}, expected {wanted})",
             [{"field": "version", "reason": "another change was recorded first; reload and retry"}],
         )
-    return state, _timezone(conn, state.terms.tenant_id)
+    return state, zone_of(conn, state.terms)
 
 
 def sign(conn: Connection, payload: object, *, actor: str, now: datetime | None = None) -> dict[str, Any]:
@@ -203,9 +220,11 @@ def sign(conn: Connection, payload: object, *, actor: str, now: datetime | None 
     if not isinstance(payload, dict):
         raise ValidationFailed.of("body", "must be a JSON object")
     tenant = None
-    if isinstance(payload.get("tenant_id"), str):
+    party_field = "supplier_id" if "supplier_id" in payload else "tenant_id"
+    if isinstance(payload.get(party_field), str):
         try:
-            tenant = tenants.get(conn, payload["tenant_id"])
+            lookup = suppliers.get if party_field == "supplier_id" else tenants.get
+            tenant = lookup(conn, payload[party_field])
         except NotFound:
             tenant = None
     problems: list[dict[str, str]] = []
@@ -221,8 +240,9 @@ def sign(conn: Connection, payload: object, *, actor: str, now: datetime | None 
         problems.extend(error.details)
     if isinstance(payload.get("id"), str) and not CONTRACT_ID.match(payload["id"]):
         problems.append({"field": "id", "reason": "letters, digits and . _ : - only, at most 128"})
-    if tenant is None and isinstance(payload.get("tenant_id"), str):
-        problems.append({"field": "tenant_id", "reason": f"no tenant {payload['tenant_id']!r}; create it first"})
+    if tenant is None and isinstance(payload.get(party_field), str):
+        what = party_field.removesuffix("_id")
+        problems.append({"field": party_field, "reason": f"no {what} {payload[party_field]!r}; create it first"})
     if problems:
         raise ValidationFailed(f"contract has {len(problems)} invalid field(s)", problems)
     stream = stream_of(terms.id)
@@ -230,6 +250,7 @@ def sign(conn: Connection, payload: object, *, actor: str, now: datetime | None 
         raise Conflict(f"contract {terms.id} exists", [{"field": "id", "reason": "already taken"}])
     event = ContractSigned(terms=terms, recorded_at=now or datetime.now(UTC), actor=actor)
     state = apply(None, event)
+    supply.check(conn, state, tenant["timezone"])
     # stamped with the signing instant: the scheduler compares it with each period's due time
     streams.append(conn, stream, 0, [("ContractSigned", event_to_json(event)["data"])], actor, event.recorded_at)
     _project(conn, state, tenant["timezone"], new=True)
@@ -239,7 +260,7 @@ def sign(conn: Connection, payload: object, *, actor: str, now: datetime | None 
 def get(conn: Connection, contract_id: str, at: str | None = None, *, now: datetime | None = None) -> dict[str, Any]:
     """GET /v1/contracts/{id}: the contract at ``at`` (RFC 3339 or a local date), by default now."""
     state = load(conn, contract_id)
-    tz = _timezone(conn, state.terms.tenant_id)
+    tz = zone_of(conn, state.terms)
     instant = parse_instant(at, field="at", tz=tz) if at is not None else now or datetime.now(UTC)
     return contract_view(state, tz, instant)
 
@@ -261,7 +282,7 @@ def amend(conn: Connection, contract_id: str, payload: object, *, actor: str,
     """
     state, tz = _load_for_change(conn, contract_id, expected_version)
     item_id, changes, effective_at = parse_amendment(payload, tz)
-    assert_not_in_closed_period(conn, state.terms.tenant_id, effective_at, tz)
+    _assert_open(conn, state.terms, effective_at, tz)
     validate_amendment(state, item_id, changes, effective_at, tz)
     lines = amendment_penalty_lines(state, item_id, changes, effective_at, tz)
     event = ContractAmended(
@@ -274,6 +295,7 @@ def amend(conn: Connection, contract_id: str, payload: object, *, actor: str,
         actor=actor,
     )
     amended = apply(state, event)
+    supply.check(conn, amended, tz)
     data = event_to_json(event)["data"]
     streams.append(conn, stream_of(contract_id), state.version, [("ContractAmended", data)], actor)
     _project(conn, amended, tz)
@@ -290,10 +312,33 @@ def termination_quote_json(conn: Connection, contract_id: str, effective_at: str
                            notice_given_at: str | None = None) -> dict[str, Any]:  # fmt: skip
     """GET /v1/contracts/{id}/termination-quote: the figures terminating would produce, without acting."""
     state = load(conn, contract_id)
-    tz = _timezone(conn, state.terms.tenant_id)
+    tz = zone_of(conn, state.terms)
     query = {"effective_at": effective_at, "notice_given_at": notice_given_at}
     effective, notice = parse_termination({key: value for key, value in query.items() if value is not None}, tz)
-    return _quote_json(state, termination_quote(state, effective, notice, tz), notice)
+    quote = _quote_json(state, termination_quote(state, effective, notice, tz), notice)
+    credits = _sla_credits_if_terminated(conn, state, effective, notice, tz)
+    if credits is not None:
+        quote["sla_credits"] = lines_json(credits)
+    return quote
+
+
+def _sla_credits_if_terminated(conn: Connection, state: ContractState, effective_at: datetime,
+                               notice_given_at: datetime | None, tz: str) -> list[ChargeLine] | None:  # fmt: skip
+    """For a contract with SLA items: the `sla_credit` lines the last invoiced period (the one holding
+    `effective_at`) would carry, on the availability measured so far; None without SLA items."""
+    from billing.core.pricing import charges_for_period
+    from billing.core.sla import sla_credit_lines, sla_items
+    from billing.services.close import lit_under_items
+
+    if not sla_items([state]):
+        return None
+    ended = apply(state, ContractTerminated(contract_id=state.id, effective_at=effective_at,
+                                            notice_given_at=notice_given_at or effective_at,
+                                            version=state.version + 1, recorded_at=datetime.now(UTC), actor="quote"))
+    period = period_of(effective_at - timedelta(microseconds=1), tz)
+    charges = charges_for_period(ended, period, tz)
+    lit = lit_under_items(conn, state.terms.tenant_id, [ended], period, tz)
+    return sla_credit_lines([ended], period, tz, lit, charges)
 
 
 def terminate(conn: Connection, contract_id: str, payload: object, *, actor: str,
@@ -302,7 +347,7 @@ def terminate(conn: Connection, contract_id: str, payload: object, *, actor: str
     ``ContractTerminated``; returns the quote's figures (penalty or notice_in_lieu lines) and the version."""
     state, tz = _load_for_change(conn, contract_id, expected_version)
     effective_at, notice_given_at = parse_termination(payload, tz)
-    assert_not_in_closed_period(conn, state.terms.tenant_id, effective_at, tz)
+    _assert_open(conn, state.terms, effective_at, tz)
     quote = termination_quote(state, effective_at, notice_given_at, tz)
     event = ContractTerminated(
         contract_id=contract_id,
@@ -320,17 +365,22 @@ def terminate(conn: Connection, contract_id: str, payload: object, *, actor: str
     return {**_quote_json(state, quote, notice_given_at), "version": terminated.version}
 
 
-def list_contracts(conn: Connection, tenant_id: str | None, *, cursor: str | None = None, limit: int = 100) -> dict:
-    """GET /v1/contracts?tenant_id=: projection rows by id, ``{"items", "next_cursor"}``."""
+def list_contracts(conn: Connection, tenant_id: str | None, *, cursor: str | None = None, limit: int = 100,
+                   supplier_id: str | None = None) -> dict:  # fmt: skip
+    """GET /v1/contracts?tenant_id=&supplier_id=: projection rows by id, ``{"items", "next_cursor"}``
+    (``supplier_id`` lists a supplier's payable contracts)."""
     query = select(contracts).order_by(contracts.c.id).limit(limit)
     if tenant_id is not None:
         query = query.where(contracts.c.tenant_id == tenant_id)
+    if supplier_id is not None:
+        query = query.where(contracts.c.supplier_id == supplier_id)
     if cursor:
         query = query.where(contracts.c.id > cursor)
     items = [
         {
             "id": r.id,
             "tenant_id": r.tenant_id,
+            **({"supplier_id": r.supplier_id} if r.supplier_id is not None else {}),
             "currency": r.currency,
             "version": r.version,
             "start": r.state["terms"]["start"],
@@ -346,10 +396,10 @@ def list_contracts(conn: Connection, tenant_id: str | None, *, cursor: str | Non
 def rebuild_projection(conn: Connection) -> int:
     """Drop the ``contracts`` projection and refold every ``contract:*`` stream into it; returns the count."""
     conn.execute(delete(contracts))
-    zones: dict[str, str] = {}
+    zones: dict[tuple[bool, str], str] = {}
     states = every_contract(conn)
     for state in states:
-        tenant_id = state.terms.tenant_id
-        zones.setdefault(tenant_id, _timezone(conn, tenant_id))
-        _project(conn, state, zones[tenant_id], new=True)
+        key = (state.terms.payable, state.terms.party_id)
+        zones.setdefault(key, zone_of(conn, state.terms))
+        _project(conn, state, zones[key], new=True)
     return len(states)

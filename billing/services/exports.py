@@ -24,10 +24,14 @@ _LINES = """
     SELECT i.number, i.period, (i.issued_at AT TIME ZONE t.timezone)::date, i.tenant_id, t.name,
            l.contract_id, coalesce(l.item_id, ''), l.kind, l.description, l.charged_period,
            l.period_start AT TIME ZONE t.timezone, l.period_end AT TIME ZONE t.timezone, t.timezone,
-           l.quantity, l.unit, l.unit_price, l.amount, l.tax_rate, l.tax, l.amount + l.tax, i.currency
+           l.quantity, l.unit, l.unit_price, l.amount, l.tax_rate, l.tax, l.amount + l.tax, i.currency,
+           coalesce((SELECT string_agg(f.number, ' ' ORDER BY f.issued_on, f.number) FROM fapiao f
+                      WHERE f.invoice_id = i.id), ''),
+           (p.due_at AT TIME ZONE t.timezone)::date
       FROM invoices i
       JOIN invoice_lines l ON l.invoice_id = i.id
       JOIN tenants t ON t.id = i.tenant_id
+      LEFT JOIN invoice_parties p ON p.invoice_id = i.id
      WHERE i.period = :p
      ORDER BY i.number, l.position
 """

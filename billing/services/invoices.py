@@ -7,7 +7,7 @@ An invoice is never changed: a correction is a credit note against it, numbered 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +15,13 @@ from sqlalchemy import Connection, text
 
 from billing.core.money import parse_amount, to_json
 from billing.core.periods import Period, instant_to_json
-from billing.store import numbering
+from billing.services.receivables import invoice_figures
+from billing.store import fapiao as fapiao_store
+from billing.store import numbering, outbox
 from billing.store.balances import add_to_balance
 from billing.store.invoices import line_from_row
-from kashi.errors import CreditExceedsRemaining, NotFound, ValidationFailed
+from kashi import streams
+from kashi.errors import Conflict, CreditExceedsRemaining, NotFound, ValidationFailed
 
 
 def _not_found(invoice_id: str) -> NotFound:
@@ -68,7 +71,9 @@ def _is_invoice_number(value: str) -> bool:
 
 
 def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
-    """The JSON of invoice rows, their lines read in one query."""
+    """The JSON of invoice rows, their lines read in one query; with the fapiao recorded for each and
+    what it still owes (due date, amounts credited, paid and due, status: derived, never stored)."""
+
     lines: dict[str, list[dict[str, Any]]] = {row.id: [] for row in rows}
     if rows:
         for line in conn.execute(
@@ -77,12 +82,82 @@ def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
             {"ids": list(lines)},
         ):
             lines[line.invoice_id].append(line_from_row(line).to_json())
+    fapiao = fapiao_of(conn, [row.id for row in rows])
+    figures = invoice_figures(conn, rows)
     return [
         {"id": row.id, "number": row.number, "tenant_id": row.tenant_id, "period": row.period,
          "currency": row.currency, "issued_at": instant_to_json(row.issued_at), "lines": lines[row.id],
-         "subtotal": to_json(row.subtotal), "tax": to_json(row.tax), "total": to_json(row.total)}
+         "subtotal": to_json(row.subtotal), "tax": to_json(row.tax), "total": to_json(row.total),
+         **figures[row.id], "fapiao": fapiao.get(row.id, [])}
         for row in rows
     ]  # fmt: skip
+
+
+def fapiao_of(conn: Connection, invoice_ids: list[str]) -> dict[str, list[dict[str, str]]]:
+    """The fapiao recorded against each invoice, by issue date and number."""
+    found: dict[str, list[dict[str, str]]] = {i: [] for i in invoice_ids}
+    for r in fapiao_store.of_invoices(conn, invoice_ids):
+        found[r.invoice_id].append(_fapiao_json(r))
+    return found
+
+
+def _fapiao_json(row) -> dict[str, str]:
+    return {"number": row.number, "issued_on": row.issued_on.isoformat(), "kind": row.kind,
+            "recorded_at": instant_to_json(row.recorded_at)}  # fmt: skip
+
+
+FAPIAO_KINDS = ("general", "special")
+"""普票 (general VAT fapiao) and 专票 (special VAT fapiao)."""
+
+
+def record_fapiao(conn: Connection, invoice_id: str, number: str, issued_on: date, kind: str, *,
+                  actor: str, tenant_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+    """Record that the tax system issued fapiao `number` for the invoice: a `FapiaoRecorded` event on the
+    invoice's stream `invoice:<id>`, projected into `fapiao`. The same number again for the same invoice
+    changes nothing; a number already recorded for another invoice is a Conflict."""
+    problems = []
+    number = number.strip() if isinstance(number, str) else ""
+    if not number or len(number) > 64:
+        problems.append({"field": "number", "reason": "must be a non-empty fapiao number of at most 64 characters"})
+    if kind not in FAPIAO_KINDS:
+        problems.append({"field": "kind", "reason": "must be general (普票) or special (专票)"})
+    if problems:
+        raise ValidationFailed("invalid fapiao", problems)
+    invoice = invoice_row(conn, invoice_id, tenant_id=tenant_id, lock=True)
+    existing = fapiao_store.by_number(conn, number)
+    if existing is not None:
+        if existing.invoice_id != invoice.id:
+            raise Conflict(f"fapiao {number} is already recorded for another invoice",
+                           [{"field": "number", "reason": "already recorded"}])
+        return invoice_json(conn, invoice.id)
+    stream = f"invoice:{invoice.id}"
+    data = {"number": number, "issued_on": issued_on.isoformat(), "kind": kind}
+    stored = streams.append(conn, stream, streams.current_version(conn, stream), [("FapiaoRecorded", data)], actor)
+    project_fapiao(conn, invoice.id, data, stored[0].recorded_at)
+    return invoice_json(conn, invoice.id)
+
+
+def project_fapiao(conn: Connection, invoice_id: str, data: dict[str, str], recorded_at: datetime) -> None:
+    fapiao_store.insert(conn, invoice_id, data, recorded_at)
+
+
+def rebuild_fapiao(conn: Connection) -> int:
+    """Refill `fapiao` from every invoice stream."""
+    rows = fapiao_store.recorded_events(conn)
+    for row in rows:
+        project_fapiao(conn, row.stream_id.removeprefix("invoice:"), row.data, row.recorded_at)
+    return len(rows)
+
+
+def by_number(conn: Connection, number: str, *, tenant_id: str | None = None) -> dict[str, Any]:
+    """The invoice numbered `number` (NotFound when none, or another tenant's)."""
+    invoice_id = conn.execute(text("SELECT id FROM invoices WHERE number = :n"), {"n": number}).scalar()
+    if invoice_id is None:
+        raise NotFound(f"invoice {number} not found", [{"field": "number", "reason": "not found"}])
+    try:
+        return invoice_json(conn, invoice_id, tenant_id=tenant_id)
+    except NotFound:
+        raise NotFound(f"invoice {number} not found", [{"field": "number", "reason": "not found"}]) from None
 
 
 def credit_notes(conn: Connection, invoice_id: str, *, tenant_id: str | None = None) -> dict[str, Any]:
@@ -115,6 +190,9 @@ def issue_credit_note(conn: Connection, invoice_id: str, payload: object, *, now
     """
     if not isinstance(payload, dict):
         raise ValidationFailed.of("body", "must be a JSON object with amount and reason")
+    unknown = sorted(set(payload) - {"amount", "reason"})
+    if unknown:
+        raise ValidationFailed("invalid credit note", [{"field": k, "reason": "unknown field"} for k in unknown])
     amount = parse_amount(payload.get("amount"), field="amount")
     reason = payload.get("reason")
     problems = []
@@ -145,4 +223,6 @@ def issue_credit_note(conn: Connection, invoice_id: str, payload: object, *, now
     )  # fmt: skip
     add_to_balance(conn, invoice.tenant_id, invoice.currency, credited=amount)
     row = conn.execute(text("SELECT * FROM credit_notes WHERE id = :id"), {"id": note_id}).one()
-    return _note_json(row)
+    note = _note_json(row)
+    outbox.emit(conn, "credit_note.issued", note)
+    return note

@@ -16,15 +16,18 @@ from sqlalchemy import Connection, text
 
 from billing.core.money import parse_amount, to_json, validate_currency
 from billing.core.periods import instant_to_json, require_aware
+from billing.services.receivables import allocations_of
 from billing.services.tenants import get as get_tenant
+from billing.store import outbox
 from billing.store.balances import add_to_balance
-from kashi.errors import Conflict, ValidationFailed
+from kashi.errors import Conflict, NotFound, ValidationFailed
 
 
 def _parse(payload: object) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise ValidationFailed.of("body", "must be a JSON object")
-    problems: list[dict[str, str]] = []
+    allowed = {"tenant_id", "amount", "currency", "received_at", "reference", "invoice_id"}
+    problems: list[dict[str, str]] = [{"field": k, "reason": "unknown field"} for k in sorted(set(payload) - allowed)]
 
     def check(field: str, parse):
         try:
@@ -44,10 +47,13 @@ def _parse(payload: object) -> dict[str, Any]:
         problems.append({"field": "tenant_id", "reason": "must be a tenant id"})
     if not isinstance(reference, str) or not reference.strip():
         problems.append({"field": "reference", "reason": "must be a non-empty string"})
+    invoice_id = payload.get("invoice_id")
+    if invoice_id is not None and (not isinstance(invoice_id, str) or not invoice_id):
+        problems.append({"field": "invoice_id", "reason": "must be an invoice id, or absent"})
     if problems:
         raise ValidationFailed("invalid payment", problems)
     return {"tenant_id": tenant_id, "amount": amount, "currency": currency, "received_at": received_at,
-            "reference": reference.strip()}  # fmt: skip
+            "reference": reference.strip(), "invoice_id": invoice_id}  # fmt: skip
 
 
 def _instant(value: object) -> datetime:
@@ -64,32 +70,60 @@ def record_payment(conn: Connection, payload: object) -> tuple[dict[str, Any], b
     """Record a payment; returns (payment JSON, created). A resend returns the first, created False."""
     payment = _parse(payload)
     get_tenant(conn, payment["tenant_id"])
+    if payment["invoice_id"] is not None:
+        _check_named_invoice(conn, payment)
     row = conn.execute(
-        text("""INSERT INTO payments (id, tenant_id, reference, amount, currency, received_at)
-                VALUES (:id, :tenant_id, :reference, :amount, :currency, :received_at)
+        text("""INSERT INTO payments (id, tenant_id, reference, amount, currency, received_at, invoice_id)
+                VALUES (:id, :tenant_id, :reference, :amount, :currency, :received_at, :invoice_id)
                 ON CONFLICT (tenant_id, reference) DO NOTHING RETURNING *"""),
         {"id": f"pay_{uuid.uuid4().hex[:20]}", **payment},
     ).first()
     if row is not None:
         add_to_balance(conn, row.tenant_id, row.currency, paid=row.amount)
-        return payment_json(row), True
+        body = payment_json(row, conn)
+        outbox.emit(conn, "payment.recorded", body)
+        return body, True
     first = conn.execute(text("SELECT * FROM payments WHERE tenant_id = :t AND reference = :r"),
                          {"t": payment["tenant_id"], "r": payment["reference"]}).one()  # fmt: skip
-    if first.amount != payment["amount"] or first.currency != payment["currency"]:
+    if (first.amount, first.currency, first.invoice_id) != (payment["amount"], payment["currency"],
+                                                            payment["invoice_id"]):
         raise Conflict(
             f"payment reference {payment['reference']!r} is already recorded with {to_json(first.amount)} "
             f"{first.currency}",
             [{"field": "reference", "reason": "already used by another payment of this tenant"}],
         )
-    return payment_json(first), False
+    return payment_json(first, conn), False
 
 
-def payment_json(row) -> dict[str, Any]:
-    return {
+def _check_named_invoice(conn: Connection, payment: dict[str, Any]) -> None:
+    row = conn.execute(text("SELECT tenant_id, currency FROM invoices WHERE id = :i"),
+                       {"i": payment["invoice_id"]}).first()  # fmt: skip
+    if row is None or row.tenant_id != payment["tenant_id"]:
+        raise ValidationFailed.of("invoice_id", "no such invoice of this tenant")
+    if row.currency != payment["currency"]:
+        raise ValidationFailed.of("invoice_id", f"the invoice is in {row.currency}, the payment in "
+                                                f"{payment['currency']}")
+
+
+def payment_json(row, conn: Connection | None = None) -> dict[str, Any]:
+    """The payment; with `conn`, also where it went: `allocations` to invoices and what is `unallocated`
+    (the tenant's credit balance, taken by the next invoices), derived from the documents."""
+    body = {
         "id": row.id, "tenant_id": row.tenant_id, "reference": row.reference, "amount": to_json(row.amount),
         "currency": row.currency, "received_at": instant_to_json(row.received_at),
-        "recorded_at": instant_to_json(row.recorded_at),
+        "recorded_at": instant_to_json(row.recorded_at), "invoice_id": row.invoice_id,
     }  # fmt: skip
+    if conn is not None:
+        body.update(allocations_of(conn, row))
+    return body
+
+
+def get_payment(conn: Connection, payment_id: str, *, tenant_id: str | None = None) -> dict[str, Any]:
+    """The payment with its allocations; NotFound when missing or (with `tenant_id`) another tenant's."""
+    row = conn.execute(text("SELECT * FROM payments WHERE id = :id"), {"id": payment_id}).first()
+    if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+        raise NotFound(f"payment {payment_id} not found", [{"field": "payment_id", "reason": "not found"}])
+    return payment_json(row, conn)
 
 
 def list_payments(conn: Connection, tenant_id: str | None, after: str | None, limit: int) -> list[dict[str, Any]]:

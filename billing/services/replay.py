@@ -4,7 +4,14 @@ Projections, and what each is the fold of:
 - `gpu_coverage`, `usage_conflicts`, `gpu_hourly`, `token_hourly`: the usage log `usage_events` in seq
   order, through the same pure rules as ingest (`metering.rollups.claim`, `gpu_rollup`, `token_rollup`);
 - `contracts`: each `contract:<id>` stream folded (`billing.contracts.fold`);
-- `gpu_models`: the catalog stream; `balances`: invoices − credit notes − payments.
+- `gpu_models`, `gpu_model_prices`: the catalog stream; `balances`: invoices − credit notes − payments;
+- `suppliers`, `market_rents`, `contracts_at_risk`: the `supplier:*`, `market:*` and `risk:*` streams;
+  supplier bills are re-assembled from their closes' stored inputs like invoices.
+- `tenant_profiles`: each `tenant:<id>` stream; `fapiao`: the `FapiaoRecorded` events of `invoice:<id>` streams;
+  `webhook_endpoints`: each `webhook:<id>` stream.
+- `gpu_status_coverage`, `gpu_status_hourly`, `fleet_hourly`, `tenant_fleet_hourly`, `fleet_gpus`: the
+  same log's `gpu.status` and `gpu.usage` (`metering.fleet_store.record_fleet`), and the `fleet:<gpu>`
+  retirement streams;
 
 `rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
@@ -23,13 +30,20 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from billing.core.periods import Period
+from billing.services import market, risk, suppliers
 from billing.services.catalog import rebuild_projection
 from billing.services.close import assemble
 from billing.services.contracts import projection_state
+from billing.services.invoices import rebuild_fapiao
+from billing.services.supplier_bills import verify_bills
+from billing.services.tenants import rebuild_profiles
+from billing.services.webhooks import rebuild_endpoints
 from billing.store import tenants
 from billing.store.contract_streams import contract_states
 from billing.store.invoices import line_row
 from metering.events import UsageRecord
+from metering.fleet import FLEET_COLUMNS, FLEET_TABLES, rebuild_retirements
+from metering.fleet_store import record_fleet
 from metering.rollups import claim, gpu_rollup, token_rollup
 from metering.store import (
     INGEST_FENCE,
@@ -40,16 +54,25 @@ from metering.store import (
     load_coverage,
 )
 
-USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly")
-PROJECTIONS = (*USAGE_TABLES, "contracts", "gpu_models", "balances")
+USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
+PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "gpu_model_prices", "balances", "market_rents",
+               "contracts_at_risk", "tenant_profiles", "fapiao", "webhook_endpoints")
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
     "gpu_hourly": "tenant_id, contract_id, gpu_model, hour, card_seconds",
     "token_hourly": "tenant_id, contract_id, model, kind, hour, tokens",
-    "contracts": "id, tenant_id, currency, version, state",
+    "contracts": "id, tenant_id, supplier_id, currency, version, state",
+    "suppliers": "id, name, legal_name, tax_id, currency, timezone, created_at",
+    "market_rents": "gpu_model, version, unit, price, currency, cards_per_machine, observed_at, source, recorded_at",
+    "contracts_at_risk": "contract_id, tenant_id, since, saving, currency",
     "gpu_models": "name, fp16_tflops, source",
+    "gpu_model_prices": "name, list_price_per_card_hour",
+    **FLEET_COLUMNS,
     "balances": "tenant_id, currency, invoiced, credited, paid",
+    "tenant_profiles": "tenant_id, legal_name, tax_id, address, billing_email, payment_terms_days",
+    "fapiao": "number, invoice_id, issued_on, kind, recorded_at",
+    "webhook_endpoints": "id, url, events, secret, created_at, deleted_at",
 }
 """What a comparison looks at (`contracts.updated_at` is when the row was written, not state)."""
 
@@ -78,11 +101,13 @@ def rebuild_usage(conn: Connection) -> int:
     for chunk in rows.partitions():
         gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
         tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
+        status = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.status"]
         pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
         insert_pieces(conn, pieces)
         insert_conflicts(conn, conflicts)
         add_gpu_rollups(conn, gpu_rollup(pieces))
         add_token_rollups(conn, token_rollup(tokens))
+        record_fleet(conn, pieces, dict(gpu), status)
         count += len(chunk)
     return count
 
@@ -97,6 +122,15 @@ def rebuild_contracts(conn: Connection) -> int:
                         VALUES (:id, :t, :c, :v, CAST(:s AS jsonb))"""),
                 {"id": state.id, "t": tenant_id, "c": state.currency, "v": state.version,
                  "s": _json(projection_state(state, tz))},
+            )  # fmt: skip
+            count += 1
+    for supplier_id, tz in conn.execute(text("SELECT id, timezone FROM suppliers")).all():
+        for state in contract_states(conn, supplier_id, party="supplier_id"):
+            conn.execute(
+                text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
+                        VALUES (:id, NULL, :s, :c, :v, CAST(:st AS jsonb))"""),
+                {"id": state.id, "s": supplier_id, "c": state.currency, "v": state.version,
+                 "st": _json(projection_state(state, tz))},
             )  # fmt: skip
             count += 1
     return count
@@ -117,9 +151,16 @@ def rebuild_balances(conn: Connection) -> int:
 def _rebuild_all(conn: Connection) -> dict[str, int]:
     return {
         "usage events": rebuild_usage(conn),
+        "suppliers": suppliers.rebuild_projection(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
+        "gpu retirements": rebuild_retirements(conn),
         "balances": rebuild_balances(conn),
+        "market rents": market.rebuild_projection(conn),
+        "contracts at risk": risk.rebuild_projection(conn),
+        "tenant profiles": rebuild_profiles(conn),
+        "fapiao": rebuild_fapiao(conn),
+        "webhook endpoints": rebuild_endpoints(conn),
     }
 
 
@@ -127,7 +168,8 @@ def rebuild_in_place(engine: Engine) -> dict[str, int]:
     """Empty every projection and rebuild it from the events, in one transaction (ingest waits)."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        conn.execute(text("LOCK TABLE contracts, balances IN EXCLUSIVE MODE"))
+        conn.execute(text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk "
+                          "IN EXCLUSIVE MODE"))
         for table in PROJECTIONS:
             conn.execute(text(f"DELETE FROM {table}"))
         return _rebuild_all(conn)
@@ -149,6 +191,7 @@ def verify_all(engine: Engine) -> list[str]:
         _rebuild_all(conn)
         differences = [d for table in PROJECTIONS for d in _compare(conn, schema, table)]
         differences += verify_invoices(conn)
+        differences += verify_bills(conn)
         transaction.rollback()
     return differences
 
@@ -176,7 +219,7 @@ def verify_invoices(conn: Connection) -> list[str]:
         tz = inputs["timezone"]
         assembled = assemble(conn, close.tenant_id, Period.parse(close.period), tz, close.watermark,
                              contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
-                             before_seq=close.close_seq)  # fmt: skip
+                             before_seq=close.close_seq, sla_lit=inputs.get("sla_lit", {}))  # fmt: skip
         stored = {row.currency: row for row in conn.execute(
             text("SELECT * FROM invoices WHERE close_seq = :s"), {"s": close.close_seq})}  # fmt: skip
         replayed = {draft.currency: draft for draft in assembled.drafts}

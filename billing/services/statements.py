@@ -20,7 +20,8 @@ from sqlalchemy import Connection, text
 from billing.core.money import to_json
 from billing.core.periods import Period, instant_to_json
 from billing.core.statement import ZERO, CurrencyStatement, Document, assemble, main_currency
-from billing.services import tenants
+from billing.services import parties, tenants
+from billing.services.receivables import invoice_figures
 from kashi.errors import ValidationFailed
 
 _STATEMENT = """
@@ -57,7 +58,7 @@ def _description(kind: str, about: str, refers_to: str) -> str:
     if kind == "invoice":
         return f"账单 Invoice for {about}"
     if kind == "credit_note":
-        return f"红字 Credit note on {refers_to}: {about}"
+        return f"贷记单 Credit note on {refers_to}: {about}"
     return "收款 Payment received"
 
 
@@ -104,7 +105,9 @@ def statement_json(conn: Connection, tenant_id: str, period: Period) -> dict[str
     tz = tenant["timezone"]
     main = main_currency(tenant["currency"], {*opening, *(d.currency for d in documents)})
     lead = next((p for p in pages if p.currency == main), CurrencyStatement(main, opening.get(main, ZERO), ()))
+    _add_receivables(conn, listings)
     head = _page_json(lead, tz, listings)
+    party = parties.current(conn, tenant_id)
     return {
         "tenant_id": tenant["id"],
         "tenant_name": tenant["name"],
@@ -114,7 +117,22 @@ def statement_json(conn: Connection, tenant_id: str, period: Period) -> dict[str
         "period_end": instant_to_json(period.end(tz)),
         **{key: head[key] for key in _LEAD},
         "currencies": [_page_json(page, tz, listings) for page in pages],
+        "issuer": party["issuer"],
+        "bill_to": party["tenant"],
     }
+
+
+def _add_receivables(conn: Connection, listings: dict[tuple[str, str], dict[str, str]]) -> None:
+    """Each listed invoice gains its due date, status and amount due today (derived, never stored)."""
+    ids = [doc_id for kind, doc_id in listings if kind == "invoice"]
+    if not ids:
+        return
+    rows = conn.execute(text("SELECT id, tenant_id, currency FROM invoices WHERE id = ANY(:ids)"), {"ids": ids}).all()
+    figures_of = invoice_figures(conn, rows)
+    for invoice_id in ids:
+        figures = figures_of[invoice_id]
+        listings[("invoice", invoice_id)].update(
+            {k: figures[k] for k in ("due_at", "status", "amount_paid", "amount_due")})
 
 
 def _page_json(page: CurrencyStatement, tz: str, listings: dict[tuple[str, str], dict[str, str]]) -> dict[str, Any]:

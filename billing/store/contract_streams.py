@@ -6,6 +6,7 @@ Every contract is the fold of its stream; the stream id is spelled once, in
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import datetime
 
@@ -17,12 +18,17 @@ from kashi import streams
 from kashi.errors import NotFound
 from kashi.tables import stream_events
 
+PARTIES = {"tenant_id": "tenant_id", "supplier_id": "supplier_id"}
+"""Whose contracts: a tenant's (receivable) or a supplier's (payable, SPEC §17)."""
 
-def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None) -> list[ContractState]:
-    """The tenant's contracts folded from their streams, by id; `versions` caps each (replay), None = all."""
+
+def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None, *,
+                    party: str = "tenant_id") -> list[ContractState]:  # fmt: skip
+    """The tenant's contracts folded from their streams, by id; `versions` caps each (replay), None = all.
+    party="supplier_id" reads a supplier's payable contracts instead (`tenant_id` is then its id)."""
     ids = conn.execute(
-        text("""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern
-                AND version = 1 AND data->>'tenant_id' = :t ORDER BY stream_id"""),
+        text(f"""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern
+                AND version = 1 AND data->>'{PARTIES[party]}' = :t ORDER BY stream_id"""),
         {"t": tenant_id, "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
     ).scalars().all()  # fmt: skip
     if versions is not None:
@@ -41,6 +47,15 @@ def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] |
             continue
         events[contract_id].append(event_from_json(stored_event_json(row)))
     return [fold(events[i]) for i in ids]
+
+
+def ids_reselling(conn: Connection, reference: str) -> list[str]:
+    """The contracts signed with an item `supplied_by` `reference` ("<payable contract>/<item>", SPEC §17)."""
+    return conn.execute(
+        text("""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern AND version = 1
+                AND data->'items' @> CAST(:j AS jsonb) ORDER BY stream_id"""),
+        {"j": json.dumps([{"supplied_by": reference}]), "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
+    ).scalars().all()  # fmt: skip
 
 
 def load(conn: Connection, contract_id: str) -> ContractState:

@@ -1,7 +1,7 @@
 """Gapless document numbers per series, currency and year (SPEC §7): `KS-2026-000123`.
 
-Series "KS" numbers invoices, "KC" credit notes. CNY, the market's currency, has the plain form
-of the SPEC; any other currency carries its code so that two series never share a number:
+Series "KS" numbers invoices, "KC" credit notes, "KP" supplier bills (payable). CNY, the market's
+currency, has the plain form of the SPEC; any other currency carries its code so that two series never share a number:
 `KS-USD-2026-000007`. The year is the issue date's year in Asia/Shanghai, one calendar for the
 whole series whatever the tenant's timezone.
 
@@ -20,6 +20,8 @@ from sqlalchemy import Connection, text
 
 INVOICE_SERIES = "KS"
 CREDIT_NOTE_SERIES = "KC"
+SUPPLIER_BILL_SERIES = "KP"
+"""Bills our suppliers send us for capacity bought (SPEC §17): payable, apart from the KS- invoices."""
 PLAIN_CURRENCY = "CNY"
 NUMBERING_ZONE = ZoneInfo("Asia/Shanghai")
 """The calendar whose year a number carries."""

@@ -22,13 +22,15 @@ from kashi.db import metadata
 contracts = Table(
     "contracts", metadata,
     Column("id", Text, primary_key=True),
-    Column("tenant_id", Text, nullable=False),
+    Column("tenant_id", Text),
     Column("currency", Text, nullable=False),
     Column("version", Integer, nullable=False),
     Column("state", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("supplier_id", Text),
     Index("ix_contracts_tenant", "tenant_id"),
 )
+"""`tenant_id` for a contract we bill, `supplier_id` for capacity bought (payable, SPEC §17)."""
 
 # --- Month close, invoices, credit notes, payments (SPEC §7, §8) -------------------------------
 # Issued documents are immutable: migration 0003 puts triggers refusing UPDATE, DELETE and
@@ -134,3 +136,85 @@ balances = Table(
     Column("paid", Numeric(20, 2), nullable=False),
 )
 """A projection: balance = invoiced − credited − paid (SPEC §8); `kashi replay` rebuilds it."""
+
+# --- Market rents, breach risk, suppliers and their bills (SPEC §16, §17) -----------------------
+
+market_rents = Table(
+    "market_rents", metadata,
+    Column("gpu_model", Text, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("unit", Text, nullable=False),
+    Column("price", Numeric, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("cards_per_machine", Integer, nullable=False),
+    Column("observed_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+)
+"""A projection of the `market:<gpu_model>` streams: one row per observation (its stream version)."""
+
+contracts_at_risk = Table(
+    "contracts_at_risk", metadata,
+    Column("contract_id", Text, primary_key=True),
+    Column("tenant_id", Text, nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+    Column("saving", Numeric(20, 2), nullable=False),
+    Column("currency", Text, nullable=False),
+)
+"""A projection of the `risk:<contract id>` streams: the contracts whose last event is ContractAtRisk."""
+
+suppliers = Table(
+    "suppliers", metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("legal_name", Text),
+    Column("tax_id", Text),
+    Column("currency", Text, nullable=False),
+    Column("timezone", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+supplier_period_closes = Table(
+    "supplier_period_closes", metadata,
+    Column("supplier_id", Text, primary_key=True),
+    Column("period", Text, primary_key=True),
+    Column("close_seq", BigInteger, Identity(always=False), nullable=False, unique=True),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("inputs", JSONB, nullable=False),
+    Column("bill_ids", JSONB, nullable=False),
+)
+
+supplier_bills = Table(
+    "supplier_bills", metadata,
+    Column("id", Text, primary_key=True),
+    Column("number", Text, nullable=False, unique=True),
+    Column("supplier_id", Text, nullable=False),
+    Column("period", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("subtotal", Numeric(20, 2), nullable=False),
+    Column("tax", Numeric(20, 2), nullable=False),
+    Column("total", Numeric(20, 2), nullable=False),
+    Column("close_seq", BigInteger, nullable=False),
+    UniqueConstraint("supplier_id", "period", "currency", name="uq_supplier_bills_supplier_period_currency"),
+)
+"""What a supplier bills us for a period (numbered "KP-…"); immutable like invoices."""
+
+supplier_bill_lines = Table(
+    "supplier_bill_lines", metadata,
+    Column("bill_id", Text, ForeignKey("supplier_bills.id"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("contract_id", Text, nullable=False),
+    Column("item_id", Text),
+    Column("description", Text, nullable=False),
+    Column("quantity", Numeric, nullable=False),
+    Column("unit", Text, nullable=False),
+    Column("unit_price", Numeric, nullable=False),
+    Column("amount", Numeric(20, 2), nullable=False),
+    Column("tax_rate", Numeric, nullable=False),
+    Column("tax", Numeric(20, 2), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("charged_period", Text, nullable=False),
+)

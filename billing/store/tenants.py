@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, or_, select
 
 from kashi.errors import NotFound
 from kashi.tables import tenants
@@ -30,3 +30,20 @@ def zones(conn: Connection, only: Iterable[str] | None = None) -> list[tuple[str
     if only is not None:
         query = query.where(tenants.c.id.in_(list(only)))
     return [(row.id, row.timezone) for row in conn.execute(query)]
+
+
+def search(conn: Connection, q: str | None, *, after: str | None, limit: int) -> list[str]:
+    """Ids of tenants whose id or name contains ``q`` (case-insensitive; all when empty), by id,
+    after the id ``after``."""
+    query = select(tenants.c.id).order_by(tenants.c.id).limit(limit)
+    if q and q.strip():
+        pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(tenants.c.id.ilike(pattern, escape="\\"), tenants.c.name.ilike(pattern, escape="\\")))
+    if after:
+        query = query.where(tenants.c.id > after)
+    return list(conn.execute(query).scalars())
+
+
+def count(conn: Connection) -> int:
+    """How many tenants there are."""
+    return conn.execute(select(func.count()).select_from(tenants)).scalar_one()

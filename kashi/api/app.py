@@ -12,25 +12,37 @@ from prometheus_client import CollectorRegistry
 
 from kashi.api import errors, openapi
 from kashi.api.routes import (
+    breach_risk,
     catalog,
     contracts,
     events,
     exports,
+    fleet,
     health,
     invoices,
+    issuer,
+    margin,
+    market,
     payments,
     periods,
     rating,
+    receivables,
     statements,
+    supplier_bills,
+    suppliers,
     tenants,
     usage,
+    utilization,
+    webhooks,
 )
 from kashi.db import make_engine
 from kashi.metrics import REQUEST_SECONDS, PipelineCollector
 from kashi.settings import Settings
 from workers.broker import make_broker, receipts_of
 
-ROUTERS = (events, usage, rating, tenants, contracts, catalog, periods, invoices, payments, statements, exports)
+ROUTERS = (events, usage, rating, tenants, contracts, catalog, periods, invoices, payments, statements, exports,
+           market, breach_risk, suppliers, supplier_bills, margin, issuer, receivables, webhooks,
+           fleet, utilization)
 """Route modules mounted under ``/v1``, in this order; each exposes ``router``."""
 
 
@@ -73,5 +85,8 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
     app.include_router(health.router)
     for module in ROUTERS:
         app.include_router(module.router, prefix="/v1")
+    from kashi.console import mount
+
+    mount(app, settings)
     openapi.install(app)
     return app

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from kashi.cli import agent, close, demo, export, keys, up
+from kashi.cli import agent, close, demo, export, keys, report, up
 
 app = typer.Typer(help="Kashi (卡时): metering and billing for GPU compute rental.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -24,6 +24,7 @@ app.command()(close.scheduler)
 app.command()(close.replay)
 agent.mount(app)
 app.add_typer(export.export_app, name="export")
+app.add_typer(report.report_app, name="report")
 
 
 def main() -> None:

@@ -96,6 +96,16 @@ def test_second_up_on_the_same_data_dir_is_refused_naming_the_running_one(runnin
     assert all(pid_alive(pid) for pid in state["children"].values())
 
 
+def test_up_prints_the_console_url_and_serves_its_sign_in_page(running):
+    data_dir, port, state = running
+    deadline = time.monotonic() + 10
+    while f"Console: http://127.0.0.1:{port}/console" not in log_of(data_dir):
+        assert time.monotonic() < deadline, log_of(data_dir)[-2000:]
+        time.sleep(0.1)
+    page = httpx.get(f"http://127.0.0.1:{port}/console", follow_redirects=True, timeout=10)
+    assert page.status_code == 200 and 'name="csrf_token"' in page.text and "API key" in page.text
+
+
 def test_up_on_a_port_another_kashi_serves_is_refused_before_anything_starts(running, tmp_path):
     _, port, _ = running
     done = subprocess.run([*KASHI, "up", "--port", str(port)], env=env_for(tmp_path / "b"), capture_output=True,

@@ -203,7 +203,8 @@ def test_pdf_renders_the_chinese_name_and_the_balances(billed_tenant, operator_c
     # with the embedded TrueType font and with the STSong-Light fallback alike.
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(answer.content)).pages)
     assert "对账单 Statement 2026-10" in text and "深圳算力有限公司" in text and "宕机补偿" in text
-    assert "期末余额 Closing balance" in text and "10158.00" in text and "2120.00" in text
+    assert "期末余额 Closing balance" in text and "10,158.00" in text and "2,120.00" in text
+    assert "账单 Invoice" in text and "发票 Invoice" not in text and "客户 Bill to" in text
 
 
 def test_tenant_reads_its_own_finance_all_agent_none(kashi, uid, billed_tenant, new_tenant):

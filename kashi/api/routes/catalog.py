@@ -2,6 +2,7 @@
 
 
 from fastapi import APIRouter, Body
+from fastapi.responses import JSONResponse
 
 from billing.services import catalog as catalog_service
 from kashi.api.deps import ConnDep, Operator, Reader
@@ -10,8 +11,12 @@ router = APIRouter(tags=["catalog"])
 
 
 @router.post("/gpu-models", status_code=201)
-def add_gpu_model(conn: ConnDep, principal: Operator, payload: dict = Body(...)) -> dict:
-    return catalog_service.add(conn, payload, actor=f"key:{principal.key_id}")
+def add_gpu_model(conn: ConnDep, principal: Operator, payload: dict = Body(...)):
+    """Add a model (201), or set the `list_price_per_card_hour` of a known one (200)."""
+    actor = f"key:{principal.key_id}"
+    if catalog_service.is_price_update(conn, payload):
+        return JSONResponse(catalog_service.set_list_price(conn, payload, actor=actor), status_code=200)
+    return catalog_service.add(conn, payload, actor=actor)
 
 
 @router.get("/gpu-models")

@@ -31,9 +31,11 @@ def sign_contract(conn: ConnDep, principal: Operator, payload: dict = Body(...))
 
 @router.get("/contracts")
 def list_contracts(conn: ConnDep, principal: Reader, tenant_id: str | None = None, cursor: str | None = None,
-                   limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
+                   limit: int = Query(100, ge=1, le=1000), supplier_id: str | None = None) -> dict:  # fmt: skip
     tenant_id = listing_scope(principal, tenant_id)
-    return contracts_service.list_contracts(conn, tenant_id, cursor=cursor, limit=limit)
+    if principal.role == "tenant":
+        supplier_id = None  # a tenant lists its own contracts only
+    return contracts_service.list_contracts(conn, tenant_id, cursor=cursor, limit=limit, supplier_id=supplier_id)
 
 
 @router.get("/contracts/{contract_id}")

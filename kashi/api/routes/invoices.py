@@ -1,12 +1,14 @@
 """Invoices and credit notes: list, read as JSON or PDF, correct with a credit note."""
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from billing.services import invoices as invoice_store
-from billing.services import tenants
+from billing.services import parties, tenants
 from kashi.api.deps import ConnDep, Reader, listing_scope, require
 from kashi.api.pagination import page
 from kashi.errors import ValidationFailed
@@ -43,12 +45,38 @@ def _pdf(conn, invoice_id: str, principal: Principal) -> Response:
 
     invoice = invoice_store.invoice_json(conn, invoice_id, tenant_id=_scope(principal))
     tenant = tenants.get(conn, invoice["tenant_id"])
-    body = render_invoice(invoice, tenant_name=tenant["name"], timezone=tenant["timezone"])
+    body = render_invoice(invoice, parties=parties.of_invoice(conn, invoice), timezone=tenant["timezone"])
     return Response(
         body,
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{invoice["number"]}.pdf"'},
     )
+
+
+class FapiaoRecord(BaseModel):
+    """A fapiao (发票) the tax system issued for an invoice, recorded by finance."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(min_length=1, max_length=64, description="The fapiao number.",
+                        examples=["24312000000012345678"])
+    issued_on: date = Field(description="The fapiao's issue date.", examples=["2026-11-05"])
+    kind: Literal["general", "special"] = Field(description="general: 普票 (general VAT fapiao); "
+                                                "special: 专票 (special VAT fapiao).", examples=["special"])
+
+
+@router.post("/invoices/{invoice_id}/fapiao", status_code=201)
+def record_fapiao(invoice_id: str, conn: ConnDep, principal: Issuer, body: FapiaoRecord) -> dict:
+    """Record a fapiao issued for the invoice (an event); answers the invoice, whose `fapiao` lists it.
+    The same number again changes nothing; a number recorded for another invoice is 409."""
+    return invoice_store.record_fapiao(conn, invoice_id, body.number, body.issued_on, body.kind,
+                                       actor=f"key:{principal.key_id}")  # fmt: skip
+
+
+@router.get("/invoices/by-number/{number}")
+def invoice_by_number(number: str, conn: ConnDep, principal: Reader) -> dict:
+    """The invoice with this number (e.g. KS-2026-000123)."""
+    return invoice_store.by_number(conn, number, tenant_id=_scope(principal))
 
 
 @router.get("/invoices/{invoice_id}.pdf", response_class=Response)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from billing.core.periods import Period
 from billing.services.close import close_period, utc_now
 from billing.services.pending import pending_periods
+from billing.services.supplier_bills import close_suppliers
 from kashi.api.deps import BillingReader, ConnDep, EngineDep, Operator, SettingsDep
 
 router = APIRouter(tags=["periods"])
@@ -25,9 +26,14 @@ def close(period: str, request: Request, engine: EngineDep, settings: SettingsDe
     """Close an ended period (for one tenant, or every tenant whose period has ended) and answer the
     invoice ids; repeating it answers the same ids. The close first waits, up to
     ``KASHI_CLOSE_DRAIN_TIMEOUT_S`` (60 s), for every batch acknowledged before it began; if one is
-    parked or not recorded in time it issues nothing and answers 409 naming the batches."""
-    return {"invoices": close_period(engine, Period.parse(period), tenant_id, receipts=request.app.state.receipts,
-                                     drain_timeout_s=settings.close_drain_timeout_s)}
+    parked or not recorded in time it issues nothing and answers 409 naming the batches.
+    Without ``tenant_id`` every supplier's period is closed too (its bills in ``supplier_bills``)."""
+    month = Period.parse(period)
+    invoices = close_period(engine, month, tenant_id, receipts=request.app.state.receipts,
+                            drain_timeout_s=settings.close_drain_timeout_s)
+    if tenant_id is not None:
+        return {"invoices": invoices}
+    return {"invoices": invoices, "supplier_bills": close_suppliers(engine, month)}
 
 
 @router.get("/periods/pending")

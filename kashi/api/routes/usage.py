@@ -7,7 +7,6 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
-from sqlalchemy import text
 
 from billing.core.contract_payload import parse_instant
 from billing.services import tenants
@@ -16,7 +15,7 @@ from billing.store.tenants import zones as tenant_zones
 from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
 from kashi.api.pagination import page
 from kashi.errors import ValidationFailed
-from metering import usage
+from metering import health, usage
 
 router = APIRouter(tags=["usage"])
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -57,21 +56,13 @@ def get_usage(
 def list_conflicts(conn: ConnDep, _: Operator, cursor: int = Query(0, ge=0),
                    limit: int = Query(100, ge=1, le=1000)) -> dict:
     """GPU-seconds reported by two tenants: billed to the first persisted (``holder_tenant_id``)."""
-    rows = conn.execute(text("""
-        SELECT c.id, c.gpu, to_timestamp(c.start_s) AS start, to_timestamp(c.end_s) AS "end",
-               c.end_s - c.start_s AS card_seconds, c.tenant_id, c.holder_tenant_id, e.source, e.id AS event_id
-        FROM usage_conflicts c JOIN usage_events e ON e.seq = c.seq
-        WHERE c.id > :cursor ORDER BY c.id LIMIT :limit"""), {"cursor": cursor, "limit": limit}).mappings().all()
-    return page([dict(r) for r in rows], limit, key="id")
+    return page(health.conflicts(conn, after=cursor, limit=limit), limit, key="id")
 
 
 @router.get("/ingest/parked")
 def list_parked(conn: ConnDep, _: Operator) -> dict:
     """Batches that failed delivery too often and wait for an operator (never silently dropped)."""
-    rows = conn.execute(text("""
-        SELECT batch_id, attempts, events, first_seen, last_seen, error FROM ingest_batches
-        WHERE status = 'parked' ORDER BY first_seen""")).mappings().all()
-    return {"items": [dict(r) for r in rows], "next_cursor": None}
+    return {"items": health.parked_batches(conn), "next_cursor": None}
 
 
 @router.get("/usage/late")

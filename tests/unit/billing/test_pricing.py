@@ -116,19 +116,37 @@ def test_a_full_month_of_p_year_is_a_twelfth_of_the_annual_price():
     assert amounts(charges_for_period(state, OCTOBER, SHANGHAI)) == [("p_year", Decimal("1000000.00"))]
 
 
-def test_p_year_rounds_each_month_once_so_an_odd_annual_price_is_off_by_its_roundings():
+def test_p_year_running_total_makes_an_odd_annual_price_to_the_cent():
     state = sign(payload(capacity("1", "100000.00"), closed_months=12))
     months = [charges_for_period(state, Period(2026, month), SHANGHAI)[0].amount for month in range(1, 13)]
-    assert months == [Decimal("8333.33")] * 12
-    assert sum(months) == Decimal("99999.96")
+    # 8,333.333… a month: round(k × 8,333.333…) − round((k−1) × 8,333.333…) for k = 1 … 12
+    assert months == [Decimal("8333.33"), Decimal("8333.34"), Decimal("8333.33")] * 4
+    assert sum(months) == Decimal("100000.00")
+
+
+def test_p_year_of_5_92_p_at_a_million_makes_the_annual_price_not_5_919_999_96():
+    state = sign(payload(capacity("5.92", "1000000.00"), closed_months=12))
+    months = [charges_for_period(state, Period(2026, month), SHANGHAI)[0].amount for month in range(1, 13)]
+    assert sum(months) == Decimal("5920000.00")  # month by month rounding gave 12 × 493,333.33 = 5,919,999.96
+    assert all(abs(m - Decimal("5920000") / 12) < Decimal("0.01") for m in months)
+
+
+def test_p_year_contract_year_starting_mid_month_cuts_the_line_there():
+    state = sign(payload(capacity("1", "100000.00"), start="2026-01-15T00:00:00+08:00", closed_months=24))
+    lines = charges_for_period(state, Period(2027, 1), SHANGHAI)
+    assert [(line.period_start, line.period_end) for line in lines] == [
+        (at("2027-01-01"), at("2027-01-15")), (at("2027-01-15"), at("2027-02-01"))]  # fmt: skip
+    first_year = [line.amount for m in range(1, 13) for line in charges_for_period(state, Period(2026, m), SHANGHAI)]
+    assert sum(first_year) + lines[0].amount == Decimal("100000.00")
 
 
 def test_p_year_amended_mid_month_is_prorated_piecewise():
     state = amend(sign(payload(capacity())), "i-2", at("2026-10-16"), capacity_p="50")
-    # 1,000,000 × 15/31 = 483,870.967…; 500,000 × 16/31 = 258,064.516…
+    # 1,000,000 × 15/31 = 483,870.967…; 500,000 × 16/31 = 258,064.516…; January–September make 9,000,000
+    # exactly, so by the running total: round(9,483,870.967…) − 9,000,000 and round(9,741,935.483…) − that.
     assert amounts(charges_for_period(state, OCTOBER, SHANGHAI)) == [
         ("p_year", Decimal("483870.97")),
-        ("p_year", Decimal("258064.52")),
+        ("p_year", Decimal("258064.51")),
     ]
 
 

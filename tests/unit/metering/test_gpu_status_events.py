@@ -12,11 +12,12 @@ def _status(**data):
                      "start": "2026-10-01T00:00:00+08:00", "end": "2026-10-01T00:01:00+08:00", **data}}
 
 
-def test_idle_status_without_subject_is_a_status_record_with_no_tenant():
+def test_idle_status_without_subject_is_a_status_record_with_no_tenant_and_its_window():
     (record,) = validate_batch([_status()])
-    assert (record.kind, record.tenant_id, record.gpu, record.start, record.end) == ("status", "", "GPU-1", 0, 0)
+    assert (record.kind, record.tenant_id, record.gpu, record.start, record.end) == (
+        "status", "", "GPU-1", 1790784000, 1790784060)
     assert UsageRecord.from_log("gpu.status", "node/n7", record.id, "", record_time(record), None,
-                                record.data).kind == "status"
+                                record.data) == record
 
 
 def record_time(record):

@@ -1,0 +1,78 @@
+"""Supplier bills (SPEC §17): what suppliers bill us for capacity bought, numbered KP-…; finance and
+operator keys read them; the export of every supplier-bill line of a month."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from billing.core.periods import Period
+from billing.services import supplier_bills
+from kashi.api.deps import BillingReader, ConnDep
+from kashi.api.report_media import render_report
+from kashi.errors import ValidationFailed
+
+router = APIRouter(tags=["supplier-bills"])
+
+
+class BillLine(BaseModel):
+    kind: str = Field(description="machine_month | p_year | gpu_hour | gpu_hour_shortfall | token | penalty | "
+                                  "notice_in_lieu")
+    contract_id: str = Field(description="The payable contract.")
+    item_id: str | None
+    description: str
+    quantity: str
+    unit: str
+    unit_price: str
+    amount: str = Field(description="Rounded once to 0.01 (ROUND_HALF_UP).")
+    tax_rate: str
+    tax: str
+    period_start: str
+    period_end: str
+
+
+class SupplierBill(BaseModel):
+    """What a supplier bills us for a period: the invoice JSON plus `supplier_id` (no tenant)."""
+
+    id: str
+    number: str = Field(description="KP-YYYY-NNNNNN, gapless per currency, apart from the KS- invoices.")
+    tenant_id: None = None
+    supplier_id: str
+    period: str
+    currency: str
+    issued_at: str
+    lines: list[BillLine]
+    subtotal: str
+    tax: str
+    total: str
+
+
+class SupplierBills(BaseModel):
+    items: list[SupplierBill]
+    next_cursor: str | None = Field(description="The last number listed; pass it as cursor for the next page.")
+
+
+@router.get("/supplier-bills", response_model=SupplierBills)
+def list_bills(conn: ConnDep, principal: BillingReader, supplier_id: str | None = None, period: str | None = None,
+               cursor: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
+    """Bills by number, each the invoice JSON plus `supplier_id`."""
+    return supplier_bills.list_bills(conn, supplier_id=supplier_id, period=period, after=cursor, limit=limit)
+
+
+@router.get("/supplier-bills/{bill_id}", response_model=SupplierBill)
+def get_bill(bill_id: str, conn: ConnDep, principal: BillingReader) -> dict:
+    return supplier_bills.bill_json(conn, bill_id)
+
+
+@router.get("/exports/supplier-bill-lines")
+def supplier_bill_lines(conn: ConnDep, principal: BillingReader, period: str, format: str = "csv"):
+    """Every supplier-bill line of a month, all suppliers, with tax (CSV UTF-8 with BOM, or xlsx)."""
+    month = Period.parse(period)
+    if format not in ("csv", "xlsx"):
+        raise ValidationFailed.of("format", "must be csv or xlsx")
+    rows = [list(row) for row in supplier_bills.export_lines(conn, month)]
+    body, media = render_report(format, "Supplier bill lines", supplier_bills.EXPORT_COLUMNS, rows,
+                                money=("amount", "tax", "total"))  # fmt: skip
+    return Response(body, media_type=media,
+                    headers={"Content-Disposition": f'attachment; filename="supplier-bill-lines-{month}.{format}"'})

@@ -1,0 +1,83 @@
+"""Suppliers (SPEC §17): the centres a broker buys capacity from; operators create, billing reads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Body, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from billing.core.periods import Period
+from billing.services import supplier_bills, suppliers
+from kashi.api.deps import BillingReader, ConnDep, Operator
+from kashi.api.fields import body_schema
+from kashi.api.report_media import render_report
+
+router = APIRouter(tags=["suppliers"])
+
+
+class SupplierIn(BaseModel):
+    """A supplier: who bills us for capacity bought under payable contracts."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"id": "sup-hz", "name": "杭州智算中心", "legal_name": "杭州智算中心有限公司",
+         "tax_id": "91330100MA2XXXXXX1", "currency": "CNY"}]})
+
+    id: StrictStr = Field(description="Letters, digits and . _ : - only, at most 128.")
+    name: StrictStr | None = Field(None, description="Display name (the id when absent).")
+    legal_name: StrictStr | None = Field(None, description="The registered name on its bills.")
+    tax_id: StrictStr | None = Field(None, description="e.g. a 统一社会信用代码, 18 characters.")
+    currency: StrictStr | None = Field(None, description="ISO 4217 code; CNY when absent.")
+    timezone: StrictStr | None = Field(None, description="IANA timezone its billing months count in; "
+                                                         "Asia/Shanghai when absent.")
+
+
+class SupplierOut(BaseModel):
+    id: str
+    name: str
+    legal_name: str | None
+    tax_id: str | None
+    currency: str
+    timezone: str
+    created_at: str
+
+
+class Suppliers(BaseModel):
+    items: list[SupplierOut]
+    next_cursor: str | None
+
+
+@router.post("/suppliers", status_code=201, response_model=SupplierOut, openapi_extra=body_schema(SupplierIn))
+def create_supplier(conn: ConnDep, principal: Operator, payload: dict = Body(...)) -> dict:
+    """Every bad field is named at once (422); an id already taken is 409."""
+    return suppliers.create(conn, payload, actor=f"key:{principal.key_id}")
+
+
+@router.get("/suppliers", response_model=Suppliers)
+def list_suppliers(conn: ConnDep, principal: BillingReader, cursor: str | None = None,
+                   limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
+    return suppliers.list_suppliers(conn, cursor=cursor, limit=limit)
+
+
+@router.get("/suppliers/{supplier_id}", response_model=SupplierOut)
+def get_supplier(supplier_id: str, conn: ConnDep, principal: BillingReader) -> dict:
+    return suppliers.get(conn, supplier_id)
+
+
+@router.get("/suppliers/{supplier_id}/statements/{period}")
+def supplier_statement(supplier_id: str, period: str, conn: ConnDep, principal: BillingReader, format: str = "json"):
+    """What we owe the supplier by month: opening balance, the month's bills, closing balance."""
+    statement = supplier_bills.statement_json(conn, supplier_id, Period.parse(period))
+    if format == "json":
+        return statement
+    columns = ("currency", "kind", "number", "period", "issued_at", "amount", "balance")
+    rows = []
+    for page in statement["currencies"]:
+        rows.append([page["currency"], "opening_balance", "", "", "", "", page["opening_balance"]])
+        for bill in page["bills"]:
+            rows.append([page["currency"], "bill", bill["number"], bill["period"], bill["issued_at"],
+                         bill["total"], ""])
+        rows.append([page["currency"], "closing_balance", "", "", "", "", page["closing_balance"]])
+    body, media = render_report(format, "Supplier statement", columns, rows, money=("amount", "balance"),
+                                preamble=[f"Statement of supplier {supplier_id} for {period}"])  # fmt: skip
+    return Response(body, media_type=media, headers={
+        "Content-Disposition": f'attachment; filename="supplier-statement-{supplier_id}-{period}.{format}"'})

@@ -1,0 +1,74 @@
+"""Webhook endpoints (operator): register, read, delete, and read each endpoint's delivery log."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from billing.services import webhooks
+from kashi.api.deps import ConnDep, Operator
+from kashi.errors import ValidationFailed
+
+router = APIRouter(tags=["webhooks"])
+EventType = Literal["invoice.issued", "credit_note.issued", "payment.recorded", "period.closed", "batch.parked",
+                    "contract.at_risk"]  # fmt: skip
+_SIGNING = ("Each delivery is a POST of `{\"id\",\"type\",\"created_at\",\"data\"}` with headers `Kashi-Event-Id` and "
+            "`Kashi-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`. A 2xx answer is delivered; "
+            "anything else or no answer in 10 s is retried with exponential backoff (2 s doubling, at most 1 h "
+            "apart) for 25 hours.")  # fmt: skip
+
+
+class WebhookCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="Where events are POSTed (http or https).", examples=["https://erp.example.cn/kashi"])
+    events: list[EventType] = Field(min_length=1, description="The event types to send.",
+                                    examples=[["invoice.issued", "payment.recorded"]])  # fmt: skip
+
+
+class Webhook(BaseModel):
+    id: str
+    url: str
+    events: list[str]
+    created_at: str
+
+
+class WebhookCreated(Webhook):
+    secret: str = Field(description="The signing secret, shown only in this answer.")
+
+
+@router.post("/webhooks", status_code=201, response_model=WebhookCreated, description=_SIGNING)
+def create_webhook(conn: ConnDep, principal: Operator, body: WebhookCreate) -> dict:
+    """Register an endpoint; the answer carries its signing `secret`, shown once."""
+    return webhooks.create(conn, body.url, list(body.events), actor=f"key:{principal.key_id}")
+
+
+@router.get("/webhooks")
+def list_webhooks(conn: ConnDep, principal: Operator, cursor: str | None = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:  # fmt: skip
+    items = webhooks.list_endpoints(conn, cursor or None, limit)
+    return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
+
+
+@router.get("/webhooks/{webhook_id}", response_model=Webhook)
+def get_webhook(webhook_id: str, conn: ConnDep, principal: Operator) -> dict:
+    return webhooks.get(conn, webhook_id)
+
+
+@router.delete("/webhooks/{webhook_id}", status_code=204, response_class=Response)
+def delete_webhook(webhook_id: str, conn: ConnDep, principal: Operator) -> Response:
+    """Stop sending to the endpoint; deliveries still pending are cancelled."""
+    webhooks.delete(conn, webhook_id, actor=f"key:{principal.key_id}")
+    return Response(status_code=204)
+
+
+@router.get("/webhooks/{webhook_id}/deliveries")
+def webhook_deliveries(webhook_id: str, conn: ConnDep, principal: Operator, cursor: str | None = None,
+                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:  # fmt: skip
+    """The endpoint's deliveries, newest first: status (pending, delivered, failed, cancelled), attempts,
+    the last answer, and `log`, every attempt with its status code or error."""
+    if cursor and not cursor.isdigit():
+        raise ValidationFailed.of("cursor", f"{cursor!r} is not a cursor of this listing")
+    items = webhooks.deliveries(conn, webhook_id, int(cursor) if cursor else None, limit)
+    return {"items": items, "next_cursor": str(items[-1]["seq"]) if len(items) == limit else None}

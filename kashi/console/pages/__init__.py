@@ -1,0 +1,1 @@
+"""One module per console page, each exposing ``router`` (listed in ``kashi.console.nav``)."""

@@ -1,0 +1,229 @@
+"""The console in a real Chromium (Playwright driving Debian's /usr/bin/chromium) against the
+session's Kashi: sign-in per role, tenant isolation, a credit note and a payment through the forms,
+CSRF refusal, and a screenshot of every page at 1280 px and 390 px (written under
+``artifacts/screenshots/``, git-ignored, for a person to look at)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.console_scenario import seed
+
+CHROMIUM = os.environ.get("KASHI_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+WIDTHS = (1280, 390)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists() or not shutil.which(CHROMIUM):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"chromium is missing at {CHROMIUM}: .ci/run installs it (apt-get install chromium)")
+        pytest.skip(f"no chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def world(kashi):
+    import uuid
+
+    return seed(kashi, uuid.uuid4().hex[:6])
+
+
+def signed_in(browser, kashi, key: str, width: int = 1280):
+    context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+    page = context.new_page()
+    page.goto(f"{kashi.base_url}/console")
+    assert "/console/login" in page.url
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/console$"))
+    return context, page
+
+
+def shoot(page, name: str, width: int) -> Path:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / f"{name}-{width}.png"
+    page.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 5000
+    return path
+
+
+def test_operator_sees_every_page_and_each_is_captured_at_both_widths(browser, kashi, world):
+    pages = {
+        "overview": "/console",
+        "tenants": "/console/tenants",
+        "tenant": f"/console/tenants/{world['tenant_a']}?period=2026-11",
+        "contract": f"/console/contracts/{world['contract_a']}?effective_at=2027-01-01",
+        "invoices": "/console/invoices",
+        "invoice": f"/console/invoices/{world['invoice_a']}",
+        "statement": f"/console/tenants/{world['tenant_a']}/statements/2026-11",
+        "usage": "/console/usage?period=2026-11",
+        "keys": "/console/keys",
+    }
+    for width in WIDTHS:
+        context, page = signed_in(browser, kashi, world["keys"]["operator"], width)
+        problems = []  # script errors and Content-Security-Policy violations show in the browser console
+        page.on("console", lambda message, seen=problems: message.type == "error" and seen.append(message.text))
+        for name, path in pages.items():
+            answer = page.goto(kashi.base_url + path)
+            assert answer.status == 200, (path, answer.status)
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+            assert page.locator(".alert-error").count() == 0, path
+            shoot(page, f"operator-{name}", width)
+        assert problems == []
+        context.close()
+
+
+def test_overview_and_tenant_pages_show_amounts_and_chinese_names_as_the_documents(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/tenants?q=深度求索")
+    row = page.locator("tbody tr")
+    assert row.count() == 1 and "深度求索算力 DeepSeek" in row.inner_text()
+    page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_a']}")
+    # 60 machines × 5,000 + 80 card-hours × 12.50 = 301,000.00; tax 6% = 18,060.00
+    assert "319,060.00 CNY" in page.locator("main").inner_text()
+    assert page.locator("td", has_text="300,000.00").count() == 1
+    page.goto(f"{kashi.base_url}/console/contracts/{world['contract_a']}?effective_at=2027-01-01")
+    # 24 months × 300,000 RMV (+ the H100 item commits nothing) → penalty 20% of 7,200,000
+    quote = page.locator("#h-quote").locator("..").inner_text()
+    assert "7,200,000.00 CNY" in quote and "1,440,000.00" in quote
+    page.goto(f"{kashi.base_url}/console/invoices?period=2026-11")
+    header = page.get_by_role("button", name="Sort by Total")
+    header.focus()
+    page.keyboard.press("Enter")  # keyboard reachable, not only clickable
+    assert page.locator("th[aria-sort]").get_attribute("aria-sort") == "ascending"
+    column = [float(t.split()[0].replace(",", "")) for t in page.locator("td[data-label=Total]").all_inner_texts()]
+    assert column == sorted(column) and len(column) >= 2
+    page.goto(f"{kashi.base_url}/console/usage?period=2026-11")
+    unrated = page.locator("#unrated tbody tr")
+    assert unrated.count() > 0 and "A800" in unrated.first.inner_text()
+    context.close()
+
+
+def test_finance_issues_a_credit_note_and_records_a_payment_through_the_forms(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["finance"])
+    assert page.get_by_role("link", name="Keys").count() == 0
+    invoice_url = f"{kashi.base_url}/console/invoices/{world['invoice_b']}"
+    page.goto(invoice_url)
+    page.get_by_label("Amount (CNY)").fill("1,000,000.00")
+    page.get_by_label("Reason").fill("停机补偿")
+    page.get_by_role("button", name="Issue credit note").click()
+    error = page.locator("#credit-note .alert-error")
+    assert "exceeds" in error.inner_text()  # the service's message, shown in the page
+    page.get_by_label("Amount (CNY)").fill("100.00")
+    page.get_by_label("Reason").fill("停机补偿 downtime")
+    page.get_by_role("button", name="Issue credit note").click()
+    page.wait_for_url(re.compile(r"done=credit-note"))
+    assert re.search(r"Credit note KC-\d{4}-\d{6} issued", page.locator("[role=status]").inner_text())
+    notes = page.locator("#h-notes").locator("..").inner_text()
+    assert "停机补偿 downtime" in notes and "100.00 CNY" in notes
+    shoot(page, "finance-invoice-credited", 1280)
+
+    page.get_by_label("Amount", exact=True).fill("500.00")
+    page.get_by_label("Bank reference").fill("招商银行-0001")
+    page.get_by_role("button", name="Record payment").click()
+    page.wait_for_url(re.compile(r"done=payment"))
+    assert "Payment pay_" in page.locator("[role=status]").inner_text()
+    with kashi.engine.connect() as conn:
+        from billing.services import payments
+
+        (balance,) = payments.balances(conn, world["tenant_b"])
+    assert balance["paid"] == "500.00" and balance["credited"] == "100.00"
+    page.goto(f"{kashi.base_url}/console/tenants/{world['tenant_b']}")
+    assert f"paid {balance['paid']}" in page.locator("main").inner_text()
+    context.close()
+
+
+def test_tenant_sees_only_its_own_invoices_and_a_foreign_invoice_is_404(browser, kashi, world):
+    for width in WIDTHS:
+        context, page = signed_in(browser, kashi, world["keys"]["tenant"], width)
+        nav = page.get_by_role("navigation", name="Main").inner_text()
+        assert "Tenants" not in nav and "Keys" not in nav and "Statements" in nav
+        shoot(page, "tenant-portal", width)
+        page.goto(f"{kashi.base_url}/console/invoices")
+        listed = page.locator("tbody tr")
+        assert listed.count() == 1 and page.locator(f"a[href='/console/invoices/{world['invoice_a']}']").count()
+        shoot(page, "tenant-invoices", width)
+        assert page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_b']}").status == 404
+        assert "not found" in page.locator(".alert-error").inner_text()
+        assert page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_b']}.pdf").status == 404
+        assert page.goto(f"{kashi.base_url}/console/tenants/{world['tenant_b']}/statements/2026-11").status == 404
+        assert page.goto(f"{kashi.base_url}/console/tenants").status == 403
+        answer = page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_a']}")
+        assert answer.status == 200 and page.locator("form[action*='credit-notes']").count() == 0
+        shoot(page, "tenant-invoice", width)
+        pdf = page.request.get(f"{kashi.base_url}/console/invoices/{world['invoice_a']}.pdf")
+        assert pdf.status == 200 and pdf.body().startswith(b"%PDF")
+        page.goto(f"{kashi.base_url}/console/statements")
+        page.get_by_role("link", name="2026-11", exact=True).click()
+        assert "对账单 Statement 2026-11" in page.locator("h1").inner_text()
+        shoot(page, "tenant-statement", width)
+        page.goto(f"{kashi.base_url}/console/usage?period=2026-11")
+        shoot(page, "tenant-usage", width)
+        context.close()
+
+
+def test_agent_keys_and_unknown_keys_are_refused_at_sign_in(browser, kashi, world):
+    context = browser.new_context()
+    page = context.new_page()
+    for key, reason in ((world["keys"]["agent"], "agent keys only send events"), ("ks_nope_nope", "unknown")):
+        page.goto(f"{kashi.base_url}/console/login")
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        assert reason in page.locator(".alert-error").inner_text()
+        assert "/console/login" in page.url
+    assert not [c for c in context.cookies() if c["name"] == "kashi_session"]
+    shoot(page, "signin-refused", 1280)
+    context.close()
+
+
+def test_session_cookie_is_httponly_strict_and_a_post_without_its_csrf_token_is_refused(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    (cookie,) = [c for c in context.cookies() if c["name"] == "kashi_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > 0
+    assert world["keys"]["operator"] not in cookie["value"]
+    url = f"{kashi.base_url}/console/invoices/{world['invoice_a']}/credit-notes"
+    for form in ({"amount": "1.00", "reason": "forged"}, {"amount": "1.00", "reason": "forged", "csrf_token": "x"}):
+        refused = page.request.post(url, form=form)
+        assert refused.status == 403 and "security token" in refused.text()
+    with httpx.Client(base_url=kashi.base_url) as anonymous:
+        assert anonymous.post(url, data={"amount": "1.00", "reason": "x"}).status_code == 303  # to sign-in
+    page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_a']}")
+    assert "forged" not in page.locator("main").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/console/login"))
+    assert page.goto(f"{kashi.base_url}/console/keys").url.startswith(f"{kashi.base_url}/console/login")
+    context.close()
+
+
+def test_operator_creates_a_key_shown_once_and_revokes_it(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/keys")
+    page.get_by_label("Role", exact=True).select_option("tenant")
+    page.get_by_label("Tenant (tenant keys)").fill(world["tenant_a"])
+    page.get_by_role("button", name="Create key").click()
+    key = page.locator(".secret").inner_text().strip()
+    assert key.startswith("ks_")
+    key_id = key.split("_")[1]
+    shoot(page, "operator-key-created", 1280)
+    # the session's other tests made many keys: open the page of the listing (sorted by id) that starts at this one
+    page.goto(f"{kashi.base_url}/console/keys?cursor={key_id[:-1]}")
+    assert key not in page.content()  # shown once
+    page.get_by_role("button", name=f"Revoke key {key_id}").click()
+    assert f"Key {key_id} revoked" in page.locator("[role=status]").inner_text()
+    assert httpx.get(f"{kashi.base_url}/v1/invoices", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    context.close()
