@@ -54,8 +54,13 @@ def seed(engine, period: str, lines: int) -> None:
     year, month = map(int, period.split("-"))
     start = f"{year}-{month:02d}-01T00:00:00+08:00"
     end = f"{year + month // 12}-{month % 12 + 1:02d}-01T00:00:00+08:00"
-    params = {"p": period, "invoices": lines // LINES_PER_INVOICE, "lines": LINES_PER_INVOICE, "start": start,
-              "end": end}  # fmt: skip
+    params = {
+        "p": period,
+        "invoices": lines // LINES_PER_INVOICE,
+        "lines": LINES_PER_INVOICE,
+        "start": start,
+        "end": end,
+    }
     with engine.begin() as conn:
         for statement in filter(str.strip, _SEED.split(";")):
             conn.execute(text(statement), params)
@@ -67,9 +72,26 @@ def measure(data_dir: Path, period: str, format: str, out: Path) -> dict:
     log = out.with_suffix(".log")
     started = time.perf_counter()
     with open(log, "wb") as stderr:
-        child = subprocess.Popen([sys.executable, "-m", "kashi.cli", "export", "invoice-lines", "--period", period,
-                                  "--format", format, "-o", str(out), "--data-dir", str(data_dir)],
-                                 env=env, stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "kashi.cli",
+                "export",
+                "invoice-lines",
+                "--period",
+                period,
+                "--format",
+                format,
+                "-o",
+                str(out),
+                "--data-dir",
+                str(data_dir),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
         _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
     seconds = time.perf_counter() - started
@@ -101,8 +123,11 @@ def main() -> None:
             for format in args.formats:
                 for size, period in months.items():
                     result = measure(data_dir, period, format, Path(scratch) / f"{period}.{format}")
-                    print(f"{size:>10,} {format:>6} {result['seconds']:>8.1f} {result['peak_rss_mib']:>12.1f} "
-                          f"{result['bytes'] / 2**20:>9.1f}", flush=True)  # fmt: skip
+                    print(
+                        f"{size:>10,} {format:>6} {result['seconds']:>8.1f} {result['peak_rss_mib']:>12.1f} "
+                        f"{result['bytes'] / 2**20:>9.1f}",
+                        flush=True,
+                    )
         finally:
             servers.stop()
 

@@ -74,10 +74,14 @@ class Cluster:
         self.database_url, self.redis_url = self.postgres.start(), self.valkey.start()
         self.engine = make_engine(self.database_url, pool_size=2)
         upgrade(self.engine)
-        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("KASHI_")},
-                    "KASHI_DATABASE_URL": self.database_url, "KASHI_REDIS_URL": self.redis_url,
-                    "KASHI_DATA_DIR": str(self.data_dir), "KASHI_WORKER_THREADS": str(self.threads),
-                    "KASHI_LOG_LEVEL": "WARNING"}
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("KASHI_")},
+            "KASHI_DATABASE_URL": self.database_url,
+            "KASHI_REDIS_URL": self.redis_url,
+            "KASHI_DATA_DIR": str(self.data_dir),
+            "KASHI_WORKER_THREADS": str(self.threads),
+            "KASHI_LOG_LEVEL": "WARNING",
+        }
         self.start_api()
         for _ in range(self.n_workers):
             self.workers.append(self._spawn("worker"))
@@ -94,8 +98,13 @@ class Cluster:
         thread that forked, and that thread ends before the script does): :meth:`stop` ends it."""
         on_main = threading.current_thread() is threading.main_thread()
         with open(self.data_dir / f"{args[0]}.log", "a") as log:
-            return subprocess.Popen([*KASHI, *args], env=self.env, preexec_fn=die_with_parent() if on_main else None,
-                                    stdout=subprocess.DEVNULL, stderr=log)
+            return subprocess.Popen(
+                [*KASHI, *args],
+                env=self.env,
+                preexec_fn=die_with_parent() if on_main else None,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
 
     def start_api(self) -> None:
         self.api = self._spawn("api", "--port", str(self.port))
@@ -163,8 +172,13 @@ class Cluster:
 
 def make_batches(by_source: dict[str, list[dict]], batch: int, keys: dict[str, str]):
     """``(key, body, ids)`` per request, nodes interleaved as concurrent agents would send."""
-    per_source = [[(keys[s], orjson.dumps(ev[i:i + batch]), [(e["source"], e["id"]) for e in ev[i:i + batch]])
-                   for i in range(0, len(ev), batch)] for s, ev in by_source.items()]
+    per_source = [
+        [
+            (keys[s], orjson.dumps(ev[i : i + batch]), [(e["source"], e["id"]) for e in ev[i : i + batch]])
+            for i in range(0, len(ev), batch)
+        ]
+        for s, ev in by_source.items()
+    ]
     batches = []
     for k in range(max(map(len, per_source))):
         batches.extend(p[k] for p in per_source if k < len(p))
@@ -203,8 +217,11 @@ class Agents:
         while True:
             attempts += 1
             try:
-                answer = await http.post("/v1/events", content=body, headers={
-                    "Authorization": f"Bearer {key}", "Content-Type": "application/cloudevents-batch+json"})
+                answer = await http.post(
+                    "/v1/events",
+                    content=body,
+                    headers={"Authorization": f"Bearer {key}", "Content-Type": "application/cloudevents-batch+json"},
+                )
                 self.answers[str(answer.status_code)] += 1
                 if answer.status_code == 202:
                     self.acknowledged[index] = True
@@ -250,13 +267,15 @@ def drain(cluster: Cluster, agents: Agents, timeout_s: float) -> None:
     broker = make_broker(cluster.redis_url)
     deadline = time.monotonic() + timeout_s
     try:
-        with psycopg.connect(cluster.database_url.replace("postgresql+psycopg://", "postgresql://"),
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            cluster.database_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True
+        ) as conn:
             while time.monotonic() < deadline:
                 broker.join(INGEST_QUEUE, timeout=int(max(1.0, deadline - time.monotonic()) * 1000))
                 (stored,) = conn.execute("SELECT count(*) FROM usage_events").fetchone()
                 (unfinished,) = conn.execute(
-                    "SELECT count(*) FROM ingest_batches WHERE status NOT IN ('done', 'parked')").fetchone()
+                    "SELECT count(*) FROM ingest_batches WHERE status NOT IN ('done', 'parked')"
+                ).fetchone()
                 if stored >= expected and not unfinished:
                     return
                 time.sleep(1)
@@ -272,10 +291,16 @@ def check(cluster: Cluster, agents: Agents) -> dict:
         (rows,) = conn.execute("SELECT count(*) FROM usage_events").fetchone()
         batches = dict(conn.execute("SELECT status, count(*) FROM ingest_batches GROUP BY status").fetchall())
     verify = subprocess.run([*KASHI, "replay", "--verify"], env=cluster.env, capture_output=True, text=True)
-    return {"acknowledged": len(acknowledged), "stored": len(stored), "lost": len(acknowledged - stored),
-            "unexpected": len(stored - acknowledged), "duplicated": rows - len(stored), "batches": batches,
-            "replay_verify": verify.returncode == 0,
-            "replay_output": (verify.stdout + verify.stderr).strip().splitlines()[-3:]}
+    return {
+        "acknowledged": len(acknowledged),
+        "stored": len(stored),
+        "lost": len(acknowledged - stored),
+        "unexpected": len(stored - acknowledged),
+        "duplicated": rows - len(stored),
+        "batches": batches,
+        "replay_verify": verify.returncode == 0,
+        "replay_output": (verify.stdout + verify.stderr).strip().splitlines()[-3:],
+    }
 
 
 def main() -> None:
@@ -302,8 +327,10 @@ def main() -> None:
         with cluster.engine.begin() as conn:
             keys = {source: create_key(conn, "agent", source=source) for source in by_source}
         agents = Agents(cluster.base_url, make_batches(by_source, args.batch, keys), args.agents, args.rate)
-        say(f"{len(agents.batches):,} batches of up to {args.batch}, {args.agents} agents, "
-            f"{args.workers} workers x {args.worker_threads} threads, data dir {data_dir}")
+        say(
+            f"{len(agents.batches):,} batches of up to {args.batch}, {args.agents} agents, "
+            f"{args.workers} workers x {args.worker_threads} threads, data dir {data_dir}"
+        )
         t_send = time.monotonic()
         asyncio.run(soak(cluster, agents, args.kill_worker_every))
         sent_s = time.monotonic() - t_send
@@ -318,11 +345,17 @@ def main() -> None:
         print(f"ingest batches by status: {result['batches']}")
         print(f"acknowledged unique (source, id): {result['acknowledged']:,}; stored: {result['stored']:,}")
         print(f"lost: {result['lost']:,}  duplicated: {result['duplicated']:,}  unexpected: {result['unexpected']:,}")
-        print(f"kashi replay --verify: {'passed' if result['replay_verify'] else 'FAILED'} "
-              f"({' / '.join(result['replay_output'])})")
-        ok = (result["lost"] == result["duplicated"] == result["unexpected"] == 0 and result["replay_verify"]
-              and not result["batches"].get("parked") and set(result["batches"]) <= {"done"}
-              and result["acknowledged"] == len({(e["source"], e["id"]) for ev in by_source.values() for e in ev}))
+        print(
+            f"kashi replay --verify: {'passed' if result['replay_verify'] else 'FAILED'} "
+            f"({' / '.join(result['replay_output'])})"
+        )
+        ok = (
+            result["lost"] == result["duplicated"] == result["unexpected"] == 0
+            and result["replay_verify"]
+            and not result["batches"].get("parked")
+            and set(result["batches"]) <= {"done"}
+            and result["acknowledged"] == len({(e["source"], e["id"]) for ev in by_source.values() for e in ev})
+        )
         print("SOAK PASSED" if ok else "SOAK FAILED")
     finally:
         cluster.stop()

@@ -60,13 +60,35 @@ def _window_events(gpus: int, minute: int) -> list[dict]:
         held = g % 8 < 5
         state = "down" if g % 97 == 0 and minute % 600 < 30 else "allocated" if held else "idle"
         data = {"node": node, "gpu": gpu, "gpu_model": model, "start": _z(start), "end": _z(end), "state": state}
-        events.append({"specversion": "1.0", "id": f"{gpu}-status-{minute}", "source": f"node/{node}",
-                       "type": "gpu.status", "time": _z(end), "data": data})  # fmt: skip
+        events.append(
+            {
+                "specversion": "1.0",
+                "id": f"{gpu}-status-{minute}",
+                "source": f"node/{node}",
+                "type": "gpu.status",
+                "time": _z(end),
+                "data": data,
+            }
+        )
         if held:
-            events.append({"specversion": "1.0", "id": f"{gpu}-usage-{minute}", "source": f"node/{node}",
-                           "type": "gpu.usage", "subject": f"bm-tenant-{g // 50}", "time": _z(end),
-                           "data": {"node": node, "gpu": gpu, "gpu_model": model, "start": _z(start),
-                                    "end": _z(end), "utilization": "0.62"}})  # fmt: skip
+            events.append(
+                {
+                    "specversion": "1.0",
+                    "id": f"{gpu}-usage-{minute}",
+                    "source": f"node/{node}",
+                    "type": "gpu.usage",
+                    "subject": f"bm-tenant-{g // 50}",
+                    "time": _z(end),
+                    "data": {
+                        "node": node,
+                        "gpu": gpu,
+                        "gpu_model": model,
+                        "start": _z(start),
+                        "end": _z(end),
+                        "utilization": "0.62",
+                    },
+                }
+            )
     return events
 
 
@@ -91,19 +113,32 @@ def record_path(engine, gpus: int, hours: int, batch: int = 5_000) -> None:
     if pending:
         flush()
     with engine.connect() as conn:
-        rows = {table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-                for table in ("usage_events", "gpu_coverage", "gpu_status_coverage", "gpu_status_hourly",
-                              "fleet_hourly", "tenant_fleet_hourly", "fleet_gpus")}  # fmt: skip
-    print(f"recording path: {gpus} GPUs x {hours} h of 1-minute windows: {count:,} events recorded in "
-          f"{seconds:.1f} s ({count / seconds:,.0f} events/s)")
+        rows = {
+            table: conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in (
+                "usage_events",
+                "gpu_coverage",
+                "gpu_status_coverage",
+                "gpu_status_hourly",
+                "fleet_hourly",
+                "tenant_fleet_hourly",
+                "fleet_gpus",
+            )
+        }
+    print(
+        f"recording path: {gpus} GPUs x {hours} h of 1-minute windows: {count:,} events recorded in "
+        f"{seconds:.1f} s ({count / seconds:,.0f} events/s)"
+    )
     for table, n in rows.items():
         print(f"  {table:>20}: {n:>10,} rows")
     with engine.connect() as conn:
         started = time.perf_counter()
         report = utilization.report(conn, Period(2031, 1), "model")
         took = time.perf_counter() - started
-    print(f"  report by model: {took * 1000:.0f} ms; total lit_rate {report['total']['lit_rate']}, "
-          f"allocation_rate {report['total']['allocation_rate']}, busy_rate {report['total']['busy_rate']}")
+    print(
+        f"  report by model: {took * 1000:.0f} ms; total lit_rate {report['total']['lit_rate']}, "
+        f"allocation_rate {report['total']['allocation_rate']}, busy_rate {report['total']['busy_rate']}"
+    )
 
 
 _FILL = """
@@ -134,8 +169,9 @@ def fill(engine, fleet: int, gpus: int, period: Period) -> None:
     hours = (int(period.end(utilization.DEFAULT_TZ).timestamp()) - start) // 3600
     with engine.begin() as conn:
         for statement in filter(str.strip, _FILL.split(";")):
-            conn.execute(text(statement), {"f": fleet, "gpus": gpus, "s": start, "e": start + hours * 3600,
-                                           "hours": hours})
+            conn.execute(
+                text(statement), {"f": fleet, "gpus": gpus, "s": start, "e": start + hours * 3600, "hours": hours}
+            )
         conn.execute(text("ANALYZE"))
 
 

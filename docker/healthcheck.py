@@ -40,8 +40,11 @@ def worker() -> bool:
     settings = Settings()
     client = redis.Redis.from_url(settings.redis_url, socket_timeout=4)
     mine = f"{socket.gethostname()}:".encode()
-    stamps = [score for member, score in client.zrange(f"{settings.queue_namespace}:workers", 0, -1, withscores=True)
-              if member.startswith(mine)]
+    stamps = [
+        score
+        for member, score in client.zrange(f"{settings.queue_namespace}:workers", 0, -1, withscores=True)
+        if member.startswith(mine)
+    ]
     return bool(stamps) and time.time() - max(stamps) < settings.heartbeat_timeout_ms / 1000
 
 
@@ -62,8 +65,11 @@ def scheduler() -> bool:
 if __name__ == "__main__":
     role, *port = sys.argv[1:] or ["api"]
     try:
-        healthy = api(int(port[0])) if role == "api" and port else {"api": api, "worker": worker,
-                                                                    "scheduler": scheduler}[role]()
+        healthy = (
+            api(int(port[0]))
+            if role == "api" and port
+            else {"api": api, "worker": worker, "scheduler": scheduler}[role]()
+        )
     except Exception as exc:  # noqa: BLE001 - any failure is "unhealthy", said on stderr for `docker inspect`
         print(f"{role}: {type(exc).__name__}: {exc}", file=sys.stderr)
         healthy = False

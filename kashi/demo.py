@@ -45,9 +45,11 @@ def demo_settings(demo_dir: Path | None) -> Settings:
         demo_dir = Path(tempfile.mkdtemp(prefix="kashi-demo-"))
     demo_dir = demo_dir.expanduser().resolve()
     if demo_dir.exists() and any(demo_dir.iterdir()) and not (demo_dir / MARKER).exists():
-        raise DemoRefused(f"{demo_dir} is not empty and no demo made it: the demo's tenants and invoices would "
-                          "stay in its books for good (issued invoices never change, numbers are gapless). "
-                          "Leave out --data-dir for a temporary directory, or pass --into-books to write there anyway")
+        raise DemoRefused(
+            f"{demo_dir} is not empty and no demo made it: the demo's tenants and invoices would "
+            "stay in its books for good (issued invoices never change, numbers are gapless). "
+            "Leave out --data-dir for a temporary directory, or pass --into-books to write there anyway"
+        )
     demo_dir.mkdir(parents=True, exist_ok=True)
     (demo_dir / MARKER).write_text("Made by `kashi demo`: demo tenants and invoices only; safe to delete.\n")
     return Settings(data_dir=demo_dir, database_url=None, redis_url=None)
@@ -72,21 +74,26 @@ def run_demo(settings: Settings, *, gpus: int, console: Console, own_books: bool
     if own_books:
         lock = DataDirLock(settings.data_dir)
         lock.acquire(wait_s=5)  # AlreadyRunning: another demo or a `kashi up` uses this directory
-        lock.write_state(Instance(pid=os.getpid(), url="", instance_id=new_instance_id(),
-                                  started_at=now_text(), kind="demo"))
-        console.print(f"the demo keeps its own books in [bold]{settings.data_dir}[/] "
-                      "(no other data dir or server is touched)")
+        lock.write_state(
+            Instance(pid=os.getpid(), url="", instance_id=new_instance_id(), started_at=now_text(), kind="demo")
+        )
+        console.print(
+            f"the demo keeps its own books in [bold]{settings.data_dir}[/] (no other data dir or server is touched)"
+        )
     else:
-        console.print(f"[yellow]--into-books:[/] the demo writes its tenants and invoices into the books of "
-                      f"{settings.database_url or settings.data_dir}; they stay there for good")
+        console.print(
+            f"[yellow]--into-books:[/] the demo writes its tenants and invoices into the books of "
+            f"{settings.database_url or settings.data_dir}; they stay there for good"
+        )
     try:
         _run(settings, gpus=gpus, console=console, own_books=own_books)
     finally:
         if lock is not None:
             lock.release()
             if keep:
-                console.print(f"kept: [bold]{settings.data_dir}[/] ('kashi up --data-dir {settings.data_dir}' "
-                              "serves it again)")
+                console.print(
+                    f"kept: [bold]{settings.data_dir}[/] ('kashi up --data-dir {settings.data_dir}' serves it again)"
+                )
             else:
                 remove_databases(settings.data_dir)
                 console.print(f"removed the demo's databases; what it wrote for you stays in {settings.data_dir}")
@@ -102,24 +109,41 @@ def _run(settings: Settings, *, gpus: int, console: Console, own_books: bool) ->
         source = "node/demo-1"
         agent_key = kashi.key("agent", source=source)
         day = datetime.now(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
-        events = simulate_events(gpus=gpus, tenants=2, start=day, hours=24, seed=7, source=source,
-                                 tenant_ids=list(DEMO_TENANTS), gpu_model="H100-SXM", token_events=200)
-        console.print(f"sending {len(events)} events of {day:%Y-%m-%d} (Asia/Shanghai) from {gpus} GPUs, "
-                      "with resends and overlapping intervals…")
-        with httpx.Client(base_url=kashi.base_url, headers={"Authorization": f"Bearer {agent_key}"},
-                          timeout=60) as client:
+        events = simulate_events(
+            gpus=gpus,
+            tenants=2,
+            start=day,
+            hours=24,
+            seed=7,
+            source=source,
+            tenant_ids=list(DEMO_TENANTS),
+            gpu_model="H100-SXM",
+            token_events=200,
+        )
+        console.print(
+            f"sending {len(events)} events of {day:%Y-%m-%d} (Asia/Shanghai) from {gpus} GPUs, "
+            "with resends and overlapping intervals…"
+        )
+        with httpx.Client(
+            base_url=kashi.base_url, headers={"Authorization": f"Bearer {agent_key}"}, timeout=60
+        ) as client:
             for i in range(0, len(events), 500):
-                answer = client.post("/v1/events", json=events[i:i + 500],
-                                     headers={"Content-Type": "application/cloudevents-batch+json"})
+                answer = client.post(
+                    "/v1/events",
+                    json=events[i : i + 500],
+                    headers={"Content-Type": "application/cloudevents-batch+json"},
+                )
                 answer.raise_for_status()
             # An agent that lost its acknowledgement resends a whole batch: nothing changes.
             client.post("/v1/events", json=events[:500]).raise_for_status()
         kashi.join()
         expected = expected_card_seconds(events)
         where = "this demo's own books" if own_books else "the books it was told to use (--into-books)"
-        table = Table(title="Card-hours rolled up per tenant and GPU model",
-                      caption=f"the demo's two simulated tenants ({', '.join(DEMO_TENANTS)}), on {day:%Y-%m-%d}, "
-                              f"in {where}; expected: the card-seconds the simulator generated")
+        table = Table(
+            title="Card-hours rolled up per tenant and GPU model",
+            caption=f"the demo's two simulated tenants ({', '.join(DEMO_TENANTS)}), on {day:%Y-%m-%d}, "
+            f"in {where}; expected: the card-seconds the simulator generated",
+        )
         for column in ("tenant", "name", "GPU model", "card-seconds", "card-hours", "expected"):
             table.add_column(column, justify="right" if column.startswith(("card", "exp")) else "left")
         with kashi.engine.connect() as conn:

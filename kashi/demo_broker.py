@@ -34,43 +34,85 @@ def run(kashi, console: Console) -> None:
     as_of = month.start(TZ)
     start = instant_to_json(month.shift(-13).start(TZ))  # 13 of the 36 closed months run by `as_of`
     supplier_id, payable = f"centre-{run_id}", f"buy-{run_id}"
-    base = {"currency": "CNY", "tax_rate": "0.06", "start": start, "closed_months": 36, "open_months": 24,
-            "notice_days": 30}  # fmt: skip
+    base = {
+        "currency": "CNY",
+        "tax_rate": "0.06",
+        "start": start,
+        "closed_months": 36,
+        "open_months": 24,
+        "notice_days": 30,
+    }
     item = {"id": "i-1", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8}
     with kashi.engine.begin() as conn:
-        suppliers.create(conn, {"id": supplier_id, "name": "华东智算中心", "legal_name": "华东智算中心有限公司",
-                                "tax_id": "91330100MA2DEMO001"}, actor="demo")  # fmt: skip
-        contracts_service.sign(conn, {**base, "id": payable, "supplier_id": supplier_id,
-                                      "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
-                                      "items": [{**item, "machines": 60, "unit_price": "5000.00"}]},
-                               actor="demo")  # fmt: skip
+        suppliers.create(
+            conn,
+            {
+                "id": supplier_id,
+                "name": "华东智算中心",
+                "legal_name": "华东智算中心有限公司",
+                "tax_id": "91330100MA2DEMO001",
+            },
+            actor="demo",
+        )
+        contracts_service.sign(
+            conn,
+            {
+                **base,
+                "id": payable,
+                "supplier_id": supplier_id,
+                "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+                "items": [{**item, "machines": 60, "unit_price": "5000.00"}],
+            },
+            actor="demo",
+        )
         for key, rate in RATES.items():
             tenant_id = f"resale-{key}-{run_id}"
             tenants.create(conn, {"id": tenant_id, "name": NAMES[key]}, actor="demo")
             penalty = {"basis": "remaining_closed_value", "rate": rate}
-            contracts_service.sign(conn, {**base, "id": f"sell-{key}-{run_id}", "tenant_id": tenant_id,
-                                          "open_months": 0, "penalty": penalty,
-                                          "items": [{**item, "machines": 20, "unit_price": "7200.00",
-                                                     "supplied_by": f"{payable}/i-1"}]}, actor="demo")  # fmt: skip
+            contracts_service.sign(
+                conn,
+                {
+                    **base,
+                    "id": f"sell-{key}-{run_id}",
+                    "tenant_id": tenant_id,
+                    "open_months": 0,
+                    "penalty": penalty,
+                    "items": [{**item, "machines": 20, "unit_price": "7200.00", "supplied_by": f"{payable}/i-1"}],
+                },
+                actor="demo",
+            )
     console.rule("[bold]The broker's books[/]: 60 × 8×RTX-4090 bought at 5,000, resold at 7,200 to three tenants")
-    operator = httpx.Client(base_url=kashi.base_url, timeout=60,
-                            headers={"Authorization": f"Bearer {kashi.key('operator')}"})  # fmt: skip
+    operator = httpx.Client(
+        base_url=kashi.base_url, timeout=60, headers={"Authorization": f"Bearer {kashi.key('operator')}"}
+    )
     mine = {f"sell-{key}-{run_id}" for key in RATES}
     for step, (price, hours) in enumerate((("5500.00", 2), ("4800.00", 1)), 1):
-        answer = operator.post("/v1/market/rents", json={
-            "gpu_model": "RTX-4090", "unit": "machine_month", "price": price, "currency": "CNY",
-            "observed_at": instant_to_json(now - timedelta(hours=hours)), "source": "demo: broker quotes, Hangzhou"})
+        answer = operator.post(
+            "/v1/market/rents",
+            json={
+                "gpu_model": "RTX-4090",
+                "unit": "machine_month",
+                "price": price,
+                "currency": "CNY",
+                "observed_at": instant_to_json(now - timedelta(hours=hours)),
+                "source": "demo: broker quotes, Hangzhou",
+            },
+        )
         answer.raise_for_status()
         crossed = [c for c in answer.json()["at_risk"] if c in mine]
-        console.print(f"[bold]step {step}[/]: the market for a machine-month of 8×RTX-4090 is now {price} CNY; "
-                      f"newly at risk (contract.at_risk): {', '.join(crossed) or 'none'}")
+        console.print(
+            f"[bold]step {step}[/]: the market for a machine-month of 8×RTX-4090 is now {price} CNY; "
+            f"newly at risk (contract.at_risk): {', '.join(crossed) or 'none'}"
+        )
         _reports(kashi, console, mine, payable, month, as_of)
     worst = _worst(kashi, mine, as_of)
     if worst is not None:
         with kashi.engine.begin() as conn:
             ended = contracts_service.terminate(conn, worst, {"effective_at": instant_to_json(as_of)}, actor="demo")
-        console.print(f"[bold]step 3[/]: {worst} breaks from {month} and pays a penalty of {ended['amount']} CNY; "
-                      "the broker still owes the centre for all 60 machines")
+        console.print(
+            f"[bold]step 3[/]: {worst} breaks from {month} and pays a penalty of {ended['amount']} CNY; "
+            "the broker still owes the centre for all 60 machines"
+        )
         _reports(kashi, console, mine, payable, month, as_of)
     operator.close()
 
@@ -90,8 +132,10 @@ def _reports(kashi, console: Console, mine: set[str], payable: str, month: Perio
     books["items"] = [row for row in books["items"] if row["contract_id"] == payable]
     books["totals"] = {}
     risk_table, books_table = breach_table(breach), margin_table(books)
-    risk_table.caption = (f"the broker's three resale contracts only ({', '.join(sorted(mine))}); "
-                          f"`kashi report breach-risk` shows every contract")
+    risk_table.caption = (
+        f"the broker's three resale contracts only ({', '.join(sorted(mine))}); "
+        f"`kashi report breach-risk` shows every contract"
+    )
     books_table.caption = f"the payable item {payable}/i-1 only; exposure as of {instant_to_json(as_of)}"
     console.print(risk_table)
     console.print(books_table)

@@ -38,8 +38,9 @@ class ServerStartFailed(RuntimeError):
 def _run(command: list[str], **kwargs) -> None:
     done = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if done.returncode != 0:
-        raise ServerStartFailed(f"{Path(command[0]).name} failed ({done.returncode}): "
-                                f"{(done.stderr or done.stdout).strip()[-2000:]}")
+        raise ServerStartFailed(
+            f"{Path(command[0]).name} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}"
+        )
 
 
 def _free_port(previous: Path | None = None) -> int:
@@ -143,8 +144,22 @@ class EmbeddedPostgres:
             "-c shared_buffers=256MB -c synchronous_commit=on -c fsync=on -c max_wal_size=4GB "
             "-c checkpoint_timeout=15min"
         )
-        _run([str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-t", "60", "-o", options,
-              "-l", str(self.pgdata / "server.log"), "start"], **_run_as())
+        _run(
+            [
+                str(_pg_bin() / "pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                options,
+                "-l",
+                str(self.pgdata / "server.log"),
+                "start",
+            ],
+            **_run_as(),
+        )
         self._ensure_database(port)
         return self.url(port)
 
@@ -155,16 +170,26 @@ class EmbeddedPostgres:
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
         _prepare_for_pg_user(scratch)
-        _run([str(_pg_bin() / "initdb"), "-D", str(scratch), "--auth=trust", "--encoding=UTF8", "--locale=C",
-              "-U", "postgres"], **_run_as())
+        _run(
+            [
+                str(_pg_bin() / "initdb"),
+                "-D",
+                str(scratch),
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-U",
+                "postgres",
+            ],
+            **_run_as(),
+        )
         shutil.rmtree(self.pgdata, ignore_errors=True)
         scratch.rename(self.pgdata)
 
     def _ensure_database(self, port: int) -> None:
         import psycopg
 
-        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres", autocommit=True) as conn:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)).fetchone():
                 conn.execute(f'CREATE DATABASE "{DATABASE}"')
 
@@ -173,11 +198,16 @@ class EmbeddedPostgres:
             return
         done = subprocess.run(
             [str(_pg_bin() / "pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"],
-            check=False, capture_output=True, text=True, **_run_as(),
+            check=False,
+            capture_output=True,
+            text=True,
+            **_run_as(),
         )
         if done.returncode != 0:
-            log.warning("pg_ctl stop failed", extra={"returncode": done.returncode,
-                                                     "output": (done.stderr or done.stdout).strip()[-500:]})
+            log.warning(
+                "pg_ctl stop failed",
+                extra={"returncode": done.returncode, "output": (done.stderr or done.stdout).strip()[-500:]},
+            )
 
 
 @dataclass

@@ -159,6 +159,8 @@ class SourceNotAllowed(Forbidden, ValueError):
     """Events whose source is not the one the agent key is bound to; ``indexes`` are their positions."""
 
     def __init__(self, indexes: list[int], source: str) -> None:
-        super().__init__(f"this key may only send events with source {source!r}",
-                         [{"index": i, "field": "source", "reason": "not this key's source"} for i in indexes])
+        super().__init__(
+            f"this key may only send events with source {source!r}",
+            [{"index": i, "field": "source", "reason": "not this key's source"} for i in indexes],
+        )
         self.indexes = indexes

@@ -59,8 +59,10 @@ class AlreadyRunning(RuntimeError):
         if holder is None:
             message = f"another Kashi process holds the lock {data_dir / LOCK_FILE} (it is starting or stopping)"
         else:
-            message = (f"Kashi already runs on data dir {data_dir}: kashi {holder.kind} pid {holder.pid}, "
-                       f"{holder.url}, since {holder.started_at}; 'kashi status' shows it, 'kashi down' stops it")
+            message = (
+                f"Kashi already runs on data dir {data_dir}: kashi {holder.kind} pid {holder.pid}, "
+                f"{holder.url}, since {holder.started_at}; 'kashi status' shows it, 'kashi down' stops it"
+            )
         super().__init__(message)
 
 
@@ -80,9 +82,10 @@ def check_port_free(host: str, port: int) -> None:
         try:
             s.bind((host, port))
         except OSError as exc:
-            raise PortTaken(f"port {port} on {host} is already in use ({exc.strerror}); nothing was started. "
-                            f"Choose another with --port, or see what holds it (e.g. 'ss -ltnp sport = :{port}')"
-                            ) from exc
+            raise PortTaken(
+                f"port {port} on {host} is already in use ({exc.strerror}); nothing was started. "
+                f"Choose another with --port, or see what holds it (e.g. 'ss -ltnp sport = :{port}')"
+            ) from exc
 
 
 def pid_alive(pid: int) -> bool:

@@ -47,8 +47,7 @@ def create_key(conn: Connection, role: str, *, tenant_id: str | None = None, sou
         raise ValidationFailed("invalid key request", problems)
     key_id = secrets.token_hex(6)
     key = f"ks_{key_id}_{secrets.token_urlsafe(32)}"
-    conn.execute(api_keys.insert().values(id=key_id, hash=_hash(key), role=role, tenant_id=tenant_id,
-                                          source=source))
+    conn.execute(api_keys.insert().values(id=key_id, hash=_hash(key), role=role, tenant_id=tenant_id, source=source))
     return key
 
 
@@ -66,8 +65,9 @@ def authenticate(conn: Connection, key: str) -> Principal | None:
 def revoke_key(conn: Connection, key_id: str) -> bool:
     from sqlalchemy import func
 
-    result = conn.execute(api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
-                          .values(revoked_at=func.now()))
+    result = conn.execute(
+        api_keys.update().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)).values(revoked_at=func.now())
+    )
     return result.rowcount == 1
 
 
@@ -82,8 +82,18 @@ def principal_of(conn: Connection, key_id: str) -> Principal | None:
 def list_keys(conn: Connection, *, after: str | None = None, limit: int = 100) -> list[dict]:
     """Keys by id, live and revoked, without their hashes: ``id, role, tenant_id, source, created_at,
     revoked_at``; ``after`` is the last id seen."""
-    query = select(api_keys.c.id, api_keys.c.role, api_keys.c.tenant_id, api_keys.c.source, api_keys.c.created_at,
-                   api_keys.c.revoked_at).order_by(api_keys.c.id).limit(limit)
+    query = (
+        select(
+            api_keys.c.id,
+            api_keys.c.role,
+            api_keys.c.tenant_id,
+            api_keys.c.source,
+            api_keys.c.created_at,
+            api_keys.c.revoked_at,
+        )
+        .order_by(api_keys.c.id)
+        .limit(limit)
+    )
     if after:
         query = query.where(api_keys.c.id > after)
     return [dict(row) for row in conn.execute(query).mappings()]

@@ -57,7 +57,9 @@ def start(data_dir: Path, lock_fd: int) -> tuple[int, subprocess.Popen]:
     read_end, write_end = os.pipe()  # both ends non-inheritable: no other child holds the write end
     process = subprocess.Popen(
         [sys.executable, "-m", "kashi.lifeline", str(read_end), str(lock_fd), str(data_dir)],
-        pass_fds=(read_end, lock_fd), start_new_session=True, stdin=subprocess.DEVNULL,
+        pass_fds=(read_end, lock_fd),
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
     )
     os.close(read_end)
     return write_end, process

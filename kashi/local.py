@@ -53,8 +53,7 @@ class LocalKashi:
     def start_api(self, port: int | None = None) -> None:
         app = create_app(self.settings, database_url=self.servers.database_url, redis_url=self.servers.redis_url)
         port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                                lifespan="on")
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="kashi-api", daemon=True)
         self._thread.start()
@@ -72,8 +71,9 @@ class LocalKashi:
             self._server = None
 
     def start_worker(self) -> RunningWorker:
-        worker = RunningWorker(self.settings, self.servers.database_url, self.servers.redis_url,
-                               threads=self.worker_threads)
+        worker = RunningWorker(
+            self.settings, self.servers.database_url, self.servers.redis_url, threads=self.worker_threads
+        )
         self._workers.append(worker)
         return worker
 

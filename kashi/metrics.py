@@ -17,8 +17,9 @@ from sqlalchemy import text
 
 EVENTS_ACCEPTED = Counter("kashi_events_accepted", "Usage events answered 202 by this API process")
 EVENTS_REJECTED = Counter("kashi_batches_rejected", "Usage batches rejected (422 or 413) by this API process")
-REQUEST_SECONDS = Histogram("kashi_http_request_duration_seconds", "HTTP request latency",
-                            ["method", "route", "status"])
+REQUEST_SECONDS = Histogram(
+    "kashi_http_request_duration_seconds", "HTTP request latency", ["method", "route", "status"]
+)
 
 
 class PipelineCollector(Collector):
@@ -34,9 +35,12 @@ class PipelineCollector(Collector):
         lag = GaugeMetricFamily("kashi_worker_lag_seconds", "Age of the oldest message waiting on the ingest queue")
         try:
             with self.engine.connect() as conn:
-                done, n_parked = conn.execute(text(
-                    "SELECT coalesce(sum(persisted) FILTER (WHERE status = 'done'), 0),"
-                    " count(*) FILTER (WHERE status = 'parked') FROM ingest_batches")).one()
+                done, n_parked = conn.execute(
+                    text(
+                        "SELECT coalesce(sum(persisted) FILTER (WHERE status = 'done'), 0),"
+                        " count(*) FILTER (WHERE status = 'parked') FROM ingest_batches"
+                    )
+                ).one()
             persisted.add_metric([], float(done))
             parked.add_metric([], float(n_parked))
         except Exception:  # noqa: BLE001 - a scrape must answer even while PostgreSQL is down

@@ -42,5 +42,6 @@ def resolve(settings: Settings, *, start: bool) -> Servers:
         elif not start and not ((db_url or running_db) and (redis_url or running_redis)):
             raise ServersNotRunning(
                 f"no Kashi servers run on data dir {settings.data_dir}; start them with 'kashi up' "
-                "or set KASHI_DATABASE_URL and KASHI_REDIS_URL")
+                "or set KASHI_DATABASE_URL and KASHI_REDIS_URL"
+            )
     return Servers(db_url or running_db, redis_url or running_redis, started)

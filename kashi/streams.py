@@ -28,23 +28,33 @@ class StoredEvent:
 
 def load(conn: Connection, stream_id: str) -> list[StoredEvent]:
     """Every event of a stream, in version order."""
-    rows = conn.execute(select(stream_events).where(stream_events.c.stream_id == stream_id)
-                        .order_by(stream_events.c.version)).all()
+    rows = conn.execute(
+        select(stream_events).where(stream_events.c.stream_id == stream_id).order_by(stream_events.c.version)
+    ).all()
     return [StoredEvent(r.stream_id, r.version, r.type, r.data, r.actor, r.recorded_at) for r in rows]
 
 
 def current_version(conn: Connection, stream_id: str) -> int:
-    return conn.execute(select(func.coalesce(func.max(stream_events.c.version), 0))
-                        .where(stream_events.c.stream_id == stream_id)).scalar_one()
+    return conn.execute(
+        select(func.coalesce(func.max(stream_events.c.version), 0)).where(stream_events.c.stream_id == stream_id)
+    ).scalar_one()
 
 
-def append(conn: Connection, stream_id: str, expected_version: int, events: list[tuple[str, dict]],
-           actor: str, recorded_at: datetime | None = None) -> list[StoredEvent]:
+def append(
+    conn: Connection,
+    stream_id: str,
+    expected_version: int,
+    events: list[tuple[str, dict]],
+    actor: str,
+    recorded_at: datetime | None = None,
+) -> list[StoredEvent]:
     """Append ``(type, data)`` events after ``expected_version``; a concurrent writer gets VersionConflict.
 
     ``recorded_at`` stamps them with the caller's clock (the event's own instant) instead of the database's."""
-    rows = [{"stream_id": stream_id, "version": expected_version + i, "type": t, "data": d, "actor": actor}
-            for i, (t, d) in enumerate(events, start=1)]
+    rows = [
+        {"stream_id": stream_id, "version": expected_version + i, "type": t, "data": d, "actor": actor}
+        for i, (t, d) in enumerate(events, start=1)
+    ]
     if recorded_at is not None:
         rows = [{**row, "recorded_at": recorded_at} for row in rows]
     try:

@@ -88,8 +88,9 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
         check_port_free(options.host, options.port)
         embedded = not (settings.database_url and settings.redis_url)
         url = f"http://{_client_host(options.host)}:{options.port}"
-        instance = Instance(pid=os.getpid(), url=url, instance_id=new_instance_id(), started_at=now_text(),
-                            embedded=embedded)
+        instance = Instance(
+            pid=os.getpid(), url=url, instance_id=new_instance_id(), started_at=now_text(), embedded=embedded
+        )
         lock.write_state(instance)
         lifeline_fd, _ = start_lifeline(lock.data_dir, lock.fd)
         servers = resolve(settings, start=True)
@@ -98,8 +99,13 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
         engine = make_engine(servers.database_url)
         upgrade(engine)
         engine.dispose()
-        env = {**os.environ, "KASHI_DATABASE_URL": servers.database_url, "KASHI_REDIS_URL": servers.redis_url,
-               "KASHI_DATA_DIR": str(lock.data_dir), "KASHI_INSTANCE_ID": instance.instance_id}
+        env = {
+            **os.environ,
+            "KASHI_DATABASE_URL": servers.database_url,
+            "KASHI_REDIS_URL": servers.redis_url,
+            "KASHI_DATA_DIR": str(lock.data_dir),
+            "KASHI_INSTANCE_ID": instance.instance_id,
+        }
         me = [sys.executable, "-m", "kashi.cli"]
         roles = [("api", ["api", "--host", options.host, "--port", str(options.port)])]
         roles += [(f"worker-{n + 1}", ["worker"]) for n in range(options.workers)]
@@ -120,8 +126,10 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
                 answer = health(url)
                 if answer and answer.get("instance") == instance.instance_id and answer["http_status"] == 200:
                     healthy = True
-                    err.print(f"[green]Kashi is up[/] on {url} (pid {os.getpid()}, data dir {lock.data_dir}, "
-                              f"{time.monotonic() - started:.1f} s); Ctrl-C or 'kashi down' stops it")
+                    err.print(
+                        f"[green]Kashi is up[/] on {url} (pid {os.getpid()}, data dir {lock.data_dir}, "
+                        f"{time.monotonic() - started:.1f} s); Ctrl-C or 'kashi down' stops it"
+                    )
                     err.print(f"Console: {url}/console (sign in with a key from 'kashi keys create')")
             time.sleep(0.2)
     finally:
@@ -151,8 +159,10 @@ def status(data_dir: Path) -> dict:
     data_dir = Path(data_dir).expanduser().resolve()
     instance = running(data_dir)
     pg_pid, valkey_pid = server_pids(data_dir)
-    servers = {"postgresql": {"pid": pg_pid, "port": _read_int(data_dir / "pg.port") if pg_pid else None},
-               "valkey": {"pid": valkey_pid, "port": _read_int(data_dir / "valkey" / "port") if valkey_pid else None}}
+    servers = {
+        "postgresql": {"pid": pg_pid, "port": _read_int(data_dir / "pg.port") if pg_pid else None},
+        "valkey": {"pid": valkey_pid, "port": _read_int(data_dir / "valkey" / "port") if valkey_pid else None},
+    }
     report: dict = {"running": instance is not None, "data_dir": str(data_dir), "servers": servers}
     if instance is None:
         return report
@@ -163,10 +173,16 @@ def status(data_dir: Path) -> dict:
         verdict = f"another process answers on {instance.url}"
     else:
         verdict = answer.get("status", "unknown")
-    report |= {"kind": instance.kind, "pid": instance.pid, "url": instance.url, "instance_id": instance.instance_id,
-               "started_at": instance.started_at,
-               "children": {role: {"pid": pid, "alive": pid_alive(pid)} for role, pid in instance.children.items()},
-               "health": verdict, "checks": (answer or {}).get("checks", {})}
+    report |= {
+        "kind": instance.kind,
+        "pid": instance.pid,
+        "url": instance.url,
+        "instance_id": instance.instance_id,
+        "started_at": instance.started_at,
+        "children": {role: {"pid": pid, "alive": pid_alive(pid)} for role, pid in instance.children.items()},
+        "health": verdict,
+        "checks": (answer or {}).get("checks", {}),
+    }
     return report
 
 
@@ -186,10 +202,14 @@ def print_status(report: dict, out: Console) -> None:
             out.print(f"  embedded servers still run: {'; '.join(described)} ('kashi down' stops them)")
         return
     out.print(f"Kashi runs on data dir {report['data_dir']}")
-    out.print(f"  kashi {report['kind']} pid {report['pid']} since {report['started_at']} "
-              f"(instance {report['instance_id'][:12]})")
-    out.print(f"  URL {report['url']}  health: {report['health']}"
-              + (f" ({', '.join(f'{k} {v}' for k, v in report['checks'].items())})" if report["checks"] else ""))
+    out.print(
+        f"  kashi {report['kind']} pid {report['pid']} since {report['started_at']} "
+        f"(instance {report['instance_id'][:12]})"
+    )
+    out.print(
+        f"  URL {report['url']}  health: {report['health']}"
+        + (f" ({', '.join(f'{k} {v}' for k, v in report['checks'].items())})" if report["checks"] else "")
+    )
     for role, child in report["children"].items():
         out.print(f"  {role}: pid {child['pid']} {'running' if child['alive'] else 'exited'}")
     out.print(f"  servers: {'; '.join(described) or 'external (KASHI_DATABASE_URL, KASHI_REDIS_URL) or none'}")

@@ -6,7 +6,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from kashi.db import metadata
 
 stream_events = Table(
-    "stream_events", metadata,
+    "stream_events",
+    metadata,
     Column("stream_id", Text, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("type", Text, nullable=False),
@@ -17,7 +18,8 @@ stream_events = Table(
 """Every state change of contracts, tenants and the catalog; ``(stream_id, version)`` is the lock."""
 
 tenants = Table(
-    "tenants", metadata,
+    "tenants",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("timezone", Text, nullable=False),
@@ -26,21 +28,24 @@ tenants = Table(
 )
 
 gpu_models = Table(
-    "gpu_models", metadata,
+    "gpu_models",
+    metadata,
     Column("name", Text, primary_key=True),
     Column("fp16_tflops", Numeric, nullable=False),
     Column("source", Text, nullable=False),
 )
 
 gpu_model_prices = Table(
-    "gpu_model_prices", metadata,
+    "gpu_model_prices",
+    metadata,
     Column("name", Text, primary_key=True),
     Column("list_price_per_card_hour", Numeric, nullable=False),
 )
 """List prices per card-hour (CNY) of catalog models, folded from ``GpuModelListPriced`` (SPEC §15)."""
 
 api_keys = Table(
-    "api_keys", metadata,
+    "api_keys",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("hash", Text, nullable=False),
     Column("role", Text, nullable=False),

@@ -134,17 +134,32 @@ class UsageRecord:
     cached_tokens: int = 0
 
     def to_wire(self) -> list:
-        return [self.kind, self.source, self.id, self.tenant_id, self.time, self.contract_id, self.data,
-                self.gpu, self.gpu_model, self.start, self.end, self.model, self.input_tokens,
-                self.output_tokens, self.cached_tokens]
+        return [
+            self.kind,
+            self.source,
+            self.id,
+            self.tenant_id,
+            self.time,
+            self.contract_id,
+            self.data,
+            self.gpu,
+            self.gpu_model,
+            self.start,
+            self.end,
+            self.model,
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_tokens,
+        ]
 
     @classmethod
     def from_wire(cls, row: list) -> UsageRecord:
         return cls(*row)
 
     @classmethod
-    def from_log(cls, type: str, source: str, id: str, tenant_id: str, event_time: datetime,
-                 contract_id: str | None, data: dict) -> UsageRecord:
+    def from_log(
+        cls, type: str, source: str, id: str, tenant_id: str, event_time: datetime, contract_id: str | None, data: dict
+    ) -> UsageRecord:
         """The record ingest built from an event, rebuilt from its ``usage_events`` row (replay)."""
         time = event_time.timestamp()
         if type in (GPU_STATUS, GPU_USAGE):
@@ -152,10 +167,26 @@ class UsageRecord:
         if type == GPU_STATUS:
             return cls("status", source, id, tenant_id, time, None, data, data["gpu"], data["gpu_model"], start, end)
         if type == GPU_USAGE:
-            return cls("gpu", source, id, tenant_id, time, contract_id, data, data["gpu"], data["gpu_model"],
-                       start, end)
-        return cls("tokens", source, id, tenant_id, time, contract_id, data, None, None, 0, 0, data["model"],
-                   data.get("input_tokens", 0), data.get("output_tokens", 0), data.get("cached_tokens", 0))
+            return cls(
+                "gpu", source, id, tenant_id, time, contract_id, data, data["gpu"], data["gpu_model"], start, end
+            )
+        return cls(
+            "tokens",
+            source,
+            id,
+            tenant_id,
+            time,
+            contract_id,
+            data,
+            None,
+            None,
+            0,
+            0,
+            data["model"],
+            data.get("input_tokens", 0),
+            data.get("output_tokens", 0),
+            data.get("cached_tokens", 0),
+        )
 
     @property
     def tokens(self) -> dict[str, int]:
@@ -178,7 +209,7 @@ _EVENT = TypeAdapter(UsageEvent)
 _INSTANT = TypeAdapter(AwareDatetime)
 _REASONS = {
     "string_type": "must be a JSON string",
-    "string_pattern_mismatch": "must be a decimal string between 0 and 1, such as \"0.83\"",
+    "string_pattern_mismatch": 'must be a decimal string between 0 and 1, such as "0.83"',
     "int_type": "must be a JSON integer",
 }
 
@@ -233,14 +264,50 @@ def _to_record(event: dict, raw_data: dict) -> UsageRecord:
     time = event["time"].timestamp()  # an aware datetime's timestamp does not depend on its offset
     contract_id = data.get("contract_id")
     if event["type"] == GPU_STATUS:  # the fleet's rollups (metering.status), never rated
-        return UsageRecord("status", event["source"], event["id"], event.get("subject", ""), time, None, raw_data,
-                           data["gpu"], data["gpu_model"], _epoch(data["start"]), _epoch(data["end"]))
+        return UsageRecord(
+            "status",
+            event["source"],
+            event["id"],
+            event.get("subject", ""),
+            time,
+            None,
+            raw_data,
+            data["gpu"],
+            data["gpu_model"],
+            _epoch(data["start"]),
+            _epoch(data["end"]),
+        )
     if event["type"] == GPU_USAGE:
-        return UsageRecord("gpu", event["source"], event["id"], event["subject"], time, contract_id, raw_data,
-                           data["gpu"], data["gpu_model"], _epoch(data["start"]), _epoch(data["end"]))
-    return UsageRecord("tokens", event["source"], event["id"], event["subject"], time, contract_id, raw_data,
-                       None, None, 0, 0, data["model"], data.get("input_tokens", 0), data.get("output_tokens", 0),
-                       data.get("cached_tokens", 0))
+        return UsageRecord(
+            "gpu",
+            event["source"],
+            event["id"],
+            event["subject"],
+            time,
+            contract_id,
+            raw_data,
+            data["gpu"],
+            data["gpu_model"],
+            _epoch(data["start"]),
+            _epoch(data["end"]),
+        )
+    return UsageRecord(
+        "tokens",
+        event["source"],
+        event["id"],
+        event["subject"],
+        time,
+        contract_id,
+        raw_data,
+        None,
+        None,
+        0,
+        0,
+        data["model"],
+        data.get("input_tokens", 0),
+        data.get("output_tokens", 0),
+        data.get("cached_tokens", 0),
+    )
 
 
 def validate_batch(payload: Any) -> list[UsageRecord]:

@@ -16,8 +16,14 @@ from sqlalchemy import Connection, text
 from kashi import streams
 from kashi.errors import Conflict, NotFound, ValidationFailed
 
-FLEET_TABLES = ("gpu_status_coverage", "gpu_status_hourly", "fleet_hourly", "fleet_model_hourly", "tenant_fleet_hourly",
-                "fleet_gpus")
+FLEET_TABLES = (
+    "gpu_status_coverage",
+    "gpu_status_hourly",
+    "fleet_hourly",
+    "fleet_model_hourly",
+    "tenant_fleet_hourly",
+    "fleet_gpus",
+)
 FLEET_COLUMNS = {
     "gpu_status_coverage": "gpu, start_s, end_s, state",
     "gpu_status_hourly": "gpu, hour, reported_s, down_s, allocated_s, busy_s, status_busy_s",
@@ -25,7 +31,7 @@ FLEET_COLUMNS = {
     "fleet_model_hourly": "gpu_model, hour, shard, reported_s, down_s, allocated_s, busy_s, status_busy_s",
     "tenant_fleet_hourly": "tenant_id, contract_id, gpu_model, hour, allocated_s, lit_allocated_s, busy_s, last_seq",
     "fleet_gpus": "gpu, node, gpu_model, first_seen_s, last_state, last_reason, last_start_s, last_end_s, last_seq, "
-                  "retired_at",
+    "retired_at",
 }
 """What `kashi replay --verify` compares of each fleet projection."""
 RETIRED = "GpuRetired"
@@ -57,9 +63,16 @@ def _json(row) -> dict:
     }
 
 
-def list_gpus(conn: Connection, *, cursor: str | None = None, limit: int = 100, node: str | None = None,
-              gpu_model: str | None = None, state: str | None = None,
-              include_retired: bool = True) -> dict:  # fmt: skip
+def list_gpus(
+    conn: Connection,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    node: str | None = None,
+    gpu_model: str | None = None,
+    state: str | None = None,
+    include_retired: bool = True,
+) -> dict:
     """A page of the fleet ordered by GPU id: ``{"items": [...], "next_cursor": ...}``."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValidationFailed.of("limit", f"must be between 1 and {MAX_PAGE}")
@@ -97,21 +110,29 @@ def retire(conn: Connection, gpu: str, at: datetime, *, actor: str) -> dict:
     if at.timestamp() < row.first_seen_s:
         raise ValidationFailed.of("at", f"must not be before the GPU's first report ({_instant(row.first_seen_s)})")
     stream = stream_of(gpu)
-    streams.append(conn, stream, streams.current_version(conn, stream),
-                   [(RETIRED, {"gpu": gpu, "at": at.astimezone(UTC).isoformat()})], actor)  # fmt: skip
+    streams.append(
+        conn,
+        stream,
+        streams.current_version(conn, stream),
+        [(RETIRED, {"gpu": gpu, "at": at.astimezone(UTC).isoformat()})],
+        actor,
+    )
     conn.execute(text("UPDATE fleet_gpus SET retired_at = :a WHERE gpu = :g"), {"a": at, "g": gpu})
     return get_gpu(conn, gpu)
 
 
 def rebuild_retirements(conn: Connection) -> int:
     """Set ``retired_at`` from the ``fleet:<gpu>`` streams (after the registry was refolded from the log)."""
-    rows = conn.execute(text("SELECT data FROM stream_events WHERE stream_id LIKE 'fleet:%' AND type = :t "
-                             "ORDER BY stream_id, version"), {"t": RETIRED}).all()  # fmt: skip
+    rows = conn.execute(
+        text("SELECT data FROM stream_events WHERE stream_id LIKE 'fleet:%' AND type = :t ORDER BY stream_id, version"),
+        {"t": RETIRED},
+    ).all()
     retired: dict[str, str] = {}
     for row in rows:
         data: Mapping = row.data
         retired[data["gpu"]] = data["at"]
     for gpu, at in retired.items():
-        conn.execute(text("UPDATE fleet_gpus SET retired_at = CAST(:a AS timestamptz) WHERE gpu = :g"),
-                     {"a": at, "g": gpu})  # fmt: skip
+        conn.execute(
+            text("UPDATE fleet_gpus SET retired_at = CAST(:a AS timestamptz) WHERE gpu = :g"), {"a": at, "g": gpu}
+        )
     return len(retired)

@@ -55,8 +55,16 @@ def _filters(node: str | None, gpu_model: str | None, alias: str) -> str:
     return where
 
 
-def status_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: str, *,
-                node: str | None = None, gpu_model: str | None = None) -> Rows:  # fmt: skip
+def status_rows(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    tz: str,
+    by: str,
+    *,
+    node: str | None = None,
+    gpu_model: str | None = None,
+) -> Rows:
     """Reported, down, allocated and busy seconds from the hourly rollups — ``fleet_model_hourly``
     (16 rows per model and hour) unless nodes are asked for, else ``fleet_hourly`` (one per node, model
     and hour): one range scan of the period's hours, each put on its local day by `width_bucket`."""
@@ -78,13 +86,21 @@ def status_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: s
     for row in rows:
         key = tuple(days[k - 1][0] if by.endswith("day") and i == width - 1 else k for i, k in enumerate(row[:width]))
         model = row[width]
-        reported, down, allocated, busy = row[width + 1:]
+        reported, down, allocated, busy = row[width + 1 :]
         found.append((key or (model,), model, FleetSeconds(0, reported, down, allocated, Decimal(busy or 0))))
     return found
 
 
-def capacity_rows(conn: Connection, start: datetime, end: datetime, tz: str, by: str, *,
-                  node: str | None = None, gpu_model: str | None = None) -> Rows:  # fmt: skip
+def capacity_rows(
+    conn: Connection,
+    start: datetime,
+    end: datetime,
+    tz: str,
+    by: str,
+    *,
+    node: str | None = None,
+    gpu_model: str | None = None,
+) -> Rows:
     """Capacity seconds of the registry's GPUs in the fleet during ``[start, end)``, clipped to each
     local day, grouped by their latest node and model. One read of the registry; a GPU in the fleet
     for whole days counts through a running sum over days, so the cost is GPUs + days, not their product."""
@@ -124,12 +140,13 @@ def capacity_rows(conn: Connection, start: datetime, end: datetime, tz: str, by:
             running += marks[index]
             if running:
                 totals[(*group, index, model)] += running * (days[index][2] - days[index][1])
-    return [((*group, days[index][0]), model, FleetSeconds(capacity=seconds))
-            for (*group, index, model), seconds in totals.items()]  # fmt: skip
+    return [
+        ((*group, days[index][0]), model, FleetSeconds(capacity=seconds))
+        for (*group, index, model), seconds in totals.items()
+    ]
 
 
-def tenant_rows(conn: Connection, start: datetime, end: datetime, *,
-                gpu_model: str | None = None) -> Rows:  # fmt: skip
+def tenant_rows(conn: Connection, start: datetime, end: datetime, *, gpu_model: str | None = None) -> Rows:
     """Allocated and busy seconds per tenant and model, from ``tenant_fleet_hourly``."""
     rows = conn.execute(
         text(f"""SELECT t.tenant_id, t.gpu_model, sum(t.allocated_s)::bigint, sum(t.busy_s)
@@ -138,14 +155,23 @@ def tenant_rows(conn: Connection, start: datetime, end: datetime, *,
                  GROUP BY 1, 2"""),
         {"s": int(start.timestamp()), "e": int(end.timestamp()), "model": gpu_model},
     ).all()
-    return [((tenant,), model, FleetSeconds(allocated=allocated, busy=Decimal(busy or 0)))
-            for tenant, model, allocated, busy in rows]  # fmt: skip
+    return [
+        ((tenant,), model, FleetSeconds(allocated=allocated, busy=Decimal(busy or 0)))
+        for tenant, model, allocated, busy in rows
+    ]
 
 
 def _params(start: datetime, end: datetime, tz: str, node: str | None, gpu_model: str | None) -> dict:
     days = local_days(start, end, tz)
-    return {"days": [d for d, _, _ in days], "lo": [lo for _, lo, _ in days], "hi": [hi for _, _, hi in days],
-            "s": int(start.timestamp()), "e": int(end.timestamp()), "node": node, "model": gpu_model}  # fmt: skip
+    return {
+        "days": [d for d, _, _ in days],
+        "lo": [lo for _, lo, _ in days],
+        "hi": [hi for _, _, hi in days],
+        "s": int(start.timestamp()),
+        "e": int(end.timestamp()),
+        "node": node,
+        "model": gpu_model,
+    }
 
 
 def lit_rows(conn: Connection, tenant_id: str, start: datetime, end: datetime) -> list[tuple[str, str, int, int]]:
@@ -161,8 +187,10 @@ def lit_rows(conn: Connection, tenant_id: str, start: datetime, end: datetime) -
 
 def has_late_status(conn: Connection, tenant_id: str, start: datetime, end: datetime, after: int) -> bool:
     """Whether an event after log position `after` changed the tenant's lit allocated seconds in ``[start, end)``."""
-    return bool(conn.execute(
-        text("""SELECT EXISTS (SELECT 1 FROM tenant_fleet_hourly WHERE tenant_id = :t AND hour >= :s AND hour < :e
+    return bool(
+        conn.execute(
+            text("""SELECT EXISTS (SELECT 1 FROM tenant_fleet_hourly WHERE tenant_id = :t AND hour >= :s AND hour < :e
                                AND last_seq > :a)"""),
-        {"t": tenant_id, "s": int(start.timestamp()), "e": int(end.timestamp()), "a": after},
-    ).scalar())  # fmt: skip
+            {"t": tenant_id, "s": int(start.timestamp()), "e": int(end.timestamp()), "a": after},
+        ).scalar()
+    )

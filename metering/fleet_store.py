@@ -53,8 +53,10 @@ def load_status(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict
     if not window:
         return {}
     gpus = list(window)
-    rows = raw(conn).execute(
-        """SELECT w.gpu, c.start_s, c.end_s, c.state
+    rows = (
+        raw(conn)
+        .execute(
+            """SELECT w.gpu, c.start_s, c.end_s, c.state
            FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
            CROSS JOIN LATERAL (
              (SELECT start_s, end_s, state FROM gpu_status_coverage
@@ -64,8 +66,10 @@ def load_status(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict
               WHERE gpu = w.gpu AND start_s >= w.lo AND start_s <= w.hi)
            ) AS c
            WHERE c.end_s >= w.lo""",
-        (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
-    ).fetchall()
+            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+        )
+        .fetchall()
+    )
     found: dict[str, list[Stretch]] = defaultdict(list)
     for gpu, start, end, state in rows:
         found[gpu].append(Stretch(start, end, state))
@@ -78,8 +82,10 @@ def _coverage(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[s
     if not window:
         return {}
     gpus = list(window)
-    rows = raw(conn).execute(
-        """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id, coalesce(c.contract_id, ''), c.gpu_model
+    rows = (
+        raw(conn)
+        .execute(
+            """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id, coalesce(c.contract_id, ''), c.gpu_model
            FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
            CROSS JOIN LATERAL (
              (SELECT start_s, end_s, tenant_id, contract_id, gpu_model FROM gpu_coverage
@@ -89,8 +95,10 @@ def _coverage(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[s
               WHERE gpu = w.gpu AND start_s >= w.lo AND start_s < w.hi)
            ) AS c
            WHERE c.end_s > w.lo""",
-        (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
-    ).fetchall()
+            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+        )
+        .fetchall()
+    )
     found: dict[str, list[tuple]] = defaultdict(list)
     for gpu, *rest in rows:
         found[gpu].append(tuple(rest))
@@ -106,9 +114,11 @@ def _replace_runs(conn: Connection, loaded: Mapping[str, list[Stretch]], pieces:
     runs = [(gpu, s) for gpu in sorted(new) for s in merge_runs([*loaded.get(gpu, ()), *new[gpu]])]
     pg = raw(conn)
     if gone:
-        pg.execute("""DELETE FROM gpu_status_coverage c USING unnest(%b::text[], %b::bigint[]) AS g(gpu, start_s)
+        pg.execute(
+            """DELETE FROM gpu_status_coverage c USING unnest(%b::text[], %b::bigint[]) AS g(gpu, start_s)
                       WHERE c.gpu = g.gpu AND c.start_s = g.start_s""",
-                   ([g for g, _ in gone], [s for _, s in gone]))  # fmt: skip
+            ([g for g, _ in gone], [s for _, s in gone]),
+        )
     with pg.cursor() as cur, cur.copy("COPY gpu_status_coverage (gpu, start_s, end_s, state) FROM STDIN") as copy:
         for gpu, s in runs:
             copy.write_row((gpu, s.start, s.end, s.state))
@@ -131,8 +141,13 @@ def by_model(by_node: Mapping[tuple, HourTotals]) -> dict[tuple, HourTotals]:
     return found
 
 
-def _add_hourly(conn: Connection, table: str, keys: tuple[str, ...], totals: Mapping[tuple, HourTotals],
-                types: tuple[str, ...] | None = None) -> None:  # fmt: skip
+def _add_hourly(
+    conn: Connection,
+    table: str,
+    keys: tuple[str, ...],
+    totals: Mapping[tuple, HourTotals],
+    types: tuple[str, ...] | None = None,
+) -> None:
     if not totals:
         return
     ordered = sorted(totals)
@@ -146,19 +161,26 @@ def _add_hourly(conn: Connection, table: str, keys: tuple[str, ...], totals: Map
               reported_s = {table}.reported_s + EXCLUDED.reported_s, down_s = {table}.down_s + EXCLUDED.down_s,
               allocated_s = {table}.allocated_s + EXCLUDED.allocated_s, busy_s = {table}.busy_s + EXCLUDED.busy_s,
               status_busy_s = {table}.status_busy_s + EXCLUDED.status_busy_s""",
-        (*columns, [totals[k].reported for k in ordered], [totals[k].down for k in ordered],
-         [totals[k].allocated for k in ordered], [totals[k].busy for k in ordered],
-         [totals[k].status_busy for k in ordered]),
-    )  # fmt: skip
+        (
+            *columns,
+            [totals[k].reported for k in ordered],
+            [totals[k].down for k in ordered],
+            [totals[k].allocated for k in ordered],
+            [totals[k].busy for k in ordered],
+            [totals[k].status_busy for k in ordered],
+        ),
+    )
 
 
 def _add_model_hourly(conn: Connection, by_node: Mapping[tuple, HourTotals]) -> None:
-    _add_hourly(conn, "fleet_model_hourly", ("gpu_model", "hour", "shard"), by_model(by_node),
-                ("text", "bigint", "smallint"))  # fmt: skip
+    _add_hourly(
+        conn, "fleet_model_hourly", ("gpu_model", "hour", "shard"), by_model(by_node), ("text", "bigint", "smallint")
+    )
 
 
-def _add_tenant(conn: Connection, usage: Mapping[tuple, HourTotals], lit: Mapping[tuple, tuple[int, int]],
-                seqs: Mapping[tuple, int]) -> None:  # fmt: skip
+def _add_tenant(
+    conn: Connection, usage: Mapping[tuple, HourTotals], lit: Mapping[tuple, tuple[int, int]], seqs: Mapping[tuple, int]
+) -> None:
     keys = sorted(set(usage) | set(lit))
     if not keys:
         return
@@ -173,10 +195,17 @@ def _add_tenant(conn: Connection, usage: Mapping[tuple, HourTotals], lit: Mappin
              lit_allocated_s = tenant_fleet_hourly.lit_allocated_s + EXCLUDED.lit_allocated_s,
              busy_s = tenant_fleet_hourly.busy_s + EXCLUDED.busy_s,
              last_seq = greatest(tenant_fleet_hourly.last_seq, EXCLUDED.last_seq)""",
-        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
-         [usage.get(k, none).allocated for k in keys], [lit.get(k, (0, 0))[0] for k in keys],
-         [usage.get(k, none).busy for k in keys], [max(seqs.get(k, 0), lit.get(k, (0, 0))[1]) for k in keys]),
-    )  # fmt: skip
+        (
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [k[3] for k in keys],
+            [usage.get(k, none).allocated for k in keys],
+            [lit.get(k, (0, 0))[0] for k in keys],
+            [usage.get(k, none).busy for k in keys],
+            [max(seqs.get(k, 0), lit.get(k, (0, 0))[1]) for k in keys],
+        ),
+    )
 
 
 def _upsert_registry(conn: Connection, latest: Mapping[str, dict]) -> None:
@@ -197,12 +226,21 @@ def _upsert_registry(conn: Connection, latest: Mapping[str, dict]) -> None:
              last_reason = CASE WHEN newer THEN EXCLUDED.last_reason ELSE fleet_gpus.last_reason END,
              last_start_s = CASE WHEN newer THEN EXCLUDED.last_start_s ELSE fleet_gpus.last_start_s END,
              last_end_s = CASE WHEN newer THEN EXCLUDED.last_end_s ELSE fleet_gpus.last_end_s END,
-             last_seq = CASE WHEN newer THEN EXCLUDED.last_seq ELSE fleet_gpus.last_seq END"""
-        .replace("newer", "(EXCLUDED.last_end_s, EXCLUDED.last_seq) > (fleet_gpus.last_end_s, fleet_gpus.last_seq)"),
-        (gpus, [r["node"] for r in rows], [r["gpu_model"] for r in rows], [r["first"] for r in rows],
-         [r["state"] for r in rows], [r["reason"] for r in rows], [r["start"] for r in rows],
-         [r["end"] for r in rows], [r["seq"] for r in rows]),
-    )  # fmt: skip
+             last_seq = CASE WHEN newer THEN EXCLUDED.last_seq ELSE fleet_gpus.last_seq END""".replace(
+            "newer", "(EXCLUDED.last_end_s, EXCLUDED.last_seq) > (fleet_gpus.last_end_s, fleet_gpus.last_seq)"
+        ),
+        (
+            gpus,
+            [r["node"] for r in rows],
+            [r["gpu_model"] for r in rows],
+            [r["first"] for r in rows],
+            [r["state"] for r in rows],
+            [r["reason"] for r in rows],
+            [r["start"] for r in rows],
+            [r["end"] for r in rows],
+            [r["seq"] for r in rows],
+        ),
+    )
 
 
 def _merge(into: dict[tuple, HourTotals], more: Mapping[tuple, HourTotals]) -> None:
@@ -210,8 +248,12 @@ def _merge(into: dict[tuple, HourTotals], more: Mapping[tuple, HourTotals]) -> N
         into[key] = into.get(key, HourTotals()).plus(t)
 
 
-def record_fleet(conn: Connection, usage_pieces: list[Piece], usage_records: Mapping[int, UsageRecord],
-                 status_new: list[tuple[int, UsageRecord]]) -> int:  # fmt: skip
+def record_fleet(
+    conn: Connection,
+    usage_pieces: list[Piece],
+    usage_records: Mapping[int, UsageRecord],
+    status_new: list[tuple[int, UsageRecord]],
+) -> int:
     """Fold a batch's new usage pieces (already inserted into ``gpu_coverage``) and new status
     events into the fleet's projections; returns the status card-seconds newly reported.
 

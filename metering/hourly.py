@@ -30,11 +30,19 @@ class GpuRollupRow:
     """End of the stretch; None means the whole hour from ``hour_start``."""
 
     @classmethod
-    def of(cls, tenant_id: str, contract_id: str | None, gpu_model: str, hour: datetime | int, seconds: int,
-           end: datetime | int | None = None):  # fmt: skip
+    def of(
+        cls,
+        tenant_id: str,
+        contract_id: str | None,
+        gpu_model: str,
+        hour: datetime | int,
+        seconds: int,
+        end: datetime | int | None = None,
+    ):
         """From a metering rollup key: contract "" means none, instants may be UTC epoch seconds."""
-        return cls(tenant_id, contract_id or None, gpu_model, _instant(hour), seconds,
-                   None if end is None else _instant(end))  # fmt: skip
+        return cls(
+            tenant_id, contract_id or None, gpu_model, _instant(hour), seconds, None if end is None else _instant(end)
+        )
 
     @property
     def until(self) -> datetime:
@@ -55,10 +63,19 @@ class TokenRollupRow:
     hour_end: datetime | None = None
 
     @classmethod
-    def of(cls, tenant_id: str, contract_id: str | None, model: str, kind: str, hour: datetime | int, tokens: int,
-           end: datetime | int | None = None):  # fmt: skip
-        return cls(tenant_id, contract_id or None, model, kind, _instant(hour), tokens,
-                   None if end is None else _instant(end))  # fmt: skip
+    def of(
+        cls,
+        tenant_id: str,
+        contract_id: str | None,
+        model: str,
+        kind: str,
+        hour: datetime | int,
+        tokens: int,
+        end: datetime | int | None = None,
+    ):
+        return cls(
+            tenant_id, contract_id or None, model, kind, _instant(hour), tokens, None if end is None else _instant(end)
+        )
 
     @property
     def until(self) -> datetime:

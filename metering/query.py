@@ -49,8 +49,9 @@ def _segment(instant: int, cuts: list[int]) -> tuple[int, int]:
     return max(hour, cuts[at - 1]), min(hour + HOUR, cuts[at])
 
 
-def gpu_rows(conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int,
-             boundaries: Iterable[datetime] = ()) -> list[GpuRollupRow]:  # fmt: skip
+def gpu_rows(
+    conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int, boundaries: Iterable[datetime] = ()
+) -> list[GpuRollupRow]:
     """Card-seconds newly counted by events with seq ≤ watermark, clipped exactly to `period`, per
     (contract named, GPU model, stretch): stretches are hours, cut at the period's bounds and at the
     `boundaries` where rating can change (`billing.core.rating.rating_boundaries`), so each is rated whole."""
@@ -69,8 +70,9 @@ def gpu_rows(conn: Connection, tenant_id: str, period: Span, tz: str, watermark:
     return [GpuRollupRow.of(tenant_id, c, m, a, n, end=b) for (c, m, a, b), n in sorted(totals.items(), key=_key)]
 
 
-def token_rows(conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int,
-               boundaries: Iterable[datetime] = ()) -> list[TokenRollupRow]:  # fmt: skip
+def token_rows(
+    conn: Connection, tenant_id: str, period: Span, tz: str, watermark: int, boundaries: Iterable[datetime] = ()
+) -> list[TokenRollupRow]:
     """Tokens of events with event time in `period` and seq ≤ watermark, per contract, model, kind and
     stretch (an hour, cut at the rating `boundaries` like :func:`gpu_rows`)."""
     cuts = _cuts(period, tz, boundaries)
@@ -92,8 +94,10 @@ def token_rows(conn: Connection, tenant_id: str, period: Span, tz: str, watermar
             count = getattr(row, kind) or 0
             if count:
                 totals[(row.contract_id, row.model, kind, *segment)] += int(count)
-    return [TokenRollupRow.of(tenant_id, c, m, k, a, n, end=b)
-            for (c, m, k, a, b), n in sorted(totals.items(), key=lambda t: (t[0][0] or "", *t[0][1:]))]
+    return [
+        TokenRollupRow.of(tenant_id, c, m, k, a, n, end=b)
+        for (c, m, k, a, b), n in sorted(totals.items(), key=lambda t: (t[0][0] or "", *t[0][1:]))
+    ]
 
 
 def _key(item):
@@ -106,13 +110,15 @@ def has_late_usage(conn: Connection, tenant_id: str, period: Span, tz: str, afte
         return False
     start, end = period.start(tz), period.end(tz)
     s, e = int(start.timestamp()), int(end.timestamp())
-    return bool(conn.execute(
-        text("""SELECT EXISTS (SELECT 1 FROM gpu_coverage WHERE tenant_id = :t AND seq > :a AND seq <= :u
+    return bool(
+        conn.execute(
+            text("""SELECT EXISTS (SELECT 1 FROM gpu_coverage WHERE tenant_id = :t AND seq > :a AND seq <= :u
                                 AND start_s < :e AND end_s > :s)
                 OR EXISTS (SELECT 1 FROM usage_events WHERE tenant_id = :t AND type = 'llm.tokens'
                            AND seq > :a AND seq <= :u AND event_time >= :ts AND event_time < :te)"""),
-        {"t": tenant_id, "a": after, "u": upto, "s": s, "e": e, "ts": start, "te": end},
-    ).scalar())  # fmt: skip
+            {"t": tenant_id, "a": after, "u": upto, "s": s, "e": e, "ts": start, "te": end},
+        ).scalar()
+    )
 
 
 def late_totals(conn: Connection, tenant_id: str, period: Span, tz: str, after: int) -> dict:

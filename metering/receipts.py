@@ -56,10 +56,15 @@ class Receipts:
 
     def write(self, pipe, receipt: Receipt) -> None:
         """Queue the receipt's writes on ``pipe`` (the enqueue's pipeline, before its WAITAOF)."""
-        pipe.hset(self._key(receipt.batch_id), mapping={
-            "events": receipt.events, "key_id": receipt.key_id or "",
-            "accepted_at": receipt.accepted_at.isoformat(), "tenants": orjson.dumps(list(receipt.tenants)),
-        })  # fmt: skip
+        pipe.hset(
+            self._key(receipt.batch_id),
+            mapping={
+                "events": receipt.events,
+                "key_id": receipt.key_id or "",
+                "accepted_at": receipt.accepted_at.isoformat(),
+                "tenants": orjson.dumps(list(receipt.tenants)),
+            },
+        )
         pipe.zadd(self._pending, {receipt.batch_id: int(receipt.accepted_at.timestamp() * 1000)})
 
     def get(self, batch_id: str) -> dict | None:
@@ -67,10 +72,14 @@ class Receipts:
         raw = self.client.hgetall(self._key(batch_id))
         if not raw:
             return None
-        values = {k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v
-                  for k, v in raw.items()}  # fmt: skip
-        return {"events": int(values["events"]), "key_id": values.get("key_id") or None,
-                "accepted_at": datetime.fromisoformat(values["accepted_at"])}  # fmt: skip
+        values = {
+            k.decode() if isinstance(k, bytes) else k: v.decode() if isinstance(v, bytes) else v for k, v in raw.items()
+        }
+        return {
+            "events": int(values["events"]),
+            "key_id": values.get("key_id") or None,
+            "accepted_at": datetime.fromisoformat(values["accepted_at"]),
+        }
 
     def pending(self, tenant_id: str | None = None) -> list[str]:
         """Batch ids acknowledged and not yet forgotten, oldest first; with ``tenant_id`` only the
@@ -108,21 +117,38 @@ def receipt_for(batch_id: str, events: int, key_id: str | None, tenants) -> Rece
 def view(conn, receipts: Receipts, batch_id: str) -> dict | None:
     """``GET /v1/ingest/batches/{id}``: PostgreSQL's projection once a worker has the batch, else the
     queued receipt; None when neither knows it. ``key_id`` says who may read it (not shown)."""
-    row = conn.execute(text("""SELECT status, events, new_events, key_id, accepted_at, recorded_at, first_seen
-                               FROM ingest_batches WHERE batch_id = :b"""), {"b": batch_id}).first()  # fmt: skip
+    row = conn.execute(
+        text("""SELECT status, events, new_events, key_id, accepted_at, recorded_at, first_seen
+                               FROM ingest_batches WHERE batch_id = :b"""),
+        {"b": batch_id},
+    ).first()
     if row is not None and row.status in ("done", "parked"):
         new = row.new_events if row.status == "done" else None
-        return {"batch_id": batch_id, "status": "recorded" if row.status == "done" else "parked",
-                "events": row.events, "new": new, "duplicates": None if new is None else row.events - new,
-                "accepted_at": _json_instant(row.accepted_at or row.first_seen),
-                "recorded_at": _json_instant(row.recorded_at), "key_id": row.key_id}  # fmt: skip
+        return {
+            "batch_id": batch_id,
+            "status": "recorded" if row.status == "done" else "parked",
+            "events": row.events,
+            "new": new,
+            "duplicates": None if new is None else row.events - new,
+            "accepted_at": _json_instant(row.accepted_at or row.first_seen),
+            "recorded_at": _json_instant(row.recorded_at),
+            "key_id": row.key_id,
+        }
     queued = receipts.get(batch_id)
     if queued is None and row is None:
         return None
     if queued is None:
         queued = {"events": row.events, "key_id": row.key_id, "accepted_at": row.accepted_at or row.first_seen}
-    return {"batch_id": batch_id, "status": "queued", "events": queued["events"], "new": None, "duplicates": None,
-            "accepted_at": _json_instant(queued["accepted_at"]), "recorded_at": None, "key_id": queued["key_id"]}
+    return {
+        "batch_id": batch_id,
+        "status": "queued",
+        "events": queued["events"],
+        "new": None,
+        "duplicates": None,
+        "accepted_at": _json_instant(queued["accepted_at"]),
+        "recorded_at": None,
+        "key_id": queued["key_id"],
+    }
 
 
 def _json_instant(instant: datetime | None) -> str | None:

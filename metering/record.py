@@ -35,8 +35,12 @@ def _count_delivery(engine: Engine, batch_id: str, events: int, receipt: dict) -
                     ON CONFLICT (batch_id) DO UPDATE
                     SET attempts = ingest_batches.attempts + 1, last_seen = now()
                     RETURNING status, attempts"""),
-            {"b": batch_id, "n": receipt.get("events", events), "k": receipt.get("key_id"),
-             "a": receipt.get("accepted_at")},
+            {
+                "b": batch_id,
+                "n": receipt.get("events", events),
+                "k": receipt.get("key_id"),
+                "a": receipt.get("accepted_at"),
+            },
         ).one()
     return status, attempts
 
@@ -55,12 +59,21 @@ def _park(engine: Engine, batch_id: str, rows: list[list], attempts: int, on_par
             {"b": batch_id, "p": orjson.dumps(rows).decode(), "e": error},
         )
         if on_parked is not None:
-            on_parked(conn, {"batch_id": batch_id, "status": "parked", "events": len(rows), "attempts": attempts,
-                             "error": error})  # fmt: skip
+            on_parked(
+                conn,
+                {"batch_id": batch_id, "status": "parked", "events": len(rows), "attempts": attempts, "error": error},
+            )
 
 
-def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int = 5,
-           receipt: dict | None = None, on_parked: OnParked | None = None) -> Outcome:  # fmt: skip
+def record(
+    engine: Engine,
+    batch_id: str,
+    rows: list[list],
+    *,
+    max_attempts: int = 5,
+    receipt: dict | None = None,
+    on_parked: OnParked | None = None,
+) -> Outcome:
     """Record one queued batch exactly once, or park it after ``max_attempts`` deliveries.
 
     ``receipt`` (events as sent, key_id, accepted_at: what the 202 promised, carried in the message)
@@ -77,11 +90,20 @@ def record(engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int
     records = [UsageRecord.from_wire(row) for row in rows]
     with engine.begin() as conn:
         result = record_batch(conn, batch_id, records)
-        conn.execute(text("""UPDATE ingest_batches SET status = 'done', persisted = :n, new_events = :n,
+        conn.execute(
+            text("""UPDATE ingest_batches SET status = 'done', persisted = :n, new_events = :n,
                                 recorded_at = clock_timestamp() WHERE batch_id = :b"""),
-                     {"b": batch_id, "n": result.events})
-    log.info("batch recorded", extra={"batch_id": batch_id, "events": result.events,
-                                      "duplicates": result.duplicates, "card_seconds": result.card_seconds})
+            {"b": batch_id, "n": result.events},
+        )
+    log.info(
+        "batch recorded",
+        extra={
+            "batch_id": batch_id,
+            "events": result.events,
+            "duplicates": result.duplicates,
+            "card_seconds": result.card_seconds,
+        },
+    )
     return Outcome("recorded", result)
 
 
@@ -90,6 +112,7 @@ def statuses(engine: Engine, batch_ids: list[str]) -> dict[str, str]:
     if not batch_ids:
         return {}
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT batch_id, status FROM ingest_batches WHERE batch_id = ANY(:ids)"),
-                            {"ids": batch_ids}).all()  # fmt: skip
+        rows = conn.execute(
+            text("SELECT batch_id, status FROM ingest_batches WHERE batch_id = ANY(:ids)"), {"ids": batch_ids}
+        ).all()
     return {row.batch_id: row.status for row in rows}

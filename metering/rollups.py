@@ -101,8 +101,13 @@ def _merge_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
     merged: list[Conflict] = []
     for c in conflicts:
         last = merged[-1] if merged else None
-        if (last and last.seq == c.seq and last.gpu == c.gpu and last.holder_tenant_id == c.holder_tenant_id
-                and last.end == c.start):
+        if (
+            last
+            and last.seq == c.seq
+            and last.gpu == c.gpu
+            and last.holder_tenant_id == c.holder_tenant_id
+            and last.end == c.start
+        ):
             merged[-1] = Conflict(c.seq, c.gpu, last.start, c.end, c.tenant_id, c.holder_tenant_id)
         else:
             merged.append(c)

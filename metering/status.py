@@ -48,8 +48,7 @@ class StatusPiece(NamedTuple):
     """The report's `utilization`, if it gave one."""
 
 
-def claim_status(records: Iterable[tuple[int, UsageRecord]],
-                 covered: Mapping[str, list[Stretch]]) -> list[StatusPiece]:  # fmt: skip
+def claim_status(records: Iterable[tuple[int, UsageRecord]], covered: Mapping[str, list[Stretch]]) -> list[StatusPiece]:
     """What each ``(seq, status record)`` newly reports, in seq order: the gaps it fills in the
     GPU's reported time (`covered`: at least every stretch overlapping the records; not modified)."""
     known = {gpu: _Reported(spans) for gpu, spans in covered.items()}
@@ -59,8 +58,11 @@ def claim_status(records: Iterable[tuple[int, UsageRecord]],
         if reported is None:
             reported = known[rec.gpu] = _Reported(())
         for start, end in gaps((rec.start, rec.end), reported.overlapping(rec.start, rec.end)):
-            pieces.append(StatusPiece(seq, rec.gpu, node_of(rec), rec.gpu_model, start, end, rec.data["state"],
-                                      utilization_of(rec)))
+            pieces.append(
+                StatusPiece(
+                    seq, rec.gpu, node_of(rec), rec.gpu_model, start, end, rec.data["state"], utilization_of(rec)
+                )
+            )
             reported.add(start, end)
     return pieces
 
@@ -114,8 +116,9 @@ def merge_runs(stretches: Iterable[Stretch]) -> list[Stretch]:
 
 def lit_overlap(start: int, end: int, stretches: Iterable[Stretch]) -> list[tuple[int, int]]:
     """The parts of ``[start, end)`` reported in a state other than down."""
-    return [(max(start, s.start), min(end, s.end)) for s in stretches
-            if s.state != DOWN and s.start < end and s.end > start]  # fmt: skip
+    return [
+        (max(start, s.start), min(end, s.end)) for s in stretches if s.state != DOWN and s.start < end and s.end > start
+    ]
 
 
 class HourTotals(NamedTuple):
@@ -201,8 +204,16 @@ def latest_reports(records: Iterable[tuple[int, UsageRecord]]) -> dict[str, dict
             entry = found[rec.gpu] = {"first": rec.start, "key": (-1, -1)}
         entry["first"] = min(entry["first"], rec.start)
         if (rec.end, seq) > entry["key"]:
-            entry.update(key=(rec.end, seq), node=node_of(rec), gpu_model=rec.gpu_model, state=rec.data["state"],
-                         reason=rec.data.get("reason"), start=rec.start, end=rec.end, seq=seq)
+            entry.update(
+                key=(rec.end, seq),
+                node=node_of(rec),
+                gpu_model=rec.gpu_model,
+                state=rec.data["state"],
+                reason=rec.data.get("reason"),
+                start=rec.start,
+                end=rec.end,
+                seq=seq,
+            )
     return found
 
 
@@ -217,8 +228,13 @@ class FleetSeconds:
     busy: Decimal = field(default=Decimal(0))
 
     def __add__(self, other: FleetSeconds) -> FleetSeconds:
-        return FleetSeconds(self.capacity + other.capacity, self.reported + other.reported, self.down + other.down,
-                            self.allocated + other.allocated, self.busy + other.busy)  # fmt: skip
+        return FleetSeconds(
+            self.capacity + other.capacity,
+            self.reported + other.reported,
+            self.down + other.down,
+            self.allocated + other.allocated,
+            self.busy + other.busy,
+        )
 
     @property
     def lit(self) -> int:

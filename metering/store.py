@@ -54,9 +54,18 @@ def append_events(conn: Connection, batch_id: str, records: list[UsageRecord]) -
         cur.execute(_STAGE)
         with cur.copy("COPY ingest_stage FROM STDIN") as copy:
             for ord_, r in enumerate(records):
-                copy.write_row((ord_, r.source, r.id, _TYPES[r.kind],
-                                r.tenant_id, r.contract_id, datetime.fromtimestamp(r.time, UTC),
-                                orjson.dumps(r.data).decode()))
+                copy.write_row(
+                    (
+                        ord_,
+                        r.source,
+                        r.id,
+                        _TYPES[r.kind],
+                        r.tenant_id,
+                        r.contract_id,
+                        datetime.fromtimestamp(r.time, UTC),
+                        orjson.dumps(r.data).decode(),
+                    )
+                )
         cur.execute(
             """INSERT INTO usage_events (source, id, type, tenant_id, contract_id, event_time, batch_id, data)
                SELECT source, id, type, tenant_id, contract_id, event_time, %s, data::jsonb
@@ -86,8 +95,10 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
     gpus = list(window)
     # A GPU's counted stretches are disjoint, so of those starting before ``lo`` only the last can
     # reach into the window: read it and the ones starting inside, two short index range scans.
-    rows = raw(conn).execute(
-        """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id
+    rows = (
+        raw(conn)
+        .execute(
+            """SELECT w.gpu, c.start_s, c.end_s, c.tenant_id
            FROM unnest(%b::text[], %b::bigint[], %b::bigint[]) AS w(gpu, lo, hi)
            CROSS JOIN LATERAL (
              (SELECT start_s, end_s, tenant_id FROM gpu_coverage
@@ -97,8 +108,10 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
               WHERE gpu = w.gpu AND start_s >= w.lo AND start_s < w.hi)
            ) AS c
            WHERE c.end_s > w.lo""",
-        (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
-    ).fetchall()
+            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+        )
+        .fetchall()
+    )
     covered: dict[str, list[Covered]] = defaultdict(list)
     for gpu, start, end, tenant in rows:
         covered[gpu].append(Covered(start, end, tenant))
@@ -108,9 +121,10 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
 def insert_pieces(conn: Connection, pieces: list[Piece]) -> None:
     if not pieces:
         return
-    with raw(conn).cursor() as cur, cur.copy(
-        "COPY gpu_coverage (gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model) FROM STDIN"
-    ) as copy:
+    with (
+        raw(conn).cursor() as cur,
+        cur.copy("COPY gpu_coverage (gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model) FROM STDIN") as copy,
+    ):
         for p in pieces:
             copy.write_row((p.gpu, p.start, p.end, p.seq, p.tenant_id, p.contract_id, p.gpu_model))
 
@@ -118,9 +132,10 @@ def insert_pieces(conn: Connection, pieces: list[Piece]) -> None:
 def insert_conflicts(conn: Connection, conflicts: list[Conflict]) -> None:
     if not conflicts:
         return
-    with raw(conn).cursor() as cur, cur.copy(
-        "COPY usage_conflicts (seq, gpu, start_s, end_s, tenant_id, holder_tenant_id) FROM STDIN"
-    ) as copy:
+    with (
+        raw(conn).cursor() as cur,
+        cur.copy("COPY usage_conflicts (seq, gpu, start_s, end_s, tenant_id, holder_tenant_id) FROM STDIN") as copy,
+    ):
         for c in conflicts:
             copy.write_row((c.seq, c.gpu, c.start, c.end, c.tenant_id, c.holder_tenant_id))
 
@@ -135,8 +150,13 @@ def add_gpu_rollups(conn: Connection, totals: dict[tuple, int]) -> None:
            SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
            ON CONFLICT (tenant_id, contract_id, gpu_model, hour)
            DO UPDATE SET card_seconds = gpu_hourly.card_seconds + EXCLUDED.card_seconds""",
-        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
-         [totals[k] for k in keys]),
+        (
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [k[3] for k in keys],
+            [totals[k] for k in keys],
+        ),
     )
 
 
@@ -150,8 +170,14 @@ def add_token_rollups(conn: Connection, totals: dict[tuple, int]) -> None:
            SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
            ON CONFLICT (tenant_id, contract_id, model, kind, hour)
            DO UPDATE SET tokens = token_hourly.tokens + EXCLUDED.tokens""",
-        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [k[3] for k in keys],
-         [k[4] for k in keys], [totals[k] for k in keys]),
+        (
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [k[3] for k in keys],
+            [k[4] for k in keys],
+            [totals[k] for k in keys],
+        ),
     )
 
 
@@ -181,6 +207,8 @@ def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) ->
     if pieces or status_new:
         record_fleet(conn, pieces, dict(gpu_new), status_new)
     return Recorded(
-        events=len(new), duplicates=len(records) - len(new),
-        card_seconds=sum(p.end - p.start for p in pieces), conflicts=len(conflicts),
+        events=len(new),
+        duplicates=len(records) - len(new),
+        card_seconds=sum(p.end - p.start for p in pieces),
+        conflicts=len(conflicts),
     )

@@ -12,7 +12,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from kashi.db import metadata
 
 usage_events = Table(
-    "usage_events", metadata,
+    "usage_events",
+    metadata,
     Column("source", Text, primary_key=True),
     Column("id", Text, primary_key=True),
     Column("seq", BigInteger, Identity(always=False), nullable=False, unique=True),
@@ -27,7 +28,8 @@ usage_events = Table(
 )
 
 gpu_coverage = Table(
-    "gpu_coverage", metadata,
+    "gpu_coverage",
+    metadata,
     Column("gpu", Text, nullable=False),
     Column("start_s", BigInteger, nullable=False),
     Column("end_s", BigInteger, nullable=False),
@@ -41,7 +43,8 @@ gpu_coverage = Table(
 )
 
 usage_conflicts = Table(
-    "usage_conflicts", metadata,
+    "usage_conflicts",
+    metadata,
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("seq", BigInteger, nullable=False),
     Column("gpu", Text, nullable=False),
@@ -52,7 +55,8 @@ usage_conflicts = Table(
 )
 
 gpu_hourly = Table(
-    "gpu_hourly", metadata,
+    "gpu_hourly",
+    metadata,
     Column("tenant_id", Text, primary_key=True),
     Column("contract_id", Text, primary_key=True),
     Column("gpu_model", Text, primary_key=True),
@@ -61,7 +65,8 @@ gpu_hourly = Table(
 )
 
 token_hourly = Table(
-    "token_hourly", metadata,
+    "token_hourly",
+    metadata,
     Column("tenant_id", Text, primary_key=True),
     Column("contract_id", Text, primary_key=True),
     Column("model", Text, primary_key=True),
@@ -71,7 +76,8 @@ token_hourly = Table(
 )
 
 ingest_batches = Table(
-    "ingest_batches", metadata,
+    "ingest_batches",
+    metadata,
     Column("batch_id", Text, primary_key=True),
     Column("status", Text, nullable=False),
     Column("attempts", Integer, nullable=False),

@@ -15,8 +15,9 @@ def kashi(tmp_path_factory):
     from kashi.local import LocalKashi
     from kashi.settings import Settings
 
-    settings = Settings(data_dir=tmp_path_factory.mktemp("kashi-data"), database_url=None, redis_url=None,
-                        heartbeat_timeout_ms=3000)
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("kashi-data"), database_url=None, redis_url=None, heartbeat_timeout_ms=3000
+    )
     local = LocalKashi(settings, workers=1).start()
     yield local
     local.stop()
@@ -32,8 +33,9 @@ def uid() -> str:
 def operator_client(kashi):
     import httpx
 
-    with httpx.Client(base_url=kashi.base_url, headers={"Authorization": f"Bearer {kashi.key('operator')}"},
-                      timeout=60) as client:
+    with httpx.Client(
+        base_url=kashi.base_url, headers={"Authorization": f"Bearer {kashi.key('operator')}"}, timeout=60
+    ) as client:
         yield client
 
 
@@ -41,6 +43,7 @@ def operator_client(kashi):
 def new_tenant(kashi, uid):
     """A fresh tenant (Asia/Shanghai, CNY); returns its id."""
     from billing.services import tenants
+
     tenant_id = f"t-{uid}"
     with kashi.engine.begin() as conn:
         tenants.create(conn, {"id": tenant_id, "name": f"Tenant {uid}"}, actor="test")

@@ -31,10 +31,16 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "
             receipts.forget([batch_id])
 
     actors = {
-        RECORD_USAGE: dramatiq.actor(record_usage, actor_name=RECORD_USAGE, queue_name=INGEST_QUEUE,
-                                     broker=broker, max_retries=20, min_backoff=200, max_backoff=10_000),
+        RECORD_USAGE: dramatiq.actor(
+            record_usage,
+            actor_name=RECORD_USAGE,
+            queue_name=INGEST_QUEUE,
+            broker=broker,
+            max_retries=20,
+            min_backoff=200,
+            max_backoff=10_000,
+        ),
     }
     actors.update(close.declare(broker, engine, receipts))
     actors.update(webhooks.declare(broker, engine))
     return actors
-

@@ -55,9 +55,16 @@ class DurableRedisBroker(RedisBroker):
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes, also=None):
         """Enqueue and wait for the fsync; ``also(pipe)`` adds writes made durable by the same WAITAOF."""
         args = [
-            "enqueue", current_millis(), queue_name, self.broker_id, self.heartbeat_timeout,
-            self.dead_message_ttl, self._should_do_maintenance("enqueue"), self._max_unpack_size(),
-            message_id, data,
+            "enqueue",
+            current_millis(),
+            queue_name,
+            self.broker_id,
+            self.heartbeat_timeout,
+            self.dead_message_ttl,
+            self._should_do_maintenance("enqueue"),
+            self._max_unpack_size(),
+            message_id,
+            data,
         ]
         pipe = self.client.pipeline(transaction=False)
         if also is not None:
@@ -68,7 +75,6 @@ class DurableRedisBroker(RedisBroker):
         if local < 1:
             raise NotDurable(f"the AOF was not fsynced within {self.waitaof_timeout_ms} ms")
 
-
     def enqueue_with(self, message: Message, also) -> Message:
         """:meth:`enqueue` (no delay) with ``also(pipe)``'s writes in the same durable pipeline."""
         message = message.copy(options={"redis_message_id": str(uuid4())})
@@ -78,17 +84,32 @@ class DurableRedisBroker(RedisBroker):
         return message
 
 
-def make_broker(redis_url: str, *, namespace: str = "kashi", heartbeat_timeout_ms: int = 15_000,
-                waitaof_timeout_ms: int = 2000, middleware: list | None = None) -> DurableRedisBroker:
+def make_broker(
+    redis_url: str,
+    *,
+    namespace: str = "kashi",
+    heartbeat_timeout_ms: int = 15_000,
+    waitaof_timeout_ms: int = 2000,
+    middleware: list | None = None,
+) -> DurableRedisBroker:
     """Build the broker (nothing connects until first use)."""
     import dramatiq
 
     dramatiq.set_encoder(OrjsonEncoder())
-    base = [AgeLimit(), TimeLimit(time_limit=600_000), ShutdownNotifications(), Callbacks(), Pipelines(),
-            Retries(max_retries=20, min_backoff=500, max_backoff=30_000)]
+    base = [
+        AgeLimit(),
+        TimeLimit(time_limit=600_000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=20, min_backoff=500, max_backoff=30_000),
+    ]
     return DurableRedisBroker(
-        url=redis_url, namespace=namespace, heartbeat_timeout=heartbeat_timeout_ms,
-        maintenance_chance=MAINTENANCE_CHANCE, waitaof_timeout_ms=waitaof_timeout_ms,
+        url=redis_url,
+        namespace=namespace,
+        heartbeat_timeout=heartbeat_timeout_ms,
+        maintenance_chance=MAINTENANCE_CHANCE,
+        waitaof_timeout_ms=waitaof_timeout_ms,
         middleware=base + list(middleware or []),
     )
 
@@ -98,15 +119,21 @@ def receipts_of(broker: DurableRedisBroker, namespace: str) -> Receipts:
     return Receipts(broker.client, namespace)
 
 
-def enqueue_usage(broker: DurableRedisBroker, batch_id: str, rows: list[list], receipt: Receipt | None = None,
-                  receipts: Receipts | None = None) -> None:  # fmt: skip
+def enqueue_usage(
+    broker: DurableRedisBroker,
+    batch_id: str,
+    rows: list[list],
+    receipt: Receipt | None = None,
+    receipts: Receipts | None = None,
+) -> None:
     """Put one validated batch on the ingest queue as one message, with its receipt (written in the same
     pipeline, before the WAITAOF); returns once both are durable.
 
     Raises :class:`~kashi.errors.Unavailable` when the queue is down or not durable: the client retries."""
     kwargs = {} if receipt is None else {"receipt": receipt.to_message()}
-    message = Message(queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows), kwargs=kwargs,
-                      options={})  # fmt: skip
+    message = Message(
+        queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows), kwargs=kwargs, options={}
+    )
     try:
         if receipt is None or receipts is None:
             broker.enqueue(message)

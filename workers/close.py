@@ -33,20 +33,44 @@ def declare(broker, engine: Engine, receipts=None) -> dict[str, dramatiq.Actor]:
 
         close_supplier(engine, supplier_id, Period.parse(period))
 
-    actor = dramatiq.actor(close_period, actor_name=CLOSE_PERIOD, queue_name=CLOSE_QUEUE, broker=broker,
-                           max_retries=10, min_backoff=1_000, max_backoff=60_000)  # fmt: skip
-    supplier_actor = dramatiq.actor(close_supplier_period, actor_name=CLOSE_SUPPLIER_PERIOD, queue_name=CLOSE_QUEUE,
-                                    broker=broker, max_retries=10, min_backoff=1_000, max_backoff=60_000)  # fmt: skip
+    actor = dramatiq.actor(
+        close_period,
+        actor_name=CLOSE_PERIOD,
+        queue_name=CLOSE_QUEUE,
+        broker=broker,
+        max_retries=10,
+        min_backoff=1_000,
+        max_backoff=60_000,
+    )
+    supplier_actor = dramatiq.actor(
+        close_supplier_period,
+        actor_name=CLOSE_SUPPLIER_PERIOD,
+        queue_name=CLOSE_QUEUE,
+        broker=broker,
+        max_retries=10,
+        min_backoff=1_000,
+        max_backoff=60_000,
+    )
     return {CLOSE_PERIOD: actor, CLOSE_SUPPLIER_PERIOD: supplier_actor}
 
 
 def enqueue_close(broker, tenant_id: str, period: Period) -> None:
     """Ask a worker to close `period` for `tenant_id` (durable once this returns)."""
-    broker.enqueue(dramatiq.Message(queue_name=CLOSE_QUEUE, actor_name=CLOSE_PERIOD,
-                                    args=(tenant_id, str(period)), kwargs={}, options={}))  # fmt: skip
+    broker.enqueue(
+        dramatiq.Message(
+            queue_name=CLOSE_QUEUE, actor_name=CLOSE_PERIOD, args=(tenant_id, str(period)), kwargs={}, options={}
+        )
+    )
 
 
 def enqueue_supplier_close(broker, supplier_id: str, period: Period) -> None:
     """Ask a worker to close `period` for the supplier `supplier_id`: its bills (durable once this returns)."""
-    broker.enqueue(dramatiq.Message(queue_name=CLOSE_QUEUE, actor_name=CLOSE_SUPPLIER_PERIOD,
-                                    args=(supplier_id, str(period)), kwargs={}, options={}))  # fmt: skip
+    broker.enqueue(
+        dramatiq.Message(
+            queue_name=CLOSE_QUEUE,
+            actor_name=CLOSE_SUPPLIER_PERIOD,
+            args=(supplier_id, str(period)),
+            kwargs={},
+            options={},
+        )
+    )

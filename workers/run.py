@@ -22,9 +22,12 @@ class RunningWorker:
 
     def __init__(self, settings: Settings, database_url: str, redis_url: str, *, threads: int | None = None):
         self.engine = make_engine(database_url, pool_size=(threads or settings.worker_threads) + 1)
-        self.broker = make_broker(redis_url, namespace=settings.queue_namespace,
-                                  heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
-                                  waitaof_timeout_ms=settings.waitaof_timeout_ms)
+        self.broker = make_broker(
+            redis_url,
+            namespace=settings.queue_namespace,
+            heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
+            waitaof_timeout_ms=settings.waitaof_timeout_ms,
+        )
         declare(self.broker, self.engine, max_attempts=settings.max_batch_attempts, namespace=settings.queue_namespace)
         self.worker = Worker(self.broker, worker_threads=threads or settings.worker_threads, worker_timeout=1000)
         self.worker.start()

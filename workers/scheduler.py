@@ -26,8 +26,9 @@ from billing.store import tenants
 log = logging.getLogger(__name__)
 
 
-def due_closes(engine: Engine, now: datetime, grace: timedelta,
-               tenant_ids: Iterable[str] | None = None) -> list[tuple[str, Period]]:  # fmt: skip
+def due_closes(
+    engine: Engine, now: datetime, grace: timedelta, tenant_ids: Iterable[str] | None = None
+) -> list[tuple[str, Period]]:
     """(tenant, period) pairs that are due at `now`, not closed yet, and not backdated (a contract in
     force in the period recorded after it was due leaves it to the operator: `GET /v1/periods/pending`);
     `tenant_ids` limits the tenants."""
@@ -42,15 +43,23 @@ def due_closes(engine: Engine, now: datetime, grace: timedelta,
                 continue
             late = backdated_contracts(conn, tenant_id, period, tz, grace)
             if late:
-                log.info("close left to the operator: backdated contracts",
-                         extra={"tenant_id": tenant_id, "period": str(period), "contract_ids": late})  # fmt: skip
+                log.info(
+                    "close left to the operator: backdated contracts",
+                    extra={"tenant_id": tenant_id, "period": str(period), "contract_ids": late},
+                )
                 continue
             due.append((tenant_id, period))
     return due
 
 
-def run_once(engine: Engine, enqueue: Callable[[str, Period], None], *, now: datetime, grace: timedelta,
-             tenant_ids: Iterable[str] | None = None) -> list[tuple[str, Period]]:  # fmt: skip
+def run_once(
+    engine: Engine,
+    enqueue: Callable[[str, Period], None],
+    *,
+    now: datetime,
+    grace: timedelta,
+    tenant_ids: Iterable[str] | None = None,
+) -> list[tuple[str, Period]]:
     """Enqueue every due close; returns what was enqueued."""
     due = due_closes(engine, now, grace, tenant_ids)
     for tenant_id, period in due:
@@ -59,8 +68,9 @@ def run_once(engine: Engine, enqueue: Callable[[str, Period], None], *, now: dat
     return due
 
 
-def run_suppliers_once(engine: Engine, enqueue: Callable[[str, Period], None], *, now: datetime,
-                       grace: timedelta) -> list[tuple[str, Period]]:  # fmt: skip
+def run_suppliers_once(
+    engine: Engine, enqueue: Callable[[str, Period], None], *, now: datetime, grace: timedelta
+) -> list[tuple[str, Period]]:
     """Enqueue every due supplier close (the tenants' rule: latest ended period, after grace)."""
     from billing.services.supplier_bills import due_suppliers
 
@@ -87,9 +97,12 @@ def run_forever(settings, database_url: str, redis_url: str, clock: Callable[[],
     from workers.close import enqueue_close, enqueue_supplier_close
 
     engine = make_engine(database_url, pool_size=1)
-    broker = make_broker(redis_url, namespace=settings.queue_namespace,
-                         heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
-                         waitaof_timeout_ms=settings.waitaof_timeout_ms)  # fmt: skip
+    broker = make_broker(
+        redis_url,
+        namespace=settings.queue_namespace,
+        heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
+        waitaof_timeout_ms=settings.waitaof_timeout_ms,
+    )
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())

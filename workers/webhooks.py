@@ -34,14 +34,22 @@ def declare(broker, engine: Engine) -> dict[str, dramatiq.Actor]:
     def deliver_webhooks() -> None:
         deliver_due(engine)
 
-    actor = dramatiq.actor(deliver_webhooks, actor_name=DELIVER_WEBHOOKS, queue_name=WEBHOOK_QUEUE, broker=broker,
-                           max_retries=3, min_backoff=1_000, max_backoff=10_000)  # fmt: skip
+    actor = dramatiq.actor(
+        deliver_webhooks,
+        actor_name=DELIVER_WEBHOOKS,
+        queue_name=WEBHOOK_QUEUE,
+        broker=broker,
+        max_retries=3,
+        min_backoff=1_000,
+        max_backoff=10_000,
+    )
     return {DELIVER_WEBHOOKS: actor}
 
 
 def enqueue_delivery(broker) -> None:
-    broker.enqueue(dramatiq.Message(queue_name=WEBHOOK_QUEUE, actor_name=DELIVER_WEBHOOKS, args=(), kwargs={},
-                                    options={}))  # fmt: skip
+    broker.enqueue(
+        dramatiq.Message(queue_name=WEBHOOK_QUEUE, actor_name=DELIVER_WEBHOOKS, args=(), kwargs={}, options={})
+    )
 
 
 def _dsn(engine: Engine) -> str:

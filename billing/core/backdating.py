@@ -60,8 +60,9 @@ class Waiting:
     contract_ids: tuple[str, ...] = ()
 
 
-def waiting_periods(contracts: list[SignedContract], closed: Iterable[Period], now: datetime, tz: Zone,
-                    grace: timedelta) -> list[Waiting]:  # fmt: skip
+def waiting_periods(
+    contracts: list[SignedContract], closed: Iterable[Period], now: datetime, tz: Zone, grace: timedelta
+) -> list[Waiting]:
     """Every due, unclosed period with a contract in force that the scheduler will not close, oldest first."""
     if not contracts:
         return []
@@ -76,12 +77,23 @@ def waiting_periods(contracts: list[SignedContract], closed: Iterable[Period], n
             late = backdated(running, period, tz, grace)
             if late:
                 names = ", ".join(f"{c.contract_id} (recorded {instant_to_json(c.recorded_at)})" for c in late)
-                found.append(Waiting(period, "backdated",
-                                     f"contract(s) {names} recorded after the period was due at "
-                                     f"{instant_to_json(due_at(period, tz, grace))}: usage may still be on its way",
-                                     tuple(c.contract_id for c in late)))  # fmt: skip
+                found.append(
+                    Waiting(
+                        period,
+                        "backdated",
+                        f"contract(s) {names} recorded after the period was due at "
+                        f"{instant_to_json(due_at(period, tz, grace))}: usage may still be on its way",
+                        tuple(c.contract_id for c in late),
+                    )
+                )
             elif period < last:
-                found.append(Waiting(period, "older", f"older than {last}, the latest period due: the scheduler "
-                                                      "closes only a tenant's most recent ended period"))  # fmt: skip
+                found.append(
+                    Waiting(
+                        period,
+                        "older",
+                        f"older than {last}, the latest period due: the scheduler "
+                        "closes only a tenant's most recent ended period",
+                    )
+                )
         period = period.next()
     return found

@@ -64,14 +64,22 @@ DEFAULT_MODELS: tuple[GpuModel, ...] = (
     ),
     _model("Ascend-910B", "320", "Huawei Ascend 910B published FP16 figure, 320 TFLOPS"),
     # Names the node agent maps driver names to (metering/agent/gpu_models.py), so none arrives unrated.
-    _model("GB200", "2500", "NVIDIA GB200 NVL72 specifications: FP16/BF16 tensor 360 PFLOPS dense per 72 GPUs, "
-           "2.5 PFLOPS per Blackwell GPU (5 with sparsity)"),
+    _model(
+        "GB200",
+        "2500",
+        "NVIDIA GB200 NVL72 specifications: FP16/BF16 tensor 360 PFLOPS dense per 72 GPUs, "
+        "2.5 PFLOPS per Blackwell GPU (5 with sparsity)",
+    ),
     _model("H200-NVL", "835.5", "NVIDIA H200 datasheet (NVL): FP16 tensor 1,671 TFLOPS with sparsity"),
     _model("H100-NVL", "835.5", "NVIDIA H100 datasheet (NVL): FP16 tensor 1,671 TFLOPS with sparsity"),
     _model("H800-PCIe", "756.5", "NVIDIA H800 PCIe: the H100 PCIe compute with reduced NVLink; 1,513 sparse"),
     _model("L40", "181.05", "NVIDIA L40 datasheet: FP16 tensor 181.05 TFLOPS dense, 362.1 with sparsity"),
-    _model("A10G", "70", "AWS EC2 G5 (NVIDIA A10G, no public NVIDIA datasheet): FP16 tensor 70 TFLOPS dense "
-           "as commonly published for A10G; verify against the provider's figure"),
+    _model(
+        "A10G",
+        "70",
+        "AWS EC2 G5 (NVIDIA A10G, no public NVIDIA datasheet): FP16 tensor 70 TFLOPS dense "
+        "as commonly published for A10G; verify against the provider's figure",
+    ),
     _model("A30", "165", "NVIDIA A30 datasheet: FP16 tensor 165 TFLOPS dense, 330 with sparsity"),
     _model("A40", "149.7", "NVIDIA A40 datasheet: FP16 tensor 149.7 TFLOPS dense, 299.4 with sparsity"),
     _model("T4", "65", "NVIDIA T4 datasheet: mixed-precision (FP16/FP32) tensor 65 TFLOPS (no sparsity on Turing)"),
@@ -79,16 +87,30 @@ DEFAULT_MODELS: tuple[GpuModel, ...] = (
     _model("V100-PCIe", "112", "NVIDIA V100 datasheet (PCIe): tensor 112 TFLOPS (no sparsity on Volta)"),
     _model("P100", "18.7", "NVIDIA P100 datasheet (PCIe): FP16 18.7 TFLOPS (Pascal has no tensor cores)"),
     _model("P100-SXM2", "21.2", "NVIDIA P100 datasheet (SXM2): FP16 21.2 TFLOPS (Pascal has no tensor cores)"),
-    _model("RTX-3090", "71", "NVIDIA Ampere GA102 whitepaper (RTX 3090): FP16 tensor with FP32 accumulate "
-           "71 TFLOPS dense (142 with FP16 accumulate)"),
+    _model(
+        "RTX-3090",
+        "71",
+        "NVIDIA Ampere GA102 whitepaper (RTX 3090): FP16 tensor with FP32 accumulate "
+        "71 TFLOPS dense (142 with FP16 accumulate)",
+    ),
     _model("RTX-4090D", "147.1", "Derived: the RTX-4090 figure x 114/128 SMs (RTX 4090 D, same 2,520 MHz boost)"),
-    _model("RTX-5090", "209.5", "NVIDIA RTX Blackwell architecture whitepaper (RTX 5090): FP16 tensor with FP32 "
-           "accumulate 209.5 TFLOPS dense"),
+    _model(
+        "RTX-5090",
+        "209.5",
+        "NVIDIA RTX Blackwell architecture whitepaper (RTX 5090): FP16 tensor with FP32 accumulate 209.5 TFLOPS dense",
+    ),
     _model("Ascend-910A", "256", "Huawei Ascend 910 launch specification (2019): FP16 256 TFLOPS"),
-    _model("Ascend-910B3", "313", "Huawei Ascend 910B variant figures as commonly published (B1 414, B2 376, "
-           "B3 313, B4 280 TFLOPS FP16); no public Huawei datasheet per variant"),
-    _model("Ascend-910C", "780", "Huawei Ascend 910C (two 910B-class dies): about 780 TFLOPS FP16/BF16 as "
-           "reported; no public Huawei datasheet"),
+    _model(
+        "Ascend-910B3",
+        "313",
+        "Huawei Ascend 910B variant figures as commonly published (B1 414, B2 376, "
+        "B3 313, B4 280 TFLOPS FP16); no public Huawei datasheet per variant",
+    ),
+    _model(
+        "Ascend-910C",
+        "780",
+        "Huawei Ascend 910C (two 910B-class dies): about 780 TFLOPS FP16/BF16 as reported; no public Huawei datasheet",
+    ),
     _model("Ascend-310P", "70", "Huawei Atlas 300I Pro datasheet (Ascend 310P): FP16 70 TFLOPS"),
 )
 """The models every Kashi knows; the figures are per card."""

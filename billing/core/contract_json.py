@@ -45,7 +45,7 @@ _DECIMAL_FIELDS = frozenset(
         "cached_input_price",
         "tax_rate",
         "rate",
-    }  # fmt: skip
+    }
 )
 
 

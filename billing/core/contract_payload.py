@@ -41,13 +41,41 @@ from kashi.errors import ValidationFailed
 DEFAULT_NOTICE_DAYS = 30
 _MISSING: Any = object()
 
-_TOP_FIELDS = {"id", "tenant_id", "supplier_id", "currency", "tax_rate", "start", "closed_months", "open_months",
-               "notice_days", "penalty", "items"}  # fmt: skip
+_TOP_FIELDS = {
+    "id",
+    "tenant_id",
+    "supplier_id",
+    "currency",
+    "tax_rate",
+    "start",
+    "closed_months",
+    "open_months",
+    "notice_days",
+    "penalty",
+    "items",
+}
 _ITEM_FIELDS = {
-    "machine_month": {"id", "pricing", "gpu_model", "cards_per_machine", "machines", "unit_price", "supplied_by",
-                      "sla"},
-    "p_year": {"id", "pricing", "capacity_p", "gpu_model", "cards_per_machine", "machines", "unit_price",
-               "supplied_by", "sla"},
+    "machine_month": {
+        "id",
+        "pricing",
+        "gpu_model",
+        "cards_per_machine",
+        "machines",
+        "unit_price",
+        "supplied_by",
+        "sla",
+    },
+    "p_year": {
+        "id",
+        "pricing",
+        "capacity_p",
+        "gpu_model",
+        "cards_per_machine",
+        "machines",
+        "unit_price",
+        "supplied_by",
+        "sla",
+    },
     "gpu_hour": {"id", "pricing", "gpu_model", "unit_price", "committed_card_hours"},
     "token": {"id", "pricing", "model", "input_price", "output_price", "cached_input_price"},
 }
@@ -378,9 +406,13 @@ def parse_changes(payload: object, field: str = "changes") -> ItemChanges:
         payload, "capacity_p", prefix + "capacity_p", places=PRICE_PLACES, positive=False, default=None
     )
     committed = problems.decimal(
-        payload, "committed_card_hours", prefix + "committed_card_hours", places=PRICE_PLACES, positive=False,
+        payload,
+        "committed_card_hours",
+        prefix + "committed_card_hours",
+        places=PRICE_PLACES,
+        positive=False,
         default=None,
-    )  # fmt: skip
+    )
     if not problems.details and machines is None and capacity is None and committed is None:
         problems.add(field or "body", "change at least one of machines, capacity_p, committed_card_hours")
     problems.raise_if_any("amendment")
@@ -398,9 +430,11 @@ def parse_amendment(payload: object, tz: Zone) -> tuple[str, ItemChanges, dateti
     item_id = problems.text(payload, "item_id", "item_id")
     effective_at = problems.instant(payload, "effective_at", "effective_at", tz)
     nested = "changes" in payload
-    raw_changes = payload["changes"] if nested else {
-        key: value for key, value in payload.items() if key not in {"item_id", "effective_at"}
-    }  # fmt: skip
+    raw_changes = (
+        payload["changes"]
+        if nested
+        else {key: value for key, value in payload.items() if key not in {"item_id", "effective_at"}}
+    )
     changes = None
     try:
         changes = parse_changes(raw_changes, "changes" if nested else "")

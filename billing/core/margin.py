@@ -96,27 +96,65 @@ class MarginRow:
         }
 
 
-def margin_row(payable: ContractState, item_id: str, payable_tz: Zone, resales: list[Resale], period: Period,
-               as_of: datetime, tflops: Tflops) -> MarginRow:  # fmt: skip
+def margin_row(
+    payable: ContractState,
+    item_id: str,
+    payable_tz: Zone,
+    resales: list[Resale],
+    period: Period,
+    as_of: datetime,
+    tflops: Tflops,
+) -> MarginRow:
     """The row of one payable item for `period`, with exposure and machine counts at `as_of`."""
     cost = round_money(item_charges(payable, item_id, period, payable_tz))
-    revenue = round_money(sum((item_charges(state, tenant_item, period, tz) for state, tenant_item, tz in resales
-                               if state.currency == payable.currency), Fraction(0)))  # fmt: skip
+    revenue = round_money(
+        sum(
+            (
+                item_charges(state, tenant_item, period, tz)
+                for state, tenant_item, tz in resales
+                if state.currency == payable.currency
+            ),
+            Fraction(0),
+        )
+    )
     margin = revenue - cost
     signed = payable.terms.item(item_id)
     size = getattr(signed, "cards_per_machine", None) or 8
     counted_at = min(as_of, period.end(payable_tz) - timedelta(seconds=1))
-    bought = (machines(payable.item_at(item_id, counted_at), tflops, size)
-              if is_active(payable, counted_at, payable_tz) else Fraction(0))  # fmt: skip
-    resold = sum((machines(state.item_at(tenant_item, counted_at), tflops, size)
-                  for state, tenant_item, tz in resales if is_active(state, counted_at, tz)), Fraction(0))  # fmt: skip
+    bought = (
+        machines(payable.item_at(item_id, counted_at), tflops, size)
+        if is_active(payable, counted_at, payable_tz)
+        else Fraction(0)
+    )
+    resold = sum(
+        (
+            machines(state.item_at(tenant_item, counted_at), tflops, size)
+            for state, tenant_item, tz in resales
+            if is_active(state, counted_at, tz)
+        ),
+        Fraction(0),
+    )
     owed = remaining_closed(payable, item_id, as_of, payable_tz)
-    covered = sum((remaining_closed(state, tenant_item, as_of, tz) for state, tenant_item, tz in resales
-                   if state.currency == payable.currency), Fraction(0))  # fmt: skip
+    covered = sum(
+        (
+            remaining_closed(state, tenant_item, as_of, tz)
+            for state, tenant_item, tz in resales
+            if state.currency == payable.currency
+        ),
+        Fraction(0),
+    )
     return MarginRow(
-        supplier_id=payable.terms.supplier_id, contract_id=payable.id, item_id=item_id,
-        gpu_model=getattr(signed, "gpu_model", None), currency=payable.currency, cost=cost, revenue=revenue,
-        margin=margin, margin_rate=None if revenue == 0 else Fraction(margin) / Fraction(revenue),
-        machines_bought=bought, machines_resold=resold, exposure=round_money(owed - covered),
+        supplier_id=payable.terms.supplier_id,
+        contract_id=payable.id,
+        item_id=item_id,
+        gpu_model=getattr(signed, "gpu_model", None),
+        currency=payable.currency,
+        cost=cost,
+        revenue=revenue,
+        margin=margin,
+        margin_rate=None if revenue == 0 else Fraction(margin) / Fraction(revenue),
+        machines_bought=bought,
+        machines_resold=resold,
+        exposure=round_money(owed - covered),
         supplies=tuple(f"{state.id}/{tenant_item}" for state, tenant_item, _ in resales),
-    )  # fmt: skip
+    )

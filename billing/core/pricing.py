@@ -119,8 +119,9 @@ def _machine_month(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
         if machine_months:
             what = f"{item.machines} × {item.cards_per_machine}×{item.gpu_model} machine{'s' * (item.machines != 1)}"
             exact = machine_months * Fraction(item.unit_price)
-            lines.append(ctx.line("machine_month", what, machine_months, "machine-month", item.unit_price, exact,
-                                  start, end))  # fmt: skip
+            lines.append(
+                ctx.line("machine_month", what, machine_months, "machine-month", item.unit_price, exact, start, end)
+            )
     return lines
 
 
@@ -134,12 +135,16 @@ def _p_year(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
             p_months = Fraction(item.capacity_p) * ctx.fraction(start, end)
             if not p_months:
                 continue
-            model = f" ({item.machines} × {item.cards_per_machine}×{item.gpu_model})" if item.machines else (
-                f" ({item.gpu_model})" if item.gpu_model else "")  # fmt: skip
+            model = (
+                f" ({item.machines} × {item.cards_per_machine}×{item.gpu_model})"
+                if item.machines
+                else (f" ({item.gpu_model})" if item.gpu_model else "")
+            )
             what = f"{item.capacity_p.normalize():f} P capacity{model} at {to_json(item.unit_price)}/P-year"
             amount = running_amount(ctx.state, ctx.item_id, start, end, ctx.tz)
-            lines.append(ctx.line("p_year", what, p_months, "P-month", Fraction(item.unit_price) / 12, amount,
-                                  start, end))  # fmt: skip
+            lines.append(
+                ctx.line("p_year", what, p_months, "P-month", Fraction(item.unit_price) / 12, amount, start, end)
+            )
     return lines
 
 
@@ -152,8 +157,11 @@ def _gpu_hour(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
     lines = []
     if used_seconds:
         exact = used_hours * Fraction(item.unit_price)
-        lines.append(ctx.line("gpu_hour", f"{item.gpu_model} card-hours", used_hours, "card-hour", item.unit_price,
-                              exact, start, end))  # fmt: skip
+        lines.append(
+            ctx.line(
+                "gpu_hour", f"{item.gpu_model} card-hours", used_hours, "card-hour", item.unit_price, exact, start, end
+            )
+        )
     committed = sum(
         (Fraction(piece.committed_card_hours or 0) * ctx.fraction(s, e) for s, e, piece in ctx.segments()),
         Fraction(0),
@@ -177,11 +185,13 @@ def _token(ctx: _ItemContext, usage: Usage) -> list[ChargeLine]:
         return []
     # One line per item, as SPEC §5 sums the kinds: Σ price_kind × tokens_kind / 1,000,000, rounded
     # once. The description carries each kind's count and price; the unit price is the blend.
-    exact = sum((Fraction(n, 1_000_000) * Fraction(getattr(item, _TOKEN_PRICE[k])) for k, n in counts.items()),
-                Fraction(0))  # fmt: skip
+    exact = sum(
+        (Fraction(n, 1_000_000) * Fraction(getattr(item, _TOKEN_PRICE[k])) for k, n in counts.items()), Fraction(0)
+    )
     millions = Fraction(total, 1_000_000)
-    parts = ", ".join(f"{n:,} {_TOKEN_NAME[k]} × {to_json(getattr(item, _TOKEN_PRICE[k]))}"
-                      for k, n in counts.items() if n)  # fmt: skip
+    parts = ", ".join(
+        f"{n:,} {_TOKEN_NAME[k]} × {to_json(getattr(item, _TOKEN_PRICE[k]))}" for k, n in counts.items() if n
+    )
     what = f"{model} tokens ({parts} per 1M)"
     return [ctx.line("token", what, millions, "1M tokens", exact / millions, exact, start, end)]
 

@@ -59,9 +59,13 @@ Rating = Rated | Capacity | Unrated
 
 
 def _candidates(
-    states: Iterable[ContractState], tenant_id: str | None, contract_id: str | None, start: datetime,
-    end: datetime, tz: Zone,
-) -> list[ContractState]:  # fmt: skip
+    states: Iterable[ContractState],
+    tenant_id: str | None,
+    contract_id: str | None,
+    start: datetime,
+    end: datetime,
+    tz: Zone,
+) -> list[ContractState]:
     """Contracts whose fees run at some instant of `[start, end)`, in tie-break order."""
     found = [
         state
@@ -175,8 +179,9 @@ def rate_period(
     for row in gpu_rows:
         if not start <= row.hour_start < end:
             continue
-        rating = rate_gpu(states, row.gpu_model, row.contract_id, row.hour_start, tz,
-                          until=row.until, tenant_id=row.tenant_id)  # fmt: skip
+        rating = rate_gpu(
+            states, row.gpu_model, row.contract_id, row.hour_start, tz, until=row.until, tenant_id=row.tenant_id
+        )
         if isinstance(rating, Rated):
             card_seconds[(rating.contract_id, rating.item_id)] += row.card_seconds
         elif isinstance(rating, Capacity):
@@ -186,11 +191,13 @@ def rate_period(
     for row in token_rows:
         if not start <= row.hour_start < end:
             continue
-        rating = rate_tokens(states, row.model, row.contract_id, row.hour_start, tz,
-                             until=row.until, tenant_id=row.tenant_id)  # fmt: skip
+        rating = rate_tokens(
+            states, row.model, row.contract_id, row.hour_start, tz, until=row.until, tenant_id=row.tenant_id
+        )
         if isinstance(rating, Rated):
             tokens[(rating.contract_id, rating.item_id, row.kind)] += row.tokens
         else:
             unrated_tokens.append(row)
-    return RatedUsage(Usage(dict(card_seconds), dict(tokens)), dict(capacity), tuple(unrated_gpu),
-                      tuple(unrated_tokens))  # fmt: skip
+    return RatedUsage(
+        Usage(dict(card_seconds), dict(tokens)), dict(capacity), tuple(unrated_gpu), tuple(unrated_tokens)
+    )

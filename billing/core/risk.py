@@ -81,8 +81,9 @@ def repriced(state: ContractState, prices: dict[str, Decimal]) -> ContractState:
     return replace(state, timelines=MappingProxyType(timelines))
 
 
-def market_value(state: ContractState, start: datetime, end: datetime, tz: Zone, markets: dict[str, MarketRent],
-                 tflops: Tflops) -> Fraction:  # fmt: skip
+def market_value(
+    state: ContractState, start: datetime, end: datetime, tz: Zone, markets: dict[str, MarketRent], tflops: Tflops
+) -> Fraction:
     """The capacity items over `[start, end)` at market, month by month (card-hours have months of
     different lengths), prorated by the same rule as the contract's own value."""
     total = Fraction(0)
@@ -161,41 +162,83 @@ def breach_risk(state: ContractState, as_of: datetime, tz: Zone, market: Market,
         else:
             markets[item.id] = rent
     quote = termination_quote(state, as_of, None, tz)
-    shown = tuple(f"{item_id}: {r.price} {r.currency}/{r.unit} {r.gpu_model} ({r.source}, "
-                  f"{instant_to_json(r.observed_at)})" for item_id, r in markets.items())  # fmt: skip
-    common = dict(contract_id=state.id, tenant_id=terms.party_id, currency=terms.currency, closed_end=end_closed,
-                  term_end=end_term, rmv=round_money(rmv(state, as_of)), markets=shown,
-                  missing_market=tuple(missing))  # fmt: skip
+    shown = tuple(
+        f"{item_id}: {r.price} {r.currency}/{r.unit} {r.gpu_model} ({r.source}, {instant_to_json(r.observed_at)})"
+        for item_id, r in markets.items()
+    )
+    common = dict(
+        contract_id=state.id,
+        tenant_id=terms.party_id,
+        currency=terms.currency,
+        closed_end=end_closed,
+        term_end=end_term,
+        rmv=round_money(rmv(state, as_of)),
+        markets=shown,
+        missing_market=tuple(missing),
+    )
     if as_of >= end_closed:
         month = period_of(as_of, tz)
         value_now = prorated_value(state, month.start(tz), month.end(tz), tz)
         drop = None
         if not missing and value_now:
             drop = 1 - market_value(state, month.start(tz), month.end(tz), tz, markets, tflops) / value_now
-        return BreachRisk(**common, term="open", remaining_closed_value=Decimal("0.00"), market_value=None,
-                          drop=drop, penalty=Decimal("0.00"), saving_if_broken=None, break_even_rate=None,
-                          at_risk=False, notice_cost=quote.amount,
-                          note=(f"open term: no penalty; ending it costs {terms.notice_days} days' notice, "
-                                f"{format(quote.amount, 'f')} {terms.currency} in lieu if notice were given "
-                                f"at {instant_to_json(as_of)}"))  # fmt: skip
+        return BreachRisk(
+            **common,
+            term="open",
+            remaining_closed_value=Decimal("0.00"),
+            market_value=None,
+            drop=drop,
+            penalty=Decimal("0.00"),
+            saving_if_broken=None,
+            break_even_rate=None,
+            at_risk=False,
+            notice_cost=quote.amount,
+            note=(
+                f"open term: no penalty; ending it costs {terms.notice_days} days' notice, "
+                f"{format(quote.amount, 'f')} {terms.currency} in lieu if notice were given "
+                f"at {instant_to_json(as_of)}"
+            ),
+        )
     remaining = prorated_value(state, as_of, end_closed, tz)
     penalty = quote.amount
     if missing or remaining == 0:
         note = "no market for " + "; ".join(missing) if missing else "nothing remains of the closed term"
-        return BreachRisk(**common, term="closed", remaining_closed_value=quote.remaining_closed_value,
-                          market_value=None, drop=None, penalty=penalty, saving_if_broken=None,
-                          break_even_rate=None, at_risk=False, notice_cost=Decimal("0.00"), note=note)  # fmt: skip
+        return BreachRisk(
+            **common,
+            term="closed",
+            remaining_closed_value=quote.remaining_closed_value,
+            market_value=None,
+            drop=None,
+            penalty=penalty,
+            saving_if_broken=None,
+            break_even_rate=None,
+            at_risk=False,
+            notice_cost=Decimal("0.00"),
+            note=note,
+        )
     at_market = market_value(state, as_of, end_closed, tz, markets, tflops)
     drop = 1 - at_market / remaining
     saving = round_money(remaining * drop - Fraction(penalty))
     break_even = max(Fraction(0), remaining * drop / remaining)
     at_risk = saving > 0
-    note = (f"breaking now saves {format(saving, 'f')} {terms.currency} after the penalty" if at_risk else
-            f"staying is cheaper: a penalty rate below {rate_to_json(break_even)} would make breaking pay")
-    return BreachRisk(**common, term="closed", remaining_closed_value=quote.remaining_closed_value,
-                      market_value=round_money(at_market), drop=drop, penalty=penalty, saving_if_broken=saving,
-                      break_even_rate=break_even, at_risk=at_risk, notice_cost=Decimal("0.00"),
-                      note=note)  # fmt: skip
+    note = (
+        f"breaking now saves {format(saving, 'f')} {terms.currency} after the penalty"
+        if at_risk
+        else f"staying is cheaper: a penalty rate below {rate_to_json(break_even)} would make breaking pay"
+    )
+    return BreachRisk(
+        **common,
+        term="closed",
+        remaining_closed_value=quote.remaining_closed_value,
+        market_value=round_money(at_market),
+        drop=drop,
+        penalty=penalty,
+        saving_if_broken=saving,
+        break_even_rate=break_even,
+        at_risk=at_risk,
+        notice_cost=Decimal("0.00"),
+        note=note,
+    )
 
 
 def sort_rows(rows: list[BreachRisk]) -> list[BreachRisk]:

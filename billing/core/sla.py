@@ -59,8 +59,12 @@ def availability(lit_allocated: int, capacity: Fraction) -> Fraction | None:
 
 def sla_items(states: Iterable[ContractState]) -> list[tuple[ContractState, MachineMonthItem | PYearItem]]:
     """Every signed capacity item carrying an SLA."""
-    return [(state, item) for state in states for item in state.terms.items
-            if isinstance(item, MachineMonthItem | PYearItem) and item.sla is not None]  # fmt: skip
+    return [
+        (state, item)
+        for state in states
+        for item in state.terms.items
+        if isinstance(item, MachineMonthItem | PYearItem) and item.sla is not None
+    ]
 
 
 def _percent(value: Fraction | Decimal) -> str:
@@ -68,9 +72,13 @@ def _percent(value: Fraction | Decimal) -> str:
     return f"{number * 100:.2f}%"
 
 
-def sla_credit_lines(states: Iterable[ContractState], period: Period, tz: Zone,
-                     lit_allocated: Mapping[tuple[str, str], int],
-                     period_lines: Iterable[ChargeLine]) -> list[ChargeLine]:  # fmt: skip
+def sla_credit_lines(
+    states: Iterable[ContractState],
+    period: Period,
+    tz: Zone,
+    lit_allocated: Mapping[tuple[str, str], int],
+    period_lines: Iterable[ChargeLine],
+) -> list[ChargeLine]:
     """The `sla_credit` lines of `period`: one per SLA item whose availability fell below a threshold.
 
     lit_allocated: (contract_id, item_id) → lit allocated card-seconds under the item in the period.
@@ -96,15 +104,26 @@ def sla_credit_lines(states: Iterable[ContractState], period: Period, tz: Zone,
         if tier is None:
             continue
         start, end = spans[key]
-        lines.append(charge_line(
-            kind="sla_credit", contract_id=state.id, item_id=item.id,
-            description=(f"SLA credit {period}: availability {_percent(measured)} below {_percent(tier.below)} "
-                         f"(target {_percent(item.sla.availability)}): {_percent(tier.rate)} of "
-                         f"{to_json(charges[key])}"),
-            quantity=tier.rate, unit="of the period's charges", unit_price=-charges[key],
-            exact_amount=-tier.rate * charges[key], tax_rate=state.terms.tax_rate,
-            period_start=start, period_end=end, currency=state.terms.currency,
-        ))  # fmt: skip
+        lines.append(
+            charge_line(
+                kind="sla_credit",
+                contract_id=state.id,
+                item_id=item.id,
+                description=(
+                    f"SLA credit {period}: availability {_percent(measured)} below {_percent(tier.below)} "
+                    f"(target {_percent(item.sla.availability)}): {_percent(tier.rate)} of "
+                    f"{to_json(charges[key])}"
+                ),
+                quantity=tier.rate,
+                unit="of the period's charges",
+                unit_price=-charges[key],
+                exact_amount=-tier.rate * charges[key],
+                tax_rate=state.terms.tax_rate,
+                period_start=start,
+                period_end=end,
+                currency=state.terms.currency,
+            )
+        )
     return lines
 
 

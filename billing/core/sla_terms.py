@@ -35,13 +35,17 @@ class Sla:
         return crossed[-1] if crossed else None
 
     def to_json(self) -> dict:
-        return {"availability": str(self.availability),
-                "credits": [{"below": str(c.below), "rate": str(c.rate)} for c in self.credits]}  # fmt: skip
+        return {
+            "availability": str(self.availability),
+            "credits": [{"below": str(c.below), "rate": str(c.rate)} for c in self.credits],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping) -> Sla:
-        return cls(Decimal(data["availability"]),
-                   tuple(SlaCredit(Decimal(c["below"]), Decimal(c["rate"])) for c in data.get("credits", ())))
+        return cls(
+            Decimal(data["availability"]),
+            tuple(SlaCredit(Decimal(c["below"]), Decimal(c["rate"])) for c in data.get("credits", ())),
+        )
 
 
 def _fraction(value: object, field: str, problems: list[dict], *, low_open: bool = True) -> Decimal | None:
@@ -89,12 +93,14 @@ def parse_sla(raw: object, prefix: str) -> tuple[Sla | None, list[dict]]:
             if key not in tier:
                 problems.append({"field": f"{where}.{key}", "reason": "is required"})
         if below is not None and credits and below >= credits[-1].below:
-            problems.append({"field": f"{where}.below",
-                             "reason": f"thresholds must descend: {below} is not below {credits[-1].below}"})
+            problems.append(
+                {
+                    "field": f"{where}.below",
+                    "reason": f"thresholds must descend: {below} is not below {credits[-1].below}",
+                }
+            )
         if below is not None and rate is not None:
             credits.append(SlaCredit(below, rate))
     if problems:
         return None, problems
     return Sla(availability, tuple(credits)), []
-
-

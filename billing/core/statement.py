@@ -121,8 +121,9 @@ def balances(documents: Iterable[Document]) -> dict[str, Decimal]:
     return totals
 
 
-def assemble(opening: Mapping[str, Decimal], documents: Iterable[Document],
-             default_currency: str | None = None) -> list[CurrencyStatement]:  # fmt: skip
+def assemble(
+    opening: Mapping[str, Decimal], documents: Iterable[Document], default_currency: str | None = None
+) -> list[CurrencyStatement]:
     """The month's statement, one page per currency, ordered by currency code.
 
     opening: the balance per currency before the month (`balances` of every earlier month's document).
@@ -146,8 +147,9 @@ def assemble(opening: Mapping[str, Decimal], documents: Iterable[Document],
     return pages
 
 
-def for_month(documents: Iterable[Document], month: Period, tz: Zone,
-              default_currency: str | None = None) -> list[CurrencyStatement]:  # fmt: skip
+def for_month(
+    documents: Iterable[Document], month: Period, tz: Zone, default_currency: str | None = None
+) -> list[CurrencyStatement]:
     """The statement of `month` from all of a tenant's documents (the rule the service's SQL follows)."""
     documents = list(documents)
     opening = balances(d for d in documents if d.month(tz) < month)

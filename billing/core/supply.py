@@ -52,8 +52,14 @@ def _instants(states: Iterable[tuple[ContractState, Zone]]) -> set[datetime]:
     return found
 
 
-def supply_conflicts(payable: ContractState | None, payable_item_id: str, payable_tz: Zone, resales: list[Resale],
-                     tflops: Tflops, field: str = "supplied_by") -> list[dict[str, str]]:  # fmt: skip
+def supply_conflicts(
+    payable: ContractState | None,
+    payable_item_id: str,
+    payable_tz: Zone,
+    resales: list[Resale],
+    tflops: Tflops,
+    field: str = "supplied_by",
+) -> list[dict[str, str]]:
     """Every rule `resales` break against `payable`'s item `payable_item_id`; [] when all hold."""
     reference = f"{payable.id if payable else '?'}/{payable_item_id}"
     if payable is None or not payable.terms.payable:
@@ -66,11 +72,20 @@ def supply_conflicts(payable: ContractState | None, payable_item_id: str, payabl
         item = state.terms.item(item_id)
         model = getattr(item, "gpu_model", None)
         if model != bought_model:
-            problems.append({"field": field, "reason": f"{reference} buys {bought_model}, item {item_id} of "
-                                                       f"{state.id} resells {model}: the same GPU model is needed"})
+            problems.append(
+                {
+                    "field": field,
+                    "reason": f"{reference} buys {bought_model}, item {item_id} of "
+                    f"{state.id} resells {model}: the same GPU model is needed",
+                }
+            )
         if not is_active(payable, state.terms.start, payable_tz):
-            problems.append({"field": field, "reason": f"{reference} is not in force at {state.id}'s start "
-                                                       f"{instant_to_json(state.terms.start)}"})
+            problems.append(
+                {
+                    "field": field,
+                    "reason": f"{reference} is not in force at {state.id}'s start {instant_to_json(state.terms.start)}",
+                }
+            )
     if problems:
         return problems
     windows = [(state.terms.start, fees_end(state, tz)) for state, _, tz in resales]
@@ -79,13 +94,27 @@ def supply_conflicts(payable: ContractState | None, payable_item_id: str, payabl
     for instant in sorted(instants):
         if not any(low <= instant < high for low, high in windows):
             continue
-        bought = (cards(payable.item_at(payable_item_id, instant), tflops)
-                  if is_active(payable, instant, payable_tz) else Fraction(0))  # fmt: skip
-        resold = sum((cards(state.item_at(item_id, instant), tflops)
-                      for state, item_id, tz in resales if is_active(state, instant, tz)), Fraction(0))  # fmt: skip
+        bought = (
+            cards(payable.item_at(payable_item_id, instant), tflops)
+            if is_active(payable, instant, payable_tz)
+            else Fraction(0)
+        )
+        resold = sum(
+            (
+                cards(state.item_at(item_id, instant), tflops)
+                for state, item_id, tz in resales
+                if is_active(state, instant, tz)
+            ),
+            Fraction(0),
+        )
         if resold > bought:
-            return [{"field": field, "reason": f"{reference}: {_n(resold)} cards resold at "
-                                               f"{instant_to_json(instant)}, only {_n(bought)} bought then"}]
+            return [
+                {
+                    "field": field,
+                    "reason": f"{reference}: {_n(resold)} cards resold at "
+                    f"{instant_to_json(instant)}, only {_n(bought)} bought then",
+                }
+            ]
     return []
 
 

@@ -146,8 +146,12 @@ def termination_lines(
             return []
         if penalty.basis == "remaining_closed_value":
             remaining = remaining_closed_value(state, effective_at, tz)
-            exact, quantity, unit, unit_price = Fraction(penalty.rate) * remaining, round_money(remaining), (
-                f"{terms.currency} of remaining closed value"), penalty.rate  # fmt: skip
+            exact, quantity, unit, unit_price = (
+                Fraction(penalty.rate) * remaining,
+                round_money(remaining),
+                (f"{terms.currency} of remaining closed value"),
+                penalty.rate,
+            )
             what = f"{_percent(penalty.rate)} of remaining closed value {to_json(round_money(remaining))}"
         else:
             monthly = rmv(state, effective_at)
@@ -188,7 +192,7 @@ def termination_lines(
             exact,
             effective_at,
             notice_end,
-        )  # fmt: skip
+        )
     ]
 
 
@@ -210,8 +214,12 @@ def amendment_penalty_lines(
         removed = prorated_value(state, effective_at, end_closed, tz, [item_id]) - prorated_value(
             amended, effective_at, end_closed, tz, [item_id]
         )
-        exact, quantity, unit, unit_price = Fraction(penalty.rate) * removed, round_money(removed), (
-            f"{terms.currency} of removed closed value"), penalty.rate  # fmt: skip
+        exact, quantity, unit, unit_price = (
+            Fraction(penalty.rate) * removed,
+            round_money(removed),
+            (f"{terms.currency} of removed closed value"),
+            penalty.rate,
+        )
         what = f"{_percent(penalty.rate)} of removed closed value {to_json(round_money(removed))}"
     else:
         removed = (

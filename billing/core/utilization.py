@@ -62,10 +62,19 @@ class Figures:
             return None if value is None else format(value, "f")
 
         if not fleet:
-            return {"capacity": None, "reported": None, "down": None, "lit": None,
-                    "allocated": text(card_hours(s.allocated)), "busy": text(card_hours(s.busy)), "dark": None,
-                    "lit_rate": None, "allocation_rate": None, "busy_rate": text(rate(s.busy, s.allocated)),
-                    "idle_value": None}  # fmt: skip
+            return {
+                "capacity": None,
+                "reported": None,
+                "down": None,
+                "lit": None,
+                "allocated": text(card_hours(s.allocated)),
+                "busy": text(card_hours(s.busy)),
+                "dark": None,
+                "lit_rate": None,
+                "allocation_rate": None,
+                "busy_rate": text(rate(s.busy, s.allocated)),
+                "idle_value": None,
+            }
         return {
             "capacity": text(card_hours(s.capacity)),
             "reported": text(card_hours(s.reported)),

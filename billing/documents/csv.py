@@ -21,9 +21,26 @@ BOM = "\ufeff"
 CHUNK_ROWS = 2_000
 """Rows rendered per chunk of bytes handed to the response or file."""
 
-STATEMENT_COLUMNS = ("tenant_id", "period", "currency", "date", "kind", "id", "number", "refers_to", "description",
-                     "debit", "credit", "balance", "due_on", "status", "tenant_legal_name", "tenant_tax_id",
-                     "issuer_legal_name", "issuer_tax_id")  # fmt: skip
+STATEMENT_COLUMNS = (
+    "tenant_id",
+    "period",
+    "currency",
+    "date",
+    "kind",
+    "id",
+    "number",
+    "refers_to",
+    "description",
+    "debit",
+    "credit",
+    "balance",
+    "due_on",
+    "status",
+    "tenant_legal_name",
+    "tenant_tax_id",
+    "issuer_legal_name",
+    "issuer_tax_id",
+)
 """One row per entry (the month's invoices, credit notes and payments in date order), framed by an
 `opening_balance` and a `closing_balance` row per currency; `id` is the document's id. An invoice's row
 carries its local due date and its status when the statement was made; every row names both parties
@@ -68,22 +85,67 @@ def statement_rows(statement: dict) -> Iterator[list[str]]:
     """The statement JSON (`billing.statements.statement_json`) as rows of STATEMENT_COLUMNS."""
     head = [statement["tenant_id"], statement["period"]]
     bill_to, issuer = statement.get("bill_to") or {}, statement.get("issuer") or {}
-    parties = [bill_to.get("legal_name") or "", bill_to.get("tax_id") or "", issuer.get("legal_name") or "",
-               issuer.get("tax_id") or ""]  # fmt: skip
+    parties = [
+        bill_to.get("legal_name") or "",
+        bill_to.get("tax_id") or "",
+        issuer.get("legal_name") or "",
+        issuer.get("tax_id") or "",
+    ]
     tz = statement["timezone"]
     for page in statement["currencies"]:
         currency = page["currency"]
         invoices = {i["id"]: i for i in page["invoices"]}
-        yield [*head, currency, "", "opening_balance", "", "", "", "期初余额 Opening balance", "", "",
-               page["opening_balance"], "", "", *parties]  # fmt: skip
+        yield [
+            *head,
+            currency,
+            "",
+            "opening_balance",
+            "",
+            "",
+            "",
+            "期初余额 Opening balance",
+            "",
+            "",
+            page["opening_balance"],
+            "",
+            "",
+            *parties,
+        ]
         for e in page["entries"]:
             invoice = invoices.get(e["id"], {}) if e["kind"] == "invoice" else {}
             due = _local_date(invoice["due_at"], tz) if invoice.get("due_at") else ""
-            yield [*head, currency, e["date"], e["kind"], e["id"], e["number"], e["refers_to"], e["description"],
-                   e["debit"], e["credit"], e["balance"], due, invoice.get("status", ""), *parties]  # fmt: skip
-        yield [*head, currency, "", "closing_balance", "", "", "", "期末余额 Closing balance",
-               page["invoiced"], _sum(page["credited"], page["paid"]), page["closing_balance"], "", "",
-               *parties]  # fmt: skip
+            yield [
+                *head,
+                currency,
+                e["date"],
+                e["kind"],
+                e["id"],
+                e["number"],
+                e["refers_to"],
+                e["description"],
+                e["debit"],
+                e["credit"],
+                e["balance"],
+                due,
+                invoice.get("status", ""),
+                *parties,
+            ]
+        yield [
+            *head,
+            currency,
+            "",
+            "closing_balance",
+            "",
+            "",
+            "",
+            "期末余额 Closing balance",
+            page["invoiced"],
+            _sum(page["credited"], page["paid"]),
+            page["closing_balance"],
+            "",
+            "",
+            *parties,
+        ]
 
 
 def _local_date(instant: str, tz: str) -> str:

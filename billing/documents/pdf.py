@@ -44,8 +44,10 @@ STATUS = {
     "overdue": "已逾期 Overdue",
 }
 FAPIAO_KIND = {"general": "普票 general", "special": "专票 special"}
-MISSING_ISSUER = ("出账方信息未设置 Issuer profile missing: the operator has not set its legal name, tax id and "
-                  "bank account (PUT /v1/issuer).")  # fmt: skip
+MISSING_ISSUER = (
+    "出账方信息未设置 Issuer profile missing: the operator has not set its legal name, tax id and "
+    "bank account (PUT /v1/issuer)."
+)
 
 
 def render_invoice(invoice: dict[str, Any], *, parties: dict[str, Any], timezone: str = "Asia/Shanghai") -> bytes:
@@ -75,8 +77,12 @@ def render_invoice(invoice: dict[str, Any], *, parties: dict[str, Any], timezone
     if invoice.get("credit_notes"):
         story += [Spacer(1, 4 * mm), Paragraph("贷记单 Credit notes", s["base"])]
         for note in invoice["credit_notes"]:
-            story.append(Paragraph(f"{note['number']}: −{money(note['amount'])} {invoice['currency']} — "
-                                   f"{_escape(note['reason'])}", s["small"]))  # fmt: skip
+            story.append(
+                Paragraph(
+                    f"{note['number']}: −{money(note['amount'])} {invoice['currency']} — {_escape(note['reason'])}",
+                    s["small"],
+                )
+            )
     story += [Spacer(1, 6 * mm), *_payment_notes(invoice, issuer, s)]
     doc.build(story)
     return out.getvalue()
@@ -92,24 +98,43 @@ def _party_lines(title: str, rows: list[tuple[str, str | None]], s: dict) -> lis
 
 def parties_block(issuer: dict | None, tenant: dict, s: dict) -> Table:
     if issuer:
-        left = _party_lines("出账方 From", [
-            ("", issuer.get("legal_name")), ("税号 Tax ID", issuer.get("tax_id")),
-            ("地址 Address", issuer.get("address")), ("电话 Phone", issuer.get("phone")),
-            ("邮箱 Email", issuer.get("email")),
-        ], s)  # fmt: skip
+        left = _party_lines(
+            "出账方 From",
+            [
+                ("", issuer.get("legal_name")),
+                ("税号 Tax ID", issuer.get("tax_id")),
+                ("地址 Address", issuer.get("address")),
+                ("电话 Phone", issuer.get("phone")),
+                ("邮箱 Email", issuer.get("email")),
+            ],
+            s,
+        )
     else:
         left = [Paragraph("<b>出账方 From</b>", s["base"]), Paragraph(MISSING_ISSUER, s["warn"])]
     name = tenant.get("legal_name") or tenant.get("name")
-    right = _party_lines("客户 Bill to", [
-        ("", name), ("客户编号 Tenant", tenant.get("id")), ("税号 Tax ID", tenant.get("tax_id")),
-        ("地址 Address", tenant.get("address")), ("邮箱 Email", tenant.get("billing_email")),
-    ], s)  # fmt: skip
+    right = _party_lines(
+        "客户 Bill to",
+        [
+            ("", name),
+            ("客户编号 Tenant", tenant.get("id")),
+            ("税号 Tax ID", tenant.get("tax_id")),
+            ("地址 Address", tenant.get("address")),
+            ("邮箱 Email", tenant.get("billing_email")),
+        ],
+        s,
+    )
     if not tenant.get("legal_name") or not tenant.get("tax_id"):
         right.append(Paragraph("客户开票信息不完整 Tenant billing profile incomplete (legal name, tax id).", s["warn"]))
     table = Table([[left, right]], colWidths=[90 * mm, 90 * mm])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("BOX", (0, 0), (0, 0), 0.25, colors.HexColor("#cccccc")),
-                               ("BOX", (1, 0), (1, 0), 0.25, colors.HexColor("#cccccc"))]))  # fmt: skip
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("BOX", (0, 0), (0, 0), 0.25, colors.HexColor("#cccccc")),
+                ("BOX", (1, 0), (1, 0), 0.25, colors.HexColor("#cccccc")),
+            ]
+        )
+    )
     return table
 
 
@@ -119,12 +144,17 @@ def _facts(invoice: dict, parties: dict, tz: str, s: dict) -> Table:
     rows = [
         ["账单号 Number", invoice["number"] or "—", "账期 Period", invoice["period"]],
         ["出账日期 Issued", issued, "到期日 Due", f"<b>{due}</b>"],
-        ["付款期限 Terms", f"{parties.get('payment_terms_days', 30)} 天 days", "状态 Status",
-         STATUS.get(invoice.get("status", ""), invoice.get("status", ""))],
+        [
+            "付款期限 Terms",
+            f"{parties.get('payment_terms_days', 30)} 天 days",
+            "状态 Status",
+            STATUS.get(invoice.get("status", ""), invoice.get("status", "")),
+        ],
         ["币种 Currency", invoice["currency"], "时区 Timezone", tz],
-    ]  # fmt: skip
-    table = Table([[Paragraph(str(c), s["base"]) for c in row] for row in rows],
-                  colWidths=[28 * mm, 62 * mm, 28 * mm, 62 * mm])  # fmt: skip
+    ]
+    table = Table(
+        [[Paragraph(str(c), s["base"]) for c in row] for row in rows], colWidths=[28 * mm, 62 * mm, 28 * mm, 62 * mm]
+    )
     table.setStyle(FACTS)
     return table
 
@@ -135,15 +165,17 @@ def _lines(invoice: dict, s: dict) -> Table:
     for line in invoice["lines"]:
         what = f"<b>{_KIND.get(line['kind'], line['kind'])}</b><br/>{_escape(line['description'])}"
         ids = f"{line['contract_id']}" + (f" / {line['item_id']}" if line["item_id"] else "")
-        rows.append([
-            Paragraph(f"{what}<br/><font size=6.5 color='#666666'>{_escape(ids)}</font>", s["base"]),
-            Paragraph(number(_short(line["quantity"])), s["right"]),
-            Paragraph(line["unit"], s["base"]),
-            Paragraph(number(line["unit_price"]), s["right"]),
-            Paragraph(money(line["amount"]), s["right"]),
-            Paragraph(percent(line["tax_rate"]), s["right"]),
-            Paragraph(money(line["tax"]), s["right"]),
-        ])  # fmt: skip
+        rows.append(
+            [
+                Paragraph(f"{what}<br/><font size=6.5 color='#666666'>{_escape(ids)}</font>", s["base"]),
+                Paragraph(number(_short(line["quantity"])), s["right"]),
+                Paragraph(line["unit"], s["base"]),
+                Paragraph(number(line["unit_price"]), s["right"]),
+                Paragraph(money(line["amount"]), s["right"]),
+                Paragraph(percent(line["tax_rate"]), s["right"]),
+                Paragraph(money(line["tax"]), s["right"]),
+            ]
+        )
     table = Table(rows, colWidths=[50 * mm, 17 * mm, 29 * mm, 24 * mm, 26 * mm, 12 * mm, 22 * mm], repeatRows=1)
     table.setStyle(LINES)
     return table
@@ -162,8 +194,9 @@ def _totals(invoice: dict, s: dict) -> Table:
             ["已付款 Paid", f"{money(invoice['amount_paid'])} {currency}"],
             ["应付余额 Amount due", f"<b>{money(invoice['amount_due'])} {currency}</b>"],
         ]
-    table = Table([[Paragraph(a, s["right"]), Paragraph(b, s["right"])] for a, b in rows],
-                  colWidths=[135 * mm, 45 * mm])  # fmt: skip
+    table = Table(
+        [[Paragraph(a, s["right"]), Paragraph(b, s["right"])] for a, b in rows], colWidths=[135 * mm, 45 * mm]
+    )
     style = [("LINEABOVE", (0, 2), (-1, 2), 0.8, colors.black)]
     if len(rows) > 3:
         style.append(("LINEABOVE", (0, 5), (-1, 5), 0.8, colors.black))
@@ -178,12 +211,14 @@ def _payment_notes(invoice: dict, issuer: dict | None, s: dict) -> list:
         quote = _escape(invoice["number"] or "")
         notes.append(Paragraph(f"<b>付款账户 Pay to</b> {bank} · 请注明账单号 quote {quote}", s["base"]))
     notes.append(Spacer(1, 3 * mm))
-    notes.append(Paragraph(
-        f"Amounts in {invoice['currency']}. Each line's amount is rounded once to 0.01 (half up); tax is per line. "
-        "This is a bill of charges (账单), not a tax fapiao (发票): fapiao are issued by the tax system and listed "
-        "above once recorded. 金额按行四舍五入至分，税额按行计算。本账单不是发票。",
-        s["small"],
-    ))  # fmt: skip
+    notes.append(
+        Paragraph(
+            f"Amounts in {invoice['currency']}. Each line's amount is rounded once to 0.01 (half up); tax is per line. "
+            "This is a bill of charges (账单), not a tax fapiao (发票): fapiao are issued by the tax system and listed "
+            "above once recorded. 金额按行四舍五入至分，税额按行计算。本账单不是发票。",
+            s["small"],
+        )
+    )
     return notes
 
 

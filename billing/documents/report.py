@@ -25,8 +25,15 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     return b"".join(chunks(columns, rows))
 
 
-def xlsx_bytes(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, money: Iterable[str] = (),
-               rates: Iterable[str] = (), preamble: Sequence[str] = ()) -> bytes:  # fmt: skip
+def xlsx_bytes(
+    title: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    money: Iterable[str] = (),
+    rates: Iterable[str] = (),
+    preamble: Sequence[str] = (),
+) -> bytes:
     """One sheet called `title`: `preamble` lines, the header (bold, frozen), then the rows."""
     money, rates = set(money), set(rates)
     book = Workbook()
@@ -57,7 +64,8 @@ def xlsx_bytes(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
                 sheet.cell(row=row, column=index).number_format = "0.00%"
     for index, name in enumerate(columns, 1):
         sheet.column_dimensions[sheet.cell(row=header_row, column=index).column_letter].width = (
-            40 if name in ("note", "description", "missing_market") else 16)  # fmt: skip
+            40 if name in ("note", "description", "missing_market") else 16
+        )
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()

@@ -83,19 +83,30 @@ def styles() -> dict[str, ParagraphStyle]:
 
 def page(out, *, title: str, author: str) -> SimpleDocTemplate:
     """An A4 document with the documents' 15 mm margins."""
-    return SimpleDocTemplate(out, pagesize=A4, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm,
-                             bottomMargin=15 * mm, title=title, author=author)  # fmt: skip
+    return SimpleDocTemplate(
+        out,
+        pagesize=A4,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=15 * mm,
+        bottomMargin=15 * mm,
+        title=title,
+        author=author,
+    )
 
 
-FACTS = TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("TEXTCOLOR", (0, 0), (0, -1), MUTED),
-                    ("TEXTCOLOR", (2, 0), (2, -1), MUTED)])  # fmt: skip
+FACTS = TableStyle(
+    [("VALIGN", (0, 0), (-1, -1), "TOP"), ("TEXTCOLOR", (0, 0), (0, -1), MUTED), ("TEXTCOLOR", (2, 0), (2, -1), MUTED)]
+)
 """The two-column facts block under a title (issuer, tenant, period …)."""
-LINES = TableStyle([
-    ("BACKGROUND", (0, 0), (-1, 0), HEAD),
-    ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
-    ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, STRIPE]),
-])  # fmt: skip
+LINES = TableStyle(
+    [
+        ("BACKGROUND", (0, 0), (-1, 0), HEAD),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("LINEBELOW", (0, 1), (-1, -1), 0.25, RULE),
+        ("ROWBACKGROUNDS", (0, 1), (-1, -1), [colors.white, STRIPE]),
+    ]
+)
 """A table of lines with a dark header row and striped rows."""
 
 

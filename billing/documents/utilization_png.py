@@ -22,10 +22,14 @@ from matplotlib.colors import LinearSegmentedColormap  # noqa: E402
 from billing.documents.utilization_tables import stack_parts  # noqa: E402
 
 MAX_NODES = 30
-COLOURS = {"busy": "#1f6f43", "allocated_idle": "#6fbf73", "lit_idle": "#f2c14e", "down": "#d1495b",
-           "dark": "#c9ced6"}  # fmt: skip
-LABELS = {"busy": "busy", "allocated_idle": "allocated, not busy", "lit_idle": "lit, unsold (idle)",
-          "down": "down", "dark": "dark (silent)"}  # fmt: skip
+COLOURS = {"busy": "#1f6f43", "allocated_idle": "#6fbf73", "lit_idle": "#f2c14e", "down": "#d1495b", "dark": "#c9ced6"}
+LABELS = {
+    "busy": "busy",
+    "allocated_idle": "allocated, not busy",
+    "lit_idle": "lit, unsold (idle)",
+    "down": "down",
+    "dark": "dark (silent)",
+}
 HEAT = LinearSegmentedColormap.from_list("allocation", ["#d1495b", "#f2c14e", "#1f6f43"])
 
 
@@ -82,13 +86,21 @@ def _stacked(ax, rows: list[dict], key: str, title: str) -> None:
         bottoms = [b + v for b, v in zip(bottoms, values, strict=True)]
     for x, (row, top) in enumerate(zip(rows, bottoms, strict=True)):
         if row["allocation_rate"] is not None and top:
-            ax.text(x, top, f"{Decimal(row['allocation_rate']) * 100:.0f}%", ha="center", va="bottom",
-                    fontsize=7 if key == "day" else 10, color="#1f3a5f")  # the bar's allocation rate on top
+            ax.text(
+                x,
+                top,
+                f"{Decimal(row['allocation_rate']) * 100:.0f}%",
+                ha="center",
+                va="bottom",
+                fontsize=7 if key == "day" else 10,
+                color="#1f3a5f",
+            )  # the bar's allocation rate on top
     ax.set_xticks(range(len(rows)), labels, fontsize=8, rotation=0 if key == "day" else 30)
     ax.set_ylabel("card-hours")
     ax.set_title(title, loc="left", fontsize=12, fontweight="bold", color="#1f3a5f")
-    ax.legend(ncols=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12 if key == "day" else -0.25),
-              frameon=False)  # fmt: skip
+    ax.legend(
+        ncols=5, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12 if key == "day" else -0.25), frameon=False
+    )
     ax.spines[["top", "right"]].set_visible(False)
     ax.yaxis.set_major_formatter(lambda v, _: _hours(str(v)))
 
@@ -105,8 +117,13 @@ def _heat(ax, fig, heat: dict) -> None:
     ax.set_yticks(range(len(order)), [nodes[i] or "(none)" for i in order], fontsize=7)
     ax.set_xticks(range(len(days)), [d[8:] for d in days], fontsize=7)
     shown = f"the {len(order)} lowest of {len(nodes)} nodes" if len(nodes) > len(order) else f"{len(nodes)} nodes"
-    ax.set_title(f"Allocation rate per node and day (sold ÷ lit; {shown}, grey: nothing lit)", loc="left",
-                 fontsize=12, fontweight="bold", color="#1f3a5f")  # fmt: skip
+    ax.set_title(
+        f"Allocation rate per node and day (sold ÷ lit; {shown}, grey: nothing lit)",
+        loc="left",
+        fontsize=12,
+        fontweight="bold",
+        color="#1f3a5f",
+    )
     ax.set_facecolor("#e6e8eb")
     bar = fig.colorbar(image, ax=ax, fraction=0.025, pad=0.01)
     bar.ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
@@ -124,8 +141,14 @@ def render(pack: dict, by: str = "day") -> bytes:
     nodes = min(len(pack["heat"]["nodes"]), MAX_NODES)
     fig = plt.figure(figsize=(14, 11 + nodes * 0.12), dpi=110, layout="constrained")
     grid = fig.add_gridspec(3, 1, height_ratios=[1.1, 3.2, 2.2 + nodes * 0.1])
-    fig.suptitle(f"Fleet utilisation {day['period']}  ·  {day['timezone']}", fontsize=16, fontweight="bold",
-                 color="#1f3a5f", x=0.01, ha="left")  # fmt: skip
+    fig.suptitle(
+        f"Fleet utilisation {day['period']}  ·  {day['timezone']}",
+        fontsize=16,
+        fontweight="bold",
+        color="#1f3a5f",
+        x=0.01,
+        ha="left",
+    )
     _headline(fig.add_subplot(grid[0]), day)
     span = "per model" if by == "model" else "day by day"
     title = f"Where the card-hours went, {span} (on top: the share of lit card-hours sold)"

@@ -19,13 +19,31 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 BOM = "\ufeff"
-FIGURES = ("capacity", "reported", "down", "lit", "allocated", "busy", "dark", "lit_rate", "allocation_rate",
-           "busy_rate", "idle_value")  # fmt: skip
+FIGURES = (
+    "capacity",
+    "reported",
+    "down",
+    "lit",
+    "allocated",
+    "busy",
+    "dark",
+    "lit_rate",
+    "allocation_rate",
+    "busy_rate",
+    "idle_value",
+)
 TITLES = {
-    "capacity": "Capacity card-h 在架", "reported": "Reported card-h 上报", "down": "Down card-h 故障",
-    "lit": "Lit card-h 点亮", "allocated": "Allocated card-h 已售", "busy": "Busy card-h 忙",
-    "dark": "Dark card-h 静默", "lit_rate": "Lit rate 点亮率", "allocation_rate": "Allocation rate 售出率",
-    "busy_rate": "Busy rate 利用率", "idle_value": "Idle value CNY 闲置价值",
+    "capacity": "Capacity card-h 在架",
+    "reported": "Reported card-h 上报",
+    "down": "Down card-h 故障",
+    "lit": "Lit card-h 点亮",
+    "allocated": "Allocated card-h 已售",
+    "busy": "Busy card-h 忙",
+    "dark": "Dark card-h 静默",
+    "lit_rate": "Lit rate 点亮率",
+    "allocation_rate": "Allocation rate 售出率",
+    "busy_rate": "Busy rate 利用率",
+    "idle_value": "Idle value CNY 闲置价值",
 }
 KEYS = {"model": "gpu_model", "node": "node", "day": "day", "tenant": "tenant_id"}
 SHEETS = {"model": "By model", "node": "By node", "day": "By day", "tenant": "By tenant"}
@@ -40,10 +58,22 @@ def to_csv(report: dict) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["period", "timezone", key, *FIGURES])
     for row in report["rows"]:
-        writer.writerow([report["period"], report["timezone"], row.get(key) or "",
-                         *(row[f] if row[f] is not None else "" for f in FIGURES)])  # fmt: skip
-    writer.writerow([report["period"], report["timezone"], "total",
-                     *(report["total"][f] if report["total"][f] is not None else "" for f in FIGURES)])  # fmt: skip
+        writer.writerow(
+            [
+                report["period"],
+                report["timezone"],
+                row.get(key) or "",
+                *(row[f] if row[f] is not None else "" for f in FIGURES),
+            ]
+        )
+    writer.writerow(
+        [
+            report["period"],
+            report["timezone"],
+            "total",
+            *(report["total"][f] if report["total"][f] is not None else "" for f in FIGURES),
+        ]
+    )
     return (BOM + out.getvalue()).encode("utf-8")
 
 
@@ -94,16 +124,26 @@ def _summary(book: Workbook, pack: dict) -> None:
     sheet.column_dimensions["B"].width = 20
 
 
-STACK = (("busy", "Busy 忙"), ("allocated_idle", "Allocated, not busy 已售未用"), ("lit_idle", "Lit, unsold 点亮未售"),
-         ("down", "Down 故障"), ("dark", "Dark 静默"))
+STACK = (
+    ("busy", "Busy 忙"),
+    ("allocated_idle", "Allocated, not busy 已售未用"),
+    ("lit_idle", "Lit, unsold 点亮未售"),
+    ("down", "Down 故障"),
+    ("dark", "Dark 静默"),
+)
 """The five parts of capacity, bottom to top: they add up to the day's capacity."""
 
 
 def stack_parts(row: dict) -> dict[str, float]:
     """A row's capacity split into busy, allocated-not-busy, lit-unsold, down and dark card-hours."""
     value = {name: _number(row[name]) or 0.0 for name in ("lit", "allocated", "busy", "down", "dark")}
-    return {"busy": value["busy"], "allocated_idle": max(0.0, value["allocated"] - value["busy"]),
-            "lit_idle": max(0.0, value["lit"] - value["allocated"]), "down": value["down"], "dark": value["dark"]}
+    return {
+        "busy": value["busy"],
+        "allocated_idle": max(0.0, value["allocated"] - value["busy"]),
+        "lit_idle": max(0.0, value["lit"] - value["allocated"]),
+        "down": value["down"],
+        "dark": value["dark"],
+    }
 
 
 def _charts(book: Workbook, pack: dict) -> None:
@@ -124,8 +164,9 @@ def _charts(book: Workbook, pack: dict) -> None:
     stacked.type, stacked.grouping, stacked.overlap = "col", "stacked", 100
     stacked.title = "Where the card-hours went, day by day 每日卡时去向"
     stacked.y_axis.title = "card-hours"
-    stacked.add_data(Reference(data, min_col=2, max_col=len(STACK) + 1, min_row=1, max_row=len(days) + 1),
-                     titles_from_data=True)
+    stacked.add_data(
+        Reference(data, min_col=2, max_col=len(STACK) + 1, min_row=1, max_row=len(days) + 1), titles_from_data=True
+    )
     stacked.set_categories(Reference(data, min_col=1, min_row=2, max_row=len(days) + 1))
     stacked.anchor = "A1"
     charts.add_chart(stacked)
@@ -133,8 +174,10 @@ def _charts(book: Workbook, pack: dict) -> None:
         rates = BarChart()
         rates.type = "bar"
         rates.title = "Rates per model 各型号点亮率 / 售出率 / 利用率"
-        rates.add_data(Reference(data, min_col=2, max_col=4, min_row=first_model, max_row=first_model + len(models)),
-                       titles_from_data=True)
+        rates.add_data(
+            Reference(data, min_col=2, max_col=4, min_row=first_model, max_row=first_model + len(models)),
+            titles_from_data=True,
+        )
         rates.set_categories(Reference(data, min_col=1, min_row=first_model + 1, max_row=first_model + len(models)))
         rates.y_axis.number_format = "0%"
         data_sheet_chart = book.create_chartsheet("Rates")

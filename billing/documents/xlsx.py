@@ -103,8 +103,9 @@ def _variant(sheet, variants: dict, template: WriteOnlyCell, value) -> WriteOnly
     return variants[key]
 
 
-def write_invoice_lines(target: str | IO[bytes], rows: Iterable[Row],
-                        on_rows: Callable[[int], None] | None = None) -> int:  # fmt: skip
+def write_invoice_lines(
+    target: str | IO[bytes], rows: Iterable[Row], on_rows: Callable[[int], None] | None = None
+) -> int:
     """Write the finance export to `target` (a path or binary file); returns the number of lines.
 
     on_rows: called with how many rows were written since the last call (a progress bar).
@@ -166,10 +167,15 @@ def write_statement(target: str | IO[bytes], statement: dict) -> None:
     for page in statement["currencies"]:
         title = Font(bold=True, size=13)
         preamble = (
-            [(f"对账单 Statement {statement['period']} · {page['currency']}", title), None, None, None,
-             _issuer_text(statement.get("issuer"))],
+            [
+                (f"对账单 Statement {statement['period']} · {page['currency']}", title),
+                None,
+                None,
+                None,
+                _issuer_text(statement.get("issuer")),
+            ],
             [_tenant_text(statement), None, None, None, _local_span(statement)],
-        )  # fmt: skip
+        )
         sheet = _sheet(book, page["currency"], STATEMENT_COLUMNS, preamble)
 
         def styled(value: str, sheet=sheet) -> WriteOnlyCell:
@@ -183,12 +189,32 @@ def write_statement(target: str | IO[bytes], statement: dict) -> None:
         for e in page["entries"]:
             day = WriteOnlyCell(sheet, date.fromisoformat(e["date"]))
             day.number_format = DATE
-            sheet.append([day, e["kind"], e["number"], e["refers_to"], e["description"], styled(e["debit"]),
-                          styled(e["credit"]), styled(e["balance"])])  # fmt: skip
+            sheet.append(
+                [
+                    day,
+                    e["kind"],
+                    e["number"],
+                    e["refers_to"],
+                    e["description"],
+                    styled(e["debit"]),
+                    styled(e["credit"]),
+                    styled(e["balance"]),
+                ]
+            )
         closing = _bold(sheet, "期末余额 Closing balance", bold)
         out = Decimal(page["credited"]) + Decimal(page["paid"])
-        sheet.append([None, "closing_balance", None, None, closing, styled(page["invoiced"]), styled(str(out)),
-                      styled(page["closing_balance"])])  # fmt: skip
+        sheet.append(
+            [
+                None,
+                "closing_balance",
+                None,
+                None,
+                closing,
+                styled(page["invoiced"]),
+                styled(str(out)),
+                styled(page["closing_balance"]),
+            ]
+        )
     book.save(target)
 
 
@@ -231,13 +257,23 @@ def receivables_workbook(report: dict, columns: tuple[str, ...], rows: list[list
     """The aged receivables report as a workbook: amounts as numeric `#,##0.00` cells, header frozen."""
     from io import BytesIO
 
-    titles = {"tenant_id": "客户编号 Tenant id", "tenant_name": "客户名称 Tenant name", "currency": "币种 Currency",
-              "current": "未到期 Current", "1_30": "逾期 1–30 天", "31_60": "逾期 31–60 天", "61_90": "逾期 61–90 天",
-              "over_90": "逾期 90 天以上 Over 90", "total_due": "应收合计 Total due",
-              "credit_balance": "预收余额 Credit balance"}  # fmt: skip
+    titles = {
+        "tenant_id": "客户编号 Tenant id",
+        "tenant_name": "客户名称 Tenant name",
+        "currency": "币种 Currency",
+        "current": "未到期 Current",
+        "1_30": "逾期 1–30 天",
+        "31_60": "逾期 31–60 天",
+        "61_90": "逾期 61–90 天",
+        "over_90": "逾期 90 天以上 Over 90",
+        "total_due": "应收合计 Total due",
+        "credit_balance": "预收余额 Credit balance",
+    }
     book = Workbook(write_only=True)
-    table = tuple(Column(c, titles.get(c, c), "text" if c in ("tenant_id", "tenant_name", "currency") else "money")
-                  for c in columns)  # fmt: skip
+    table = tuple(
+        Column(c, titles.get(c, c), "text" if c in ("tenant_id", "tenant_name", "currency") else "money")
+        for c in columns
+    )
     preamble = ([(f"应收账款账龄 Aged receivables as of {report['as_of']}", Font(bold=True, size=13))],)
     sheet = _sheet(book, "Receivables", table, preamble)
     for row in rows:

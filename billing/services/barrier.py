@@ -36,18 +36,28 @@ def wait_for_acknowledged(engine: Engine, receipts: Receipts, tenant_id: str | N
         parked = [b for b in waiting if known.get(b) == "parked"]
         if parked or (waiting and time.monotonic() >= deadline):
             details = [_detail(b, known.get(b) == "parked", timeout_s) for b in waiting]
-            log.warning("close refused: acknowledged batches not recorded",
-                        extra={"tenant_id": tenant_id, "batch_ids": waiting})
+            log.warning(
+                "close refused: acknowledged batches not recorded", extra={"tenant_id": tenant_id, "batch_ids": waiting}
+            )
             raise BatchesNotRecorded(
                 f"{len(waiting)} acknowledged batch(es) are not recorded; nothing was issued: {', '.join(waiting)}",
-                details)
+                details,
+            )
         if waiting:
             time.sleep(POLL_S)
 
 
 def _detail(batch_id: str, parked: bool, timeout_s: float) -> dict:
     if parked:
-        return {"field": "batch_id", "batch_id": batch_id, "status": "parked",
-                "reason": "parked after failed deliveries: an operator must resolve it"}  # fmt: skip
-    return {"field": "batch_id", "batch_id": batch_id, "status": "queued",
-            "reason": f"not recorded within {timeout_s:g} s (are the workers running?)"}  # fmt: skip
+        return {
+            "field": "batch_id",
+            "batch_id": batch_id,
+            "status": "parked",
+            "reason": "parked after failed deliveries: an operator must resolve it",
+        }
+    return {
+        "field": "batch_id",
+        "batch_id": batch_id,
+        "status": "queued",
+        "reason": f"not recorded within {timeout_s:g} s (are the workers running?)",
+    }

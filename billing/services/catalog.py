@@ -109,8 +109,11 @@ def _append(conn: Connection, events: list[tuple[str, dict]], actor: str) -> Non
 
 
 def _project_price(conn: Connection, name: str, price: Decimal) -> None:
-    conn.execute(pg_insert(gpu_model_prices).values(name=name, list_price_per_card_hour=price)
-                 .on_conflict_do_update(index_elements=["name"], set_={"list_price_per_card_hour": price}))
+    conn.execute(
+        pg_insert(gpu_model_prices)
+        .values(name=name, list_price_per_card_hour=price)
+        .on_conflict_do_update(index_elements=["name"], set_={"list_price_per_card_hour": price})
+    )
 
 
 def is_price_update(conn: Connection, payload: object) -> bool:
@@ -122,8 +125,10 @@ def set_list_price(conn: Connection, payload: Mapping, *, actor: str) -> dict:
     """Set (or change) the list price of a model the catalog knows: ``GpuModelListPriced`` on the
     ``catalog`` stream. The payload may repeat the model's `fp16_tflops` and `source`; a different
     figure is a 409 (a model's TFLOPS never change)."""
-    problems = [{"field": key, "reason": "unknown field"}
-                for key in sorted(set(payload) - {"name", "fp16_tflops", "source", PRICE_FIELD})]  # fmt: skip
+    problems = [
+        {"field": key, "reason": "unknown field"}
+        for key in sorted(set(payload) - {"name", "fp16_tflops", "source", PRICE_FIELD})
+    ]
     if problems:
         raise ValidationFailed(f"GPU model has {len(problems)} invalid field(s)", problems)
     model = catalog(conn).get(payload["name"])
@@ -191,8 +196,10 @@ def rebuild_projection(conn: Connection) -> int:
         conn.execute(insert(gpu_models), list(models.values()))
     conn.execute(delete(gpu_model_prices))
     priced = conn.execute(
-        select(stream_events.c.data).where(stream_events.c.stream_id == STREAM)
-        .where(stream_events.c.type == PRICED).order_by(stream_events.c.version)
+        select(stream_events.c.data)
+        .where(stream_events.c.stream_id == STREAM)
+        .where(stream_events.c.type == PRICED)
+        .order_by(stream_events.c.version)
     ).all()
     prices = {row.data["name"]: Decimal(row.data[PRICE_FIELD]) for row in priced}
     for name, price in prices.items():

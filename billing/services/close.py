@@ -60,8 +60,15 @@ def close_lock_key(tenant_id: str) -> int:
 # --- loading inputs ------------------------------------------------------------------------------
 
 
-def late_periods(conn: Connection, tenant_id: str, period: Period, tz: str, watermark: int,
-                 versions: dict[str, int], with_sla: bool = False) -> list[Period]:  # fmt: skip
+def late_periods(
+    conn: Connection,
+    tenant_id: str,
+    period: Period,
+    tz: str,
+    watermark: int,
+    versions: dict[str, int],
+    with_sla: bool = False,
+) -> list[Period]:
     """Closed periods before `period` that received usage after their close (seq in (W_Q, W]),
     or whose contracts changed since (a contract signed later, backdated), or — for a tenant with SLA
     items — whose lit allocated seconds a later `gpu.status` or `gpu.usage` changed: the ones to adjust."""
@@ -70,15 +77,17 @@ def late_periods(conn: Connection, tenant_id: str, period: Period, tz: str, wate
         closed = Period.parse(row.period)
         changed = row.inputs.get("contract_versions") != versions
         late_usage = query.has_late_usage(conn, tenant_id, closed, tz, row.watermark, watermark)
-        late_status = with_sla and fleet_query.has_late_status(conn, tenant_id, closed.start(tz), closed.end(tz),
-                                                               row.watermark)  # fmt: skip
+        late_status = with_sla and fleet_query.has_late_status(
+            conn, tenant_id, closed.start(tz), closed.end(tz), row.watermark
+        )
         if changed or late_usage or late_status:
             found.append(closed)
     return found
 
 
-def lit_under_items(conn: Connection, tenant_id: str, states: list, period: Period,
-                    tz: str) -> dict[tuple[str, str], int]:  # fmt: skip
+def lit_under_items(
+    conn: Connection, tenant_id: str, states: list, period: Period, tz: str
+) -> dict[tuple[str, str], int]:
     """Lit allocated card-seconds of `period` per capacity item: the tenant's lit allocated hours rated
     like its usage (`billing.core.rating`), so they land on the item their usage belongs to."""
     found = fleet_query.lit_rows(conn, tenant_id, period.start(tz), period.end(tz))
@@ -133,8 +142,13 @@ def assemble(
     states = contract_streams.contract_states(conn, tenant_id, contract_versions)
     versions = {state.id: state.version for state in states}
     cuts = rating_boundaries(states, tz)
-    rated = rate_period(states, period, tz, query.gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
-                        query.token_rows(conn, tenant_id, period, tz, watermark, cuts))  # fmt: skip
+    rated = rate_period(
+        states,
+        period,
+        tz,
+        query.gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
+        query.token_rows(conn, tenant_id, period, tz, watermark, cuts),
+    )
     with_sla = bool(sla_items(states))
     if adjusted is None:
         late = late_periods(conn, tenant_id, period, tz, watermark, versions, with_sla)
@@ -143,8 +157,13 @@ def assemble(
     measured: dict[str, list] = {}
     adjustments: list[ChargeLine] = []
     for closed in late:
-        usage = rate_period(states, closed, tz, query.gpu_rows(conn, tenant_id, closed, tz, watermark, cuts),
-                            query.token_rows(conn, tenant_id, closed, tz, watermark, cuts)).usage  # fmt: skip
+        usage = rate_period(
+            states,
+            closed,
+            tz,
+            query.gpu_rows(conn, tenant_id, closed, tz, watermark, cuts),
+            query.token_rows(conn, tenant_id, closed, tz, watermark, cuts),
+        ).usage
         recomputed, credits = _sla_lines(conn, tenant_id, states, closed, tz, usage, sla_lit, measured)
         charged = invoices.charged_lines(conn, tenant_id, closed, before_seq)
         adjustments.extend(adjustment_lines(closed, charged, [*recomputed, *credits], tz))
@@ -166,8 +185,15 @@ def assemble(
 # --- the service ---------------------------------------------------------------------------------
 
 
-def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetime | None = None,
-                 receipts: Receipts | None = None, drain_timeout_s: float = 60) -> list[str]:  # fmt: skip
+def close_tenant(
+    engine: Engine,
+    tenant_id: str,
+    period: Period,
+    *,
+    now: datetime | None = None,
+    receipts: Receipts | None = None,
+    drain_timeout_s: float = 60,
+) -> list[str]:
     """Close `period` for `tenant_id` and return its invoice ids (the same ids when repeated).
 
     With `receipts`, first waits up to `drain_timeout_s` for every batch of the tenant acknowledged
@@ -197,13 +223,23 @@ def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetim
         close_seq = closes.next_close_seq(conn)
         ids = [_issue(conn, draft, tz, close_seq, now) for draft in assembled.drafts]
         closes.record_close(conn, tenant_id, period, close_seq, now, watermark, assembled.inputs, ids)
-        outbox.emit(conn, "period.closed", {"tenant_id": tenant_id, "period": str(period),
-                                            "closed_at": instant_to_json(now), "invoice_ids": ids})  # fmt: skip
+        outbox.emit(
+            conn,
+            "period.closed",
+            {"tenant_id": tenant_id, "period": str(period), "closed_at": instant_to_json(now), "invoice_ids": ids},
+        )
         return ids
 
 
-def close_period(engine: Engine, period: Period, tenant_id: str | None = None, *, now: datetime | None = None,
-                 receipts: Receipts | None = None, drain_timeout_s: float = 60) -> list[str]:  # fmt: skip
+def close_period(
+    engine: Engine,
+    period: Period,
+    tenant_id: str | None = None,
+    *,
+    now: datetime | None = None,
+    receipts: Receipts | None = None,
+    drain_timeout_s: float = 60,
+) -> list[str]:
     """Close `period` for one tenant, or for every tenant whose `period` has ended; invoice ids.
 
     With `receipts`, the close barrier runs first (for every tenant at once when none is named), so a

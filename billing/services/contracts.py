@@ -274,8 +274,9 @@ def events(conn: Connection, contract_id: str) -> dict[str, Any]:
     return {"items": items, "next_cursor": None}
 
 
-def amend(conn: Connection, contract_id: str, payload: object, *, actor: str,
-          expected_version: int | None = None) -> dict[str, Any]:  # fmt: skip
+def amend(
+    conn: Connection, contract_id: str, payload: object, *, actor: str, expected_version: int | None = None
+) -> dict[str, Any]:
     """POST /v1/contracts/{id}/amendments ``{"item_id", "machines"|"capacity_p"|"committed_card_hours",
     "effective_at"}``: append ``ContractAmended``; returns the penalty lines of a reduction inside the
     closed term (SPEC §4), empty otherwise. 409 when the contract moved on or the period is closed.
@@ -308,8 +309,9 @@ def amend(conn: Connection, contract_id: str, payload: object, *, actor: str,
     }
 
 
-def termination_quote_json(conn: Connection, contract_id: str, effective_at: str | None,
-                           notice_given_at: str | None = None) -> dict[str, Any]:  # fmt: skip
+def termination_quote_json(
+    conn: Connection, contract_id: str, effective_at: str | None, notice_given_at: str | None = None
+) -> dict[str, Any]:
     """GET /v1/contracts/{id}/termination-quote: the figures terminating would produce, without acting."""
     state = load(conn, contract_id)
     tz = zone_of(conn, state.terms)
@@ -322,8 +324,9 @@ def termination_quote_json(conn: Connection, contract_id: str, effective_at: str
     return quote
 
 
-def _sla_credits_if_terminated(conn: Connection, state: ContractState, effective_at: datetime,
-                               notice_given_at: datetime | None, tz: str) -> list[ChargeLine] | None:  # fmt: skip
+def _sla_credits_if_terminated(
+    conn: Connection, state: ContractState, effective_at: datetime, notice_given_at: datetime | None, tz: str
+) -> list[ChargeLine] | None:
     """For a contract with SLA items: the `sla_credit` lines the last invoiced period (the one holding
     `effective_at`) would carry, on the availability measured so far; None without SLA items."""
     from billing.core.pricing import charges_for_period
@@ -332,17 +335,26 @@ def _sla_credits_if_terminated(conn: Connection, state: ContractState, effective
 
     if not sla_items([state]):
         return None
-    ended = apply(state, ContractTerminated(contract_id=state.id, effective_at=effective_at,
-                                            notice_given_at=notice_given_at or effective_at,
-                                            version=state.version + 1, recorded_at=datetime.now(UTC), actor="quote"))
+    ended = apply(
+        state,
+        ContractTerminated(
+            contract_id=state.id,
+            effective_at=effective_at,
+            notice_given_at=notice_given_at or effective_at,
+            version=state.version + 1,
+            recorded_at=datetime.now(UTC),
+            actor="quote",
+        ),
+    )
     period = period_of(effective_at - timedelta(microseconds=1), tz)
     charges = charges_for_period(ended, period, tz)
     lit = lit_under_items(conn, state.terms.tenant_id, [ended], period, tz)
     return sla_credit_lines([ended], period, tz, lit, charges)
 
 
-def terminate(conn: Connection, contract_id: str, payload: object, *, actor: str,
-              expected_version: int | None = None) -> dict[str, Any]:  # fmt: skip
+def terminate(
+    conn: Connection, contract_id: str, payload: object, *, actor: str, expected_version: int | None = None
+) -> dict[str, Any]:
     """POST /v1/contracts/{id}/termination ``{"effective_at", "notice_given_at"}``: append
     ``ContractTerminated``; returns the quote's figures (penalty or notice_in_lieu lines) and the version."""
     state, tz = _load_for_change(conn, contract_id, expected_version)
@@ -365,8 +377,14 @@ def terminate(conn: Connection, contract_id: str, payload: object, *, actor: str
     return {**_quote_json(state, quote, notice_given_at), "version": terminated.version}
 
 
-def list_contracts(conn: Connection, tenant_id: str | None, *, cursor: str | None = None, limit: int = 100,
-                   supplier_id: str | None = None) -> dict:  # fmt: skip
+def list_contracts(
+    conn: Connection,
+    tenant_id: str | None,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    supplier_id: str | None = None,
+) -> dict:
     """GET /v1/contracts?tenant_id=&supplier_id=: projection rows by id, ``{"items", "next_cursor"}``
     (``supplier_id`` lists a supplier's payable contracts)."""
     query = select(contracts).order_by(contracts.c.id).limit(limit)

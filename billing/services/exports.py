@@ -36,6 +36,7 @@ _LINES = """
      ORDER BY i.number, l.position
 """
 
+
 def count_invoice_lines(conn: Connection, period: Period) -> int:
     """How many lines the export of `period` has (for a progress bar)."""
     return conn.execute(

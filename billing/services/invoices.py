@@ -30,8 +30,9 @@ def _not_found(invoice_id: str) -> NotFound:
 
 def invoice_row(conn: Connection, invoice_id: str, *, tenant_id: str | None = None, lock: bool = False):
     """The invoice row; NotFound when missing or (with `tenant_id`) another tenant's."""
-    row = conn.execute(text("SELECT * FROM invoices WHERE id = :id" + (" FOR UPDATE" if lock else "")),
-                       {"id": invoice_id}).first()  # fmt: skip
+    row = conn.execute(
+        text("SELECT * FROM invoices WHERE id = :id" + (" FOR UPDATE" if lock else "")), {"id": invoice_id}
+    ).first()
     if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
         raise _not_found(invoice_id)
     return row
@@ -85,12 +86,22 @@ def _invoices_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
     fapiao = fapiao_of(conn, [row.id for row in rows])
     figures = invoice_figures(conn, rows)
     return [
-        {"id": row.id, "number": row.number, "tenant_id": row.tenant_id, "period": row.period,
-         "currency": row.currency, "issued_at": instant_to_json(row.issued_at), "lines": lines[row.id],
-         "subtotal": to_json(row.subtotal), "tax": to_json(row.tax), "total": to_json(row.total),
-         **figures[row.id], "fapiao": fapiao.get(row.id, [])}
+        {
+            "id": row.id,
+            "number": row.number,
+            "tenant_id": row.tenant_id,
+            "period": row.period,
+            "currency": row.currency,
+            "issued_at": instant_to_json(row.issued_at),
+            "lines": lines[row.id],
+            "subtotal": to_json(row.subtotal),
+            "tax": to_json(row.tax),
+            "total": to_json(row.total),
+            **figures[row.id],
+            "fapiao": fapiao.get(row.id, []),
+        }
         for row in rows
-    ]  # fmt: skip
+    ]
 
 
 def fapiao_of(conn: Connection, invoice_ids: list[str]) -> dict[str, list[dict[str, str]]]:
@@ -102,16 +113,28 @@ def fapiao_of(conn: Connection, invoice_ids: list[str]) -> dict[str, list[dict[s
 
 
 def _fapiao_json(row) -> dict[str, str]:
-    return {"number": row.number, "issued_on": row.issued_on.isoformat(), "kind": row.kind,
-            "recorded_at": instant_to_json(row.recorded_at)}  # fmt: skip
+    return {
+        "number": row.number,
+        "issued_on": row.issued_on.isoformat(),
+        "kind": row.kind,
+        "recorded_at": instant_to_json(row.recorded_at),
+    }
 
 
 FAPIAO_KINDS = ("general", "special")
 """普票 (general VAT fapiao) and 专票 (special VAT fapiao)."""
 
 
-def record_fapiao(conn: Connection, invoice_id: str, number: str, issued_on: date, kind: str, *,
-                  actor: str, tenant_id: str | None = None) -> dict[str, Any]:  # fmt: skip
+def record_fapiao(
+    conn: Connection,
+    invoice_id: str,
+    number: str,
+    issued_on: date,
+    kind: str,
+    *,
+    actor: str,
+    tenant_id: str | None = None,
+) -> dict[str, Any]:
     """Record that the tax system issued fapiao `number` for the invoice: a `FapiaoRecorded` event on the
     invoice's stream `invoice:<id>`, projected into `fapiao`. The same number again for the same invoice
     changes nothing; a number already recorded for another invoice is a Conflict."""
@@ -127,8 +150,10 @@ def record_fapiao(conn: Connection, invoice_id: str, number: str, issued_on: dat
     existing = fapiao_store.by_number(conn, number)
     if existing is not None:
         if existing.invoice_id != invoice.id:
-            raise Conflict(f"fapiao {number} is already recorded for another invoice",
-                           [{"field": "number", "reason": "already recorded"}])
+            raise Conflict(
+                f"fapiao {number} is already recorded for another invoice",
+                [{"field": "number", "reason": "already recorded"}],
+            )
         return invoice_json(conn, invoice.id)
     stream = f"invoice:{invoice.id}"
     data = {"number": number, "issued_on": issued_on.isoformat(), "kind": kind}
@@ -170,17 +195,23 @@ def credit_notes(conn: Connection, invoice_id: str, *, tenant_id: str | None = N
 
 
 def credit_notes_of(conn: Connection, invoice_id: str) -> list[dict[str, Any]]:
-    rows = conn.execute(text("SELECT * FROM credit_notes WHERE invoice_id = :id ORDER BY number"),
-                        {"id": invoice_id}).all()  # fmt: skip
+    rows = conn.execute(
+        text("SELECT * FROM credit_notes WHERE invoice_id = :id ORDER BY number"), {"id": invoice_id}
+    ).all()
     return [_note_json(r) for r in rows]
 
 
 def _note_json(row) -> dict[str, Any]:
     return {
-        "id": row.id, "number": row.number, "invoice_id": row.invoice_id, "tenant_id": row.tenant_id,
-        "currency": row.currency, "amount": to_json(row.amount), "reason": row.reason,
+        "id": row.id,
+        "number": row.number,
+        "invoice_id": row.invoice_id,
+        "tenant_id": row.tenant_id,
+        "currency": row.currency,
+        "amount": to_json(row.amount),
+        "reason": row.reason,
         "issued_at": instant_to_json(row.issued_at),
-    }  # fmt: skip
+    }
 
 
 def issue_credit_note(conn: Connection, invoice_id: str, payload: object, *, now: datetime | None = None) -> dict:
@@ -203,8 +234,9 @@ def issue_credit_note(conn: Connection, invoice_id: str, payload: object, *, now
     if problems:
         raise ValidationFailed("invalid credit note", problems)
     invoice = invoice_row(conn, invoice_id, lock=True)
-    credited = conn.execute(text("SELECT coalesce(sum(amount), 0) FROM credit_notes WHERE invoice_id = :id"),
-                            {"id": invoice_id}).scalar_one()  # fmt: skip
+    credited = conn.execute(
+        text("SELECT coalesce(sum(amount), 0) FROM credit_notes WHERE invoice_id = :id"), {"id": invoice_id}
+    ).scalar_one()
     remaining = invoice.total - credited
     if amount > remaining:
         raise CreditExceedsRemaining(
@@ -218,9 +250,17 @@ def issue_credit_note(conn: Connection, invoice_id: str, payload: object, *, now
     conn.execute(
         text("""INSERT INTO credit_notes (id, number, invoice_id, tenant_id, currency, amount, reason, issued_at)
                 VALUES (:id, :n, :inv, :t, :c, :a, :r, :at)"""),
-        {"id": note_id, "n": number, "inv": invoice_id, "t": invoice.tenant_id, "c": invoice.currency,
-         "a": amount, "r": reason.strip(), "at": issued_at},
-    )  # fmt: skip
+        {
+            "id": note_id,
+            "n": number,
+            "inv": invoice_id,
+            "t": invoice.tenant_id,
+            "c": invoice.currency,
+            "a": amount,
+            "r": reason.strip(),
+            "at": issued_at,
+        },
+    )
     add_to_balance(conn, invoice.tenant_id, invoice.currency, credited=amount)
     row = conn.execute(text("SELECT * FROM credit_notes WHERE id = :id"), {"id": note_id}).one()
     note = _note_json(row)

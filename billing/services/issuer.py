@@ -28,8 +28,11 @@ def current(conn: Connection) -> dict[str, Any] | None:
     if not events:
         return None
     last = events[-1]
-    return {**{field: last.data.get(field) for field in FIELDS}, "version": last.version,
-            "updated_at": instant_to_json(last.recorded_at)}  # fmt: skip
+    return {
+        **{field: last.data.get(field) for field in FIELDS},
+        "version": last.version,
+        "updated_at": instant_to_json(last.recorded_at),
+    }
 
 
 def put(conn: Connection, profile: dict[str, Any], *, actor: str) -> dict[str, Any]:

@@ -21,8 +21,21 @@ from billing.services.supply import resales_of, zone
 from billing.store import suppliers as supplier_rows
 from billing.store.contract_streams import contract_states
 
-COLUMNS = ("supplier_id", "contract_id", "item_id", "gpu_model", "currency", "cost", "revenue", "margin",
-           "margin_rate", "machines_bought", "machines_resold", "exposure", "supplies")  # fmt: skip
+COLUMNS = (
+    "supplier_id",
+    "contract_id",
+    "item_id",
+    "gpu_model",
+    "currency",
+    "cost",
+    "revenue",
+    "margin",
+    "margin_rate",
+    "machines_bought",
+    "machines_resold",
+    "exposure",
+    "supplies",
+)
 
 
 def report_json(conn: Connection, period: Period, now: datetime | None = None) -> dict[str, Any]:
@@ -36,19 +49,32 @@ def report_json(conn: Connection, period: Period, now: datetime | None = None) -
             if not (payable.terms.start < period.end(tz) and fees_end(payable, tz) > period.start(tz)):
                 continue
             for item in payable.terms.items:
-                resales = [(state, item_id, zone(conn, state))
-                           for state, item_id in resales_of(conn, f"{payable.id}/{item.id}")]  # fmt: skip
+                resales = [
+                    (state, item_id, zone(conn, state))
+                    for state, item_id in resales_of(conn, f"{payable.id}/{item.id}")
+                ]
                 rows.append(margin_row(payable, item.id, tz, resales, period, as_of, tflops))
     totals: dict[str, dict[str, Decimal]] = {}
     for row in rows:
-        total = totals.setdefault(row.currency, {"cost": Decimal("0.00"), "revenue": Decimal("0.00"),
-                                                 "margin": Decimal("0.00"), "exposure": Decimal("0.00")})
+        total = totals.setdefault(
+            row.currency,
+            {
+                "cost": Decimal("0.00"),
+                "revenue": Decimal("0.00"),
+                "margin": Decimal("0.00"),
+                "exposure": Decimal("0.00"),
+            },
+        )
         for key in total:
             total[key] += getattr(row, key)
-    return {"period": str(period), "items": [row.to_json() for row in rows],
-            "totals": {c: {k: format(v, "f") for k, v in t.items()} for c, t in sorted(totals.items())}}  # fmt: skip
+    return {
+        "period": str(period),
+        "items": [row.to_json() for row in rows],
+        "totals": {c: {k: format(v, "f") for k, v in t.items()} for c, t in sorted(totals.items())},
+    }
 
 
 def table(document: dict[str, Any]) -> list[list[Any]]:
-    return [["; ".join(item[c]) if isinstance(item[c], list) else item[c] for c in COLUMNS]
-            for item in document["items"]]
+    return [
+        ["; ".join(item[c]) if isinstance(item[c], list) else item[c] for c in COLUMNS] for item in document["items"]
+    ]

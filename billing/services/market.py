@@ -20,16 +20,29 @@ from kashi import streams
 
 
 def _event_data(rent: MarketRent) -> dict:
-    return {"gpu_model": rent.gpu_model, "unit": rent.unit, "price": str(rent.price), "currency": rent.currency,
-            "cards_per_machine": rent.cards_per_machine, "observed_at": instant_to_json(rent.observed_at),
-            "source": rent.source}  # fmt: skip
+    return {
+        "gpu_model": rent.gpu_model,
+        "unit": rent.unit,
+        "price": str(rent.price),
+        "currency": rent.currency,
+        "cards_per_machine": rent.cards_per_machine,
+        "observed_at": instant_to_json(rent.observed_at),
+        "source": rent.source,
+    }
 
 
 def rent_json(row) -> dict:
-    return {"gpu_model": row.gpu_model, "unit": row.unit, "price": format(row.price, "f"),
-            "currency": row.currency, "cards_per_machine": row.cards_per_machine,
-            "observed_at": instant_to_json(row.observed_at), "source": row.source,
-            "recorded_at": instant_to_json(row.recorded_at), "version": row.version}  # fmt: skip
+    return {
+        "gpu_model": row.gpu_model,
+        "unit": row.unit,
+        "price": format(row.price, "f"),
+        "currency": row.currency,
+        "cards_per_machine": row.cards_per_machine,
+        "observed_at": instant_to_json(row.observed_at),
+        "source": row.source,
+        "recorded_at": instant_to_json(row.recorded_at),
+        "version": row.version,
+    }
 
 
 def record(conn: Connection, payload: object, *, actor: str) -> dict:
@@ -50,9 +63,18 @@ def list_rents(conn: Connection, gpu_model: str | None = None) -> dict:
 def observations(conn: Connection) -> list[MarketRent]:
     """Every observation as a MarketRent, in recording order (the latest of equal instants last)."""
     rows = store.in_recording_order(conn)
-    return [MarketRent(gpu_model=r.gpu_model, unit=r.unit, price=r.price, currency=r.currency,
-                       observed_at=r.observed_at.astimezone(UTC), source=r.source,
-                       cards_per_machine=r.cards_per_machine) for r in rows]  # fmt: skip
+    return [
+        MarketRent(
+            gpu_model=r.gpu_model,
+            unit=r.unit,
+            price=r.price,
+            currency=r.currency,
+            observed_at=r.observed_at.astimezone(UTC),
+            source=r.source,
+            cards_per_machine=r.cards_per_machine,
+        )
+        for r in rows
+    ]
 
 
 def rebuild_projection(conn: Connection) -> int:

@@ -33,12 +33,18 @@ def month_so_far(conn: Connection, now: datetime, tz: str) -> dict[str, Any]:
     start = month.start(tz)
     card_seconds, tokens = usage.totals(conn, start, now)
     return {
-        "period": str(month), "from": instant_to_json(start), "until": instant_to_json(now),
-        **{kind: _per_currency(figures.per_currency(conn, kind, start, now))
-           for kind in ("issued", "credited", "received")},
+        "period": str(month),
+        "from": instant_to_json(start),
+        "until": instant_to_json(now),
+        **{
+            kind: _per_currency(figures.per_currency(conn, kind, start, now))
+            for kind in ("issued", "credited", "received")
+        },
         "outstanding": _per_currency(figures.outstanding(conn)),
-        "card_seconds": card_seconds, "card_hours": card_hours(card_seconds), "tokens": tokens,
-    }  # fmt: skip
+        "card_seconds": card_seconds,
+        "card_hours": card_hours(card_seconds),
+        "tokens": tokens,
+    }
 
 
 def last_days(now: datetime, tz: str, days: int) -> tuple[datetime, datetime]:
@@ -48,13 +54,16 @@ def last_days(now: datetime, tz: str, days: int) -> tuple[datetime, datetime]:
     return datetime.combine(local.date() - timedelta(days=days - 1), time(), ZoneInfo(tz)), end
 
 
-def card_hours_per_day(conn: Connection, start: datetime, end: datetime, tz: str, *,
-                       tenant_id: str | None = None) -> list[dict]:  # fmt: skip
+def card_hours_per_day(
+    conn: Connection, start: datetime, end: datetime, tz: str, *, tenant_id: str | None = None
+) -> list[dict]:
     """Card-hours allocated per local day from ``start`` to ``end`` (local midnights; every tenant,
     or one), each day present (zero when nothing ran):
     ``[{"day": "2026-10-01", "card_seconds": 7200, "card_hours": "2.000000"}]``."""
-    return [{"day": day.isoformat(), "card_seconds": seconds, "card_hours": card_hours(seconds)}
-            for day, seconds in usage.card_seconds_per_day(conn, start, end, tz, tenant_id)]  # fmt: skip
+    return [
+        {"day": day.isoformat(), "card_seconds": seconds, "card_hours": card_hours(seconds)}
+        for day, seconds in usage.card_seconds_per_day(conn, start, end, tz, tenant_id)
+    ]
 
 
 def card_hours_by_day(conn: Connection, period: Period, tz: str, *, tenant_id: str | None = None) -> list[dict]:
@@ -65,5 +74,7 @@ def card_hours_by_day(conn: Connection, period: Period, tz: str, *, tenant_id: s
 def late_usage(conn: Connection, *, tenant_id: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """Usage that arrived after its period was closed, as billed: the ``adjustment`` lines of issued
     invoices, newest first (each names the invoice that carries it and the period it belongs to)."""
-    return [{**dict(r._mapping), "amount": to_json(r.amount), "issued_at": instant_to_json(r.issued_at)}
-            for r in figures.adjustment_lines(conn, tenant_id, limit)]  # fmt: skip
+    return [
+        {**dict(r._mapping), "amount": to_json(r.amount), "issued_at": instant_to_json(r.issued_at)}
+        for r in figures.adjustment_lines(conn, tenant_id, limit)
+    ]

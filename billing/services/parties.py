@@ -40,6 +40,9 @@ def current(conn: Connection, tenant_id: str) -> dict[str, Any]:
     """The parties an invoice issued now would carry (a preview or a statement)."""
     tenant = tenants.get(conn, tenant_id)
     profile = issuer.current(conn)
-    return {"issuer": {k: profile[k] for k in issuer.FIELDS} if profile else None,
-            "tenant": tenants.party(tenant), "payment_terms_days": tenant["payment_terms_days"],
-            "as_of": instant_to_json(datetime.now().astimezone())}  # fmt: skip
+    return {
+        "issuer": {k: profile[k] for k in issuer.FIELDS} if profile else None,
+        "tenant": tenants.party(tenant),
+        "payment_terms_days": tenant["payment_terms_days"],
+        "as_of": instant_to_json(datetime.now().astimezone()),
+    }

@@ -52,8 +52,14 @@ def _parse(payload: object) -> dict[str, Any]:
         problems.append({"field": "invoice_id", "reason": "must be an invoice id, or absent"})
     if problems:
         raise ValidationFailed("invalid payment", problems)
-    return {"tenant_id": tenant_id, "amount": amount, "currency": currency, "received_at": received_at,
-            "reference": reference.strip(), "invoice_id": invoice_id}  # fmt: skip
+    return {
+        "tenant_id": tenant_id,
+        "amount": amount,
+        "currency": currency,
+        "received_at": received_at,
+        "reference": reference.strip(),
+        "invoice_id": invoice_id,
+    }
 
 
 def _instant(value: object) -> datetime:
@@ -83,10 +89,15 @@ def record_payment(conn: Connection, payload: object) -> tuple[dict[str, Any], b
         body = payment_json(row, conn)
         outbox.emit(conn, "payment.recorded", body)
         return body, True
-    first = conn.execute(text("SELECT * FROM payments WHERE tenant_id = :t AND reference = :r"),
-                         {"t": payment["tenant_id"], "r": payment["reference"]}).one()  # fmt: skip
-    if (first.amount, first.currency, first.invoice_id) != (payment["amount"], payment["currency"],
-                                                            payment["invoice_id"]):
+    first = conn.execute(
+        text("SELECT * FROM payments WHERE tenant_id = :t AND reference = :r"),
+        {"t": payment["tenant_id"], "r": payment["reference"]},
+    ).one()
+    if (first.amount, first.currency, first.invoice_id) != (
+        payment["amount"],
+        payment["currency"],
+        payment["invoice_id"],
+    ):
         raise Conflict(
             f"payment reference {payment['reference']!r} is already recorded with {to_json(first.amount)} "
             f"{first.currency}",
@@ -96,23 +107,30 @@ def record_payment(conn: Connection, payload: object) -> tuple[dict[str, Any], b
 
 
 def _check_named_invoice(conn: Connection, payment: dict[str, Any]) -> None:
-    row = conn.execute(text("SELECT tenant_id, currency FROM invoices WHERE id = :i"),
-                       {"i": payment["invoice_id"]}).first()  # fmt: skip
+    row = conn.execute(
+        text("SELECT tenant_id, currency FROM invoices WHERE id = :i"), {"i": payment["invoice_id"]}
+    ).first()
     if row is None or row.tenant_id != payment["tenant_id"]:
         raise ValidationFailed.of("invoice_id", "no such invoice of this tenant")
     if row.currency != payment["currency"]:
-        raise ValidationFailed.of("invoice_id", f"the invoice is in {row.currency}, the payment in "
-                                                f"{payment['currency']}")
+        raise ValidationFailed.of(
+            "invoice_id", f"the invoice is in {row.currency}, the payment in {payment['currency']}"
+        )
 
 
 def payment_json(row, conn: Connection | None = None) -> dict[str, Any]:
     """The payment; with `conn`, also where it went: `allocations` to invoices and what is `unallocated`
     (the tenant's credit balance, taken by the next invoices), derived from the documents."""
     body = {
-        "id": row.id, "tenant_id": row.tenant_id, "reference": row.reference, "amount": to_json(row.amount),
-        "currency": row.currency, "received_at": instant_to_json(row.received_at),
-        "recorded_at": instant_to_json(row.recorded_at), "invoice_id": row.invoice_id,
-    }  # fmt: skip
+        "id": row.id,
+        "tenant_id": row.tenant_id,
+        "reference": row.reference,
+        "amount": to_json(row.amount),
+        "currency": row.currency,
+        "received_at": instant_to_json(row.received_at),
+        "recorded_at": instant_to_json(row.recorded_at),
+        "invoice_id": row.invoice_id,
+    }
     if conn is not None:
         body.update(allocations_of(conn, row))
     return body
@@ -139,7 +157,12 @@ def balances(conn: Connection, tenant_id: str) -> list[dict[str, str]]:
     """The tenant's balance per currency: invoiced − credited − paid (positive: the tenant owes)."""
     rows = conn.execute(text("SELECT * FROM balances WHERE tenant_id = :t ORDER BY currency"), {"t": tenant_id})
     return [
-        {"currency": r.currency, "invoiced": to_json(r.invoiced), "credited": to_json(r.credited),
-         "paid": to_json(r.paid), "balance": to_json(r.invoiced - r.credited - r.paid)}
+        {
+            "currency": r.currency,
+            "invoiced": to_json(r.invoiced),
+            "credited": to_json(r.credited),
+            "paid": to_json(r.paid),
+            "balance": to_json(r.invoiced - r.credited - r.paid),
+        }
         for r in rows
-    ]  # fmt: skip
+    ]

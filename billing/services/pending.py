@@ -19,8 +19,11 @@ from billing.store import closes, contract_streams, tenants
 def signed_contracts(conn: Connection, tenant_id: str, tz: str) -> list[SignedContract]:
     """The tenant's contracts with their running span and the instant each was recorded."""
     recorded = contract_streams.recorded_at(conn, tenant_id)
-    return [SignedContract(state.id, state.terms.start, fees_end(state, tz), recorded[state.id])
-            for state in contract_streams.contract_states(conn, tenant_id) if state.id in recorded]  # fmt: skip
+    return [
+        SignedContract(state.id, state.terms.start, fees_end(state, tz), recorded[state.id])
+        for state in contract_streams.contract_states(conn, tenant_id)
+        if state.id in recorded
+    ]
 
 
 def backdated_contracts(conn: Connection, tenant_id: str, period: Period, tz: str, grace: timedelta) -> list[str]:
@@ -36,7 +39,14 @@ def pending_periods(conn: Connection, now: datetime, grace: timedelta, tenant_id
     for tenant, tz in tenants.zones(conn, None if tenant_id is None else [tenant_id]):
         contracts = signed_contracts(conn, tenant, tz)
         for waiting in waiting_periods(contracts, closes.closed_periods(conn, tenant), now, tz, grace):
-            items.append({"tenant_id": tenant, "period": str(waiting.period), "reason": waiting.reason,
-                          "why": waiting.why, "contract_ids": list(waiting.contract_ids),
-                          "due_at": instant_to_json(due_at(waiting.period, tz, grace))})  # fmt: skip
+            items.append(
+                {
+                    "tenant_id": tenant,
+                    "period": str(waiting.period),
+                    "reason": waiting.reason,
+                    "why": waiting.why,
+                    "contract_ids": list(waiting.contract_ids),
+                    "due_at": instant_to_json(due_at(waiting.period, tz, grace)),
+                }
+            )
     return items

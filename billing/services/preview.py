@@ -25,18 +25,22 @@ from billing.services.receivables import credit_balance
 from kashi.errors import Conflict, ValidationFailed
 
 
-def preview(conn: Connection, tenant_id: str, period: Period, *, currency: str | None = None,
-            now: datetime | None = None) -> dict[str, Any]:  # fmt: skip
+def preview(
+    conn: Connection, tenant_id: str, period: Period, *, currency: str | None = None, now: datetime | None = None
+) -> dict[str, Any]:
     """The draft invoice of `period` for `tenant_id` in `currency` (default: the tenant's own, else the only
     one it is billed in). Conflict when the period is already closed (its invoices are issued)."""
     now = now or datetime.now(UTC)
     tenant = tenants.get(conn, tenant_id)
     tz = tenant["timezone"]
-    closed = conn.execute(text("SELECT 1 FROM period_closes WHERE tenant_id = :t AND period = :p"),
-                          {"t": tenant_id, "p": str(period)}).first()  # fmt: skip
+    closed = conn.execute(
+        text("SELECT 1 FROM period_closes WHERE tenant_id = :t AND period = :p"), {"t": tenant_id, "p": str(period)}
+    ).first()
     if closed is not None:
-        raise Conflict(f"period {period} is already closed for tenant {tenant_id}: its invoices are issued",
-                       [{"field": "period", "reason": "already closed"}])  # fmt: skip
+        raise Conflict(
+            f"period {period} is already closed for tenant {tenant_id}: its invoices are issued",
+            [{"field": "period", "reason": "already closed"}],
+        )
     watermark = conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
     drafts = {d.currency: d for d in assemble(conn, tenant_id, period, tz, watermark).drafts}
     if currency is not None and currency not in drafts and drafts:

@@ -39,8 +39,9 @@ class Ledger:
     allocated: rules.Allocated | None = None
 
     def allocate(self) -> Ledger:
-        receivables = [rules.Receivable(r.id, r.number, r.issued_at, r.total, self.credited.get(r.id, ZERO))
-                       for r in self.invoices]  # fmt: skip
+        receivables = [
+            rules.Receivable(r.id, r.number, r.issued_at, r.total, self.credited.get(r.id, ZERO)) for r in self.invoices
+        ]
         receipts = [rules.Receipt(p.id, p.amount, p.invoice_id) for p in self.payments]
         self.allocated = rules.allocate(receivables, receipts)
         return self
@@ -58,8 +59,9 @@ class Ledger:
         }
 
 
-def ledgers(conn: Connection, *, tenant_id: str | None = None, currency: str | None = None,
-            until: datetime | None = None) -> dict[tuple[str, str], Ledger]:  # fmt: skip
+def ledgers(
+    conn: Connection, *, tenant_id: str | None = None, currency: str | None = None, until: datetime | None = None
+) -> dict[tuple[str, str], Ledger]:
     """Every (tenant, currency) ledger, allocated; `until` keeps only documents dated before it."""
     params = {"tenant_id": tenant_id, "currency": currency, "until": until}
     books: dict[tuple[str, str], Ledger] = {}
@@ -100,10 +102,12 @@ def allocations_of(conn: Connection, payment: Any) -> dict[str, Any]:
     ]
     numbers = {i.id: i.number for i in ledger.invoices}
     return {
-        "allocations": [{"invoice_id": a.invoice_id, "invoice_number": numbers[a.invoice_id],
-                         "amount": to_json(a.amount)} for a in ledger.allocated.of_payment(payment.id)],
+        "allocations": [
+            {"invoice_id": a.invoice_id, "invoice_number": numbers[a.invoice_id], "amount": to_json(a.amount)}
+            for a in ledger.allocated.of_payment(payment.id)
+        ],
         "unallocated": to_json(ledger.allocated.unallocated.get(payment.id, ZERO)),
-    }  # fmt: skip
+    }
 
 
 def credit_balance(conn: Connection, tenant_id: str, currency: str) -> Decimal:
@@ -122,8 +126,9 @@ def report(conn: Connection, as_of: date) -> dict[str, Any]:
     until = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=ZoneInfo("Etc/GMT+12"))
     names = store.tenant_names(conn)
     rows = []
-    totals: dict[str, dict[str, Decimal]] = defaultdict(lambda: {**rules.empty_buckets(), "total_due": ZERO,
-                                                                  "credit_balance": ZERO})  # fmt: skip
+    totals: dict[str, dict[str, Decimal]] = defaultdict(
+        lambda: {**rules.empty_buckets(), "total_due": ZERO, "credit_balance": ZERO}
+    )
     for (tenant_id, currency), ledger in sorted(ledgers(conn, until=until).items()):
         zone = ZoneInfo(ledger.timezone)
         end = datetime.combine(as_of + timedelta(days=1), time(), tzinfo=zone)
@@ -142,9 +147,16 @@ def report(conn: Connection, as_of: date) -> dict[str, Any]:
         credit = ledger.allocated.credit_balance
         if total_due == 0 and credit == 0:
             continue
-        rows.append({"tenant_id": tenant_id, "tenant_name": names.get(tenant_id, tenant_id), "currency": currency,
-                     **{k: to_json(v) for k, v in buckets.items()}, "total_due": to_json(total_due),
-                     "credit_balance": to_json(credit)})  # fmt: skip
+        rows.append(
+            {
+                "tenant_id": tenant_id,
+                "tenant_name": names.get(tenant_id, tenant_id),
+                "currency": currency,
+                **{k: to_json(v) for k, v in buckets.items()},
+                "total_due": to_json(total_due),
+                "credit_balance": to_json(credit),
+            }
+        )
         sums = totals[currency]
         for k, v in buckets.items():
             sums[k] += v

@@ -55,8 +55,19 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
-PROJECTIONS = (*USAGE_TABLES, "suppliers", "contracts", "gpu_models", "gpu_model_prices", "balances", "market_rents",
-               "contracts_at_risk", "tenant_profiles", "fapiao", "webhook_endpoints")
+PROJECTIONS = (
+    *USAGE_TABLES,
+    "suppliers",
+    "contracts",
+    "gpu_models",
+    "gpu_model_prices",
+    "balances",
+    "market_rents",
+    "contracts_at_risk",
+    "tenant_profiles",
+    "fapiao",
+    "webhook_endpoints",
+)
 _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
@@ -95,8 +106,10 @@ def rebuild_usage(conn: Connection) -> int:
     The log is streamed in chunks, and each chunk goes through the steps a worker takes for a batch
     (`load_coverage`, `claim`, inserts, rollups), so a replay counts every GPU-second exactly as ingest did.
     """
-    rows = conn.execute(text("SELECT * FROM usage_events ORDER BY seq"),
-                        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK})
+    rows = conn.execute(
+        text("SELECT * FROM usage_events ORDER BY seq"),
+        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK},
+    )
     count = 0
     for chunk in rows.partitions():
         gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
@@ -120,18 +133,28 @@ def rebuild_contracts(conn: Connection) -> int:
             conn.execute(
                 text("""INSERT INTO contracts (id, tenant_id, currency, version, state)
                         VALUES (:id, :t, :c, :v, CAST(:s AS jsonb))"""),
-                {"id": state.id, "t": tenant_id, "c": state.currency, "v": state.version,
-                 "s": _json(projection_state(state, tz))},
-            )  # fmt: skip
+                {
+                    "id": state.id,
+                    "t": tenant_id,
+                    "c": state.currency,
+                    "v": state.version,
+                    "s": _json(projection_state(state, tz)),
+                },
+            )
             count += 1
     for supplier_id, tz in conn.execute(text("SELECT id, timezone FROM suppliers")).all():
         for state in contract_states(conn, supplier_id, party="supplier_id"):
             conn.execute(
                 text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
                         VALUES (:id, NULL, :s, :c, :v, CAST(:st AS jsonb))"""),
-                {"id": state.id, "s": supplier_id, "c": state.currency, "v": state.version,
-                 "st": _json(projection_state(state, tz))},
-            )  # fmt: skip
+                {
+                    "id": state.id,
+                    "s": supplier_id,
+                    "c": state.currency,
+                    "v": state.version,
+                    "st": _json(projection_state(state, tz)),
+                },
+            )
             count += 1
     return count
 
@@ -168,8 +191,9 @@ def rebuild_in_place(engine: Engine) -> dict[str, int]:
     """Empty every projection and rebuild it from the events, in one transaction (ingest waits)."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        conn.execute(text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk "
-                          "IN EXCLUSIVE MODE"))
+        conn.execute(
+            text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk IN EXCLUSIVE MODE")
+        )
         for table in PROJECTIONS:
             conn.execute(text(f"DELETE FROM {table}"))
         return _rebuild_all(conn)
@@ -217,11 +241,21 @@ def verify_invoices(conn: Connection) -> list[str]:
     for close in closes:
         inputs = close.inputs
         tz = inputs["timezone"]
-        assembled = assemble(conn, close.tenant_id, Period.parse(close.period), tz, close.watermark,
-                             contract_versions=inputs["contract_versions"], adjusted=inputs["adjusted"],
-                             before_seq=close.close_seq, sla_lit=inputs.get("sla_lit", {}))  # fmt: skip
-        stored = {row.currency: row for row in conn.execute(
-            text("SELECT * FROM invoices WHERE close_seq = :s"), {"s": close.close_seq})}  # fmt: skip
+        assembled = assemble(
+            conn,
+            close.tenant_id,
+            Period.parse(close.period),
+            tz,
+            close.watermark,
+            contract_versions=inputs["contract_versions"],
+            adjusted=inputs["adjusted"],
+            before_seq=close.close_seq,
+            sla_lit=inputs.get("sla_lit", {}),
+        )
+        stored = {
+            row.currency: row
+            for row in conn.execute(text("SELECT * FROM invoices WHERE close_seq = :s"), {"s": close.close_seq})
+        }
         replayed = {draft.currency: draft for draft in assembled.drafts}
         where = f"{close.tenant_id} {close.period}"
         for currency in sorted(set(stored) | set(replayed)):
@@ -239,8 +273,11 @@ def _compare_invoice(conn: Connection, invoice: Any, draft: Any, tz: str) -> lis
     for field in ("subtotal", "tax", "total"):
         if getattr(invoice, field) != getattr(draft, field):
             found.append(f"{label}: {field} stored {getattr(invoice, field)} replayed {getattr(draft, field)}")
-    stored_lines = conn.execute(text("SELECT * FROM invoice_lines WHERE invoice_id = :i ORDER BY position"),
-                                {"i": invoice.id}).mappings().all()  # fmt: skip
+    stored_lines = (
+        conn.execute(text("SELECT * FROM invoice_lines WHERE invoice_id = :i ORDER BY position"), {"i": invoice.id})
+        .mappings()
+        .all()
+    )
     replayed = [line_row(invoice.id, n, line, draft.period, tz) for n, line in enumerate(draft.lines, 1)]
     by_position = defaultdict(dict)
     for row in stored_lines:

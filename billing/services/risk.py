@@ -37,9 +37,24 @@ AT_RISK_EVENT = "contract.at_risk"
 """The webhook event type a crossing into risk is announced as (SPEC §13)."""
 _LOCK = int.from_bytes(hashlib.blake2b(b"breach-risk", digest_size=8).digest(), "big", signed=True)
 
-COLUMNS = ("contract_id", "tenant_id", "currency", "term", "closed_end", "rmv", "remaining_closed_value",
-           "market_value", "drop", "penalty", "saving_if_broken", "break_even_rate", "at_risk", "notice_cost",
-           "missing_market", "note")  # fmt: skip
+COLUMNS = (
+    "contract_id",
+    "tenant_id",
+    "currency",
+    "term",
+    "closed_end",
+    "rmv",
+    "remaining_closed_value",
+    "market_value",
+    "drop",
+    "penalty",
+    "saving_if_broken",
+    "break_even_rate",
+    "at_risk",
+    "notice_cost",
+    "missing_market",
+    "note",
+)
 """The report's columns, in the order of its CSV and xlsx."""
 
 
@@ -50,6 +65,7 @@ def rows(conn: Connection, as_of: datetime) -> list[BreachRisk]:
     found = []
     for tenant_id, tz in tenant_rows.zones(conn):
         for state in contract_states(conn, tenant_id):
+
             def market_of(model, currency=state.currency):
                 return latest(rents, model, currency, as_of)
 
@@ -73,17 +89,31 @@ def report_json(conn: Connection, as_of: datetime) -> dict[str, Any]:
     savings: dict[str, Decimal] = {}
     for row in at_risk:
         savings[row.currency] = savings.get(row.currency, Decimal("0.00")) + row.saving_if_broken
-    return {"as_of": instant_to_json(as_of), "items": [row.to_json() for row in found], "at_risk": len(at_risk),
-            "saving_at_risk": {currency: format(amount, "f") for currency, amount in sorted(savings.items())},
-            "next_cursor": None}  # fmt: skip
+    return {
+        "as_of": instant_to_json(as_of),
+        "items": [row.to_json() for row in found],
+        "at_risk": len(at_risk),
+        "saving_at_risk": {currency: format(amount, "f") for currency, amount in sorted(savings.items())},
+        "next_cursor": None,
+    }
 
 
 def table(document: dict[str, Any]) -> list[list[Any]]:
     """The report's rows as cells in COLUMNS order (for CSV and xlsx)."""
     cells = []
     for item in document["items"]:
-        cells.append([("; ".join(item[c]) if isinstance(item[c], list) else
-                       ("yes" if item[c] else "no") if isinstance(item[c], bool) else item[c]) for c in COLUMNS])
+        cells.append(
+            [
+                (
+                    "; ".join(item[c])
+                    if isinstance(item[c], list)
+                    else ("yes" if item[c] else "no")
+                    if isinstance(item[c], bool)
+                    else item[c]
+                )
+                for c in COLUMNS
+            ]
+        )
     return cells
 
 
@@ -94,8 +124,14 @@ def notify_at_risk(conn: Connection, row: dict[str, Any]) -> None:
     The webhook outbox is not on this branch yet; until it is wired here
     (`billing.store.outbox.emit(conn, AT_RISK_EVENT, row)`), the crossing is recorded on the
     contract's risk stream and logged."""
-    log.info("contract at risk", extra={"contract_id": row["contract_id"], "tenant_id": row["tenant_id"],
-                                        "saving_if_broken": row["saving_if_broken"]})  # fmt: skip
+    log.info(
+        "contract at risk",
+        extra={
+            "contract_id": row["contract_id"],
+            "tenant_id": row["tenant_id"],
+            "saving_if_broken": row["saving_if_broken"],
+        },
+    )
 
 
 def evaluate(conn: Connection, now: datetime) -> list[dict[str, Any]]:
@@ -114,8 +150,9 @@ def evaluate(conn: Connection, now: datetime) -> list[dict[str, Any]]:
     for contract_id in sorted(known):
         row = current.get(contract_id)
         if row is None or not row.at_risk:
-            _append(conn, contract_id, "ContractRiskCleared", {"contract_id": contract_id,
-                                                               "as_of": instant_to_json(now)})  # fmt: skip
+            _append(
+                conn, contract_id, "ContractRiskCleared", {"contract_id": contract_id, "as_of": instant_to_json(now)}
+            )
             store.remove(conn, contract_id)
     return crossed
 
@@ -135,9 +172,16 @@ def _append(conn: Connection, contract_id: str, kind: str, data: dict) -> None:
 
 def at_risk(conn: Connection) -> list[dict[str, Any]]:
     """The contracts at risk as last evaluated: `{"contract_id", "tenant_id", "since", "saving", "currency"}`."""
-    return [{"contract_id": r.contract_id, "tenant_id": r.tenant_id, "since": instant_to_json(r.since),
-             "saving_if_broken": format(r.saving, "f"), "currency": r.currency}
-            for r in store.listing(conn)]  # fmt: skip
+    return [
+        {
+            "contract_id": r.contract_id,
+            "tenant_id": r.tenant_id,
+            "since": instant_to_json(r.since),
+            "saving_if_broken": format(r.saving, "f"),
+            "currency": r.currency,
+        }
+        for r in store.listing(conn)
+    ]
 
 
 def rebuild_projection(conn: Connection) -> int:

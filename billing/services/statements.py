@@ -65,11 +65,25 @@ def _description(kind: str, about: str, refers_to: str) -> str:
 def _listing(r) -> dict[str, str]:
     """The document as listed under the statement's `invoices`, `credit_notes` or `payments`."""
     if r.kind == "invoice":
-        return {"id": r.id, "number": r.number, "period": r.period, "issued_at": instant_to_json(r.at),
-                "subtotal": to_json(r.subtotal), "tax": to_json(r.tax), "total": to_json(r.amount)}  # fmt: skip
+        return {
+            "id": r.id,
+            "number": r.number,
+            "period": r.period,
+            "issued_at": instant_to_json(r.at),
+            "subtotal": to_json(r.subtotal),
+            "tax": to_json(r.tax),
+            "total": to_json(r.amount),
+        }
     if r.kind == "credit_note":
-        return {"id": r.id, "number": r.number, "invoice_id": r.invoice_id, "invoice_number": r.refers_to,
-                "issued_at": instant_to_json(r.at), "amount": to_json(r.amount), "reason": r.about}  # fmt: skip
+        return {
+            "id": r.id,
+            "number": r.number,
+            "invoice_id": r.invoice_id,
+            "invoice_number": r.refers_to,
+            "issued_at": instant_to_json(r.at),
+            "amount": to_json(r.amount),
+            "reason": r.about,
+        }
     return {"id": r.id, "reference": r.number, "received_at": instant_to_json(r.at), "amount": to_json(r.amount)}
 
 
@@ -132,7 +146,8 @@ def _add_receivables(conn: Connection, listings: dict[tuple[str, str], dict[str,
     for invoice_id in ids:
         figures = figures_of[invoice_id]
         listings[("invoice", invoice_id)].update(
-            {k: figures[k] for k in ("due_at", "status", "amount_paid", "amount_due")})
+            {k: figures[k] for k in ("due_at", "status", "amount_paid", "amount_due")}
+        )
 
 
 def _page_json(page: CurrencyStatement, tz: str, listings: dict[tuple[str, str], dict[str, str]]) -> dict[str, Any]:

@@ -41,8 +41,9 @@ def supplier_zone(conn: Connection, supplier_id: str) -> str:
     return supplier_rows.read(conn, supplier_id).timezone
 
 
-def assemble(conn: Connection, supplier_id: str, period: Period, tz: str,
-             contract_versions: dict[str, int] | None = None) -> tuple[list[InvoiceDraft], dict[str, Any]]:  # fmt: skip
+def assemble(
+    conn: Connection, supplier_id: str, period: Period, tz: str, contract_versions: dict[str, int] | None = None
+) -> tuple[list[InvoiceDraft], dict[str, Any]]:
     """The drafts of closing `period` for the supplier, and the inputs that reproduce them."""
     states = contract_states(conn, supplier_id, contract_versions, party="supplier_id")
     drafts = assemble_invoices(supplier_id, period, tz, states)
@@ -59,8 +60,10 @@ def close_supplier(engine: Engine, supplier_id: str, period: Period, *, now: dat
             return done
         tz = supplier_zone(conn, supplier_id)
         if now < period.end(tz):
-            raise Conflict(f"period {period} has not ended for supplier {supplier_id} ({tz})",
-                           [{"field": "period", "reason": f"ends at {instant_to_json(period.end(tz))}"}])
+            raise Conflict(
+                f"period {period} has not ended for supplier {supplier_id} ({tz})",
+                [{"field": "period", "reason": f"ends at {instant_to_json(period.end(tz))}"}],
+            )
         drafts, inputs = assemble(conn, supplier_id, period, tz)
         close_seq = store.next_close_seq(conn)
         ids = [_issue(conn, supplier_id, draft, tz, close_seq, now) for draft in drafts]
@@ -91,8 +94,9 @@ def due_suppliers(conn: Connection, now: datetime, grace, period_due) -> list[tu
     return due
 
 
-def _issue(conn: Connection, supplier_id: str, draft: InvoiceDraft, tz: str, close_seq: int,
-           issued_at: datetime) -> str:  # fmt: skip
+def _issue(
+    conn: Connection, supplier_id: str, draft: InvoiceDraft, tz: str, close_seq: int, issued_at: datetime
+) -> str:
     bill_id = f"sb_{uuid.uuid4().hex[:20]}"
     number = numbering.allocate(conn, numbering.SUPPLIER_BILL_SERIES, draft.currency, issued_at)
     store.insert_bill(conn, bill_id, number, supplier_id, draft, tz, close_seq, issued_at)
@@ -108,12 +112,21 @@ def bills_json(conn: Connection, rows: list) -> list[dict[str, Any]]:
     for line in store.lines_of(conn, list(lines)):
         lines[line.bill_id].append(line_from_row(line).to_json())
     return [
-        {"id": row.id, "number": row.number, "tenant_id": None, "supplier_id": row.supplier_id,
-         "period": row.period, "currency": row.currency, "issued_at": instant_to_json(row.issued_at),
-         "lines": lines[row.id], "subtotal": to_json(row.subtotal), "tax": to_json(row.tax),
-         "total": to_json(row.total)}
+        {
+            "id": row.id,
+            "number": row.number,
+            "tenant_id": None,
+            "supplier_id": row.supplier_id,
+            "period": row.period,
+            "currency": row.currency,
+            "issued_at": instant_to_json(row.issued_at),
+            "lines": lines[row.id],
+            "subtotal": to_json(row.subtotal),
+            "tax": to_json(row.tax),
+            "total": to_json(row.total),
+        }
         for row in rows
-    ]  # fmt: skip
+    ]
 
 
 def bill_json(conn: Connection, bill_id: str) -> dict[str, Any]:
@@ -123,8 +136,9 @@ def bill_json(conn: Connection, bill_id: str) -> dict[str, Any]:
     return bills_json(conn, [row])[0]
 
 
-def list_bills(conn: Connection, *, supplier_id: str | None, period: str | None, after: str | None,
-               limit: int = 100) -> dict[str, Any]:  # fmt: skip
+def list_bills(
+    conn: Connection, *, supplier_id: str | None, period: str | None, after: str | None, limit: int = 100
+) -> dict[str, Any]:
     """``{"items", "next_cursor"}`` by number; the cursor is the last number seen."""
     if period is not None:
         Period.parse(period)
@@ -156,9 +170,15 @@ def statement_json(conn: Connection, supplier_id: str, period: Period) -> dict[s
     pages = []
     for currency in currencies:
         billed = sum((Decimal(b["total"]) for b in bills if b["currency"] == currency), Decimal("0.00"))
-        pages.append({"currency": currency, "opening_balance": to_json(opening[currency]),
-                      "bills": [b for b in bills if b["currency"] == currency], "billed": to_json(billed),
-                      "closing_balance": to_json(opening[currency] + billed)})  # fmt: skip
+        pages.append(
+            {
+                "currency": currency,
+                "opening_balance": to_json(opening[currency]),
+                "bills": [b for b in bills if b["currency"] == currency],
+                "billed": to_json(billed),
+                "closing_balance": to_json(opening[currency] + billed),
+            }
+        )
     return {"supplier_id": supplier_id, "supplier": supplier, "period": str(period), "currencies": pages}
 
 
@@ -170,8 +190,7 @@ def verify_bills(conn: Connection) -> list[str]:
     differences: list[str] = []
     for close in store.closes(conn):
         tz = close.inputs["timezone"]
-        drafts, _ = assemble(conn, close.supplier_id, Period.parse(close.period), tz,
-                             close.inputs["contract_versions"])  # fmt: skip
+        drafts, _ = assemble(conn, close.supplier_id, Period.parse(close.period), tz, close.inputs["contract_versions"])
         stored = {row.currency: row for row in store.bills_of_close(conn, close.close_seq)}
         replayed = {draft.currency: draft for draft in drafts}
         for currency in sorted(set(stored) | set(replayed)):
@@ -182,8 +201,9 @@ def verify_bills(conn: Connection) -> list[str]:
                 continue
             for field in ("subtotal", "tax", "total"):
                 if getattr(bill, field) != getattr(draft, field):
-                    differences.append(f"{label}: {field} stored {getattr(bill, field)} replayed "
-                                       f"{getattr(draft, field)}")  # fmt: skip
+                    differences.append(
+                        f"{label}: {field} stored {getattr(bill, field)} replayed {getattr(draft, field)}"
+                    )
             lines = [row._mapping for row in store.lines_of(conn, [bill.id])]
             again = [store.bill_lines_row(bill.id, n, line, draft.period, tz) for n, line in enumerate(draft.lines, 1)]
             if len(lines) != len(again):
@@ -191,8 +211,9 @@ def verify_bills(conn: Connection) -> list[str]:
             for row, line in zip(lines, again, strict=False):
                 for key, value in line.items():
                     if row[key] != value:
-                        differences.append(f"{label} line {row['position']} {key}: stored {row[key]!r} "
-                                           f"replayed {value!r}")  # fmt: skip
+                        differences.append(
+                            f"{label} line {row['position']} {key}: stored {row[key]!r} replayed {value!r}"
+                        )
     return differences
 
 

@@ -46,8 +46,14 @@ def validate(payload: object, *, default_timezone: str = "Asia/Shanghai", defaul
         problems.append({"field": "currency", "reason": "must be an ISO 4217 code such as CNY"})
     if problems:
         raise ValidationFailed(f"supplier has {len(problems)} invalid field(s)", problems)
-    return {"id": supplier_id, "name": name.strip(), "legal_name": payload.get("legal_name"),
-            "tax_id": payload.get("tax_id"), "currency": currency, "timezone": tz}  # fmt: skip
+    return {
+        "id": supplier_id,
+        "name": name.strip(),
+        "legal_name": payload.get("legal_name"),
+        "tax_id": payload.get("tax_id"),
+        "currency": currency,
+        "timezone": tz,
+    }
 
 
 def create(conn: Connection, payload: object, *, actor: str) -> dict:
@@ -62,9 +68,15 @@ def create(conn: Connection, payload: object, *, actor: str) -> dict:
 
 
 def _json(row) -> dict:
-    return {"id": row.id, "name": row.name, "legal_name": row.legal_name, "tax_id": row.tax_id,
-            "currency": row.currency, "timezone": row.timezone,
-            "created_at": row.created_at.astimezone(UTC).isoformat()}  # fmt: skip
+    return {
+        "id": row.id,
+        "name": row.name,
+        "legal_name": row.legal_name,
+        "tax_id": row.tax_id,
+        "currency": row.currency,
+        "timezone": row.timezone,
+        "created_at": row.created_at.astimezone(UTC).isoformat(),
+    }
 
 
 def get(conn: Connection, supplier_id: str) -> dict:

@@ -72,11 +72,13 @@ def check(conn: Connection, state: ContractState, tz: Zone) -> None:
         else:
             conn.execute(text("SELECT 1 FROM contracts WHERE id = :c FOR UPDATE"), {"c": contract_id})
             payable = _state(conn, contract_id)
-        resales = [(other, item, zone(conn, other)) for other, item in resales_of(conn, reference)
-                   if other.id != state.id]  # fmt: skip
+        resales = [
+            (other, item, zone(conn, other)) for other, item in resales_of(conn, reference) if other.id != state.id
+        ]
         if not state.terms.payable:
-            resales += [(state, item.id, tz) for item in state.terms.items
-                        if getattr(item, "supplied_by", None) == reference]  # fmt: skip
+            resales += [
+                (state, item.id, tz) for item in state.terms.items if getattr(item, "supplied_by", None) == reference
+            ]
         elif not resales:
             continue
         if tflops is None:

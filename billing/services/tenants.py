@@ -101,8 +101,15 @@ def create(
 
 
 def project(conn: Connection, tenant: dict, created_at: datetime) -> None:
-    conn.execute(insert(tenants).values(id=tenant["id"], name=tenant["name"], timezone=tenant["timezone"],
-                                        currency=tenant["currency"], created_at=created_at))  # fmt: skip
+    conn.execute(
+        insert(tenants).values(
+            id=tenant["id"],
+            name=tenant["name"],
+            timezone=tenant["timezone"],
+            currency=tenant["currency"],
+            created_at=created_at,
+        )
+    )
     _write_profile(conn, tenant["id"], profile_of(tenant))
 
 
@@ -123,8 +130,10 @@ def update(conn: Connection, tenant_id: str, payload: dict, *, actor: str) -> di
     unknown fields and timezone or currency (they define the tenant's periods and books) are 422."""
     if not isinstance(payload, dict):
         raise ValidationFailed.of("body", "must be a JSON object")
-    problems = [{"field": key, "reason": "cannot be changed" if key in ("id", "timezone", "currency")
-                 else "unknown field"} for key in sorted(set(payload) - set(PATCH_FIELDS))]  # fmt: skip
+    problems = [
+        {"field": key, "reason": "cannot be changed" if key in ("id", "timezone", "currency") else "unknown field"}
+        for key in sorted(set(payload) - set(PATCH_FIELDS))
+    ]
     if "name" in payload and (not isinstance(payload["name"], str) or not payload["name"].strip()):
         problems.append({"field": "name", "reason": "must be a non-empty string"})
     if payload.get("payment_terms_days", 0) is None:

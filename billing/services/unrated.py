@@ -26,8 +26,11 @@ ALL_PERSISTED = 2**62
 
 def usage_periods(conn: Connection, tenant_id: str, tz: str) -> list[Period]:
     """The months (in ``tz``) in which the tenant has any GPU or token usage."""
-    hours = select(gpu_hourly.c.hour).where(gpu_hourly.c.tenant_id == tenant_id).union(
-        select(token_hourly.c.hour).where(token_hourly.c.tenant_id == tenant_id))
+    hours = (
+        select(gpu_hourly.c.hour)
+        .where(gpu_hourly.c.tenant_id == tenant_id)
+        .union(select(token_hourly.c.hour).where(token_hourly.c.tenant_id == tenant_id))
+    )
     return sorted({period_of(datetime.fromtimestamp(h, UTC), tz) for h in conn.execute(hours).scalars()})
 
 
@@ -45,20 +48,40 @@ def unrated_usage(conn: Connection, tenant_id: str, period: str | None = None) -
     months = [Period.parse(period)] if period is not None else usage_periods(conn, tenant_id, tz)
     items: list[dict[str, Any]] = []
     for month in months:
-        rated = rate_period(states, month, tz, gpu_rows(conn, tenant_id, month, tz, ALL_PERSISTED, cuts),
-                            token_rows(conn, tenant_id, month, tz, ALL_PERSISTED, cuts))  # fmt: skip
+        rated = rate_period(
+            states,
+            month,
+            tz,
+            gpu_rows(conn, tenant_id, month, tz, ALL_PERSISTED, cuts),
+            token_rows(conn, tenant_id, month, tz, ALL_PERSISTED, cuts),
+        )
         common = {"tenant_id": tenant_id, "period": str(month)}
         items += [
-            {"type": "gpu", **common, "contract_id": row.contract_id, "gpu_model": row.gpu_model,
-             "hour": instant_to_json(row.hour_start), "until": instant_to_json(row.until),
-             "card_seconds": str(row.card_seconds), "card_hours": card_hours(row.card_seconds)}
+            {
+                "type": "gpu",
+                **common,
+                "contract_id": row.contract_id,
+                "gpu_model": row.gpu_model,
+                "hour": instant_to_json(row.hour_start),
+                "until": instant_to_json(row.until),
+                "card_seconds": str(row.card_seconds),
+                "card_hours": card_hours(row.card_seconds),
+            }
             for row in rated.unrated_gpu
-        ]  # fmt: skip
+        ]
         items += [
-            {"type": "tokens", **common, "contract_id": row.contract_id, "model": row.model, "kind": row.kind,
-             "hour": instant_to_json(row.hour_start), "until": instant_to_json(row.until), "tokens": row.tokens}
+            {
+                "type": "tokens",
+                **common,
+                "contract_id": row.contract_id,
+                "model": row.model,
+                "kind": row.kind,
+                "hour": instant_to_json(row.hour_start),
+                "until": instant_to_json(row.until),
+                "tokens": row.tokens,
+            }
             for row in rated.unrated_tokens
-        ]  # fmt: skip
+        ]
     return items
 
 

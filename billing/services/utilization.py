@@ -35,11 +35,14 @@ def _zone(tz: str) -> str:
     return tz
 
 
-def _fleet_parts(conn: Connection, period: Period, tz: str, by: str, node: str | None,
-                 gpu_model: str | None) -> dict[tuple, dict[str, FleetSeconds]]:  # fmt: skip
+def _fleet_parts(
+    conn: Connection, period: Period, tz: str, by: str, node: str | None, gpu_model: str | None
+) -> dict[tuple, dict[str, FleetSeconds]]:
     start, end = period.start(tz), period.end(tz)
-    rows = [*fleet_query.status_rows(conn, start, end, tz, by, node=node, gpu_model=gpu_model),
-            *fleet_query.capacity_rows(conn, start, end, tz, by, node=node, gpu_model=gpu_model)]  # fmt: skip
+    rows = [
+        *fleet_query.status_rows(conn, start, end, tz, by, node=node, gpu_model=gpu_model),
+        *fleet_query.capacity_rows(conn, start, end, tz, by, node=node, gpu_model=gpu_model),
+    ]
     return group(rows)
 
 
@@ -52,18 +55,41 @@ def _row(by: str, key: tuple, parts: Mapping[str, FleetSeconds], prices: Mapping
     return row
 
 
-def report(conn: Connection, period: Period, group_by: str = "model", *, tz: str = DEFAULT_TZ,
-           node: str | None = None, gpu_model: str | None = None) -> dict:  # fmt: skip
+def report(
+    conn: Connection,
+    period: Period,
+    group_by: str = "model",
+    *,
+    tz: str = DEFAULT_TZ,
+    node: str | None = None,
+    gpu_model: str | None = None,
+) -> dict:
     """The report of `period` grouped by `group_by`, with the fleet's total (filtered by node/model if given)."""
     if group_by not in GROUPS:
         raise ValidationFailed.of("group_by", f"must be one of {', '.join(GROUPS)}")
     tz = _zone(tz)
-    return _report(conn, period, group_by, tz, node, gpu_model, list_prices(conn),
-                   _fleet_parts(conn, period, tz, "model", node, gpu_model))  # fmt: skip
+    return _report(
+        conn,
+        period,
+        group_by,
+        tz,
+        node,
+        gpu_model,
+        list_prices(conn),
+        _fleet_parts(conn, period, tz, "model", node, gpu_model),
+    )
 
 
-def _report(conn: Connection, period: Period, group_by: str, tz: str, node: str | None, gpu_model: str | None,
-            prices: Mapping[str, Decimal], totals: dict[tuple, dict[str, FleetSeconds]]) -> dict:  # fmt: skip
+def _report(
+    conn: Connection,
+    period: Period,
+    group_by: str,
+    tz: str,
+    node: str | None,
+    gpu_model: str | None,
+    prices: Mapping[str, Decimal],
+    totals: dict[tuple, dict[str, FleetSeconds]],
+) -> dict:
     if group_by == "tenant":
         start, end = period.start(tz), period.end(tz)
         grouped = group(fleet_query.tenant_rows(conn, start, end, gpu_model=gpu_model)) if node is None else {}

@@ -147,16 +147,31 @@ def deliveries(conn: Connection, endpoint_id: str, after: int | None, limit: int
     rows = store.deliveries(conn, endpoint_id, after, limit)
     log: dict[str, list] = {r.event_id: [] for r in rows}
     for a in store.attempts(conn, endpoint_id, list(log)):
-        log[a.event_id].append({"attempt": a.attempt, "at": instant_to_json(a.at), "status_code": a.status_code,
-                                "error": a.error, "duration_ms": a.duration_ms})  # fmt: skip
+        log[a.event_id].append(
+            {
+                "attempt": a.attempt,
+                "at": instant_to_json(a.at),
+                "status_code": a.status_code,
+                "error": a.error,
+                "duration_ms": a.duration_ms,
+            }
+        )
     return [
-        {"seq": r.seq, "event_id": r.event_id, "type": r.type, "status": r.status, "attempts": r.attempts,
-         "event_created_at": instant_to_json(r.event_created_at),
-         "next_attempt_at": instant_to_json(r.next_attempt_at) if r.status == "pending" else None,
-         "last_status_code": r.last_status_code, "last_error": r.last_error,
-         "delivered_at": instant_to_json(r.delivered_at) if r.delivered_at else None, "log": log[r.event_id]}
+        {
+            "seq": r.seq,
+            "event_id": r.event_id,
+            "type": r.type,
+            "status": r.status,
+            "attempts": r.attempts,
+            "event_created_at": instant_to_json(r.event_created_at),
+            "next_attempt_at": instant_to_json(r.next_attempt_at) if r.status == "pending" else None,
+            "last_status_code": r.last_status_code,
+            "last_error": r.last_error,
+            "delivered_at": instant_to_json(r.delivered_at) if r.delivered_at else None,
+            "log": log[r.event_id],
+        }
         for r in rows
-    ]  # fmt: skip
+    ]
 
 
 # --- delivering ------------------------------------------------------------------------------------
@@ -181,8 +196,12 @@ def _claim(engine: Engine, limit: int) -> list[Due]:
 
 def _send(client: httpx.Client, due: Due) -> tuple[int | None, str | None, int]:
     body = due.body.encode("utf-8")
-    headers = {"Content-Type": "application/json", "User-Agent": "Kashi-Webhooks/1", "Kashi-Event-Id": due.event_id,
-               "Kashi-Signature": sign(due.secret, int(time.time()), body)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Kashi-Webhooks/1",
+        "Kashi-Event-Id": due.event_id,
+        "Kashi-Signature": sign(due.secret, int(time.time()), body),
+    }
     started = time.monotonic()
     try:
         answer = client.post(due.url, content=body, headers=headers)
@@ -196,8 +215,17 @@ def _record(engine: Engine, due: Due, code: int | None, error: str | None, durat
     ok = error is None
     status = "delivered" if ok else "failed" if due.age_s >= RETRY_FOR_S else "pending"
     with engine.begin() as conn:
-        store.record_attempt(conn, due.event_id, due.endpoint_id, due.attempt, code, error, duration_ms,
-                             status=status, retry_in_s=backoff_s(due.attempt))  # fmt: skip
+        store.record_attempt(
+            conn,
+            due.event_id,
+            due.endpoint_id,
+            due.attempt,
+            code,
+            error,
+            duration_ms,
+            status=status,
+            retry_in_s=backoff_s(due.attempt),
+        )
 
 
 def deliver_due(engine: Engine, *, limit: int = BATCH) -> int:

@@ -17,8 +17,9 @@ from billing.core.periods import Period
 
 def closed_periods(conn: Connection, tenant_id: str) -> list[Period]:
     """The tenant's closed periods, oldest first: what `terms.ensure_period_open` checks (409)."""
-    rows = conn.execute(text("SELECT period FROM period_closes WHERE tenant_id = :t ORDER BY period"),
-                        {"t": tenant_id}).scalars()  # fmt: skip
+    rows = conn.execute(
+        text("SELECT period FROM period_closes WHERE tenant_id = :t ORDER BY period"), {"t": tenant_id}
+    ).scalars()
     return [Period.parse(p) for p in rows]
 
 
@@ -33,8 +34,10 @@ def closes_before(conn: Connection, tenant_id: str, period: Period) -> list[Any]
 
 
 def closed_invoice_ids(conn: Connection, tenant_id: str, period: Period) -> list[str] | None:
-    row = conn.execute(text("SELECT invoice_ids FROM period_closes WHERE tenant_id = :t AND period = :p"),
-                       {"t": tenant_id, "p": str(period)}).first()  # fmt: skip
+    row = conn.execute(
+        text("SELECT invoice_ids FROM period_closes WHERE tenant_id = :t AND period = :p"),
+        {"t": tenant_id, "p": str(period)},
+    ).first()
     return None if row is None else list(row.invoice_ids)
 
 
@@ -43,15 +46,30 @@ def next_close_seq(conn: Connection) -> int:
     return conn.execute(text("SELECT nextval(pg_get_serial_sequence('period_closes', 'close_seq'))")).scalar_one()
 
 
-def record_close(conn: Connection, tenant_id: str, period: Period, close_seq: int, closed_at: datetime,
-                 watermark: int, inputs: dict[str, Any], invoice_ids: list[str]) -> None:  # fmt: skip
+def record_close(
+    conn: Connection,
+    tenant_id: str,
+    period: Period,
+    close_seq: int,
+    closed_at: datetime,
+    watermark: int,
+    inputs: dict[str, Any],
+    invoice_ids: list[str],
+) -> None:
     """Store the close record of (tenant, period)."""
     conn.execute(
         text("""INSERT INTO period_closes (tenant_id, period, close_seq, closed_at, watermark, inputs, invoice_ids)
                 VALUES (:t, :p, :s, :at, :w, CAST(:i AS jsonb), CAST(:ids AS jsonb))"""),
-        {"t": tenant_id, "p": str(period), "s": close_seq, "at": closed_at, "w": watermark,
-         "i": _json(inputs), "ids": _json(invoice_ids)},
-    )  # fmt: skip
+        {
+            "t": tenant_id,
+            "p": str(period),
+            "s": close_seq,
+            "at": closed_at,
+            "w": watermark,
+            "i": _json(inputs),
+            "ids": _json(invoice_ids),
+        },
+    )
 
 
 def _json(value: Any) -> str:

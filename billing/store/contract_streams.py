@@ -22,15 +22,20 @@ PARTIES = {"tenant_id": "tenant_id", "supplier_id": "supplier_id"}
 """Whose contracts: a tenant's (receivable) or a supplier's (payable, SPEC §17)."""
 
 
-def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] | None = None, *,
-                    party: str = "tenant_id") -> list[ContractState]:  # fmt: skip
+def contract_states(
+    conn: Connection, tenant_id: str, versions: dict[str, int] | None = None, *, party: str = "tenant_id"
+) -> list[ContractState]:
     """The tenant's contracts folded from their streams, by id; `versions` caps each (replay), None = all.
     party="supplier_id" reads a supplier's payable contracts instead (`tenant_id` is then its id)."""
-    ids = conn.execute(
-        text(f"""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern
+    ids = (
+        conn.execute(
+            text(f"""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern
                 AND version = 1 AND data->>'{PARTIES[party]}' = :t ORDER BY stream_id"""),
-        {"t": tenant_id, "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
-    ).scalars().all()  # fmt: skip
+            {"t": tenant_id, "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
+        )
+        .scalars()
+        .all()
+    )
     if versions is not None:
         ids = [i for i in ids if i in versions]
     if not ids:
@@ -51,11 +56,19 @@ def contract_states(conn: Connection, tenant_id: str, versions: dict[str, int] |
 
 def ids_reselling(conn: Connection, reference: str) -> list[str]:
     """The contracts signed with an item `supplied_by` `reference` ("<payable contract>/<item>", SPEC §17)."""
-    return conn.execute(
-        text("""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern AND version = 1
+    return (
+        conn.execute(
+            text("""SELECT substr(stream_id, :n) FROM stream_events WHERE stream_id LIKE :pattern AND version = 1
                 AND data->'items' @> CAST(:j AS jsonb) ORDER BY stream_id"""),
-        {"j": json.dumps([{"supplied_by": reference}]), "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
-    ).scalars().all()  # fmt: skip
+            {
+                "j": json.dumps([{"supplied_by": reference}]),
+                "pattern": STREAM_PREFIX + "%",
+                "n": len(STREAM_PREFIX) + 1,
+            },
+        )
+        .scalars()
+        .all()
+    )
 
 
 def load(conn: Connection, contract_id: str) -> ContractState:
@@ -89,5 +102,5 @@ def recorded_at(conn: Connection, tenant_id: str) -> dict[str, datetime]:
         text("""SELECT substr(stream_id, :n) AS contract_id, recorded_at FROM stream_events
                 WHERE stream_id LIKE :pattern AND version = 1 AND data->>'tenant_id' = :t"""),
         {"t": tenant_id, "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
-    ).all()  # fmt: skip
+    ).all()
     return {row.contract_id: row.recorded_at for row in rows}

@@ -10,12 +10,12 @@ from sqlalchemy import Connection, text
 
 _WINDOWED = {
     "issued": "SELECT currency, sum(total) AS amount, count(*) AS n FROM invoices "
-              "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
+    "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
     "credited": "SELECT currency, sum(amount) AS amount, count(*) AS n FROM credit_notes "
-                "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
+    "WHERE issued_at >= :s AND issued_at < :e GROUP BY currency ORDER BY currency",
     "received": "SELECT currency, sum(amount) AS amount, count(*) AS n FROM payments "
-                "WHERE received_at >= :s AND received_at < :e GROUP BY currency ORDER BY currency",
-}  # fmt: skip
+    "WHERE received_at >= :s AND received_at < :e GROUP BY currency ORDER BY currency",
+}
 
 
 def per_currency(conn: Connection, kind: str, start: datetime, end: datetime) -> list[Any]:
@@ -26,15 +26,20 @@ def per_currency(conn: Connection, kind: str, start: datetime, end: datetime) ->
 
 def outstanding(conn: Connection) -> list[Any]:
     """Rows ``(currency, amount, n)``: what tenants owe (positive balances), and how many owe it."""
-    return conn.execute(text("""SELECT currency, sum(invoiced - credited - paid) AS amount, count(*) AS n
-        FROM balances WHERE invoiced - credited - paid > 0 GROUP BY currency ORDER BY currency""")).all()
+    return conn.execute(
+        text("""SELECT currency, sum(invoiced - credited - paid) AS amount, count(*) AS n
+        FROM balances WHERE invoiced - credited - paid > 0 GROUP BY currency ORDER BY currency""")
+    ).all()
 
 
 def adjustment_lines(conn: Connection, tenant_id: str | None, limit: int) -> list[Any]:
     """The ``adjustment`` lines of issued invoices with their invoice, newest first."""
-    return conn.execute(text("""
+    return conn.execute(
+        text("""
         SELECT i.id AS invoice_id, i.number, i.tenant_id, i.period AS invoiced_in, i.currency, i.issued_at,
                l.charged_period, l.contract_id, l.item_id, l.description, l.amount
         FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id
         WHERE l.kind = 'adjustment' AND (CAST(:t AS text) IS NULL OR i.tenant_id = :t)
-        ORDER BY i.issued_at DESC, i.number DESC, l.position LIMIT :l"""), {"t": tenant_id, "l": limit}).all()
+        ORDER BY i.issued_at DESC, i.number DESC, l.position LIMIT :l"""),
+        {"t": tenant_id, "l": limit},
+    ).all()

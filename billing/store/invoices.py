@@ -16,16 +16,27 @@ from billing.core.lines import ChargeLine
 from billing.core.periods import Period, period_of
 
 
-def insert_invoice(conn: Connection, invoice_id: str, number: str, draft: InvoiceDraft, tz: str, close_seq: int,
-                   issued_at: datetime) -> None:  # fmt: skip
+def insert_invoice(
+    conn: Connection, invoice_id: str, number: str, draft: InvoiceDraft, tz: str, close_seq: int, issued_at: datetime
+) -> None:
     """Store one numbered draft and its lines, in order."""
     conn.execute(
         text("""INSERT INTO invoices (id, number, tenant_id, period, currency, issued_at, subtotal, tax, total,
                                       close_seq)
                 VALUES (:id, :n, :t, :p, :c, :at, :sub, :tax, :total, :s)"""),
-        {"id": invoice_id, "n": number, "t": draft.tenant_id, "p": str(draft.period), "c": draft.currency,
-         "at": issued_at, "sub": draft.subtotal, "tax": draft.tax, "total": draft.total, "s": close_seq},
-    )  # fmt: skip
+        {
+            "id": invoice_id,
+            "n": number,
+            "t": draft.tenant_id,
+            "p": str(draft.period),
+            "c": draft.currency,
+            "at": issued_at,
+            "sub": draft.subtotal,
+            "tax": draft.tax,
+            "total": draft.total,
+            "s": close_seq,
+        },
+    )
     if draft.lines:
         conn.execute(
             text("""INSERT INTO invoice_lines (invoice_id, position, kind, contract_id, item_id, description,
@@ -50,19 +61,38 @@ def charged_lines(conn: Connection, tenant_id: str, period: Period, before_seq: 
 
 def line_from_row(row: Any) -> ChargeLine:
     return ChargeLine(
-        kind=row.kind, contract_id=row.contract_id, item_id=row.item_id, description=row.description,
-        quantity=row.quantity, unit=row.unit, unit_price=row.unit_price, amount=row.amount,
-        tax_rate=row.tax_rate, tax=row.tax, period_start=row.period_start.astimezone(UTC),
-        period_end=row.period_end.astimezone(UTC), currency=row.currency,
-    )  # fmt: skip
+        kind=row.kind,
+        contract_id=row.contract_id,
+        item_id=row.item_id,
+        description=row.description,
+        quantity=row.quantity,
+        unit=row.unit,
+        unit_price=row.unit_price,
+        amount=row.amount,
+        tax_rate=row.tax_rate,
+        tax=row.tax,
+        period_start=row.period_start.astimezone(UTC),
+        period_end=row.period_end.astimezone(UTC),
+        currency=row.currency,
+    )
 
 
 def line_row(invoice_id: str, position: int, line: ChargeLine, period: Period, tz: str) -> dict[str, Any]:
     charged = period_of(line.period_start, tz) if line.kind == "adjustment" else period
     return {
-        "invoice_id": invoice_id, "position": position, "kind": line.kind, "contract_id": line.contract_id,
-        "item_id": line.item_id, "description": line.description, "quantity": line.quantity, "unit": line.unit,
-        "unit_price": line.unit_price, "amount": line.amount, "tax_rate": line.tax_rate, "tax": line.tax,
-        "period_start": line.period_start, "period_end": line.period_end, "charged_period": str(charged),
-    }  # fmt: skip
-
+        "invoice_id": invoice_id,
+        "position": position,
+        "kind": line.kind,
+        "contract_id": line.contract_id,
+        "item_id": line.item_id,
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit": line.unit,
+        "unit_price": line.unit_price,
+        "amount": line.amount,
+        "tax_rate": line.tax_rate,
+        "tax": line.tax,
+        "period_start": line.period_start,
+        "period_end": line.period_end,
+        "charged_period": str(charged),
+    }

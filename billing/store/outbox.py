@@ -18,8 +18,14 @@ from sqlalchemy import Connection, text
 
 from billing.core.periods import instant_to_json
 
-EVENT_TYPES = ("invoice.issued", "credit_note.issued", "payment.recorded", "period.closed", "batch.parked",
-               "contract.at_risk")  # fmt: skip
+EVENT_TYPES = (
+    "invoice.issued",
+    "credit_note.issued",
+    "payment.recorded",
+    "period.closed",
+    "batch.parked",
+    "contract.at_risk",
+)
 CHANNEL = "kashi_outbox"
 """The PostgreSQL NOTIFY channel that wakes the delivery workers (delivered on commit only)."""
 
@@ -40,9 +46,10 @@ def emit(conn: Connection, event_type: str, data: dict) -> None:
         raise ValueError(f"unknown webhook event type {event_type!r}")
     event_id = f"evt_{uuid.uuid4().hex[:24]}"
     created_at = datetime.now(UTC)
-    conn.execute(text("INSERT INTO webhook_events (id, type, created_at, body) VALUES (:i, :t, :at, :b)"),
-                 {"i": event_id, "t": event_type, "at": created_at,
-                  "b": body_of(event_id, event_type, created_at, data)})  # fmt: skip
+    conn.execute(
+        text("INSERT INTO webhook_events (id, type, created_at, body) VALUES (:i, :t, :at, :b)"),
+        {"i": event_id, "t": event_type, "at": created_at, "b": body_of(event_id, event_type, created_at, data)},
+    )
     added = conn.execute(
         text("""INSERT INTO webhook_deliveries (event_id, endpoint_id, status)
                 SELECT :i, id, 'pending' FROM webhook_endpoints

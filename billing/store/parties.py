@@ -10,14 +10,20 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 
-def insert(conn: Connection, invoice_id: str, issuer: dict | None, tenant: dict, terms_days: int,
-           due_at: datetime) -> None:  # fmt: skip
+def insert(
+    conn: Connection, invoice_id: str, issuer: dict | None, tenant: dict, terms_days: int, due_at: datetime
+) -> None:
     conn.execute(
         text("""INSERT INTO invoice_parties (invoice_id, issuer, tenant, payment_terms_days, due_at)
                 VALUES (:i, CAST(:issuer AS jsonb), CAST(:tenant AS jsonb), :terms, :due)"""),
-        {"i": invoice_id, "issuer": json.dumps(issuer) if issuer else None, "tenant": json.dumps(tenant),
-         "terms": terms_days, "due": due_at},
-    )  # fmt: skip
+        {
+            "i": invoice_id,
+            "issuer": json.dumps(issuer) if issuer else None,
+            "tenant": json.dumps(tenant),
+            "terms": terms_days,
+            "due": due_at,
+        },
+    )
 
 
 def of_invoice(conn: Connection, invoice_id: str) -> Any | None:

@@ -43,8 +43,9 @@ def invoice_rows(conn: Connection, *, tenant_id: str | None, currency: str | Non
     return conn.execute(text(_INVOICES), _params(tenant_id, currency, until)).all()
 
 
-def credited(conn: Connection, *, tenant_id: str | None, currency: str | None,
-             until: datetime | None) -> dict[str, Decimal]:  # fmt: skip
+def credited(
+    conn: Connection, *, tenant_id: str | None, currency: str | None, until: datetime | None
+) -> dict[str, Decimal]:
     """Σ credit notes per invoice id."""
     return {r.invoice_id: r.amount for r in conn.execute(text(_CREDITED), _params(tenant_id, currency, until))}
 
@@ -58,9 +59,11 @@ def credited_before(conn: Connection, invoice_ids: list[str], end: datetime) -> 
     """Σ credit notes per invoice of `invoice_ids` issued before `end`."""
     if not invoice_ids:
         return {}
-    rows = conn.execute(text("""SELECT invoice_id, sum(amount) AS amount FROM credit_notes
+    rows = conn.execute(
+        text("""SELECT invoice_id, sum(amount) AS amount FROM credit_notes
                                 WHERE invoice_id = ANY(:ids) AND issued_at < :e GROUP BY invoice_id"""),
-                        {"ids": invoice_ids, "e": end}).all()  # fmt: skip
+        {"ids": invoice_ids, "e": end},
+    ).all()
     return {r.invoice_id: r.amount for r in rows}
 
 

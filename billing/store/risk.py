@@ -24,9 +24,15 @@ def known(conn: Connection) -> set[str]:
 
 def add(conn: Connection, data: dict) -> None:
     """Project a ContractAtRisk event's `data` (a breach-risk row with its `as_of`)."""
-    conn.execute(insert(contracts_at_risk).values(
-        contract_id=data["contract_id"], tenant_id=data["tenant_id"], since=datetime.fromisoformat(data["as_of"]),
-        saving=Decimal(data["saving_if_broken"]), currency=data["currency"]))  # fmt: skip
+    conn.execute(
+        insert(contracts_at_risk).values(
+            contract_id=data["contract_id"],
+            tenant_id=data["tenant_id"],
+            since=datetime.fromisoformat(data["as_of"]),
+            saving=Decimal(data["saving_if_broken"]),
+            currency=data["currency"],
+        )
+    )
 
 
 def remove(conn: Connection, contract_id: str) -> None:
@@ -40,8 +46,11 @@ def listing(conn: Connection) -> list[Any]:
 def rebuild(conn: Connection) -> int:
     """Refill the projection from the last event of each ``risk:*`` stream."""
     conn.execute(delete(contracts_at_risk))
-    last = conn.execute(text("""SELECT DISTINCT ON (stream_id) type, data FROM stream_events WHERE stream_id LIKE :p
-                                ORDER BY stream_id, version DESC"""), {"p": STREAM_PREFIX + "%"}).all()
+    last = conn.execute(
+        text("""SELECT DISTINCT ON (stream_id) type, data FROM stream_events WHERE stream_id LIKE :p
+                                ORDER BY stream_id, version DESC"""),
+        {"p": STREAM_PREFIX + "%"},
+    ).all()
     at_risk = [row.data for row in last if row.type == "ContractAtRisk"]
     for data in at_risk:
         add(conn, data)

@@ -19,14 +19,17 @@ from billing.store.invoices import line_row
 
 
 def closed_bill_ids(conn: Connection, supplier_id: str, period: Period) -> list[str] | None:
-    ids = conn.execute(text("SELECT bill_ids FROM supplier_period_closes WHERE supplier_id = :s AND period = :p"),
-                       {"s": supplier_id, "p": str(period)}).scalar()  # fmt: skip
+    ids = conn.execute(
+        text("SELECT bill_ids FROM supplier_period_closes WHERE supplier_id = :s AND period = :p"),
+        {"s": supplier_id, "p": str(period)},
+    ).scalar()
     return None if ids is None else list(ids)
 
 
 def closed_periods(conn: Connection, supplier_id: str) -> list[Period]:
-    rows = conn.execute(text("SELECT period FROM supplier_period_closes WHERE supplier_id = :s ORDER BY period"),
-                        {"s": supplier_id}).scalars()  # fmt: skip
+    rows = conn.execute(
+        text("SELECT period FROM supplier_period_closes WHERE supplier_id = :s ORDER BY period"), {"s": supplier_id}
+    ).scalars()
     return [Period.parse(p) for p in rows]
 
 
@@ -37,18 +40,32 @@ def closed_pairs(conn: Connection) -> set[tuple[str, str]]:
 
 
 def next_close_seq(conn: Connection) -> int:
-    return conn.execute(text("SELECT nextval(pg_get_serial_sequence('supplier_period_closes', 'close_seq'))")
-                        ).scalar_one()  # fmt: skip
+    return conn.execute(
+        text("SELECT nextval(pg_get_serial_sequence('supplier_period_closes', 'close_seq'))")
+    ).scalar_one()
 
 
-def record_close(conn: Connection, supplier_id: str, period: Period, close_seq: int, closed_at: datetime,
-                 inputs: dict[str, Any], bill_ids: list[str]) -> None:  # fmt: skip
+def record_close(
+    conn: Connection,
+    supplier_id: str,
+    period: Period,
+    close_seq: int,
+    closed_at: datetime,
+    inputs: dict[str, Any],
+    bill_ids: list[str],
+) -> None:
     conn.execute(
         text("""INSERT INTO supplier_period_closes (supplier_id, period, close_seq, closed_at, inputs, bill_ids)
                 VALUES (:s, :p, :q, :at, CAST(:i AS jsonb), CAST(:ids AS jsonb))"""),
-        {"s": supplier_id, "p": str(period), "q": close_seq, "at": closed_at,
-         "i": json.dumps(inputs, sort_keys=True), "ids": json.dumps(bill_ids)},
-    )  # fmt: skip
+        {
+            "s": supplier_id,
+            "p": str(period),
+            "q": close_seq,
+            "at": closed_at,
+            "i": json.dumps(inputs, sort_keys=True),
+            "ids": json.dumps(bill_ids),
+        },
+    )
 
 
 def closes(conn: Connection) -> list[Any]:
@@ -63,16 +80,34 @@ def bill_lines_row(bill_id: str, position: int, line, period: Period, tz: str) -
     return row
 
 
-def insert_bill(conn: Connection, bill_id: str, number: str, supplier_id: str, draft: InvoiceDraft, tz: str,
-                close_seq: int, issued_at: datetime) -> None:  # fmt: skip
+def insert_bill(
+    conn: Connection,
+    bill_id: str,
+    number: str,
+    supplier_id: str,
+    draft: InvoiceDraft,
+    tz: str,
+    close_seq: int,
+    issued_at: datetime,
+) -> None:
     """Store one numbered draft and its lines, in order."""
     conn.execute(
         text("""INSERT INTO supplier_bills (id, number, supplier_id, period, currency, issued_at, subtotal, tax,
                                             total, close_seq)
                 VALUES (:id, :n, :s, :p, :c, :at, :sub, :tax, :total, :q)"""),
-        {"id": bill_id, "n": number, "s": supplier_id, "p": str(draft.period), "c": draft.currency,
-         "at": issued_at, "sub": draft.subtotal, "tax": draft.tax, "total": draft.total, "q": close_seq},
-    )  # fmt: skip
+        {
+            "id": bill_id,
+            "n": number,
+            "s": supplier_id,
+            "p": str(draft.period),
+            "c": draft.currency,
+            "at": issued_at,
+            "sub": draft.subtotal,
+            "tax": draft.tax,
+            "total": draft.total,
+            "q": close_seq,
+        },
+    )
     if draft.lines:
         conn.execute(
             text("""INSERT INTO supplier_bill_lines (bill_id, position, kind, contract_id, item_id, description,
@@ -87,8 +122,7 @@ def bill(conn: Connection, bill_id: str) -> Any | None:
     return conn.execute(text("SELECT * FROM supplier_bills WHERE id = :id"), {"id": bill_id}).first()
 
 
-def bills(conn: Connection, *, supplier_id: str | None, period: str | None, after: str | None,
-          limit: int) -> list[Any]:  # fmt: skip
+def bills(conn: Connection, *, supplier_id: str | None, period: str | None, after: str | None, limit: int) -> list[Any]:
     """Bills by number, filtered by supplier and period, after the number `after`."""
     return conn.execute(
         text("""SELECT * FROM supplier_bills
@@ -101,8 +135,10 @@ def bills(conn: Connection, *, supplier_id: str | None, period: str | None, afte
 
 def bills_upto(conn: Connection, supplier_id: str, period: Period) -> list[Any]:
     """The supplier's bills of `period` and before, by number."""
-    return conn.execute(text("SELECT * FROM supplier_bills WHERE supplier_id = :s AND period <= :p ORDER BY number"),
-                        {"s": supplier_id, "p": str(period)}).all()  # fmt: skip
+    return conn.execute(
+        text("SELECT * FROM supplier_bills WHERE supplier_id = :s AND period <= :p ORDER BY number"),
+        {"s": supplier_id, "p": str(period)},
+    ).all()
 
 
 def bills_of_close(conn: Connection, close_seq: int) -> list[Any]:
@@ -120,9 +156,29 @@ def lines_of(conn: Connection, bill_ids: list[str]) -> list[Any]:
     ).all()
 
 
-EXPORT_COLUMNS = ("bill_number", "bill_period", "issued_on", "supplier_id", "supplier_name", "contract_id", "item_id",
-                  "kind", "description", "line_period", "period_start", "period_end", "timezone", "quantity", "unit",
-                  "unit_price", "amount", "tax_rate", "tax", "total", "currency")  # fmt: skip
+EXPORT_COLUMNS = (
+    "bill_number",
+    "bill_period",
+    "issued_on",
+    "supplier_id",
+    "supplier_name",
+    "contract_id",
+    "item_id",
+    "kind",
+    "description",
+    "line_period",
+    "period_start",
+    "period_end",
+    "timezone",
+    "quantity",
+    "unit",
+    "unit_price",
+    "amount",
+    "tax_rate",
+    "tax",
+    "total",
+    "currency",
+)
 _EXPORT = """
     SELECT b.number, b.period, (b.issued_at AT TIME ZONE s.timezone)::date, b.supplier_id, s.name,
            l.contract_id, coalesce(l.item_id, ''), l.kind, l.description, l.charged_period,

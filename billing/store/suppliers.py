@@ -35,15 +35,19 @@ def page(conn: Connection, *, cursor: str | None, limit: int) -> list[Any]:
 
 def zones(conn: Connection) -> list[tuple[str, str]]:
     """``(id, timezone)`` of every supplier, by id."""
-    return [(r.id, r.timezone) for r in conn.execute(select(suppliers.c.id, suppliers.c.timezone)
-                                                     .order_by(suppliers.c.id))]  # fmt: skip
+    return [
+        (r.id, r.timezone) for r in conn.execute(select(suppliers.c.id, suppliers.c.timezone).order_by(suppliers.c.id))
+    ]
 
 
 def rebuild(conn: Connection) -> int:
     """Refill the projection from the ``supplier:*`` streams."""
     conn.execute(delete(suppliers))
-    rows = conn.execute(select(stream_events).where(stream_events.c.stream_id.startswith(STREAM_PREFIX),
-                                                    stream_events.c.type == "SupplierCreated")).all()  # fmt: skip
+    rows = conn.execute(
+        select(stream_events).where(
+            stream_events.c.stream_id.startswith(STREAM_PREFIX), stream_events.c.type == "SupplierCreated"
+        )
+    ).all()
     for row in rows:
         insert_supplier(conn, row.data, row.recorded_at)
     return len(rows)

@@ -20,7 +20,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from kashi.db import metadata
 
 contracts = Table(
-    "contracts", metadata,
+    "contracts",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("tenant_id", Text),
     Column("currency", Text, nullable=False),
@@ -140,7 +141,8 @@ balances = Table(
 # --- Market rents, breach risk, suppliers and their bills (SPEC §16, §17) -----------------------
 
 market_rents = Table(
-    "market_rents", metadata,
+    "market_rents",
+    metadata,
     Column("gpu_model", Text, primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("unit", Text, nullable=False),
@@ -154,7 +156,8 @@ market_rents = Table(
 """A projection of the `market:<gpu_model>` streams: one row per observation (its stream version)."""
 
 contracts_at_risk = Table(
-    "contracts_at_risk", metadata,
+    "contracts_at_risk",
+    metadata,
     Column("contract_id", Text, primary_key=True),
     Column("tenant_id", Text, nullable=False),
     Column("since", DateTime(timezone=True), nullable=False),
@@ -164,7 +167,8 @@ contracts_at_risk = Table(
 """A projection of the `risk:<contract id>` streams: the contracts whose last event is ContractAtRisk."""
 
 suppliers = Table(
-    "suppliers", metadata,
+    "suppliers",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("legal_name", Text),
@@ -175,7 +179,8 @@ suppliers = Table(
 )
 
 supplier_period_closes = Table(
-    "supplier_period_closes", metadata,
+    "supplier_period_closes",
+    metadata,
     Column("supplier_id", Text, primary_key=True),
     Column("period", Text, primary_key=True),
     Column("close_seq", BigInteger, Identity(always=False), nullable=False, unique=True),
@@ -185,7 +190,8 @@ supplier_period_closes = Table(
 )
 
 supplier_bills = Table(
-    "supplier_bills", metadata,
+    "supplier_bills",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("number", Text, nullable=False, unique=True),
     Column("supplier_id", Text, nullable=False),
@@ -201,7 +207,8 @@ supplier_bills = Table(
 """What a supplier bills us for a period (numbered "KP-…"); immutable like invoices."""
 
 supplier_bill_lines = Table(
-    "supplier_bill_lines", metadata,
+    "supplier_bill_lines",
+    metadata,
     Column("bill_id", Text, ForeignKey("supplier_bills.id"), primary_key=True),
     Column("position", Integer, primary_key=True),
     Column("kind", Text, nullable=False),

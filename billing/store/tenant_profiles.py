@@ -37,14 +37,19 @@ def search(conn: Connection, q: str | None, after: str | None, limit: int) -> li
     """Tenant rows by id whose id, name or legal name contains `q` (any case); `after`: the last id seen."""
     pattern = None if not q else "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return conn.execute(
-        text(_SELECT + """ WHERE (CAST(:q AS text) IS NULL OR t.id ILIKE :q OR t.name ILIKE :q
+        text(
+            _SELECT
+            + """ WHERE (CAST(:q AS text) IS NULL OR t.id ILIKE :q OR t.name ILIKE :q
                                   OR p.legal_name ILIKE :q)
-                             AND (CAST(:a AS text) IS NULL OR t.id > :a) ORDER BY t.id LIMIT :l"""),
+                             AND (CAST(:a AS text) IS NULL OR t.id > :a) ORDER BY t.id LIMIT :l"""
+        ),
         {"q": pattern, "a": after, "l": limit},
     ).all()
 
 
 def tenant_events(conn: Connection) -> list:
     """Every event of every `tenant:<id>` stream, in stream order (for a rebuild)."""
-    return conn.execute(text("""SELECT stream_id, type, data FROM stream_events WHERE stream_id LIKE 'tenant:%'
-                                ORDER BY stream_id, version""")).all()  # fmt: skip
+    return conn.execute(
+        text("""SELECT stream_id, type, data FROM stream_events WHERE stream_id LIKE 'tenant:%'
+                                ORDER BY stream_id, version""")
+    ).all()

@@ -14,21 +14,26 @@ from sqlalchemy import Connection, text
 
 
 def insert_endpoint(conn: Connection, data: dict[str, Any], at: datetime) -> None:
-    conn.execute(text("""INSERT INTO webhook_endpoints (id, url, events, secret, created_at)
+    conn.execute(
+        text("""INSERT INTO webhook_endpoints (id, url, events, secret, created_at)
                          VALUES (:id, :url, CAST(:events AS jsonb), :secret, :at)"""),
-                 {**data, "events": json.dumps(data["events"]), "at": at})  # fmt: skip
+        {**data, "events": json.dumps(data["events"]), "at": at},
+    )
 
 
 def endpoint(conn: Connection, endpoint_id: str) -> Any | None:
     """The endpoint's row unless it is missing or deleted."""
-    return conn.execute(text("SELECT * FROM webhook_endpoints WHERE id = :i AND deleted_at IS NULL"),
-                        {"i": endpoint_id}).first()  # fmt: skip
+    return conn.execute(
+        text("SELECT * FROM webhook_endpoints WHERE id = :i AND deleted_at IS NULL"), {"i": endpoint_id}
+    ).first()
 
 
 def endpoints(conn: Connection, after: str | None, limit: int) -> list:
-    return conn.execute(text("""SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL
+    return conn.execute(
+        text("""SELECT * FROM webhook_endpoints WHERE deleted_at IS NULL
                                 AND (CAST(:a AS text) IS NULL OR id > :a) ORDER BY id LIMIT :l"""),
-                        {"a": after, "l": limit}).all()  # fmt: skip
+        {"a": after, "l": limit},
+    ).all()
 
 
 def mark_deleted(conn: Connection, endpoint_id: str, at: datetime) -> None:
@@ -36,14 +41,19 @@ def mark_deleted(conn: Connection, endpoint_id: str, at: datetime) -> None:
 
 
 def cancel_pending(conn: Connection, endpoint_id: str) -> None:
-    conn.execute(text("""UPDATE webhook_deliveries SET status = 'cancelled'
-                         WHERE endpoint_id = :i AND status = 'pending'"""), {"i": endpoint_id})  # fmt: skip
+    conn.execute(
+        text("""UPDATE webhook_deliveries SET status = 'cancelled'
+                         WHERE endpoint_id = :i AND status = 'pending'"""),
+        {"i": endpoint_id},
+    )
 
 
 def endpoint_events(conn: Connection) -> list:
     """Every event of every `webhook:<id>` stream, in stream order (for a rebuild)."""
-    return conn.execute(text("""SELECT stream_id, type, data, recorded_at FROM stream_events
-                                WHERE stream_id LIKE 'webhook:%' ORDER BY stream_id, version""")).all()  # fmt: skip
+    return conn.execute(
+        text("""SELECT stream_id, type, data, recorded_at FROM stream_events
+                                WHERE stream_id LIKE 'webhook:%' ORDER BY stream_id, version""")
+    ).all()
 
 
 def deliveries(conn: Connection, endpoint_id: str, before_seq: int | None, limit: int) -> list:
@@ -60,8 +70,11 @@ def deliveries(conn: Connection, endpoint_id: str, before_seq: int | None, limit
 def attempts(conn: Connection, endpoint_id: str, event_ids: list[str]) -> list:
     if not event_ids:
         return []
-    return conn.execute(text("""SELECT * FROM webhook_attempts WHERE endpoint_id = :i AND event_id = ANY(:e)
-                                ORDER BY event_id, attempt"""), {"i": endpoint_id, "e": event_ids}).all()  # fmt: skip
+    return conn.execute(
+        text("""SELECT * FROM webhook_attempts WHERE endpoint_id = :i AND event_id = ANY(:e)
+                                ORDER BY event_id, attempt"""),
+        {"i": endpoint_id, "e": event_ids},
+    ).all()
 
 
 def claim_due(conn: Connection, lease_s: int, limit: int) -> list:
@@ -82,27 +95,47 @@ def claim_due(conn: Connection, lease_s: int, limit: int) -> list:
     ).all()
 
 
-def record_attempt(conn: Connection, event_id: str, endpoint_id: str, attempt: int, status_code: int | None,
-                   error: str | None, duration_ms: int, *, status: str, retry_in_s: int) -> None:  # fmt: skip
+def record_attempt(
+    conn: Connection,
+    event_id: str,
+    endpoint_id: str,
+    attempt: int,
+    status_code: int | None,
+    error: str | None,
+    duration_ms: int,
+    *,
+    status: str,
+    retry_in_s: int,
+) -> None:
     """Log the attempt and move the delivery to `status` (delivered, failed, or pending again in
     `retry_in_s` seconds)."""
-    conn.execute(text("""INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, status_code, error, duration_ms)
+    conn.execute(
+        text("""INSERT INTO webhook_attempts (event_id, endpoint_id, attempt, status_code, error, duration_ms)
                          VALUES (:e, :w, :n, :c, :err, :ms)"""),
-                 {"e": event_id, "w": endpoint_id, "n": attempt, "c": status_code, "err": error,
-                  "ms": duration_ms})  # fmt: skip
+        {"e": event_id, "w": endpoint_id, "n": attempt, "c": status_code, "err": error, "ms": duration_ms},
+    )
     conn.execute(
         text("""UPDATE webhook_deliveries SET attempts = :n, last_attempt_at = now(), last_status_code = :c,
                        last_error = :err, status = :s,
                        delivered_at = CASE WHEN :s = 'delivered' THEN now() END,
                        next_attempt_at = now() + make_interval(secs => :wait)
                 WHERE event_id = :e AND endpoint_id = :w AND status = 'pending'"""),
-        {"n": attempt, "c": status_code, "err": error, "s": status, "e": event_id, "w": endpoint_id,
-         "wait": retry_in_s},
-    )  # fmt: skip
+        {
+            "n": attempt,
+            "c": status_code,
+            "err": error,
+            "s": status,
+            "e": event_id,
+            "w": endpoint_id,
+            "wait": retry_in_s,
+        },
+    )
 
 
 def seconds_to_next(conn: Connection) -> float | None:
     """Seconds until the earliest pending delivery is due (negative when overdue); None when none is pending."""
-    wait = conn.execute(text("""SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries
-                                WHERE status = 'pending'""")).scalar()  # fmt: skip
+    wait = conn.execute(
+        text("""SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM webhook_deliveries
+                                WHERE status = 'pending'""")
+    ).scalar()
     return None if wait is None else float(wait)

@@ -40,20 +40,44 @@ from kashi.metrics import REQUEST_SECONDS, PipelineCollector
 from kashi.settings import Settings
 from workers.broker import make_broker, receipts_of
 
-ROUTERS = (events, usage, rating, tenants, contracts, catalog, periods, invoices, payments, statements, exports,
-           market, breach_risk, suppliers, supplier_bills, margin, issuer, receivables, webhooks,
-           fleet, utilization)
+ROUTERS = (
+    events,
+    usage,
+    rating,
+    tenants,
+    contracts,
+    catalog,
+    periods,
+    invoices,
+    payments,
+    statements,
+    exports,
+    market,
+    breach_risk,
+    suppliers,
+    supplier_bills,
+    margin,
+    issuer,
+    receivables,
+    webhooks,
+    fleet,
+    utilization,
+)
 """Route modules mounted under ``/v1``, in this order; each exposes ``router``."""
 
 
 def create_app(settings: Settings, *, database_url: str, redis_url: str) -> FastAPI:
     """Build the app against the given servers (resolved by the caller: embedded or external)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.engine = make_engine(database_url, pool_size=10)
-        app.state.broker = make_broker(redis_url, namespace=settings.queue_namespace,
-                                       heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
-                                       waitaof_timeout_ms=settings.waitaof_timeout_ms)
+        app.state.broker = make_broker(
+            redis_url,
+            namespace=settings.queue_namespace,
+            heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
+            waitaof_timeout_ms=settings.waitaof_timeout_ms,
+        )
         app.state.receipts = receipts_of(app.state.broker, settings.queue_namespace)
         registry = CollectorRegistry()
         for collector in (DEFAULT_REGISTRY,):
@@ -64,9 +88,15 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
         app.state.engine.dispose()
         app.state.broker.close()
 
-    app = FastAPI(title="Kashi", version="0.1.0", default_response_class=JSONResponse, lifespan=lifespan,
-                  docs_url=None, redoc_url=None,  # served from local assets by kashi.api.openapi
-                  description="Event-sourced metering and billing for GPU compute rental (卡时).")
+    app = FastAPI(
+        title="Kashi",
+        version="0.1.0",
+        default_response_class=JSONResponse,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # served from local assets by kashi.api.openapi
+        description="Event-sourced metering and billing for GPU compute rental (卡时).",
+    )
     app.state.settings = settings
     errors.install(app)
 

@@ -53,8 +53,10 @@ def require(*roles: str):
 
     def check(principal: CurrentPrincipal) -> Principal:
         if principal.role not in roles:
-            raise Forbidden(f"a {principal.role} key may not do this",
-                            [{"field": "Authorization", "reason": f"needs one of: {', '.join(roles)}"}])
+            raise Forbidden(
+                f"a {principal.role} key may not do this",
+                [{"field": "Authorization", "reason": f"needs one of: {', '.join(roles)}"}],
+            )
         return principal
 
     return Depends(check)

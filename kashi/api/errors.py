@@ -46,8 +46,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(KashiError)
     async def kashi_error(_: Request, exc: KashiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.code == "unauthorized" else None
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=STATUS.get(exc.code, 400),
-                              headers=headers)
+        return JSONResponse(
+            error_body(exc.code, exc.message, exc.details), status_code=STATUS.get(exc.code, 400), headers=headers
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

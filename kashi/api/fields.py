@@ -15,8 +15,11 @@ def _money(value: object) -> object:
     return value
 
 
-Money = Annotated[str, BeforeValidator(_money),
-                  WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["5000.00"]})]
+Money = Annotated[
+    str,
+    BeforeValidator(_money),
+    WithJsonSchema({"type": "string", "pattern": r"^-?\d+(\.\d+)?$", "examples": ["5000.00"]}),
+]
 """A decimal string ("4800.00"); an integer is read as its digits; a float is a 422."""
 
 

@@ -23,12 +23,17 @@ ASSETS = "/docs-assets"
 """Where Swagger UI's and ReDoc's scripts are served from (the fastapi-offline package's copies)."""
 TAGS = [
     {"name": "events", "description": "Usage in: CloudEvents 1.0 batches from node agents, and their receipts."},
-    {"name": "usage", "description": "Usage read back: card-hours and tokens per hour/day/month, conflicts, late "
-                                     "usage, parked batches."},
+    {
+        "name": "usage",
+        "description": "Usage read back: card-hours and tokens per hour/day/month, conflicts, late "
+        "usage, parked batches.",
+    },
     {"name": "rating", "description": "Usage no contract item rates yet: kept, shown, billed once one does."},
     {"name": "tenants", "description": "The customers: timezone and currency their months and invoices use."},
-    {"name": "contracts", "description": "Signed terms and items; amendments and terminations are events on the "
-                                         "contract's stream."},
+    {
+        "name": "contracts",
+        "description": "Signed terms and items; amendments and terminations are events on the contract's stream.",
+    },
     {"name": "catalog", "description": "GPU models and their FP16 TFLOPS."},
     {"name": "periods", "description": "Month close: on demand, and the periods that wait for an operator."},
     {"name": "invoices", "description": "Issued invoices (immutable) and their credit notes."},
@@ -60,45 +65,82 @@ A walk-through of a whole month is in docs/API.md."""
 
 
 WHAT = {
-    ("GET", "/healthz"): ("Is Kashi ready?", "200 only when the API, PostgreSQL, Redis and at least one worker are "
-                          "ready; `checks` says which is not. No key needed."),
-    ("GET", "/metrics"): ("Prometheus metrics", "Request latencies, events accepted and rejected, queue depth, "
-                          "parked batches. No key needed."),
-    ("POST", "/v1/tenants"): ("Create a tenant", "Operators only. `timezone` and `currency` default to "
-                              "Asia/Shanghai and CNY. An existing id answers 409."),
+    ("GET", "/healthz"): (
+        "Is Kashi ready?",
+        "200 only when the API, PostgreSQL, Redis and at least one worker are "
+        "ready; `checks` says which is not. No key needed.",
+    ),
+    ("GET", "/metrics"): (
+        "Prometheus metrics",
+        "Request latencies, events accepted and rejected, queue depth, parked batches. No key needed.",
+    ),
+    ("POST", "/v1/tenants"): (
+        "Create a tenant",
+        "Operators only. `timezone` and `currency` default to Asia/Shanghai and CNY. An existing id answers 409.",
+    ),
     ("GET", "/v1/tenants/{tenant_id}"): ("Read a tenant", "A tenant key reads its own only (404 otherwise)."),
-    ("POST", "/v1/contracts"): ("Sign a contract", "Operators only. Recorded as the first event of the "
-                                "contract's stream; answers the contract as it stands now."),
-    ("GET", "/v1/contracts"): ("List contracts", "A tenant key lists its own; operators and finance may name a "
-                               "tenant."),
-    ("GET", "/v1/contracts/{contract_id}"): ("Read a contract", "As it stands at `at` (default now). The ETag is its "
-                                             "version: send it as If-Match to amend or terminate."),
-    ("GET", "/v1/contracts/{contract_id}/events"): ("The contract's event stream", "Signed, amended, terminated: "
-                                                    "the contract at any instant is the fold of these."),
-    ("POST", "/v1/contracts/{contract_id}/amendments"): ("Amend an item", "Change an item's machines, capacity_p or "
+    ("POST", "/v1/contracts"): (
+        "Sign a contract",
+        "Operators only. Recorded as the first event of the contract's stream; answers the contract as it stands now.",
+    ),
+    ("GET", "/v1/contracts"): (
+        "List contracts",
+        "A tenant key lists its own; operators and finance may name a tenant.",
+    ),
+    ("GET", "/v1/contracts/{contract_id}"): (
+        "Read a contract",
+        "As it stands at `at` (default now). The ETag is its version: send it as If-Match to amend or terminate.",
+    ),
+    ("GET", "/v1/contracts/{contract_id}/events"): (
+        "The contract's event stream",
+        "Signed, amended, terminated: the contract at any instant is the fold of these.",
+    ),
+    ("POST", "/v1/contracts/{contract_id}/amendments"): (
+        "Amend an item",
+        "Change an item's machines, capacity_p or "
         "committed_card_hours from `effective_at`; a reduction inside the closed term carries the penalty on the "
-        "part removed. Not inside a closed period (409). If-Match: the version read (409 when it moved on)."),
-    ("GET", "/v1/contracts/{contract_id}/termination-quote"): ("Quote a termination", "The penalty or notice in "
-        "lieu a termination effective at `effective_at` would bill, without acting."),
-    ("POST", "/v1/contracts/{contract_id}/termination"): ("Terminate a contract", "Fees end at `effective_at`. "
+        "part removed. Not inside a closed period (409). If-Match: the version read (409 when it moved on).",
+    ),
+    ("GET", "/v1/contracts/{contract_id}/termination-quote"): (
+        "Quote a termination",
+        "The penalty or notice in lieu a termination effective at `effective_at` would bill, without acting.",
+    ),
+    ("POST", "/v1/contracts/{contract_id}/termination"): (
+        "Terminate a contract",
+        "Fees end at `effective_at`. "
         "Inside the closed term: a penalty line; inside the open term: notice in lieu up to notice_given_at + "
-        "notice_days. Not inside a closed period (409)."),
+        "notice_days. Not inside a closed period (409).",
+    ),
     ("POST", "/v1/gpu-models"): ("Add a GPU model", "Operators only: a model the built-in catalog lacks."),
     ("GET", "/v1/gpu-models"): ("List GPU models", "Built-in models and those operators added."),
-    ("GET", "/v1/invoices/{invoice_id}"): ("Read an invoice", "JSON, or PDF with `format=pdf` or "
-                                           "`Accept: application/pdf`. A tenant key reads its own only."),
+    ("GET", "/v1/invoices/{invoice_id}"): (
+        "Read an invoice",
+        "JSON, or PDF with `format=pdf` or `Accept: application/pdf`. A tenant key reads its own only.",
+    ),
     ("GET", "/v1/invoices/{invoice_id}.pdf"): ("An invoice as PDF", "The same as `?format=pdf`."),
-    ("POST", "/v1/invoices/{invoice_id}/credit-notes"): ("Issue a credit note", "Operators and finance. Never "
-        "more than what remains of the invoice (422 credit_exceeds_remaining); numbered gaplessly per currency."),
-    ("POST", "/v1/payments"): ("Record a payment", "Operators and finance. `reference` is unique per tenant: a "
-                               "resend answers 200 with the first payment, a new one 201."),
+    ("POST", "/v1/invoices/{invoice_id}/credit-notes"): (
+        "Issue a credit note",
+        "Operators and finance. Never "
+        "more than what remains of the invoice (422 credit_exceeds_remaining); numbered gaplessly per currency.",
+    ),
+    ("POST", "/v1/payments"): (
+        "Record a payment",
+        "Operators and finance. `reference` is unique per tenant: a "
+        "resend answers 200 with the first payment, a new one 201.",
+    ),
     ("GET", "/v1/payments"): ("List payments", "A tenant key lists its own."),
     ("GET", "/v1/tenants/{tenant_id}/balance"): ("A tenant's balance", "Per currency: invoiced, credited, paid, owed."),
-    ("GET", "/v1/tenants/{tenant_id}/statements/{period}"): ("A statement of account", "One tenant, one month "
+    ("GET", "/v1/tenants/{tenant_id}/statements/{period}"): (
+        "A statement of account",
+        "One tenant, one month "
         "(YYYY-MM): opening balance, invoices, credit notes, payments, closing balance; format json, csv, xlsx or "
-        "pdf."),
-    ("GET", "/v1/exports/invoice-lines"): ("Export invoice lines", "Operators and finance: every invoice line of "
-        "the month, all tenants, with tax, as CSV (UTF-8 with BOM, opens in Excel in a Chinese locale) or xlsx."),
+        "pdf.",
+    ),
+    ("GET", "/v1/exports/invoice-lines"): (
+        "Export invoice lines",
+        "Operators and finance: every invoice line of "
+        "the month, all tenants, with tax, as CSV (UTF-8 with BOM, opens in Excel in a Chinese locale) or xlsx.",
+    ),
     ("GET", "/v1/usage/unrated"): ("Unrated usage", None),
     ("GET", "/v1/usage"): ("Usage per hour, day or month", None),
     ("GET", "/v1/usage/conflicts"): ("GPU time two tenants reported", None),
@@ -108,11 +150,14 @@ WHAT = {
     ("GET", "/v1/periods/pending"): ("Months waiting for an operator's close", None),
     ("GET", "/v1/invoices"): ("List invoices", None),
     ("GET", "/v1/invoices/{invoice_id}/credit-notes"): ("An invoice's credit notes", None),
-    ("POST", "/v1/events"): ("Send usage events", "A JSON array of CloudEvents 1.0 (batch mode) or one event "
+    ("POST", "/v1/events"): (
+        "Send usage events",
+        "A JSON array of CloudEvents 1.0 (batch mode) or one event "
         "(structured mode); binary mode (ce-* headers) answers 415. Validated whole: one bad event answers 422 "
         "naming each bad index and field, and nothing is kept. At most 10,000 events or 5 MiB (413). 202 only "
         "once the batch is durably queued; (source, id) makes a resend harmless. An agent key sends only its "
-        "own source (403)."),
+        "own source (403).",
+    ),
 }
 """(summary, description) for operations whose route carries none (a None keeps the route's own)."""
 
@@ -134,8 +179,9 @@ def build(app: FastAPI) -> dict[str, Any]:
     models = components.setdefault("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         models.pop(name, None)
-    components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer",
-                                                "description": "A Kashi key, shown once by `kashi keys create`."}}
+    components["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "A Kashi key, shown once by `kashi keys create`."}
+    }
     error = _add(models, Error)
     for path, item in schema["paths"].items():
         for method, operation in item.items():
@@ -165,9 +211,11 @@ def _document(models: dict, operation: dict, responses: dict, doc, method: str, 
         content = {"application/json": {"schema": body}}
         if doc.request is CloudEvent:
             batch = {"type": "array", "items": body, "maxItems": 10_000}
-            content = {"application/cloudevents-batch+json": {"schema": batch},
-                       "application/json": {"schema": batch},
-                       "application/cloudevents+json": {"schema": body}}  # fmt: skip
+            content = {
+                "application/cloudevents-batch+json": {"schema": batch},
+                "application/json": {"schema": batch},
+                "application/cloudevents+json": {"schema": body},
+            }
         operation["requestBody"] = {"required": True, "content": content}
     ok = next((s for s in responses if s.startswith("2")), "200")
     answer = responses.setdefault(ok, {"description": "OK"})
@@ -200,10 +248,14 @@ def install(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger_ui():
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="Kashi API", oauth2_redirect_url="/docs/oauth2-redirect",
-            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS}/swagger-ui.css",
+            openapi_url="/openapi.json",
+            title="Kashi API",
+            oauth2_redirect_url="/docs/oauth2-redirect",
+            swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS}/favicon.png",
-            swagger_ui_parameters={"persistAuthorization": True, "docExpansion": "list"})
+            swagger_ui_parameters={"persistAuthorization": True, "docExpansion": "list"},
+        )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def swagger_ui_redirect():
@@ -211,6 +263,10 @@ def install(app: FastAPI) -> None:
 
     @app.get("/redoc", include_in_schema=False)
     def redoc():
-        return get_redoc_html(openapi_url="/openapi.json", title="Kashi API",
-                              redoc_js_url=f"{ASSETS}/redoc.standalone.js", redoc_favicon_url=f"{ASSETS}/favicon.png",
-                              with_google_fonts=False)  # fmt: skip
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="Kashi API",
+            redoc_js_url=f"{ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )

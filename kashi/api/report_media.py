@@ -7,12 +7,19 @@ from typing import Any
 
 from kashi.errors import ValidationFailed
 
-MEDIA = {"csv": "text/csv; charset=utf-8",
-         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}  # fmt: skip
+MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
-def render_report(format: str, title: str, columns: Sequence[str], rows: list[list[Any]], *, money=(), rates=(),
-                  preamble: Sequence[str] = ()) -> tuple[bytes, str]:  # fmt: skip
+def render_report(
+    format: str,
+    title: str,
+    columns: Sequence[str],
+    rows: list[list[Any]],
+    *,
+    money=(),
+    rates=(),
+    preamble: Sequence[str] = (),
+) -> tuple[bytes, str]:
     """`(body, media type)`; ValidationFailed naming `format` unless it is json, csv or xlsx."""
     from billing.documents.report import csv_bytes, xlsx_bytes
 

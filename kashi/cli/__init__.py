@@ -9,8 +9,11 @@ import typer
 
 from kashi.cli import agent, close, demo, export, keys, report, up
 
-app = typer.Typer(help="Kashi (卡时): metering and billing for GPU compute rental.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Kashi (卡时): metering and billing for GPU compute rental.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(keys.keys_app, name="keys")
 app.command()(up.migrate)
 app.command()(up.up)

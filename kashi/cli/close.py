@@ -59,17 +59,27 @@ def close(
         typer.echo(document_id)
     for tenant_id, row in before.items():
         invoices = ", ".join(row.invoice_ids) or "none"
-        err.print(f"period {period} was already closed for {tenant_id} at {instant_to_json(row.closed_at)}: "
-                  f"invoice(s) {invoices} (closing again issues nothing new)", soft_wrap=True)  # fmt: skip
+        err.print(
+            f"period {period} was already closed for {tenant_id} at {instant_to_json(row.closed_at)}: "
+            f"invoice(s) {invoices} (closing again issues nothing new)",
+            soft_wrap=True,
+        )
     issued = len([row for row in after if row.tenant_id not in before])
-    err.print(f"period {period} closed: {len(ids)} invoice(s)"
-              + (f", {issued} tenant(s) closed now" if before else "")
-              + (f", {len(bills)} supplier bill(s)" if bills else ""), soft_wrap=True)  # fmt: skip
+    err.print(
+        f"period {period} closed: {len(ids)} invoice(s)"
+        + (f", {issued} tenant(s) closed now" if before else "")
+        + (f", {len(bills)} supplier bill(s)" if bills else ""),
+        soft_wrap=True,
+    )
     for item in late:
-        err.print(f"late usage of {item['period']} for {item['tenant_id']} waits for the next invoice: "
-                  f"{item['card_hours']} card-hours, {item['tokens']} tokens ({item['events']} events), "
-                  f"billed as adjustment lines at the tenant's next close (GET /v1/usage/late?tenant_id="
-                  f"{item['tenant_id']})", soft_wrap=True)  # fmt: skip
+        err.print(
+            f"late usage of {item['period']} for {item['tenant_id']} waits for the next invoice: "
+            f"{item['card_hours']} card-hours, {item['tokens']} tokens ({item['events']} events), "
+            f"billed as adjustment lines at the tenant's next close (GET /v1/usage/late?tenant_id="
+            f"{item['tenant_id']})",
+            soft_wrap=True,
+        )
+
 
 def scheduler(data_dir: DataDirOption = None) -> None:
     """Close each tenant's most recent ended period once period end + grace has passed (until SIGTERM)."""
@@ -80,6 +90,7 @@ def scheduler(data_dir: DataDirOption = None) -> None:
     logs.configure(settings.log_level)
     servers = _servers(settings, start=False)
     run_forever(settings, servers.database_url, servers.redis_url)
+
 
 def replay(
     verify: Annotated[bool, typer.Option("--verify", help="Rebuild into a scratch schema and compare.")] = False,

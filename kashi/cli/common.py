@@ -12,8 +12,9 @@ from kashi.settings import Settings
 
 err = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", envvar="KASHI_DATA_DIR",
-                                               help="Data directory of the embedded servers.")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", envvar="KASHI_DATA_DIR", help="Data directory of the embedded servers.")
+]
 
 
 def settings_for(data_dir: Path | None = None, **overrides) -> Settings:

@@ -13,14 +13,25 @@ from kashi.cli.common import fail, settings_for
 
 
 def demo(
-    demo_dir: Annotated[Path | None, typer.Option(
-        "--data-dir", help="Where the demo keeps its books: a new or empty directory, or one an earlier demo "
-        "made (default: a fresh temporary directory). KASHI_DATA_DIR is ignored.")] = None,
-    into_books: Annotated[bool, typer.Option(
-        "--into-books", help="Write the demo's tenants and invoices into real books instead: --data-dir, "
-        "else KASHI_DATA_DIR / KASHI_DATABASE_URL / the default data dir. They stay there for good.")] = False,
-    keep: Annotated[bool, typer.Option("--keep", help="Keep the demo's databases (default: removed at the end).")
-                    ] = False,
+    demo_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir",
+            help="Where the demo keeps its books: a new or empty directory, or one an earlier demo "
+            "made (default: a fresh temporary directory). KASHI_DATA_DIR is ignored.",
+        ),
+    ] = None,
+    into_books: Annotated[
+        bool,
+        typer.Option(
+            "--into-books",
+            help="Write the demo's tenants and invoices into real books instead: --data-dir, "
+            "else KASHI_DATA_DIR / KASHI_DATABASE_URL / the default data dir. They stay there for good.",
+        ),
+    ] = False,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo's databases (default: removed at the end).")
+    ] = False,
     gpus: Annotated[int, typer.Option(help="Simulated GPUs.")] = 16,
 ) -> None:
     """Send a realistic day of usage and a month of contracts through the API and print the bill's basis,

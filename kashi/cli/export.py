@@ -70,8 +70,14 @@ def _writing(path: Path):
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=err, transient=True)  # fmt: skip
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
 
 
 @export_app.command("invoice-lines")
@@ -83,6 +89,7 @@ def invoice_lines(
 ) -> None:
     """Every invoice line of a period, all tenants, with tax (CSV is UTF-8 with a BOM for Excel)."""
     from billing.services import exports
+
     month, format = _period(period), _choice(format, ("csv", "xlsx"))
     engine = _engine(data_dir)
     with engine.connect() as conn:

@@ -41,4 +41,3 @@ def keys_revoke(key_id: str, data_dir: DataDir = None) -> None:
         if not revoke_key(conn, key_id):
             fail(f"no live key with id {key_id}")
     err.print(f"key {key_id} revoked")
-

@@ -31,32 +31,88 @@ Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write to th
 def breach_table(document: dict) -> Table:
     """The breach-risk report as a rich table: at-risk rows in bold red, largest saving first."""
     table = Table(title=f"Breach risk as of {document['as_of']} — {document['at_risk']} contract(s) at risk")
-    for column in ("contract", "tenant", "term", "RCV", "market", "drop", "penalty", "saving if broken",
-                   "break-even", "at risk", "note"):  # fmt: skip
-        table.add_column(column, justify="right" if column in ("RCV", "market", "drop", "penalty", "saving if broken",
-                                                               "break-even") else "left", overflow="fold")
+    for column in (
+        "contract",
+        "tenant",
+        "term",
+        "RCV",
+        "market",
+        "drop",
+        "penalty",
+        "saving if broken",
+        "break-even",
+        "at risk",
+        "note",
+    ):
+        table.add_column(
+            column,
+            justify="right"
+            if column in ("RCV", "market", "drop", "penalty", "saving if broken", "break-even")
+            else "left",
+            overflow="fold",
+        )
     for row in document["items"]:
         style = "bold red" if row["at_risk"] else None
-        table.add_row(row["contract_id"], row["tenant_id"], row["term"], _money(row["remaining_closed_value"]),
-                      _money(row["market_value"]), row["drop"] or "—", _money(row["penalty"]),
-                      _money(row["saving_if_broken"]), row["break_even_rate"] or "—",
-                      "yes" if row["at_risk"] else "no", row["note"], style=style)  # fmt: skip
+        table.add_row(
+            row["contract_id"],
+            row["tenant_id"],
+            row["term"],
+            _money(row["remaining_closed_value"]),
+            _money(row["market_value"]),
+            row["drop"] or "—",
+            _money(row["penalty"]),
+            _money(row["saving_if_broken"]),
+            row["break_even_rate"] or "—",
+            "yes" if row["at_risk"] else "no",
+            row["note"],
+            style=style,
+        )
     return table
 
 
 def margin_table(document: dict) -> Table:
     """The margin report as a rich table, one row per payable item and a total per currency."""
     table = Table(title=f"Margin of {document['period']} (per payable item)")
-    for column in ("supplier", "payable item", "model", "cost", "revenue", "margin", "rate", "bought", "resold",
-                   "exposure"):  # fmt: skip
+    for column in (
+        "supplier",
+        "payable item",
+        "model",
+        "cost",
+        "revenue",
+        "margin",
+        "rate",
+        "bought",
+        "resold",
+        "exposure",
+    ):
         table.add_column(column, justify="left" if column in ("supplier", "payable item", "model") else "right")
     for row in document["items"]:
-        table.add_row(row["supplier_id"], f"{row['contract_id']}/{row['item_id']}", row["gpu_model"] or "—",
-                      _money(row["cost"]), _money(row["revenue"]), _money(row["margin"]), row["margin_rate"] or "—",
-                      row["machines_bought"], row["machines_resold"], _money(row["exposure"]))  # fmt: skip
+        table.add_row(
+            row["supplier_id"],
+            f"{row['contract_id']}/{row['item_id']}",
+            row["gpu_model"] or "—",
+            _money(row["cost"]),
+            _money(row["revenue"]),
+            _money(row["margin"]),
+            row["margin_rate"] or "—",
+            row["machines_bought"],
+            row["machines_resold"],
+            _money(row["exposure"]),
+        )
     for currency, total in document["totals"].items():
-        table.add_row(f"[bold]total {currency}[/]", "", "", _money(total["cost"]), _money(total["revenue"]),
-                      _money(total["margin"]), "", "", "", _money(total["exposure"]), end_section=True)  # fmt: skip
+        table.add_row(
+            f"[bold]total {currency}[/]",
+            "",
+            "",
+            _money(total["cost"]),
+            _money(total["revenue"]),
+            _money(total["margin"]),
+            "",
+            "",
+            "",
+            _money(total["exposure"]),
+            end_section=True,
+        )
     return table
 
 
@@ -65,8 +121,9 @@ def _money(value: str | None) -> str:
     return "—" if value is None else f"{Decimal(value):,.2f}"
 
 
-def _emit(document: dict, table: Table, format: str, output: Path | None, title: str, columns, rows,
-          money, rates) -> None:  # fmt: skip
+def _emit(
+    document: dict, table: Table, format: str, output: Path | None, title: str, columns, rows, money, rates
+) -> None:
     from billing.documents.report import csv_bytes, xlsx_bytes
 
     if format not in ("table", "json", "csv", "xlsx"):
@@ -109,9 +166,17 @@ def breach_risk(
         fail(f"bad --as-of: {exc.message}", 2)
     with engine(settings_for(data_dir)).connect() as conn:
         document = risk.report_json(conn, instant)
-    _emit(document, breach_table(document), format, output, "Breach risk", risk.COLUMNS, risk.table(document),
-          ("rmv", "remaining_closed_value", "market_value", "penalty", "saving_if_broken", "notice_cost"),
-          ("drop", "break_even_rate"))  # fmt: skip
+    _emit(
+        document,
+        breach_table(document),
+        format,
+        output,
+        "Breach risk",
+        risk.COLUMNS,
+        risk.table(document),
+        ("rmv", "remaining_closed_value", "market_value", "penalty", "saving_if_broken", "notice_cost"),
+        ("drop", "break_even_rate"),
+    )
 
 
 @report_app.command("margin")
@@ -132,8 +197,17 @@ def margin(
         fail(f"bad --period: {exc.message}", 2)
     with engine(settings_for(data_dir)).connect() as conn:
         document = margin_service.report_json(conn, month)
-    _emit(document, margin_table(document), format, output, "Margin", margin_service.COLUMNS,
-          margin_service.table(document), ("cost", "revenue", "margin", "exposure"), ("margin_rate",))
+    _emit(
+        document,
+        margin_table(document),
+        format,
+        output,
+        "Margin",
+        margin_service.COLUMNS,
+        margin_service.table(document),
+        ("cost", "revenue", "margin", "exposure"),
+        ("margin_rate",),
+    )
 
 
 @report_app.command("receivables")
@@ -194,11 +268,21 @@ def receivables_table(report: dict, columns: tuple[str, ...], rows: list[list]) 
         table.add_row(*cells)
     return table
 
+
 out = Console()
 FORMATS = ("table", "json", "csv", "xlsx", "png")
-COLUMNS = (("capacity", "capacity"), ("lit", "lit"), ("allocated", "allocated"), ("busy", "busy"),
-           ("down", "down"), ("dark", "dark"), ("lit_rate", "lit %"), ("allocation_rate", "sold %"),
-           ("busy_rate", "busy %"), ("idle_value", "idle value CNY"))  # fmt: skip
+COLUMNS = (
+    ("capacity", "capacity"),
+    ("lit", "lit"),
+    ("allocated", "allocated"),
+    ("busy", "busy"),
+    ("down", "down"),
+    ("dark", "dark"),
+    ("lit_rate", "lit %"),
+    ("allocation_rate", "sold %"),
+    ("busy_rate", "busy %"),
+    ("idle_value", "idle value CNY"),
+)
 
 
 def _fail(message: str, code: int = 1):
@@ -216,8 +300,9 @@ def _cell(name: str, value: str | None) -> str:
 
 def _utilization_table(report: dict) -> Table:
     key = {"model": "gpu_model", "node": "node", "day": "day", "tenant": "tenant_id"}[report["group_by"]]
-    table = Table(title=f"Fleet utilisation {report['period']} ({report['timezone']}), card-hours by {key}",
-                  title_justify="left")  # fmt: skip
+    table = Table(
+        title=f"Fleet utilisation {report['period']} ({report['timezone']}), card-hours by {key}", title_justify="left"
+    )
     table.add_column(key)
     for _, title in COLUMNS:
         table.add_column(title, justify="right")
@@ -233,8 +318,10 @@ def utilization(
     period: Annotated[str, typer.Option("--period", help="The month, YYYY-MM.")],
     group_by: Annotated[str, typer.Option("--group-by", help="model, node, tenant or day.")] = "model",
     format: Annotated[str, typer.Option("--format", help="table (printed), json, csv, xlsx or png.")] = "table",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file (stdout if omitted; "
-                                                                      "xlsx and png need one).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (stdout if omitted; xlsx and png need one)."),
+    ] = None,
     tz: Annotated[str, typer.Option("--tz", help="The operator's IANA timezone.")] = "Asia/Shanghai",
     data_dir: DataDir = None,
 ) -> None:

@@ -37,23 +37,31 @@ def bar_chart(points: list[tuple[str, Decimal]], *, title: str, unit: str) -> Ma
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(points))
     every = max(1, round(len(points) / 10))
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-             f'aria-labelledby="chart-title"><title id="chart-title">{escape(title)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="chart-title"><title id="chart-title">{escape(title)}</title>'
+    ]
     tick = Decimal(0)
     while tick <= axis_top:
         y = TOP + plot_h - float(tick / axis_top) * plot_h
-        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d5dbe3"/>'
-                     f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#4f5b6a">'
-                     f'{escape(grouped(tick, 0))}</text>')  # fmt: skip
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d5dbe3"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#4f5b6a">'
+            f"{escape(grouped(tick, 0))}</text>"
+        )
         tick += step
     for i, (label, value) in enumerate(points):
         h = float(value / axis_top) * plot_h if axis_top else 0
         x = LEFT + i * slot + slot * 0.15
-        parts.append(f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
-                     f'fill="#1d5fa8"><title>{escape(label)}: {escape(grouped(value, 1))} {escape(unit)}</title>'
-                     '</rect>')  # fmt: skip
+        parts.append(
+            f'<rect x="{x:.1f}" y="{TOP + plot_h - h:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" '
+            f'fill="#1d5fa8"><title>{escape(label)}: {escape(grouped(value, 1))} {escape(unit)}</title>'
+            "</rect>"
+        )
         if i % every == 0:
-            parts.append(f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
-                         f'font-size="11" fill="#4f5b6a">{escape(label)}</text>')  # fmt: skip
+            parts.append(
+                f'<text x="{x + slot * 0.35:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" '
+                f'font-size="11" fill="#4f5b6a">{escape(label)}</text>'
+            )
     parts.append(f'<text x="4" y="12" font-size="11" fill="#4f5b6a">{escape(unit)}</text></svg>')
     return Markup("".join(parts))

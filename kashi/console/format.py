@@ -80,8 +80,9 @@ class Pager:
     next_url: str | None
 
 
-def pager(path: str, params: dict[str, str | None], *, cursor: str | None, next_cursor: str | None,
-          trail: str | None) -> Pager:  # fmt: skip
+def pager(
+    path: str, params: dict[str, str | None], *, cursor: str | None, next_cursor: str | None, trail: str | None
+) -> Pager:
     """Links for a page read at ``cursor`` whose listing answered ``next_cursor``."""
     kept = {k: v for k, v in params.items() if v not in (None, "") and k not in ("cursor", "trail")}
     visited = [c for c in (trail or "").split(",") if c]

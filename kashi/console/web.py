@@ -22,10 +22,15 @@ from kashi.errors import Forbidden, KashiError, ValidationFailed
 from kashi.keys import Principal, principal_of
 
 HERE = Path(__file__).parent
-TEMPLATES = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "svg"]),
-                        trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-TEMPLATES.filters.update(money=fmt.money, grouped=fmt.grouped, price=fmt.price, hours=fmt.hours, count=fmt.count,
-                         local_time=fmt.local_time)  # fmt: skip
+TEMPLATES = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html", "svg"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TEMPLATES.filters.update(
+    money=fmt.money, grouped=fmt.grouped, price=fmt.price, hours=fmt.hours, count=fmt.count, local_time=fmt.local_time
+)
 
 
 PAGE_HEADERS = {
@@ -86,8 +91,10 @@ async def get_viewer(request: Request) -> Viewer:
     if request.method == "POST":
         form = await request.form()
         if not csrf_valid(viewer.session, form.get(CSRF_FIELD)):
-            raise Forbidden("the form's security token is missing or stale; reload the page and try again",
-                            [{"field": CSRF_FIELD, "reason": "missing or does not match this session"}])
+            raise Forbidden(
+                "the form's security token is missing or stale; reload the page and try again",
+                [{"field": CSRF_FIELD, "reason": "missing or does not match this session"}],
+            )
     return viewer
 
 
@@ -96,8 +103,10 @@ def allow(*roles: str) -> Callable:
 
     def check(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
         if viewer.role not in roles:
-            raise Forbidden(f"a {viewer.role} key may not open this page",
-                            [{"field": "role", "reason": f"needs one of: {', '.join(roles)}"}])
+            raise Forbidden(
+                f"a {viewer.role} key may not open this page",
+                [{"field": "role", "reason": f"needs one of: {', '.join(roles)}"}],
+            )
         return viewer
 
     return Depends(check)
@@ -108,13 +117,25 @@ AnyViewer = Annotated[Viewer, allow("operator", "finance", "tenant")]
 OperatorOnly = Annotated[Viewer, allow("operator")]
 
 
-def render(request: Request, template: str, *, viewer: Viewer | None = None, status_code: int = 200,
-           headers: dict | None = None, **context) -> HTMLResponse:  # fmt: skip
+def render(
+    request: Request,
+    template: str,
+    *,
+    viewer: Viewer | None = None,
+    status_code: int = 200,
+    headers: dict | None = None,
+    **context,
+) -> HTMLResponse:
     """A page: ``template`` with the navigation of the viewer's role and the session's CSRF token."""
     menu = request.app.state.console_menu(viewer.role) if viewer else []
     body = TEMPLATES.get_template(template).render(
-        request=request, viewer=viewer, menu=menu, csrf_field=CSRF_FIELD,
-        csrf_token=viewer.session.csrf if viewer else "", path=request.url.path, **context,
+        request=request,
+        viewer=viewer,
+        menu=menu,
+        csrf_field=CSRF_FIELD,
+        csrf_token=viewer.session.csrf if viewer else "",
+        path=request.url.path,
+        **context,
     )
     response = HTMLResponse(body, status_code=status_code, headers=headers)
     for name, value in PAGE_HEADERS.items():
@@ -125,8 +146,14 @@ def render(request: Request, template: str, *, viewer: Viewer | None = None, sta
 def error_page(request: Request, exc: KashiError) -> HTMLResponse:
     """The API's error (code, message, details) in a page, with the status the API would answer."""
     status = STATUS.get(exc.code, 400)
-    return render(request, "error.html", viewer=viewer_of(request), status_code=status, status=status,
-                  error={"code": exc.code, "message": exc.message, "details": exc.details or []})  # fmt: skip
+    return render(
+        request,
+        "error.html",
+        viewer=viewer_of(request),
+        status_code=status,
+        status=status,
+        error={"code": exc.code, "message": exc.message, "details": exc.details or []},
+    )
 
 
 class ConsoleRoute(APIRoute):

@@ -180,9 +180,18 @@ def simulate(
         begin = datetime.now(tz).replace(minute=0, second=0, microsecond=0) - timedelta(hours=hours)
     try:
         events = simulate_events(
-            gpus=gpus, tenants=tenants, start=begin, hours=hours, window_s=window, seed=seed, source=source,
-            gpu_model=gpu_model, token_events=token_events, status=status, down_ratio=down_ratio,
-        )  # fmt: skip
+            gpus=gpus,
+            tenants=tenants,
+            start=begin,
+            hours=hours,
+            window_s=window,
+            seed=seed,
+            source=source,
+            gpu_model=gpu_model,
+            token_events=token_events,
+            status=status,
+            down_ratio=down_ratio,
+        )
     except ValueError as error:
         raise _fail(str(error)) from error
     expected = {f"{t}/{m}": s for (t, m), s in sorted(expected_card_seconds(events).items())}

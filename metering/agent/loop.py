@@ -103,17 +103,31 @@ class Agent:
                 extra={"collector": self.collector.name, "error": repr(error)},
             )
             reason = f"collector {self.collector.name} failed: {error!r}"[:256]
-            return [GpuSample(s.uuid, s.index, s.model, None, s.hostname, s.labels, reason)
-                    for s in self._last_samples.values()], False  # fmt: skip
+            return [
+                GpuSample(s.uuid, s.index, s.model, None, s.hostname, s.labels, reason)
+                for s in self._last_samples.values()
+            ], False
         now = {s.uuid for s in samples}
         for uuid, last in self._last_samples.items():
             if uuid not in now:
                 if uuid not in self._lost:
                     self._lost.add(uuid)
-                    log.error("GPU no longer reported: down, gone from the bus or its driver",
-                              extra={"gpu": uuid, "collector": self.collector.name})  # fmt: skip
-                samples = [*samples, GpuSample(uuid, last.index, last.model, None, last.hostname, {},
-                                               f"not reported by {self.collector.name} (gone from the bus?)")]
+                    log.error(
+                        "GPU no longer reported: down, gone from the bus or its driver",
+                        extra={"gpu": uuid, "collector": self.collector.name},
+                    )
+                samples = [
+                    *samples,
+                    GpuSample(
+                        uuid,
+                        last.index,
+                        last.model,
+                        None,
+                        last.hostname,
+                        {},
+                        f"not reported by {self.collector.name} (gone from the bus?)",
+                    ),
+                ]
         for sample in samples:
             if sample.uuid in now:
                 self._lost.discard(sample.uuid)
@@ -122,8 +136,11 @@ class Agent:
                 self.metrics.mig_split.inc()
                 if sample.uuid not in self._warned_mig:
                     self._warned_mig.add(sample.uuid)
-                    log.warning("MIG card with instances held by different holders (or some idle): "
-                                "not billed as one tenant's card", extra={"gpu": sample.uuid})  # fmt: skip
+                    log.warning(
+                        "MIG card with instances held by different holders (or some idle): "
+                        "not billed as one tenant's card",
+                        extra={"gpu": sample.uuid},
+                    )
         return samples, bool(now)
 
     def _observe(self, t: int) -> None:
@@ -169,16 +186,24 @@ class Agent:
                 end=iv.end,
                 utilization=iv.utilization,
                 tz=self.tz,
-            )  # fmt: skip
+            )
             for iv in window.intervals()
             if iv.end > iv.start
         ]
         built += [
             events.gpu_status(
-                source=self.source, node=self.node, gpu=st.gpu, gpu_model=st.gpu_model, state=st.state,
-                start=st.start, end=window.end, utilization=st.utilization,
-                reason=st.reason, holder=st.holder, tz=self.tz,
-            )  # fmt: skip
+                source=self.source,
+                node=self.node,
+                gpu=st.gpu,
+                gpu_model=st.gpu_model,
+                state=st.state,
+                start=st.start,
+                end=window.end,
+                utilization=st.utilization,
+                reason=st.reason,
+                holder=st.holder,
+                tz=self.tz,
+            )
             for st in window.statuses()
             if window.end > st.start
         ]
@@ -293,7 +318,7 @@ class Agent:
                         output_tokens=out,
                         cached_tokens=cached,
                         tz=self.tz,
-                    )  # fmt: skip
+                    )
                 )
             state[endpoint.state_key] = json.dumps({"at": at, "counters": values})
         return built, state

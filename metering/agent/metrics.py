@@ -27,18 +27,24 @@ class AgentMetrics:
         self.no_gpus = Counter(
             "kashi_agent_no_gpus_while_leased",
             "Windows in which the collector saw no GPU while GPUs were held (never a silent zero).",
-            ["collector"], registry=r,
+            ["collector"],
+            registry=r,
         )
         self.mig_split = Counter(
-            "kashi_agent_mig_split", "Observations of a MIG card whose instances have different holders "
-            "(the card is not billed to one tenant).", registry=r,
+            "kashi_agent_mig_split",
+            "Observations of a MIG card whose instances have different holders (the card is not billed to one tenant).",
+            registry=r,
         )
         self.allocation_errors = Counter(
-            "kashi_agent_allocation_errors", "Allocation source failures, by source and reason.",
-            ["source", "reason"], registry=r,
+            "kashi_agent_allocation_errors",
+            "Allocation source failures, by source and reason.",
+            ["source", "reason"],
+            registry=r,
         )
         self.gpus = Gauge(
-            "kashi_agent_gpus", "GPUs seen on the node (capacity), by state (allocated, idle, down).", ["state"],
+            "kashi_agent_gpus",
+            "GPUs seen on the node (capacity), by state (allocated, idle, down).",
+            ["state"],
             registry=r,
         )
 

@@ -140,9 +140,15 @@ def simulate_events(
         a = rng.randint(0, max(0, length - 1))
         b = rng.randint(a + 1, length)
         event = _usage_event(
-            source, node, original["data"]["gpu"], gpu_model, original["subject"],
-            ws + timedelta(seconds=a), ws + timedelta(seconds=b), original["data"]["utilization"],
-        )  # fmt: skip
+            source,
+            node,
+            original["data"]["gpu"],
+            gpu_model,
+            original["subject"],
+            ws + timedelta(seconds=a),
+            ws + timedelta(seconds=b),
+            original["data"]["utilization"],
+        )
         event["id"] = f"{original['id']}-overlap-{k}"
         overlaps.append(event)
 
@@ -199,13 +205,20 @@ def _usage_event(
     }
 
 
-def _status_event(source: str, node: str, gpu: str, model: str, state: str, tenant: str | None,
-                  ws: datetime, we: datetime) -> dict:  # fmt: skip
+def _status_event(
+    source: str, node: str, gpu: str, model: str, state: str, tenant: str | None, ws: datetime, we: datetime
+) -> dict:
     data = {"node": node, "gpu": gpu, "gpu_model": model, "start": _iso(ws), "end": _iso(we), "state": state}
     if state == "down":
         data["reason"] = "XID 79 (DCGM_FI_DEV_XID_ERRORS)"
-    event = {"specversion": "1.0", "id": f"{node}-{gpu}-status-{int(ws.timestamp())}", "source": source,
-             "type": "gpu.status", "time": _iso(we), "data": data}
+    event = {
+        "specversion": "1.0",
+        "id": f"{node}-{gpu}-status-{int(ws.timestamp())}",
+        "source": source,
+        "type": "gpu.status",
+        "time": _iso(we),
+        "data": data,
+    }
     if state == "allocated" and tenant:
         event["subject"] = tenant
     return event

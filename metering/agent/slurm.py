@@ -32,8 +32,19 @@ FORMAT = "JobID,Account,State,Start,End,NodeList,AllocTRES"
 
 
 def command_for(node: str) -> list[str]:
-    return ["sacct", "-a", "-X", "-P", "--state=RUNNING", "-S", "now", "-E", "now",
-            f"--format={FORMAT}", f"--nodelist={node}"]  # fmt: skip
+    return [
+        "sacct",
+        "-a",
+        "-X",
+        "-P",
+        "--state=RUNNING",
+        "-S",
+        "now",
+        "-E",
+        "now",
+        f"--format={FORMAT}",
+        f"--nodelist={node}",
+    ]
 
 
 @dataclass(frozen=True)
@@ -85,8 +96,9 @@ def sacct_layout(command: Sequence[str]) -> tuple[str, tuple[str, ...] | None, b
     delimiter, columns, header, parsable = "|", None, True, False
     for i, arg in enumerate(args):
         value = args[i + 1] if i + 1 < len(args) else ""
-        if arg in ("-P", "-p", "--parsable", "--parsable2") or (arg.startswith("-") and not arg.startswith("--")
-                                                                    and ("P" in arg[1:] or "p" in arg[1:])):
+        if arg in ("-P", "-p", "--parsable", "--parsable2") or (
+            arg.startswith("-") and not arg.startswith("--") and ("P" in arg[1:] or "p" in arg[1:])
+        ):
             parsable = True
         if arg.startswith("--delimiter="):
             delimiter = arg.split("=", 1)[1]
@@ -99,8 +111,10 @@ def sacct_layout(command: Sequence[str]) -> tuple[str, tuple[str, ...] | None, b
         if arg in ("-n", "--noheader") or (arg.startswith("-") and not arg.startswith("--") and "n" in arg[1:]):
             header = False
     if not parsable:
-        raise ValueError("sacct_command must print parsable output (-P or --parsable2): fixed-width columns "
-                         "cut job ids and TRES strings")
+        raise ValueError(
+            "sacct_command must print parsable output (-P or --parsable2): fixed-width columns "
+            "cut job ids and TRES strings"
+        )
     if not header and columns is None:
         raise ValueError("sacct_command has --noheader but no --format: the agent cannot tell the columns apart")
     if columns is not None:
@@ -115,8 +129,9 @@ def is_step(job_id: str) -> bool:
     return "." in job_id
 
 
-def parse_sacct(text: str, delimiter: str = "|", columns: Sequence[str] | None = None,
-                header: bool = True) -> list[Job]:  # fmt: skip
+def parse_sacct(
+    text: str, delimiter: str = "|", columns: Sequence[str] | None = None, header: bool = True
+) -> list[Job]:
     """Jobs of ``sacct -P`` output (steps skipped: they repeat their job's AllocTRES); bad lines
     are logged and skipped. Columns come from the header line, else from `columns`."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -148,8 +163,9 @@ def parse_sacct(text: str, delimiter: str = "|", columns: Sequence[str] | None =
         except ValueError:
             log.warning("skipped a sacct line with a bad node list", extra={"line_number": number})
             continue
-        jobs.append(Job(row["JobID"], row["Account"], row["State"], row.get("Start", ""), nodes,
-                        gpu_count(row["AllocTRES"])))  # fmt: skip
+        jobs.append(
+            Job(row["JobID"], row["Account"], row["State"], row.get("Start", ""), nodes, gpu_count(row["AllocTRES"]))
+        )
     return jobs
 
 
@@ -249,14 +265,21 @@ class SlurmAccounting:
         if self._polled_at is None or now - self._polled_at > 2 * self._poll_s:
             if (self._jobs or self._polled_at is not None) and self._tried_at != tried:  # once per poll
                 self._on_error("stale")
-                log.error("Slurm allocation is stale (no successful sacct for 2 x poll_seconds): nothing is "
-                          "billed on it until sacct answers", extra={"poll_seconds": self._poll_s})  # fmt: skip
+                log.error(
+                    "Slurm allocation is stale (no successful sacct for 2 x poll_seconds): nothing is "
+                    "billed on it until sacct answers",
+                    extra={"poll_seconds": self._poll_s},
+                )
             return {}
         return allocate(self.node, self._jobs, samples, self.accounts, self.unmapped, self._indices)
 
 
 def allocate(
-    node: str, jobs: list[Job], samples: list[GpuSample], accounts: Mapping[str, Holder], unmapped: str,
+    node: str,
+    jobs: list[Job],
+    samples: list[GpuSample],
+    accounts: Mapping[str, Holder],
+    unmapped: str,
     indices: Mapping[str, list[int]] | None = None,
 ) -> dict[str, Holder]:
     """Deal the node's GPUs to its running jobs (pure): a job whose GPU indices scontrol gave gets

@@ -123,6 +123,16 @@ class Window:
             held = [o.holder for o in seen if o.holder is not None]
             state = "down" if downs else "allocated" if held else "idle"
             utils = [o.utilization for o in seen if o.utilization is not None]
-            out.append(Status(gpu, seen[-1].gpu_model, start, self.end, state, downs[-1] if downs else None,
-                              sum(utils) / len(utils) if utils else None, held[-1] if held else None))
+            out.append(
+                Status(
+                    gpu,
+                    seen[-1].gpu_model,
+                    start,
+                    self.end,
+                    state,
+                    downs[-1] if downs else None,
+                    sum(utils) / len(utils) if utils else None,
+                    held[-1] if held else None,
+                )
+            )
         return out

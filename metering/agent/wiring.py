@@ -92,10 +92,14 @@ def build_allocation(config: AgentConfig, metrics: AgentMetrics | None = None) -
         return KubernetesLabels(a.namespaces, a.unmapped or "namespace")
     if a.source == "slurm":
         return SlurmAccounting(
-            config.node_name, a.accounts, unmapped=a.unmapped or "account",
-            command=a.sacct_command, poll_s=a.poll_seconds, scontrol=a.scontrol,
+            config.node_name,
+            a.accounts,
+            unmapped=a.unmapped or "account",
+            command=a.sacct_command,
+            poll_s=a.poll_seconds,
+            scontrol=a.scontrol,
             on_error=lambda reason: metrics.allocation_errors.labels(source="slurm", reason=reason).inc(),
-        )  # fmt: skip
+        )
     return LeasesFile(a.leases_file)
 
 

@@ -126,5 +126,5 @@ def downgrade() -> None:
     for table in IMMUTABLE:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
     for table in ("balances", "document_counters", "payments", "credit_notes", "invoice_lines", "invoices",
-                  "period_closes"):  # fmt: skip
+                  "period_closes"):
         op.drop_table(table)

@@ -115,7 +115,7 @@ def downgrade() -> None:
     for table in IMMUTABLE:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_immutable ON {table}")
     for table in ("supplier_bill_lines", "supplier_bills", "supplier_period_closes", "suppliers",
-                  "contracts_at_risk", "market_rents"):  # fmt: skip
+                  "contracts_at_risk", "market_rents"):
         op.drop_table(table)
     op.execute("DROP INDEX IF EXISTS ix_contracts_supplier")
     op.execute("ALTER TABLE contracts DROP COLUMN supplier_id")

@@ -91,6 +91,7 @@ def dcgm_exporter():
 def tenants(kashi, new_tenant, uid) -> tuple[str, str]:
     """Two fresh tenants: team-a's namespace bills to the first, research's to the second."""
     from billing.services import tenants as tenant_service
+
     second = f"t-{uid}-r"
     with kashi.engine.begin() as conn:
         tenant_service.create(conn, {"id": second, "name": f"Research {uid}"}, actor="test")
@@ -150,8 +151,11 @@ port = 0
         with log.open("wb") as stderr:
             process = subprocess.Popen(
                 [sys.executable, "-m", "metering.agent", "run", "--config", str(self.config), *args],
-                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-            )  # fmt: skip
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         self.processes.append(process)
         return process, log
 
@@ -182,8 +186,14 @@ port = 0
 def node(kashi, uid, tenants, dcgm_exporter, tmp_path):
     """An agent for source ``node/{uid}`` with its own key; any process it left running is killed."""
     source = f"node/{uid}"
-    made = Node(tmp_path, source=source, server=kashi.base_url, key=kashi.key("agent", source=source),
-                dcgm_url=dcgm_exporter[0], tenants=tenants)  # fmt: skip
+    made = Node(
+        tmp_path,
+        source=source,
+        server=kashi.base_url,
+        key=kashi.key("agent", source=source),
+        dcgm_url=dcgm_exporter[0],
+        tenants=tenants,
+    )
     yield made
     made.kill_all()
 

@@ -23,8 +23,7 @@ def env_for(data_dir) -> dict:
 
 
 def test_readme_first_command_kashi_demo_succeeds(tmp_path):
-    done = subprocess.run([*KASHI, "demo"], env=env_for(tmp_path / "data"), capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run([*KASHI, "demo"], env=env_for(tmp_path / "data"), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Card-hours rolled up per tenant and GPU model" in done.stdout
     assert "demo finished" in done.stdout
@@ -47,12 +46,15 @@ def test_kashi_up_serves_takes_keys_stops_cleanly_and_keeps_data(tmp_path):
     up = subprocess.Popen([*KASHI, "up", "--port", str(port), "--no-scheduler"], env=env)
     try:
         wait_healthy(base_url, up)
-        key = subprocess.run([*KASHI, "keys", "create", "--role", "operator"], env=env, capture_output=True,
-                             text=True, check=True).stdout
+        key = subprocess.run(
+            [*KASHI, "keys", "create", "--role", "operator"], env=env, capture_output=True, text=True, check=True
+        ).stdout
         assert key.strip().startswith("ks_") and key.count("\n") == 1
         headers = {"Authorization": f"Bearer {key.strip()}"}
-        assert httpx.post(f"{base_url}/v1/tenants", json={"id": "t-up", "name": "上海算力"},
-                          headers=headers).status_code == 201
+        assert (
+            httpx.post(f"{base_url}/v1/tenants", json={"id": "t-up", "name": "上海算力"}, headers=headers).status_code
+            == 201
+        )
         bad = subprocess.run([*KASHI, "keys", "create", "--role", "agent"], env=env, capture_output=True, text=True)
         assert bad.returncode != 0 and "source" in bad.stderr
     finally:
@@ -81,8 +83,13 @@ def test_kashi_up_exits_non_zero_when_its_port_is_taken(tmp_path):
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([*KASHI, "up", "--port", str(port), "--no-scheduler"], env=env_for(tmp_path / "data"),
-                              capture_output=True, text=True, timeout=300)
+        done = subprocess.run(
+            [*KASHI, "up", "--port", str(port), "--no-scheduler"],
+            env=env_for(tmp_path / "data"),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert done.returncode == 1
     message = " ".join(done.stderr.split())
     assert f"port {port} on 127.0.0.1 is already in use" in message and "nothing was started" in message

@@ -20,14 +20,25 @@ from billing.services.exports import INVOICE_LINE_COLUMNS
 from tests.integration.billing_scenario import contract, sign
 
 KASHI = [sys.executable, "-m", "kashi.cli"]
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
 
 
 def run(kashi, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASHI_")}
-    return subprocess.run([*KASHI, "export", *args, "--data-dir", str(kashi.settings.data_dir)], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [*KASHI, "export", *args, "--data-dir", str(kashi.settings.data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -58,8 +69,18 @@ def test_invoice_lines_to_csv_and_xlsx(kashi, closed_tenant, tmp_path):
 
 
 def test_statement_json_matches_the_api_and_pdf_is_written(kashi, closed_tenant, tmp_path, operator_client):
-    done = run(kashi, "statement", "--tenant", closed_tenant, "--period", "2026-09", "--format", "json",
-               "-o", str(tmp_path / "s.json"))  # fmt: skip
+    done = run(
+        kashi,
+        "statement",
+        "--tenant",
+        closed_tenant,
+        "--period",
+        "2026-09",
+        "--format",
+        "json",
+        "-o",
+        str(tmp_path / "s.json"),
+    )
     assert done.returncode == 0, done.stderr
     api = operator_client.get(f"/v1/tenants/{closed_tenant}/statements/2026-09").json()
     written = json.loads((tmp_path / "s.json").read_text("utf-8"))

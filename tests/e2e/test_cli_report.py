@@ -17,14 +17,25 @@ from billing.services.close import close_tenant
 from tests.integration.billing_scenario import contract, sign
 
 KASHI = [sys.executable, "-m", "kashi.cli"]
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
 
 
 def run(kashi, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASHI_")}
-    return subprocess.run([*KASHI, "report", "receivables", *args, "--data-dir", str(kashi.settings.data_dir)],
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [*KASHI, "report", "receivables", *args, "--data-dir", str(kashi.settings.data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_receivables_as_a_table_json_csv_and_xlsx(kashi, uid, tmp_path):

@@ -16,8 +16,13 @@ KASHI = [sys.executable, "-m", "kashi.cli"]
 
 def run(kashi, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KASHI_")}
-    return subprocess.run([*KASHI, "report", *args, "--data-dir", str(kashi.settings.data_dir)], env=env,
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [*KASHI, "report", *args, "--data-dir", str(kashi.settings.data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_breach_risk_table_json_and_file(kashi, uid, tmp_path):
@@ -25,13 +30,38 @@ def test_breach_risk_table_json_and_file(kashi, uid, tmp_path):
     with kashi.engine.begin() as conn:
         catalog_service.add(conn, {"name": model, "fp16_tflops": "165.2", "source": "test"}, actor="test")
         tenants.create(conn, {"id": tenant_id, "name": "深圳智算"}, actor="test")
-        contracts_service.sign(conn, {"id": contract_id, "tenant_id": tenant_id, "start": "2026-01-01",
-                                      "closed_months": 36, "penalty": {"basis": "remaining_closed_value",
-                                                                       "rate": "0.20"},
-                                      "items": [{"id": "i-1", "pricing": "machine_month", "gpu_model": model,
-                                                 "machines": 60, "unit_price": "5000.00"}]}, actor="test")
-        market.record(conn, {"gpu_model": model, "unit": "machine_month", "price": "3500.00", "currency": "CNY",
-                             "observed_at": "2026-11-01T00:00:00+08:00", "source": "test"}, actor="test")
+        contracts_service.sign(
+            conn,
+            {
+                "id": contract_id,
+                "tenant_id": tenant_id,
+                "start": "2026-01-01",
+                "closed_months": 36,
+                "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+                "items": [
+                    {
+                        "id": "i-1",
+                        "pricing": "machine_month",
+                        "gpu_model": model,
+                        "machines": 60,
+                        "unit_price": "5000.00",
+                    }
+                ],
+            },
+            actor="test",
+        )
+        market.record(
+            conn,
+            {
+                "gpu_model": model,
+                "unit": "machine_month",
+                "price": "3500.00",
+                "currency": "CNY",
+                "observed_at": "2026-11-01T00:00:00+08:00",
+                "source": "test",
+            },
+            actor="test",
+        )
     table = run(kashi, "breach-risk", "--as-of", "2027-01-01")
     assert table.returncode == 0, table.stderr
     assert contract_id in table.stdout and "720,000.00" in table.stdout

@@ -16,13 +16,21 @@ KASHI = [sys.executable, "-m", "kashi.cli"]
 
 def run(kashi, *args: str) -> subprocess.CompletedProcess:
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("KASHI_")}, "COLUMNS": "220"}
-    return subprocess.run([*KASHI, "report", "utilization", *args, "--data-dir", str(kashi.settings.data_dir)],
-                          env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+    return subprocess.run(
+        [*KASHI, "report", "utilization", *args, "--data-dir", str(kashi.settings.data_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_table_pack_and_bad_arguments(kashi, uid, tmp_path):
-    send(kashi, uid, [status(uid, "a", "2031-02-01T00:00:00+08:00", "2031-02-01T02:00:00+08:00", "idle",
-                             model=f"Z-{uid}")])
+    send(
+        kashi,
+        uid,
+        [status(uid, "a", "2031-02-01T00:00:00+08:00", "2031-02-01T02:00:00+08:00", "idle", model=f"Z-{uid}")],
+    )
     table = run(kashi, "--period", "2031-02", "--group-by", "model")
     assert table.returncode == 0, table.stderr
     assert f"Z-{uid}" in table.stdout and "total" in table.stdout

@@ -32,8 +32,12 @@ def start_up(data_dir, port: int) -> subprocess.Popen:
     """``kashi up`` with its stderr (and its children's) in ``<data_dir>.log`` (a pipe could fill and block)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(f"{data_dir}.log", "a") as log:
-        return subprocess.Popen([*KASHI, "up", "--port", str(port), "--no-scheduler"], env=env_for(data_dir),
-                                stdout=subprocess.DEVNULL, stderr=log)
+        return subprocess.Popen(
+            [*KASHI, "up", "--port", str(port), "--no-scheduler"],
+            env=env_for(data_dir),
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
 
 
 def log_of(data_dir) -> str:
@@ -65,8 +69,9 @@ def wait_dead(pids: list[int], timeout_s: float = 60) -> list[str]:
     alive = [str(p) for p in pids if pid_alive(p)]
     if not alive:
         return []
-    return subprocess.run(["ps", "-o", "pid,ppid,stat,cmd", "-p", ",".join(alive)], capture_output=True,
-                          text=True).stdout.splitlines()[1:]
+    return subprocess.run(
+        ["ps", "-o", "pid,ppid,stat,cmd", "-p", ",".join(alive)], capture_output=True, text=True
+    ).stdout.splitlines()[1:]
 
 
 def everything_of(data_dir, state: dict) -> list[int]:
@@ -87,8 +92,9 @@ def running(tmp_path_factory):
 
 def test_second_up_on_the_same_data_dir_is_refused_naming_the_running_one(running):
     data_dir, port, state = running
-    done = subprocess.run([*KASHI, "up", "--port", str(free_port())], env=env_for(data_dir), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [*KASHI, "up", "--port", str(free_port())], env=env_for(data_dir), capture_output=True, text=True, timeout=60
+    )
     message = one_line(done.stderr)
     assert done.returncode == 1
     assert f"pid {state['pid']}" in message and f"http://127.0.0.1:{port}" in message, message
@@ -108,8 +114,9 @@ def test_up_prints_the_console_url_and_serves_its_sign_in_page(running):
 
 def test_up_on_a_port_another_kashi_serves_is_refused_before_anything_starts(running, tmp_path):
     _, port, _ = running
-    done = subprocess.run([*KASHI, "up", "--port", str(port)], env=env_for(tmp_path / "b"), capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [*KASHI, "up", "--port", str(port)], env=env_for(tmp_path / "b"), capture_output=True, text=True, timeout=60
+    )
     message = one_line(done.stderr)
     assert done.returncode == 1
     assert f"port {port}" in message and "already in use" in message and "nothing was started" in message
@@ -119,8 +126,9 @@ def test_up_on_a_port_another_kashi_serves_is_refused_before_anything_starts(run
 
 def test_status_names_the_running_instance_its_children_servers_and_health(running):
     data_dir, port, state = running
-    done = subprocess.run([*KASHI, "status", "--json"], env=env_for(data_dir), capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [*KASHI, "status", "--json"], env=env_for(data_dir), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["running"] and report["pid"] == state["pid"] and report["url"] == f"http://127.0.0.1:{port}"

@@ -28,8 +28,24 @@ def test_no_request_derived_from_the_schema_gets_a_server_error(tmp_path):
 def _fuzz(base_url: str, key: str) -> subprocess.CompletedProcess:
     st = shutil.which("st") or str(Path(sys.executable).parent / "st")
     return subprocess.run(
-        [st, "run", f"{base_url}/openapi.json", "--header", f"Authorization: Bearer {key}",
-         "--checks", "not_a_server_error", "--max-examples", "15", "--workers", "1", "--request-timeout", "30",
-         "--seed", "20261125"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            st,
+            "run",
+            f"{base_url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {key}",
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "15",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "30",
+            "--seed",
+            "20261125",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )

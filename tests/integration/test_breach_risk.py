@@ -17,8 +17,9 @@ AS_OF = "2027-01-01T00:00:00+08:00"
 
 
 def client(kashi, role, **scope):
-    return httpx.Client(base_url=kashi.base_url, timeout=60,
-                        headers={"Authorization": f"Bearer {kashi.key(role, **scope)}"})  # fmt: skip
+    return httpx.Client(
+        base_url=kashi.base_url, timeout=60, headers={"Authorization": f"Bearer {kashi.key(role, **scope)}"}
+    )
 
 
 @pytest.fixture
@@ -26,8 +27,9 @@ def model(kashi, uid):
     """A GPU model of this test's own (market rents are per model, shared by every contract on it)."""
     name = f"RTX-4090-{uid}"
     with kashi.engine.begin() as conn:
-        catalog_service.add(conn, {"name": name, "fp16_tflops": "165.2", "source": "test copy of RTX-4090"},
-                            actor="test")  # fmt: skip
+        catalog_service.add(
+            conn, {"name": name, "fp16_tflops": "165.2", "source": "test copy of RTX-4090"}, actor="test"
+        )
     return name
 
 
@@ -35,19 +37,42 @@ def model(kashi, uid):
 def contract_id(kashi, uid, new_tenant, model):
     """SPEC §6's market contract on the test's model: 60 × 5,000, start 2026-01-01, 36 closed, rate 0.20."""
     contract_id = f"c-{uid}"
-    document = {"id": contract_id, "tenant_id": new_tenant, "currency": "CNY", "tax_rate": "0.06",
-                "start": "2026-01-01T00:00:00+08:00", "closed_months": 36, "open_months": 24, "notice_days": 30,
-                "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
-                "items": [{"id": "i-1", "pricing": "machine_month", "gpu_model": model, "cards_per_machine": 8,
-                           "machines": 60, "unit_price": "5000.00"}]}  # fmt: skip
+    document = {
+        "id": contract_id,
+        "tenant_id": new_tenant,
+        "currency": "CNY",
+        "tax_rate": "0.06",
+        "start": "2026-01-01T00:00:00+08:00",
+        "closed_months": 36,
+        "open_months": 24,
+        "notice_days": 30,
+        "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+        "items": [
+            {
+                "id": "i-1",
+                "pricing": "machine_month",
+                "gpu_model": model,
+                "cards_per_machine": 8,
+                "machines": 60,
+                "unit_price": "5000.00",
+            }
+        ],
+    }
     with kashi.engine.begin() as conn:
         contracts_service.sign(conn, document, actor="test")
     return contract_id
 
 
 def rent(model, price, observed_at="2026-12-15T00:00:00+08:00", **extra):
-    return {"gpu_model": model, "unit": "machine_month", "price": price, "currency": "CNY",
-            "observed_at": observed_at, "source": "test quote", **extra}  # fmt: skip
+    return {
+        "gpu_model": model,
+        "unit": "machine_month",
+        "price": price,
+        "currency": "CNY",
+        "observed_at": observed_at,
+        "source": "test quote",
+        **extra,
+    }
 
 
 def row_of(answer, contract_id):
@@ -59,18 +84,28 @@ def test_spec_example_twenty_then_thirty_percent_below(kashi, model, contract_id
     with client(kashi, "operator") as operator:
         assert operator.post("/v1/market/rents", json=rent(model, "4000.00")).status_code == 201
         row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)
-        assert (row["remaining_closed_value"], row["drop"], row["penalty"], row["saving_if_broken"],
-                row["at_risk"]) == ("7200000.00", "0.20", "1440000.00", "0.00", False)  # fmt: skip
+        assert (
+            row["remaining_closed_value"],
+            row["drop"],
+            row["penalty"],
+            row["saving_if_broken"],
+            row["at_risk"],
+        ) == ("7200000.00", "0.20", "1440000.00", "0.00", False)
         later = rent(model, "3500.00", "2026-12-20T00:00:00+08:00")
         assert operator.post("/v1/market/rents", json=later).status_code == 201
         row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)
         assert (row["drop"], row["saving_if_broken"], row["at_risk"], row["break_even_rate"]) == (
-            "0.30", "720000.00", True, "0.30")
+            "0.30",
+            "720000.00",
+            True,
+            "0.30",
+        )
         quote = operator.get(f"/v1/contracts/{contract_id}/termination-quote", params={"effective_at": AS_OF}).json()
         assert row["penalty"] == quote["amount"]
         # Before the later observation, the market was the earlier one.
-        earlier = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": "2026-12-18T00:00:00+08:00"}),
-                         contract_id)  # fmt: skip
+        earlier = row_of(
+            operator.get("/v1/reports/breach-risk", params={"as_of": "2026-12-18T00:00:00+08:00"}), contract_id
+        )
         assert earlier["drop"] == "0.20"
 
 
@@ -145,11 +180,28 @@ def test_open_term_contract_shows_its_notice_cost_and_is_not_at_risk(kashi, uid,
     # from then runs to 2027-01-31, 30/31 of January's 300,000 = 290,322.58.
     contract_id = f"c-open-{uid}"
     with kashi.engine.begin() as conn:
-        contracts_service.sign(conn, {"id": contract_id, "tenant_id": new_tenant, "start": "2026-01-01",
-                                      "closed_months": 12, "open_months": 12, "notice_days": 30,
-                                      "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
-                                      "items": [{"id": "i-1", "pricing": "machine_month", "gpu_model": model,
-                                                 "machines": 60, "unit_price": "5000.00"}]}, actor="test")
+        contracts_service.sign(
+            conn,
+            {
+                "id": contract_id,
+                "tenant_id": new_tenant,
+                "start": "2026-01-01",
+                "closed_months": 12,
+                "open_months": 12,
+                "notice_days": 30,
+                "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+                "items": [
+                    {
+                        "id": "i-1",
+                        "pricing": "machine_month",
+                        "gpu_model": model,
+                        "machines": 60,
+                        "unit_price": "5000.00",
+                    }
+                ],
+            },
+            actor="test",
+        )
     with client(kashi, "operator") as operator:
         operator.post("/v1/market/rents", json=rent(model, "2000.00"))
         row = row_of(operator.get("/v1/reports/breach-risk", params={"as_of": AS_OF}), contract_id)

@@ -19,12 +19,29 @@ from kashi.errors import Conflict, PeriodAlreadyClosed
 from tests.integration.billing_scenario import contract, gpu_event, send, sign, token_event
 
 SEPT, OCT = Period(2026, 9), Period(2026, 10)
-H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
-        "committed_card_hours": "100"}  # fmt: skip
-TOKENS = {"id": "i-t", "pricing": "token", "model": "qwen2.5-72b", "input_price": "2.00", "output_price": "8.00",
-          "cached_input_price": "0.50"}  # fmt: skip
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 2, "unit_price": "7200.00"}  # fmt: skip
+H100 = {
+    "id": "i-h",
+    "pricing": "gpu_hour",
+    "gpu_model": "H100-SXM",
+    "unit_price": "12.50",
+    "committed_card_hours": "100",
+}
+TOKENS = {
+    "id": "i-t",
+    "pricing": "token",
+    "model": "qwen2.5-72b",
+    "input_price": "2.00",
+    "output_price": "8.00",
+    "cached_input_price": "0.50",
+}
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 2,
+    "unit_price": "7200.00",
+}
 
 
 def _lines(operator_client, invoice_id):
@@ -43,15 +60,15 @@ def test_eight_concurrent_closes_issue_one_invoice_per_tenant_and_currency(kashi
         sign(kashi, contract(f"c-{uid}-{n}-usd", tenant_id, {**MACHINES, "unit_price": "1000.00"}, currency="USD"))
 
     def close(_):
-        return [operator_client.post(f"/v1/periods/2026-09/close?tenant_id={t}").json()["invoices"]
-                for t in tenant_ids]  # fmt: skip
+        return [operator_client.post(f"/v1/periods/2026-09/close?tenant_id={t}").json()["invoices"] for t in tenant_ids]
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(close, range(8)))
     assert all(result == results[0] for result in results)
     with kashi.engine.connect() as conn:
-        rows = conn.execute(text("SELECT tenant_id, currency, number, total FROM invoices WHERE tenant_id = ANY(:t)"),
-                            {"t": tenant_ids}).all()  # fmt: skip
+        rows = conn.execute(
+            text("SELECT tenant_id, currency, number, total FROM invoices WHERE tenant_id = ANY(:t)"), {"t": tenant_ids}
+        ).all()
         numbers = conn.execute(text("SELECT number, currency FROM invoices")).all()
     assert sorted((r.tenant_id, r.currency) for r in rows) == sorted((t, c) for t in tenant_ids for c in ("CNY", "USD"))
     assert {str(r.total) for r in rows if r.currency == "CNY"} == {"15264.00"}  # 2 × 7200 + 6 % tax
@@ -62,8 +79,14 @@ def test_eight_concurrent_closes_issue_one_invoice_per_tenant_and_currency(kashi
 
 def test_late_usage_is_adjusted_on_the_next_invoice_with_its_own_period(kashi, uid, operator_client, new_tenant):
     sign(kashi, contract(f"c-{uid}", new_tenant, H100, TOKENS))
-    send(kashi, uid, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T10:00:00+08:00"),
-                      token_event(uid, 2, new_tenant, "2026-09-12T10:00:00+08:00")])  # fmt: skip
+    send(
+        kashi,
+        uid,
+        [
+            gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T10:00:00+08:00"),
+            token_event(uid, 2, new_tenant, "2026-09-12T10:00:00+08:00"),
+        ],
+    )
     (sept,) = close_tenant(kashi.engine, new_tenant, SEPT)
     september = _lines(operator_client, sept)
     assert [(line["kind"], line["amount"]) for line in september["lines"]] == [
@@ -158,22 +181,30 @@ def test_change_effective_inside_a_closed_period_is_refused(kashi, uid, new_tena
 def test_credit_note_above_what_remains_is_refused(kashi, uid, new_tenant, operator_client):
     sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
     (invoice_id,) = close_tenant(kashi.engine, new_tenant, SEPT)
-    first = operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
-                                 json={"amount": "15000.00", "reason": "货损补偿 outage credit"})  # fmt: skip
+    first = operator_client.post(
+        f"/v1/invoices/{invoice_id}/credit-notes", json={"amount": "15000.00", "reason": "货损补偿 outage credit"}
+    )
     assert first.status_code == 201, first.text
     assert parse_number(first.json()["number"])[0] == "KC"
-    too_much = operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
-                                    json={"amount": "264.01", "reason": "more"})  # fmt: skip
+    too_much = operator_client.post(
+        f"/v1/invoices/{invoice_id}/credit-notes", json={"amount": "264.01", "reason": "more"}
+    )
     assert too_much.status_code == 422
     assert too_much.json()["error"]["code"] == "credit_exceeds_remaining"
     rest = operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes", json={"amount": "264.00", "reason": "r"})
     assert rest.status_code == 201
     notes = operator_client.get(f"/v1/invoices/{invoice_id}/credit-notes").json()
     assert notes["remaining"] == "0.00" and notes["next_cursor"] is None
-    assert [(n["amount"], n["reason"]) for n in notes["items"]] == [("15000.00", "货损补偿 outage credit"),
-                                                                    ("264.00", "r")]  # fmt: skip
-    assert operator_client.post(f"/v1/invoices/{invoice_id}/credit-notes",
-                                json={"amount": 1.5, "reason": "float"}).status_code == 422  # fmt: skip
+    assert [(n["amount"], n["reason"]) for n in notes["items"]] == [
+        ("15000.00", "货损补偿 outage credit"),
+        ("264.00", "r"),
+    ]
+    assert (
+        operator_client.post(
+            f"/v1/invoices/{invoice_id}/credit-notes", json={"amount": 1.5, "reason": "float"}
+        ).status_code
+        == 422
+    )
 
 
 def test_contracts_api_refuses_termination_inside_a_closed_period(kashi, uid, new_tenant, operator_client):
@@ -186,20 +217,28 @@ def test_contracts_api_refuses_termination_inside_a_closed_period(kashi, uid, ne
     assert operator_client.post(f"/v1/contracts/c-{uid}/amendments", json=amendment).status_code == 409
 
 
-def test_usage_is_rated_only_while_the_contract_runs_inside_the_boundary_hours(kashi, uid, operator_client,
-                                                                               new_tenant):
+def test_usage_is_rated_only_while_the_contract_runs_inside_the_boundary_hours(kashi, uid, operator_client, new_tenant):
     from billing.services import contracts as contracts_service
+
     gpu_hour = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "10.00"}
     sign(kashi, contract(f"c-{uid}", new_tenant, gpu_hour, TOKENS, start="2026-10-01T00:30:00+08:00"))
     with kashi.engine.begin() as conn:
-        contracts_service.terminate(conn, f"c-{uid}", {"effective_at": "2026-10-10T10:30:00+08:00",
-                                                       "notice_given_at": "2026-09-01T00:00:00+08:00"}, actor="test")
-    send(kashi, uid, [
-        gpu_event(uid, 1, new_tenant, "2026-10-01T00:00:00+08:00", "2026-10-01T01:00:00+08:00", gpu="A"),
-        gpu_event(uid, 2, new_tenant, "2026-10-10T10:00:00+08:00", "2026-10-10T11:00:00+08:00", gpu="B"),
-        token_event(uid, 3, new_tenant, "2026-10-10T10:15:00+08:00", output_tokens=0),  # before the end: charged
-        token_event(uid, 4, new_tenant, "2026-10-10T10:45:00+08:00", output_tokens=0),  # after it: unrated
-    ])  # fmt: skip
+        contracts_service.terminate(
+            conn,
+            f"c-{uid}",
+            {"effective_at": "2026-10-10T10:30:00+08:00", "notice_given_at": "2026-09-01T00:00:00+08:00"},
+            actor="test",
+        )
+    send(
+        kashi,
+        uid,
+        [
+            gpu_event(uid, 1, new_tenant, "2026-10-01T00:00:00+08:00", "2026-10-01T01:00:00+08:00", gpu="A"),
+            gpu_event(uid, 2, new_tenant, "2026-10-10T10:00:00+08:00", "2026-10-10T11:00:00+08:00", gpu="B"),
+            token_event(uid, 3, new_tenant, "2026-10-10T10:15:00+08:00", output_tokens=0),  # before the end: charged
+            token_event(uid, 4, new_tenant, "2026-10-10T10:45:00+08:00", output_tokens=0),  # after it: unrated
+        ],
+    )
     (invoice,) = close_tenant(kashi.engine, new_tenant, OCT, now=datetime(2026, 11, 2, tzinfo=UTC))
     lines = {line["kind"]: line for line in _lines(operator_client, invoice)["lines"]}
     # half an hour at each end lies inside the contract: 1 card-hour at 10.00, not 2

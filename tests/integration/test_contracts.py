@@ -307,10 +307,24 @@ def test_projection_is_rebuilt_from_the_streams(kashi, operator_client, signed):
 def test_quote_accepts_an_offset_whose_plus_arrived_unencoded(kashi, operator_client, uid, new_tenant):
     import httpx
 
-    body = {"id": f"c-q-{uid}", "tenant_id": new_tenant, "start": "2026-01-01T00:00:00+08:00", "closed_months": 36,
-            "open_months": 0, "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
-            "items": [{"id": "i-1", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-                       "machines": 60, "unit_price": "5000.00"}]}
+    body = {
+        "id": f"c-q-{uid}",
+        "tenant_id": new_tenant,
+        "start": "2026-01-01T00:00:00+08:00",
+        "closed_months": 36,
+        "open_months": 0,
+        "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+        "items": [
+            {
+                "id": "i-1",
+                "pricing": "machine_month",
+                "gpu_model": "RTX-4090",
+                "cards_per_machine": 8,
+                "machines": 60,
+                "unit_price": "5000.00",
+            }
+        ],
+    }
     assert operator_client.post("/v1/contracts", json=body).status_code == 201
     url = f"{kashi.base_url}/v1/contracts/c-q-{uid}/termination-quote?effective_at=2027-01-01T00:00:00+08:00"
     answer = httpx.get(url, headers=operator_client.headers)

@@ -28,10 +28,30 @@ def rows(events):
 
 def test_two_workers_racing_on_one_gpu_count_each_second_once(kashi, uid, new_tenant):
     batches = [
-        rows([gpu_event(uid, f"a{i}", tenant=new_tenant, start=f"2026-10-01T0{i}:00:00+08:00",
-                        end=f"2026-10-01T0{i + 2}:00:00+08:00") for i in range(0, 6, 2)]),
-        rows([gpu_event(uid, f"b{i}", tenant=new_tenant, start=f"2026-10-01T0{i}:30:00+08:00",
-                        end=f"2026-10-01T0{i + 1}:30:00+08:00") for i in range(0, 7)]),
+        rows(
+            [
+                gpu_event(
+                    uid,
+                    f"a{i}",
+                    tenant=new_tenant,
+                    start=f"2026-10-01T0{i}:00:00+08:00",
+                    end=f"2026-10-01T0{i + 2}:00:00+08:00",
+                )
+                for i in range(0, 6, 2)
+            ]
+        ),
+        rows(
+            [
+                gpu_event(
+                    uid,
+                    f"b{i}",
+                    tenant=new_tenant,
+                    start=f"2026-10-01T0{i}:30:00+08:00",
+                    end=f"2026-10-01T0{i + 1}:30:00+08:00",
+                )
+                for i in range(0, 7)
+            ]
+        ),
     ]
     barrier = threading.Barrier(len(batches))
 
@@ -54,15 +74,26 @@ def test_worker_killed_mid_batch_loses_nothing_once_another_worker_runs(kashi, u
     events = [gpu_event(uid, i, tenant=new_tenant, gpu=f"G{i}") for i in range(20)]
     broker = make_broker(kashi.servers.redis_url, namespace=namespace, heartbeat_timeout_ms=2000)
     enqueue_usage(broker, f"kill-{uid}", rows(events))
-    env = {**os.environ, "KASHI_DATABASE_URL": kashi.servers.database_url, "KASHI_REDIS_URL": kashi.servers.redis_url,
-           "KASHI_QUEUE_NAMESPACE": namespace, "KASHI_HEARTBEAT_TIMEOUT_MS": "2000"}
+    env = {
+        **os.environ,
+        "KASHI_DATABASE_URL": kashi.servers.database_url,
+        "KASHI_REDIS_URL": kashi.servers.redis_url,
+        "KASHI_QUEUE_NAMESPACE": namespace,
+        "KASHI_HEARTBEAT_TIMEOUT_MS": "2000",
+    }
     # Hold one GPU's lock so the worker blocks in the middle of the batch's transaction.
     with kashi.engine.connect() as blocker:
         blocker.execute(text("SELECT pg_advisory_lock(:k)"), {"k": gpu_lock_key(f"{uid}-G7")})
         worker = subprocess.Popen([sys.executable, "-m", "kashi.cli", "worker"], env=env)
-        wait_until(lambda: blocker.execute(text(  # the worker is stuck inside the batch
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).scalar_one(),
-            "the worker to reach the batch", 60)
+        wait_until(
+            lambda: blocker.execute(
+                text(  # the worker is stuck inside the batch
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                )
+            ).scalar_one(),
+            "the worker to reach the batch",
+            60,
+        )
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait()
         blocker.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": gpu_lock_key(f"{uid}-G7")})
@@ -82,8 +113,10 @@ def test_worker_killed_mid_batch_loses_nothing_once_another_worker_runs(kashi, u
 def test_batch_delivered_too_often_is_parked_and_listed(kashi, operator_client, uid, new_tenant):
     batch = rows([gpu_event(uid, 1, tenant=new_tenant)])
     with kashi.engine.begin() as conn:  # five earlier deliveries that each died mid-batch
-        conn.execute(text("INSERT INTO ingest_batches (batch_id, status, attempts, events) "
-                          "VALUES (:b, 'processing', 5, 1)"), {"b": f"poison-{uid}"})
+        conn.execute(
+            text("INSERT INTO ingest_batches (batch_id, status, attempts, events) VALUES (:b, 'processing', 5, 1)"),
+            {"b": f"poison-{uid}"},
+        )
     assert record(kashi.engine, f"poison-{uid}", batch, max_attempts=5).status == "parked"
     assert record(kashi.engine, f"poison-{uid}", batch, max_attempts=5).status == "parked"
     parked = operator_client.get("/v1/ingest/parked").json()["items"]
@@ -148,8 +181,9 @@ def test_a_batch_queued_while_postgresql_is_down_is_recorded_once_it_is_back(uid
         worker.worker.join()
         with engine.connect() as conn:
             logged = conn.execute(sql("SELECT count(*) FROM usage_events WHERE tenant_id = 't-pg'")).scalar_one()
-            seconds = conn.execute(sql("SELECT sum(card_seconds) FROM gpu_hourly WHERE tenant_id = 't-pg'")
-                                   ).scalar_one()
+            seconds = conn.execute(
+                sql("SELECT sum(card_seconds) FROM gpu_hourly WHERE tenant_id = 't-pg'")
+            ).scalar_one()
         assert (logged, seconds) == (5, 5 * 3600)
     finally:
         worker.stop()

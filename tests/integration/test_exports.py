@@ -20,10 +20,21 @@ from billing.services.exports import INVOICE_LINE_COLUMNS
 from tests.integration.billing_scenario import contract, sign
 
 HEADER = [c.name for c in INVOICE_LINE_COLUMNS]
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
-H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
-        "committed_card_hours": "100"}  # fmt: skip
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
+H100 = {
+    "id": "i-h",
+    "pricing": "gpu_hour",
+    "gpu_model": "H100-SXM",
+    "unit_price": "12.50",
+    "committed_card_hours": "100",
+}
 EMPTY_MONTH = "1999-01"
 """No test closes a month of 1999."""
 
@@ -71,7 +82,11 @@ def test_csv_has_a_bom_every_line_and_sums_equal_the_invoice_totals(kashi, two_t
     ]
     first = mine[0]
     assert (first["invoice_period"], first["line_period"], first["period_start"], first["period_end"]) == (
-        "2026-09", "2026-09", "2026-09-01 00:00:00", "2026-10-01 00:00:00")  # fmt: skip
+        "2026-09",
+        "2026-09",
+        "2026-09-01 00:00:00",
+        "2026-10-01 00:00:00",
+    )
     assert first["timezone"] == "Asia/Shanghai" and first["tax_rate"] == "0.06"
     sums: dict[str, Decimal] = defaultdict(Decimal)
     for line in lines:

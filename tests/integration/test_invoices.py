@@ -10,8 +10,14 @@ from billing.core.periods import Period
 from billing.services.close import close_tenant
 from tests.integration.billing_scenario import contract, sign
 
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
 
 
 def _client(kashi, key):
@@ -22,12 +28,39 @@ def test_invoice_json_has_the_spec_fields_and_money_as_strings(kashi, uid, new_t
     sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES, start="2026-09-16T00:00:00+08:00"))
     (invoice_id,) = close_tenant(kashi.engine, new_tenant, Period(2026, 9))
     invoice = operator_client.get(f"/v1/invoices/{invoice_id}").json()
-    assert list(invoice) == ["id", "number", "tenant_id", "period", "currency", "issued_at", "lines", "subtotal",
-                             "tax", "total", "due_at", "amount_credited", "amount_paid", "amount_due", "status",
-                             "fapiao"]  # fmt: skip
+    assert list(invoice) == [
+        "id",
+        "number",
+        "tenant_id",
+        "period",
+        "currency",
+        "issued_at",
+        "lines",
+        "subtotal",
+        "tax",
+        "total",
+        "due_at",
+        "amount_credited",
+        "amount_paid",
+        "amount_due",
+        "status",
+        "fapiao",
+    ]
     (line,) = invoice["lines"]
-    assert list(line) == ["kind", "contract_id", "item_id", "description", "quantity", "unit", "unit_price", "amount",
-                          "tax_rate", "tax", "period_start", "period_end"]  # fmt: skip
+    assert list(line) == [
+        "kind",
+        "contract_id",
+        "item_id",
+        "description",
+        "quantity",
+        "unit",
+        "unit_price",
+        "amount",
+        "tax_rate",
+        "tax",
+        "period_start",
+        "period_end",
+    ]
     assert line["kind"] == "machine_month" and line["amount"] == "3600.00" and line["tax"] == "216.00"
     assert line["period_start"] == "2026-09-15T16:00:00Z" and line["period_end"] == "2026-09-30T16:00:00Z"
     assert (invoice["subtotal"], invoice["tax"], invoice["total"]) == ("3600.00", "216.00", "3816.00")
@@ -114,6 +147,7 @@ def test_tenant_key_sees_only_its_own_invoices(kashi, uid, new_tenant, operator_
 
 def test_list_is_cursor_paginated(kashi, uid, operator_client):
     from billing.services import tenants
+
     ids = []
     for n in range(3):
         tenant_id = f"t-{uid}-{n}"
@@ -135,8 +169,13 @@ def test_list_is_cursor_paginated(kashi, uid, operator_client):
 def test_duplicate_payment_reference_records_one_payment(kashi, uid, new_tenant, operator_client):
     sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
     close_tenant(kashi.engine, new_tenant, Period(2026, 9))
-    payment = {"tenant_id": new_tenant, "amount": "5000.00", "currency": "CNY",
-               "received_at": "2026-10-10T10:00:00+08:00", "reference": f"BANK-{uid}"}  # fmt: skip
+    payment = {
+        "tenant_id": new_tenant,
+        "amount": "5000.00",
+        "currency": "CNY",
+        "received_at": "2026-10-10T10:00:00+08:00",
+        "reference": f"BANK-{uid}",
+    }
     first = operator_client.post("/v1/payments", json=payment)
     again = operator_client.post("/v1/payments", json=payment)
     assert (first.status_code, again.status_code) == (201, 200)
@@ -147,5 +186,6 @@ def test_duplicate_payment_reference_records_one_payment(kashi, uid, new_tenant,
         count = conn.execute(text("SELECT count(*) FROM payments WHERE tenant_id = :t"), {"t": new_tenant}).scalar()
     assert count == 1
     balance = operator_client.get(f"/v1/tenants/{new_tenant}/balance").json()["balances"]
-    assert balance == [{"currency": "CNY", "invoiced": "7632.00", "credited": "0.00", "paid": "5000.00",
-                        "balance": "2632.00"}]  # fmt: skip
+    assert balance == [
+        {"currency": "CNY", "invoiced": "7632.00", "credited": "0.00", "paid": "5000.00", "balance": "2632.00"}
+    ]

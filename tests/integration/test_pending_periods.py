@@ -28,19 +28,32 @@ def test_scheduler_leaves_a_backdated_period_to_the_operator_and_lists_it_pendin
     sign(kashi, contract(f"c-{uid}-ontime", on_time, H100, start="2031-08-01T00:00:00+08:00"))
     enqueued = []
     with freeze_time("2026-10-05T00:00:00Z"):
-        due = run_once(kashi.engine, lambda t, p: enqueued.append((t, str(p))), now=utc_now(), grace=GRACE,
-                       tenant_ids=[backdated, on_time])  # fmt: skip
+        due = run_once(
+            kashi.engine,
+            lambda t, p: enqueued.append((t, str(p))),
+            now=utc_now(),
+            grace=GRACE,
+            tenant_ids=[backdated, on_time],
+        )
     assert [t for t, _ in due] == [on_time]  # it has no contract in force then: an empty close is harmless
     with freeze_time("2031-10-05T00:00:00Z"):
-        run_once(kashi.engine, lambda t, p: enqueued.append((t, str(p))), now=utc_now(), grace=GRACE,
-                 tenant_ids=[backdated, on_time])  # fmt: skip
+        run_once(
+            kashi.engine,
+            lambda t, p: enqueued.append((t, str(p))),
+            now=utc_now(),
+            grace=GRACE,
+            tenant_ids=[backdated, on_time],
+        )
     assert (on_time, "2031-09") in enqueued and all(t != backdated or p != "2026-09" for t, p in enqueued)
     answer = operator_client.get(f"/v1/periods/pending?tenant_id={backdated}")
     assert answer.status_code == 200, answer.text
     by_period = {item["period"]: item for item in answer.json()["items"]}
     september = by_period["2026-09"]
     assert (september["tenant_id"], september["reason"], september["contract_ids"]) == (
-        backdated, "backdated", [f"c-{uid}-back"])
+        backdated,
+        "backdated",
+        [f"c-{uid}-back"],
+    )
     assert september["due_at"] == "2026-10-01T16:00:00Z" and "recorded after the period was due" in september["why"]
     assert "2026-07" not in by_period  # no contract in force: nothing to close
     assert operator_client.get(f"/v1/periods/pending?tenant_id={on_time}").json()["items"] == []
@@ -55,16 +68,18 @@ def test_late_usage_is_listed_until_a_later_close_bills_it(kashi, uid, operator_
     send(kashi, uid, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T01:00:00+08:00")])
     assert operator_client.post(f"/v1/periods/2026-09/close?tenant_id={new_tenant}").status_code == 200
     assert operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}").json()["items"] == []
-    send(kashi, uid, [gpu_event(uid, 2, new_tenant, "2026-09-20T00:00:00+08:00", "2026-09-20T02:00:00+08:00",
-                                gpu="G1")])  # fmt: skip
+    send(
+        kashi, uid, [gpu_event(uid, 2, new_tenant, "2026-09-20T00:00:00+08:00", "2026-09-20T02:00:00+08:00", gpu="G1")]
+    )
     (item,) = operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}").json()["items"]
     assert (item["period"], item["card_seconds"], item["card_hours"], item["events"]) == ("2026-09", 7200, "2.0000", 1)
     own = kashi.key("tenant", tenant=new_tenant)
     mine = operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}", headers={"Authorization": f"Bearer {own}"})
     assert mine.json()["items"] == [item]
     other = kashi.key("tenant", tenant=f"t-{uid}-other")
-    foreign = operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}",
-                                  headers={"Authorization": f"Bearer {other}"})  # fmt: skip
+    foreign = operator_client.get(
+        f"/v1/usage/late?tenant_id={new_tenant}", headers={"Authorization": f"Bearer {other}"}
+    )
     assert foreign.status_code == 404
 
     runner = CliRunner()

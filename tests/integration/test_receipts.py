@@ -11,19 +11,23 @@ H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price
 
 
 def _post(kashi, key: str, events: list[dict]) -> httpx.Response:
-    return httpx.post(f"{kashi.base_url}/v1/events", json=events, timeout=60,
-                      headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    return httpx.post(
+        f"{kashi.base_url}/v1/events", json=events, timeout=60, headers={"Authorization": f"Bearer {key}"}
+    )
 
 
 def _receipt(kashi, key: str, batch_id: str) -> httpx.Response:
-    return httpx.get(f"{kashi.base_url}/v1/ingest/batches/{batch_id}", timeout=30,
-                     headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    return httpx.get(
+        f"{kashi.base_url}/v1/ingest/batches/{batch_id}", timeout=30, headers={"Authorization": f"Bearer {key}"}
+    )
 
 
 def test_receipt_says_recorded_with_new_and_duplicates_to_its_sender_and_operators_only(kashi, uid, new_tenant):
     agent = kashi.key("agent", source=f"node/{uid}")
-    events = [gpu_event(uid, n, new_tenant, f"2026-09-10T0{n}:00:00+08:00", f"2026-09-10T0{n + 1}:00:00+08:00")
-              for n in range(3)]  # fmt: skip
+    events = [
+        gpu_event(uid, n, new_tenant, f"2026-09-10T0{n}:00:00+08:00", f"2026-09-10T0{n + 1}:00:00+08:00")
+        for n in range(3)
+    ]
     first = _post(kashi, agent, events)
     assert first.status_code == 202, first.text
     assert first.json()["accepted"] == 3
@@ -41,8 +45,11 @@ def test_receipt_says_recorded_with_new_and_duplicates_to_its_sender_and_operato
     resent = _receipt(kashi, agent, again.json()["batch_id"]).json()
     assert (resent["status"], resent["events"], resent["new"], resent["duplicates"]) == ("recorded", 2, 0, 2)
     assert _receipt(kashi, kashi.key("operator"), batch_id).json()["status"] == "recorded"
-    for other in (kashi.key("agent", source=f"node/{uid}"), kashi.key("tenant", tenant=new_tenant),
-                  kashi.key("finance")):  # fmt: skip
+    for other in (
+        kashi.key("agent", source=f"node/{uid}"),
+        kashi.key("tenant", tenant=new_tenant),
+        kashi.key("finance"),
+    ):
         answer = _receipt(kashi, other, batch_id)
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
     assert _receipt(kashi, agent, "no-such-batch").status_code == 404
@@ -52,8 +59,9 @@ def test_receipt_says_recorded_with_new_and_duplicates_to_its_sender_and_operato
 def test_close_right_after_a_202_includes_the_batch(kashi, uid, new_tenant, operator_client):
     sign(kashi, contract(f"c-{uid}", new_tenant, H100))
     agent = kashi.key("agent", source=f"node/{uid}")
-    answer = _post(kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00",
-                                            "2026-09-10T04:00:00+08:00")])  # fmt: skip
+    answer = _post(
+        kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T04:00:00+08:00")]
+    )
     assert answer.status_code == 202
     closed = operator_client.post(f"/v1/periods/2026-09/close?tenant_id={new_tenant}")  # no join: the close waits
     assert closed.status_code == 200, closed.text
@@ -69,8 +77,9 @@ def test_close_with_the_workers_stopped_issues_nothing_and_names_the_batch(kashi
     timeout = kashi.settings.close_drain_timeout_s
     kashi.settings.close_drain_timeout_s = 0.5
     try:
-        answer = _post(kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00",
-                                                "2026-09-10T02:00:00+08:00")])  # fmt: skip
+        answer = _post(
+            kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T02:00:00+08:00")]
+        )
         batch_id = answer.json()["batch_id"]
         assert _receipt(kashi, agent, batch_id).json()["status"] == "queued"
         refused = operator_client.post(f"/v1/periods/2026-09/close?tenant_id={new_tenant}")
@@ -92,10 +101,19 @@ def test_close_with_the_workers_stopped_issues_nothing_and_names_the_batch(kashi
 
 def test_binary_mode_cloudevent_is_refused_with_415_naming_structured_or_batch_mode(kashi, uid):
     agent = kashi.key("agent", source=f"node/{uid}")
-    answer = httpx.post(f"{kashi.base_url}/v1/events", content=b'{"node": "n1"}', timeout=30,
-                        headers={"Authorization": f"Bearer {agent}", "Content-Type": "application/json",
-                                 "ce-specversion": "1.0", "ce-id": "x", "ce-source": f"node/{uid}",
-                                 "ce-type": "gpu.usage"})  # fmt: skip
+    answer = httpx.post(
+        f"{kashi.base_url}/v1/events",
+        content=b'{"node": "n1"}',
+        timeout=30,
+        headers={
+            "Authorization": f"Bearer {agent}",
+            "Content-Type": "application/json",
+            "ce-specversion": "1.0",
+            "ce-id": "x",
+            "ce-source": f"node/{uid}",
+            "ce-type": "gpu.usage",
+        },
+    )
     assert answer.status_code == 415
     assert "structured mode" in answer.json()["error"]["message"] and "batch" in answer.json()["error"]["message"]
 
@@ -118,8 +136,11 @@ def test_a_parked_batch_fails_the_close_at_once_and_other_tenants_close(kashi, u
     receipts.write(pipe, receipt_for(batch_id, 1, None, [new_tenant]))
     pipe.execute()
     with kashi.engine.begin() as conn:
-        conn.execute(text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
-                              VALUES (:b, 'parked', 6, 1)"""), {"b": batch_id})  # fmt: skip
+        conn.execute(
+            text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
+                              VALUES (:b, 'parked', 6, 1)"""),
+            {"b": batch_id},
+        )
     try:
         started = time.monotonic()
         with pytest.raises(BatchesNotRecorded) as caught:
@@ -127,8 +148,12 @@ def test_a_parked_batch_fails_the_close_at_once_and_other_tenants_close(kashi, u
         assert time.monotonic() - started < 10  # parked: no point waiting out the timeout
         assert [(d["batch_id"], d["status"]) for d in caught.value.details] == [(batch_id, "parked")]
         with kashi.engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM period_closes WHERE tenant_id = :t"),
-                                {"t": new_tenant}).scalar_one() == 0  # fmt: skip
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM period_closes WHERE tenant_id = :t"), {"t": new_tenant}
+                ).scalar_one()
+                == 0
+            )
         other = f"{new_tenant}-other"
         from billing.services import tenants
 

@@ -16,10 +16,21 @@ from billing.services.close import close_tenant
 from tests.integration.billing_scenario import contract, gpu_event, send, sign
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
-HOURS = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
-         "committed_card_hours": "10"}  # fmt: skip
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
+HOURS = {
+    "id": "i-h",
+    "pricing": "gpu_hour",
+    "gpu_model": "H100-SXM",
+    "unit_price": "12.50",
+    "committed_card_hours": "10",
+}
 
 
 def _local(text_: str) -> datetime:
@@ -32,8 +43,13 @@ def _close(kashi, tenant_id: str, month: int, issued: str) -> str:
 
 
 def _pay(kashi, tenant_id: str, reference: str, amount: str, received: str, invoice_id: str | None = None) -> dict:
-    body = {"tenant_id": tenant_id, "amount": amount, "currency": "CNY", "received_at": received,
-            "reference": reference}  # fmt: skip
+    body = {
+        "tenant_id": tenant_id,
+        "amount": amount,
+        "currency": "CNY",
+        "received_at": received,
+        "reference": reference,
+    }
     if invoice_id:
         body["invoice_id"] = invoice_id
     with kashi.engine.begin() as conn:
@@ -100,29 +116,53 @@ def test_payments_pay_the_oldest_invoice_first_a_named_one_first_and_credit_carr
     unnamed = _pay(kashi, new_tenant, f"r2-{uid}", "8000.00", "2026-11-04T10:00:00+08:00")
     assert [(a["invoice_id"], a["amount"]) for a in named["allocations"]] == [(october, "1000.00")]
     assert [(a["invoice_id"], a["amount"]) for a in unnamed["allocations"]] == [
-        (september, "7632.00"), (october, "368.00")]  # fmt: skip
+        (september, "7632.00"),
+        (october, "368.00"),
+    ]
     over = _pay(kashi, new_tenant, f"r3-{uid}", "7000.00", "2026-11-05T10:00:00+08:00")
-    assert over["allocations"] == [{"invoice_id": october, "invoice_number": _invoice(kashi, october)["number"],
-                                    "amount": "6264.00"}] and over["unallocated"] == "736.00"  # fmt: skip
+    assert (
+        over["allocations"]
+        == [{"invoice_id": october, "invoice_number": _invoice(kashi, october)["number"], "amount": "6264.00"}]
+        and over["unallocated"] == "736.00"
+    )
     november = _close(kashi, new_tenant, 11, "2026-12-01T10:00:00")
     answer = operator_client.get(f"/v1/payments/{over['id']}")
     assert answer.status_code == 200, answer.text
     assert [(a["invoice_id"], a["amount"]) for a in answer.json()["allocations"]] == [
-        (october, "6264.00"), (november, "736.00")]  # fmt: skip
+        (october, "6264.00"),
+        (november, "736.00"),
+    ]
     assert answer.json()["unallocated"] == "0.00"
     assert _invoice(kashi, november)["amount_paid"] == "736.00"
-    wrong = operator_client.post("/v1/payments", json={"tenant_id": new_tenant, "amount": "1.00", "currency": "CNY",
-                                                       "received_at": "2026-11-05T10:00:00+08:00",
-                                                       "reference": f"r4-{uid}", "invoice_id": "inv_nope"})  # fmt: skip
+    wrong = operator_client.post(
+        "/v1/payments",
+        json={
+            "tenant_id": new_tenant,
+            "amount": "1.00",
+            "currency": "CNY",
+            "received_at": "2026-11-05T10:00:00+08:00",
+            "reference": f"r4-{uid}",
+            "invoice_id": "inv_nope",
+        },
+    )
     assert wrong.status_code == 422 and wrong.json()["error"]["details"][0]["field"] == "invoice_id"
-    typo = operator_client.post("/v1/payments", json={"tenant_id": new_tenant, "amount": "1.00", "currency": "CNY",
-                                                      "received_at": "2026-11-05T10:00:00+08:00",
-                                                      "reference": f"r5-{uid}", "memo": "x"})  # fmt: skip
+    typo = operator_client.post(
+        "/v1/payments",
+        json={
+            "tenant_id": new_tenant,
+            "amount": "1.00",
+            "currency": "CNY",
+            "received_at": "2026-11-05T10:00:00+08:00",
+            "reference": f"r5-{uid}",
+            "memo": "x",
+        },
+    )
     assert typo.status_code == 422 and typo.json()["error"]["details"][0]["field"] == "memo"
 
 
-@pytest.mark.parametrize(("days", "bucket"), [(0, "current"), (1, "1_30"), (30, "1_30"), (31, "31_60"),
-                                              (90, "61_90"), (91, "over_90")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("days", "bucket"), [(0, "current"), (1, "1_30"), (30, "1_30"), (31, "31_60"), (90, "61_90"), (91, "over_90")]
+)
 def test_receivables_age_by_days_past_the_local_due_date(kashi, uid, new_tenant, operator_client, days, bucket):
     sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
     _close(kashi, new_tenant, 9, "2026-10-02T23:30:00")  # due 2026-11-01 (Shanghai)
@@ -155,14 +195,14 @@ def test_receivables_report_in_csv_and_xlsx_and_for_finance_only(kashi, uid, new
     assert float(row[4]) == 7632.0
     with httpx.Client(base_url=kashi.base_url, headers={"Authorization": f"Bearer {kashi.key('finance')}"}) as c:
         assert c.get("/v1/reports/receivables").status_code == 200
-    with httpx.Client(base_url=kashi.base_url,
-                      headers={"Authorization": f"Bearer {kashi.key('tenant', tenant=new_tenant)}"}) as c:  # fmt: skip
+    with httpx.Client(
+        base_url=kashi.base_url, headers={"Authorization": f"Bearer {kashi.key('tenant', tenant=new_tenant)}"}
+    ) as c:
         assert c.get("/v1/reports/receivables").status_code == 403
     assert operator_client.get("/v1/reports/receivables", params={"format": "pdf"}).status_code == 422
 
 
-def test_preview_equals_the_invoice_the_close_then_issues_and_changes_nothing(kashi, uid, new_tenant,
-                                                                              operator_client):  # fmt: skip
+def test_preview_equals_the_invoice_the_close_then_issues_and_changes_nothing(kashi, uid, new_tenant, operator_client):
     sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES, HOURS))
     send(kashi, uid, [gpu_event(uid, 1, new_tenant, "2026-09-03T00:00:00+08:00", "2026-09-03T06:00:00+08:00")])
     with kashi.engine.connect() as conn:

@@ -11,21 +11,44 @@ from billing.services.close import close_tenant
 from billing.services.replay import verify_all
 from tests.integration.billing_scenario import contract, gpu_event, send, sign, token_event
 
-H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
-        "committed_card_hours": "10"}  # fmt: skip
-TOKENS = {"id": "i-t", "pricing": "token", "model": "*", "input_price": "2.00", "output_price": "8.00",
-          "cached_input_price": "0.50"}  # fmt: skip
+H100 = {
+    "id": "i-h",
+    "pricing": "gpu_hour",
+    "gpu_model": "H100-SXM",
+    "unit_price": "12.50",
+    "committed_card_hours": "10",
+}
+TOKENS = {
+    "id": "i-t",
+    "pricing": "token",
+    "model": "*",
+    "input_price": "2.00",
+    "output_price": "8.00",
+    "cached_input_price": "0.50",
+}
 MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "machines": 3, "unit_price": "7200.00"}
 
 
 def _scenario(kashi, uid, tenant):
     sign(kashi, contract(f"c-{uid}", tenant, H100, TOKENS, MACHINES))
-    send(kashi, uid, [gpu_event(uid, 1, tenant, "2026-09-30T20:00:00+08:00", "2026-10-01T06:00:00+08:00"),
-                      gpu_event(uid, 2, tenant, "2026-09-30T22:00:00+08:00", "2026-10-01T02:00:00+08:00"),
-                      token_event(uid, 3, tenant, "2026-09-15T12:00:00Z")])  # fmt: skip
+    send(
+        kashi,
+        uid,
+        [
+            gpu_event(uid, 1, tenant, "2026-09-30T20:00:00+08:00", "2026-10-01T06:00:00+08:00"),
+            gpu_event(uid, 2, tenant, "2026-09-30T22:00:00+08:00", "2026-10-01T02:00:00+08:00"),
+            token_event(uid, 3, tenant, "2026-09-15T12:00:00Z"),
+        ],
+    )
     close_tenant(kashi.engine, tenant, Period(2026, 9))
-    send(kashi, uid, [gpu_event(uid, 4, tenant, "2026-09-29T00:00:00+08:00", "2026-09-29T20:00:00+08:00", gpu="G1"),
-                      token_event(uid, 5, tenant, "2026-09-20T12:00:00Z")])  # fmt: skip
+    send(
+        kashi,
+        uid,
+        [
+            gpu_event(uid, 4, tenant, "2026-09-29T00:00:00+08:00", "2026-09-29T20:00:00+08:00", gpu="G1"),
+            token_event(uid, 5, tenant, "2026-09-20T12:00:00Z"),
+        ],
+    )
     return close_tenant(kashi.engine, tenant, Period(2026, 10))
 
 
@@ -41,15 +64,17 @@ def test_replay_verify_passes_then_reports_tampering(kashi, uid, new_tenant):
 
     with kashi.engine.begin() as conn:
         conn.execute(text("ALTER TABLE invoice_lines DISABLE TRIGGER ALL"))
-        conn.execute(text("UPDATE invoice_lines SET amount = amount + 1 WHERE invoice_id = :i AND position = 1"),
-                     {"i": october})  # fmt: skip
+        conn.execute(
+            text("UPDATE invoice_lines SET amount = amount + 1 WHERE invoice_id = :i AND position = 1"), {"i": october}
+        )
         conn.execute(text("ALTER TABLE invoice_lines ENABLE TRIGGER ALL"))
     tampered = _mine(verify_all(kashi.engine), number)
     assert tampered and all("line 1 amount" in d for d in tampered), tampered
 
     with kashi.engine.begin() as conn:
-        conn.execute(text("UPDATE gpu_hourly SET card_seconds = card_seconds + 7 WHERE tenant_id = :t"),
-                     {"t": new_tenant})  # fmt: skip
+        conn.execute(
+            text("UPDATE gpu_hourly SET card_seconds = card_seconds + 7 WHERE tenant_id = :t"), {"t": new_tenant}
+        )
     assert any(d.startswith("gpu_hourly:") for d in _mine(verify_all(kashi.engine), new_tenant))
 
 
@@ -67,6 +92,7 @@ def test_replay_cli_exit_status(kashi, uid, new_tenant, monkeypatch):
 
 def test_replay_in_small_chunks_counts_overlaps_across_chunk_edges_the_same(kashi, uid, new_tenant, monkeypatch):
     from billing.services import replay
+
     _scenario(kashi, uid, new_tenant)
     monkeypatch.setattr(replay, "REPLAY_CHUNK", 2)  # the overlapping intervals land in different chunks
     assert _mine(verify_all(kashi.engine), new_tenant) == []

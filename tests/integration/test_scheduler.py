@@ -33,8 +33,10 @@ def test_scheduler_closes_the_latest_period_only_after_grace(kashi, uid):
         enqueue_close(broker, tenant_id, period)
 
     # October ends at 2026-10-31T15:00Z in Tokyo and 16:00Z in Shanghai; grace is 24 h.
-    assert run_once(kashi.engine, enqueue, now=datetime(2026, 11, 1, 14, 59, tzinfo=UTC), grace=GRACE,
-                    tenant_ids=both) == []  # fmt: skip
+    assert (
+        run_once(kashi.engine, enqueue, now=datetime(2026, 11, 1, 14, 59, tzinfo=UTC), grace=GRACE, tenant_ids=both)
+        == []
+    )
     due = run_once(kashi.engine, enqueue, now=datetime(2026, 11, 1, 15, 30, tzinfo=UTC), grace=GRACE, tenant_ids=both)
     assert due == [(tokyo, Period(2026, 10))]
     broker.join(CLOSE_QUEUE, timeout=60_000)

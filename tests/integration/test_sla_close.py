@@ -34,11 +34,27 @@ def _lines(operator_client, invoice_id):
 
 def test_credit_then_late_status_adjusts_the_next_invoice_and_replay_agrees(kashi, uid, new_tenant, operator_client):
     model = f"S-{uid}"
-    assert operator_client.post("/v1/gpu-models", json={"name": model, "fp16_tflops": "100",
-                                                        "source": "test"}).status_code == 201
-    sign(kashi, contract(f"c-{uid}", new_tenant, {"id": "m", "pricing": "machine_month", "gpu_model": model,
-                                                  "cards_per_machine": 8, "machines": 1, "unit_price": "5000.00",
-                                                  "sla": SLA}, start="2030-10-01T00:00:00+08:00"))
+    assert (
+        operator_client.post("/v1/gpu-models", json={"name": model, "fp16_tflops": "100", "source": "test"}).status_code
+        == 201
+    )
+    sign(
+        kashi,
+        contract(
+            f"c-{uid}",
+            new_tenant,
+            {
+                "id": "m",
+                "pricing": "machine_month",
+                "gpu_model": model,
+                "cards_per_machine": 8,
+                "machines": 1,
+                "unit_price": "5000.00",
+                "sla": SLA,
+            },
+            start="2030-10-01T00:00:00+08:00",
+        ),
+    )
     events = [usage(uid, f"g{g}", new_tenant, a, b, model=model) for g in range(8) for a, b in _days(1, 31)]
     events += [status(uid, "g0", a, b, "down", model=model, reason="XID 79") for a, b in _days(1, 3)]
     events += [status(uid, "g0", a, b, "allocated", model=model) for a, b in _days(4, 31)]
@@ -69,19 +85,24 @@ def test_credit_then_late_status_adjusts_the_next_invoice_and_replay_agrees(kash
     (november,) = close_tenant(kashi.engine, new_tenant, Period(2030, 11), now=datetime(2030, 12, 5, tzinfo=UTC))
     lines, invoice = _lines(operator_client, november)
     # November: nothing reported under the item (availability 0 → 25 %); October: credit 1250 → 500
-    assert lines == [("machine_month", "5000.00", "300.00"), ("sla_credit", "-1250.00", "-75.00"),
-                     ("adjustment", "750.00", "45.00")]
+    assert lines == [
+        ("machine_month", "5000.00", "300.00"),
+        ("sla_credit", "-1250.00", "-75.00"),
+        ("adjustment", "750.00", "45.00"),
+    ]
     assert invoice["lines"][2]["period_start"] == "2030-09-30T16:00:00Z"
 
-    quote = operator_client.get(f"/v1/contracts/c-{uid}/termination-quote",
-                                params={"effective_at": "2030-12-16T00:00:00+08:00"})
+    quote = operator_client.get(
+        f"/v1/contracts/c-{uid}/termination-quote", params={"effective_at": "2030-12-16T00:00:00+08:00"}
+    )
     assert quote.status_code == 200, quote.text
     # December so far: 15 days of 5000/31 per day charged, nothing reported under the item → 25 %
     assert [(li["kind"], li["amount"]) for li in quote.json()["sla_credits"]["lines"]] == [("sla_credit", "-604.84")]
 
     with kashi.engine.connect() as conn:
-        numbers = [n for (n,) in conn.execute(text("SELECT number FROM invoices WHERE tenant_id = :t"),
-                                               {"t": new_tenant})]
+        numbers = [
+            n for (n,) in conn.execute(text("SELECT number FROM invoices WHERE tenant_id = :t"), {"t": new_tenant})
+        ]
     differences = [d for d in verify_all(kashi.engine) if any(k in d for k in (uid, new_tenant, *numbers))]
     assert differences == []
 
@@ -89,8 +110,15 @@ def test_credit_then_late_status_adjusts_the_next_invoice_and_replay_agrees(kash
 def test_no_credit_at_full_availability_and_none_without_an_sla(kashi, uid, new_tenant, operator_client):
     model = f"S-{uid}"
     operator_client.post("/v1/gpu-models", json={"name": model, "fp16_tflops": "100", "source": "test"})
-    item = {"id": "m", "pricing": "machine_month", "gpu_model": model, "cards_per_machine": 1, "machines": 1,
-            "unit_price": "100.00", "sla": SLA}
+    item = {
+        "id": "m",
+        "pricing": "machine_month",
+        "gpu_model": model,
+        "cards_per_machine": 1,
+        "machines": 1,
+        "unit_price": "100.00",
+        "sla": SLA,
+    }
     sign(kashi, contract(f"c-{uid}", new_tenant, item, start="2030-10-01T00:00:00+08:00"))
     events = [usage(uid, "g0", new_tenant, a, b, model=model) for a, b in _days(1, 31)]
     events += [status(uid, "g0", a, b, "allocated", model=model) for a, b in _days(1, 31)]
@@ -102,11 +130,21 @@ def test_no_credit_at_full_availability_and_none_without_an_sla(kashi, uid, new_
 
 
 def test_a_bad_sla_is_refused_naming_the_field(operator_client, uid, new_tenant):
-    document = contract(f"c-{uid}", new_tenant, {"id": "m", "pricing": "machine_month", "gpu_model": "RTX-4090",
-                                                 "machines": 1, "unit_price": "100.00",
-                                                 "sla": {"availability": "0.99",
-                                                         "credits": [{"below": "0.9", "rate": "0.1"},
-                                                                     {"below": "0.95", "rate": "0.2"}]}})
+    document = contract(
+        f"c-{uid}",
+        new_tenant,
+        {
+            "id": "m",
+            "pricing": "machine_month",
+            "gpu_model": "RTX-4090",
+            "machines": 1,
+            "unit_price": "100.00",
+            "sla": {
+                "availability": "0.99",
+                "credits": [{"below": "0.9", "rate": "0.1"}, {"below": "0.95", "rate": "0.2"}],
+            },
+        },
+    )
     answer = operator_client.post("/v1/contracts", json=document)
     assert answer.status_code == 422
     assert [d["field"] for d in answer.json()["error"]["details"]] == ["items[0].sla.credits[1].below"]

@@ -18,8 +18,14 @@ from billing.services.close import close_tenant
 from billing.services.invoices import issue_credit_note
 from tests.integration.billing_scenario import contract, sign
 
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
 
 
 def _client(kashi, key):
@@ -38,11 +44,19 @@ def billed_tenant(kashi, uid, operator_client):
     september = close_tenant(kashi.engine, tenant_id, Period(2026, 9), now=datetime(2026, 10, 1, 1, tzinfo=UTC))
     cny = next(i for i in september if operator_client.get(f"/v1/invoices/{i}").json()["currency"] == "CNY")
     with kashi.engine.begin() as conn:
-        issue_credit_note(conn, cny, {"amount": "106.00", "reason": "宕机补偿 outage"},
-                          now=datetime(2026, 10, 5, 2, tzinfo=UTC))  # fmt: skip
-    answer = operator_client.post("/v1/payments", json={"tenant_id": tenant_id, "amount": "5000.00", "currency": "CNY",
-                                                        "received_at": "2026-10-20T10:00:00+08:00",
-                                                        "reference": f"BANK-{uid}"})  # fmt: skip
+        issue_credit_note(
+            conn, cny, {"amount": "106.00", "reason": "宕机补偿 outage"}, now=datetime(2026, 10, 5, 2, tzinfo=UTC)
+        )
+    answer = operator_client.post(
+        "/v1/payments",
+        json={
+            "tenant_id": tenant_id,
+            "amount": "5000.00",
+            "currency": "CNY",
+            "received_at": "2026-10-20T10:00:00+08:00",
+            "reference": f"BANK-{uid}",
+        },
+    )
     assert answer.status_code == 201, answer.text
     close_tenant(kashi.engine, tenant_id, Period(2026, 10), now=datetime(2026, 11, 2, 1, tzinfo=UTC))
     return tenant_id
@@ -59,8 +73,12 @@ def test_closing_a_period_puts_its_invoice_on_that_periods_statement(billed_tena
     (invoice,) = september["invoices"]
     assert september["currency"] == "CNY" and september["opening_balance"] == "0.00"
     assert {k: invoice[k] for k in ("period", "issued_at", "subtotal", "tax", "total")} == {
-        "period": "2026-09", "issued_at": "2026-10-01T01:00:00Z", "subtotal": "7200.00", "tax": "432.00",
-        "total": "7632.00"}  # fmt: skip
+        "period": "2026-09",
+        "issued_at": "2026-10-01T01:00:00Z",
+        "subtotal": "7200.00",
+        "tax": "432.00",
+        "total": "7632.00",
+    }
     assert operator_client.get(f"/v1/invoices/{invoice['id']}").json()["number"] == invoice["number"]
     assert (september["credit_notes"], september["payments"], september["closing_balance"]) == ([], [], "7632.00")
     # October, closed on 2 November: its invoice is on October's statement, not November's.
@@ -89,23 +107,42 @@ def test_october_lists_its_invoice_septembers_credit_note_and_the_payment(billed
     assert cny["entries"][0]["refers_to"] == september_invoice["number"]
     (payment,) = cny["payments"]
     assert (payment["reference"], payment["amount"], payment["received_at"]) == (
-        f"BANK-{billed_tenant.split('-')[1]}", "5000.00", "2026-10-20T02:00:00Z")  # fmt: skip
+        f"BANK-{billed_tenant.split('-')[1]}",
+        "5000.00",
+        "2026-10-20T02:00:00Z",
+    )
     assert [e["id"] for e in cny["entries"]] == [note["id"], payment["id"], cny["invoices"][0]["id"]]
     assert (cny["invoiced"], cny["credited"], cny["paid"], cny["closing_balance"]) == (
-        "7632.00", "106.00", "5000.00", "10158.00")  # fmt: skip
+        "7632.00",
+        "106.00",
+        "5000.00",
+        "10158.00",
+    )
     assert (usd["opening_balance"], usd["closing_balance"]) == ("1060.00", "2120.00")
     assert [i["period"] for i in usd["invoices"]] == ["2026-10"] and usd["payments"] == []
     # The top level is the tenant's own currency, CNY.
-    assert {k: statement[k] for k in ("currency", "opening_balance", "invoices", "credit_notes", "payments",
-                                      "closing_balance")} == {k: cny[k] for k in ("currency", "opening_balance",
-            "invoices", "credit_notes", "payments", "closing_balance")}  # fmt: skip
+    assert {
+        k: statement[k]
+        for k in ("currency", "opening_balance", "invoices", "credit_notes", "payments", "closing_balance")
+    } == {k: cny[k] for k in ("currency", "opening_balance", "invoices", "credit_notes", "payments", "closing_balance")}
 
 
 def test_each_month_opens_at_the_closing_of_the_month_before(billed_tenant, operator_client):
     months = [_statement(operator_client, billed_tenant, f"2026-{m:02d}") for m in (8, 9, 10, 11, 12)]
     assert months[0]["currencies"] == [
-        {"currency": "CNY", "opening_balance": "0.00", "invoices": [], "credit_notes": [], "payments": [],
-         "entries": [], "invoiced": "0.00", "credited": "0.00", "paid": "0.00", "closing_balance": "0.00"}]  # fmt: skip
+        {
+            "currency": "CNY",
+            "opening_balance": "0.00",
+            "invoices": [],
+            "credit_notes": [],
+            "payments": [],
+            "entries": [],
+            "invoiced": "0.00",
+            "credited": "0.00",
+            "paid": "0.00",
+            "closing_balance": "0.00",
+        }
+    ]
     for before, after in zip(months, months[1:], strict=False):
         assert after["opening_balance"] == before["closing_balance"]
         closing = {p["currency"]: p["closing_balance"] for p in before["currencies"]}
@@ -115,8 +152,9 @@ def test_each_month_opens_at_the_closing_of_the_month_before(billed_tenant, oper
     assert november["CNY"]["opening_balance"] == november["CNY"]["closing_balance"] == "10158.00"
     assert november["USD"]["opening_balance"] == november["USD"]["closing_balance"] == "2120.00"
     balance = operator_client.get(f"/v1/tenants/{billed_tenant}/balance").json()["balances"]
-    assert {b["currency"]: b["balance"] for b in balance} == {p["currency"]: p["closing_balance"]
-                                                               for p in months[4]["currencies"]}  # fmt: skip
+    assert {b["currency"]: b["balance"] for b in balance} == {
+        p["currency"]: p["closing_balance"] for p in months[4]["currencies"]
+    }
 
 
 def test_a_payment_dated_after_the_period_is_on_the_next_months_statement(kashi, uid, operator_client):
@@ -125,17 +163,30 @@ def test_a_payment_dated_after_the_period_is_on_the_next_months_statement(kashi,
         tenants.create(conn, {"id": tenant_id, "name": "Only USD"}, actor="test")
     sign(kashi, contract(f"c-{uid}-usd", tenant_id, {**MACHINES, "unit_price": "1000.00"}, currency="USD"))
     close_tenant(kashi.engine, tenant_id, Period(2026, 9), now=datetime(2026, 10, 1, 1, tzinfo=UTC))
-    answer = operator_client.post("/v1/payments", json={"tenant_id": tenant_id, "amount": "1060.00", "currency": "USD",
-                                                        "received_at": "2026-10-03T10:00:00+08:00",
-                                                        "reference": f"WIRE-{uid}"})  # fmt: skip
+    answer = operator_client.post(
+        "/v1/payments",
+        json={
+            "tenant_id": tenant_id,
+            "amount": "1060.00",
+            "currency": "USD",
+            "received_at": "2026-10-03T10:00:00+08:00",
+            "reference": f"WIRE-{uid}",
+        },
+    )
     assert answer.status_code == 201, answer.text
     september, october = (_statement(operator_client, tenant_id, m) for m in ("2026-09", "2026-10"))
     # A CNY tenant billed only in USD: the top level is the USD block.
     assert (september["currency"], len(september["invoices"]), september["payments"]) == ("USD", 1, [])
     assert (october["currency"], october["invoices"], [p["reference"] for p in october["payments"]]) == (
-        "USD", [], [f"WIRE-{uid}"])  # fmt: skip
+        "USD",
+        [],
+        [f"WIRE-{uid}"],
+    )
     assert (september["closing_balance"], october["opening_balance"], october["closing_balance"]) == (
-        "1060.00", "1060.00", "0.00")  # fmt: skip
+        "1060.00",
+        "1060.00",
+        "0.00",
+    )
 
 
 ENTRY_KEYS = ("date", "kind", "id", "number", "refers_to", "description", "debit", "credit", "balance")
@@ -156,20 +207,29 @@ def test_csv_read_back_equals_the_json(billed_tenant, operator_client):
             pages[-1] |= {"closing_balance": row["balance"], "invoiced": row["debit"]}
         else:
             pages[-1]["entries"].append({k: row[k] for k in ENTRY_KEYS})
-    expected = [{"currency": p["currency"], "opening_balance": p["opening_balance"], "closing_balance":
-                 p["closing_balance"], "invoiced": p["invoiced"],
-                 "entries": [{k: v for k, v in e.items() if k != "at"} for e in p["entries"]]}
-                for p in statement["currencies"]]  # fmt: skip
+    expected = [
+        {
+            "currency": p["currency"],
+            "opening_balance": p["opening_balance"],
+            "closing_balance": p["closing_balance"],
+            "invoiced": p["invoiced"],
+            "entries": [{k: v for k, v in e.items() if k != "at"} for e in p["entries"]],
+        }
+        for p in statement["currencies"]
+    ]
     assert pages == expected
     # Every invoice, credit note and payment of the JSON is a row of the CSV, with its amount.
     for page in statement["currencies"]:
         rows_of = {(r["kind"], r["id"]): r for r in rows if r["currency"] == page["currency"]}
         assert [rows_of["invoice", i["id"]]["debit"] for i in page["invoices"]] == [
-            i["total"] for i in page["invoices"]]  # fmt: skip
+            i["total"] for i in page["invoices"]
+        ]
         assert [rows_of["credit_note", n["id"]]["credit"] for n in page["credit_notes"]] == [
-            n["amount"] for n in page["credit_notes"]]  # fmt: skip
+            n["amount"] for n in page["credit_notes"]
+        ]
         assert [rows_of["payment", p["id"]]["credit"] for p in page["payments"]] == [
-            p["amount"] for p in page["payments"]]  # fmt: skip
+            p["amount"] for p in page["payments"]
+        ]
     assert statement["invoices"] and statement["credit_notes"] and statement["payments"]
 
 

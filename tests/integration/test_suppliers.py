@@ -20,18 +20,33 @@ LATER = datetime(2026, 12, 1, tzinfo=UTC)
 
 
 def client(kashi, role, **scope):
-    return httpx.Client(base_url=kashi.base_url, timeout=60,
-                        headers={"Authorization": f"Bearer {kashi.key(role, **scope)}"})  # fmt: skip
+    return httpx.Client(
+        base_url=kashi.base_url, timeout=60, headers={"Authorization": f"Bearer {kashi.key(role, **scope)}"}
+    )
 
 
 def machines(model, count, price, **extra):
-    return {"id": "i-1", "pricing": "machine_month", "gpu_model": model, "cards_per_machine": 8, "machines": count,
-            "unit_price": price, **extra}  # fmt: skip
+    return {
+        "id": "i-1",
+        "pricing": "machine_month",
+        "gpu_model": model,
+        "cards_per_machine": 8,
+        "machines": count,
+        "unit_price": price,
+        **extra,
+    }
 
 
 def terms(start="2025-01-01T00:00:00+08:00", closed=36, opened=0):
-    return {"currency": "CNY", "tax_rate": "0.06", "start": start, "closed_months": closed, "open_months": opened,
-            "notice_days": 30, "penalty": {"basis": "remaining_closed_value", "rate": "0.20"}}  # fmt: skip
+    return {
+        "currency": "CNY",
+        "tax_rate": "0.06",
+        "start": start,
+        "closed_months": closed,
+        "open_months": opened,
+        "notice_days": 30,
+        "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
+    }
 
 
 @pytest.fixture
@@ -42,13 +57,26 @@ def broker(kashi, uid):
     with kashi.engine.begin() as conn:
         catalog_service.add(conn, {"name": model, "fp16_tflops": "165.2", "source": "test"}, actor="test")
     with client(kashi, "operator") as operator:
-        answer = operator.post("/v1/suppliers", json={
-            "id": supplier_id, "name": "杭州智算中心", "legal_name": "杭州智算中心有限公司",
-            "tax_id": "91330100MA2XXXXXX1", "currency": "CNY"})  # fmt: skip
+        answer = operator.post(
+            "/v1/suppliers",
+            json={
+                "id": supplier_id,
+                "name": "杭州智算中心",
+                "legal_name": "杭州智算中心有限公司",
+                "tax_id": "91330100MA2XXXXXX1",
+                "currency": "CNY",
+            },
+        )
         assert answer.status_code == 201, answer.text
-        signed = operator.post("/v1/contracts", json={"id": payable, "supplier_id": supplier_id,
-                                                      **terms(closed=36, opened=24),
-                                                      "items": [machines(model, 60, "5000.00")]})  # fmt: skip
+        signed = operator.post(
+            "/v1/contracts",
+            json={
+                "id": payable,
+                "supplier_id": supplier_id,
+                **terms(closed=36, opened=24),
+                "items": [machines(model, 60, "5000.00")],
+            },
+        )
         assert signed.status_code == 201, signed.text
         assert signed.json()["supplier_id"] == supplier_id and "tenant_id" not in signed.json()
     return model, supplier_id, payable
@@ -59,10 +87,16 @@ def resell(kashi, uid, n, model, payable, count, **overrides):
     with kashi.engine.begin() as conn:
         tenants_service.ensure(conn, tenant_id, name=f"Tenant {n}")
     with client(kashi, "operator") as operator:
-        return operator.post("/v1/contracts", json={"id": f"sell-{uid}-{n}", "tenant_id": tenant_id, **terms(),
-                                                    "items": [machines(model, count, "7200.00",
-                                                                       supplied_by=f"{payable}/i-1")],
-                                                    **overrides})  # fmt: skip
+        return operator.post(
+            "/v1/contracts",
+            json={
+                "id": f"sell-{uid}-{n}",
+                "tenant_id": tenant_id,
+                **terms(),
+                "items": [machines(model, count, "7200.00", supplied_by=f"{payable}/i-1")],
+                **overrides,
+            },
+        )
 
 
 def test_supplier_endpoints(kashi, uid, broker, new_tenant):
@@ -81,15 +115,32 @@ def test_supplier_endpoints(kashi, uid, broker, new_tenant):
         assert finance.get(f"/v1/suppliers/nope-{uid}/statements/2026-01").status_code == 404
         assert finance.get("/v1/supplier-bills", params={"period": "2026-13"}).status_code == 422
         assert finance.get("/v1/supplier-bills", params={"cursor": "nope"}).status_code == 422
-        assert finance.get("/v1/exports/supplier-bill-lines", params={"period": "2026-01", "format": "pdf"}
-                           ).status_code == 422  # fmt: skip
+        assert (
+            finance.get("/v1/exports/supplier-bill-lines", params={"period": "2026-01", "format": "pdf"}).status_code
+            == 422
+        )
         assert finance.get("/v1/reports/margin", params={"period": "2026-1"}).status_code == 422
         assert finance.get("/v1/reports/margin", params={"period": "2026-01", "format": "pdf"}).status_code == 422
-        both = operator.post("/v1/contracts", json={"id": f"x-{uid}", "tenant_id": "a", "supplier_id": supplier_id,
-                                                   **terms(), "items": [machines("RTX-4090", 1, "1.00")]})
+        both = operator.post(
+            "/v1/contracts",
+            json={
+                "id": f"x-{uid}",
+                "tenant_id": "a",
+                "supplier_id": supplier_id,
+                **terms(),
+                "items": [machines("RTX-4090", 1, "1.00")],
+            },
+        )
         assert both.status_code == 422
-        unknown = operator.post("/v1/contracts", json={"id": f"y-{uid}", "supplier_id": f"nope-{uid}", **terms(),
-                                                      "items": [machines("RTX-4090", 1, "1.00")]})
+        unknown = operator.post(
+            "/v1/contracts",
+            json={
+                "id": f"y-{uid}",
+                "supplier_id": f"nope-{uid}",
+                **terms(),
+                "items": [machines("RTX-4090", 1, "1.00")],
+            },
+        )
         assert unknown.status_code == 422 and unknown.json()["error"]["details"][0]["field"] == "supplier_id"
         payables = finance.get("/v1/contracts", params={"supplier_id": supplier_id}).json()["items"]
         assert [(c["id"], c["supplier_id"], c["tenant_id"]) for c in payables] == [(broker[2], supplier_id, None)]
@@ -115,14 +166,25 @@ def test_resale_is_checked_against_what_was_bought(kashi, uid, broker):
     before = resell(kashi, uid, 6, model, payable, 1, start="2024-12-01T00:00:00+08:00")
     assert before.status_code == 409  # the payable contract is not in force yet
     with client(kashi, "operator") as operator:
-        malformed = operator.post("/v1/contracts", json={"id": f"bad-{uid}", "tenant_id": f"t-{uid}-1", **terms(),
-                                                         "items": [machines(model, 1, "7200.00", supplied_by="x")]})
+        malformed = operator.post(
+            "/v1/contracts",
+            json={
+                "id": f"bad-{uid}",
+                "tenant_id": f"t-{uid}-1",
+                **terms(),
+                "items": [machines(model, 1, "7200.00", supplied_by="x")],
+            },
+        )
         assert malformed.status_code == 422
-        more = operator.post(f"/v1/contracts/sell-{uid}-1/amendments",
-                             json={"item_id": "i-1", "machines": 41, "effective_at": "2026-12-01T00:00:00+08:00"})
+        more = operator.post(
+            f"/v1/contracts/sell-{uid}-1/amendments",
+            json={"item_id": "i-1", "machines": 41, "effective_at": "2026-12-01T00:00:00+08:00"},
+        )
         assert more.status_code == 409, more.text  # 41 + 20 > 60
-        fewer = operator.post(f"/v1/contracts/{payable}/amendments",
-                              json={"item_id": "i-1", "machines": 50, "effective_at": "2026-12-01T00:00:00+08:00"})
+        fewer = operator.post(
+            f"/v1/contracts/{payable}/amendments",
+            json={"item_id": "i-1", "machines": 50, "effective_at": "2026-12-01T00:00:00+08:00"},
+        )
         assert fewer.status_code == 409  # the broker cannot buy back below what it resold
 
 
@@ -131,8 +193,10 @@ def test_supplier_bills_numbered_in_their_own_gapless_series(kashi, uid, broker)
     second = f"sup2-{uid}"
     with client(kashi, "operator") as operator:
         operator.post("/v1/suppliers", json={"id": second, "name": "Second"})
-        operator.post("/v1/contracts", json={"id": f"buy2-{uid}", "supplier_id": second, **terms(),
-                                             "items": [machines(model, 2, "5000.00")]})
+        operator.post(
+            "/v1/contracts",
+            json={"id": f"buy2-{uid}", "supplier_id": second, **terms(), "items": [machines(model, 2, "5000.00")]},
+        )
     first_ids = supplier_bills.close_supplier(kashi.engine, supplier_id, Period(2025, 1), now=LATER)
     second_ids = supplier_bills.close_supplier(kashi.engine, second, Period(2025, 1), now=LATER)
     assert supplier_bills.close_supplier(kashi.engine, supplier_id, Period(2025, 1), now=LATER) == first_ids
@@ -143,7 +207,8 @@ def test_supplier_bills_numbered_in_their_own_gapless_series(kashi, uid, broker)
     assert bill["number"].startswith("KP-2026-") and bill["supplier_id"] == supplier_id
     assert parse_number(other["number"])[3] == parse_number(bill["number"])[3] + 1  # gapless, its own series
     assert [(line["kind"], line["amount"], line["tax"]) for line in bill["lines"]] == [
-        ("machine_month", "300000.00", "18000.00")]
+        ("machine_month", "300000.00", "18000.00")
+    ]
     assert (bill["subtotal"], bill["tax"], bill["total"]) == ("300000.00", "18000.00", "318000.00")
     assert [b["id"] for b in listed["items"]] == first_ids
     # Invoices keep numbering in KS- untouched by KP- bills.
@@ -151,8 +216,11 @@ def test_supplier_bills_numbered_in_their_own_gapless_series(kashi, uid, broker)
     with kashi.engine.begin() as conn:
         tenants_service.ensure(conn, tenant_id)
         last_ks = conn.execute(text("SELECT max(number) FROM invoices WHERE number LIKE 'KS-2026-%'")).scalar()
-        contracts_service.sign(conn, {"id": f"c-{uid}-ks", "tenant_id": tenant_id, **terms(),
-                                      "items": [machines(model, 1, "7200.00")]}, actor="test")  # fmt: skip
+        contracts_service.sign(
+            conn,
+            {"id": f"c-{uid}-ks", "tenant_id": tenant_id, **terms(), "items": [machines(model, 1, "7200.00")]},
+            actor="test",
+        )
     invoice_id = close_tenant(kashi.engine, tenant_id, Period(2025, 1), now=LATER)[0]
     with kashi.engine.connect() as conn:
         number = conn.execute(text("SELECT number FROM invoices WHERE id = :i"), {"i": invoice_id}).scalar()
@@ -170,8 +238,7 @@ def test_supplier_statement_and_bill_line_export(kashi, uid, broker):
         xlsx = finance.get("/v1/exports/supplier-bill-lines", params={"period": "2025-02", "format": "xlsx"})
         statement_csv = finance.get(f"/v1/suppliers/{supplier_id}/statements/2025-02", params={"format": "csv"})
     page = statement["currencies"][0]
-    assert (page["opening_balance"], page["billed"], page["closing_balance"]) == ("318000.00", "318000.00",
-                                                                                  "636000.00")
+    assert (page["opening_balance"], page["billed"], page["closing_balance"]) == ("318000.00", "318000.00", "636000.00")
     assert [b["id"] for b in page["bills"]] == february and january != february
     assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf")
     assert page["bills"][0]["number"] in csv.text and "300000.00" in csv.text
@@ -188,8 +255,9 @@ def test_margin_and_exposure_when_a_tenant_left_with_penalty_and_the_supplier_ru
     for n in (1, 2, 3):
         assert resell(kashi, uid, n, model, payable, 20).status_code == 201
     with client(kashi, "operator") as operator:
-        ended = operator.post(f"/v1/contracts/sell-{uid}-3/termination",
-                              json={"effective_at": "2026-01-01T00:00:00+08:00"})
+        ended = operator.post(
+            f"/v1/contracts/sell-{uid}-3/termination", json={"effective_at": "2026-01-01T00:00:00+08:00"}
+        )
         assert ended.status_code == 201, ended.text
         assert ended.json()["amount"] == "691200.00"
     with client(kashi, "finance") as finance:
@@ -198,7 +266,11 @@ def test_margin_and_exposure_when_a_tenant_left_with_penalty_and_the_supplier_ru
     assert report.status_code == 200, report.text
     row = next(r for r in report.json()["items"] if r["contract_id"] == payable)
     assert (row["cost"], row["revenue"], row["margin"], row["margin_rate"]) == (
-        "300000.00", "979200.00", "679200.00", "0.6936")
+        "300000.00",
+        "979200.00",
+        "679200.00",
+        "0.6936",
+    )
     assert (row["machines_bought"], row["machines_resold"], row["exposure"]) == ("60", "40", "276000.00")
     assert sorted(row["supplies"]) == [f"sell-{uid}-{n}/i-1" for n in (1, 2, 3)]
     assert csv.status_code == 200 and payable in csv.text
@@ -213,8 +285,13 @@ def test_close_of_all_closes_suppliers_and_replay_reproduces_their_bills(kashi, 
     assert answer.status_code == 200, answer.text
     bills = answer.json()["supplier_bills"]
     with kashi.engine.connect() as conn:
-        mine = conn.execute(text("SELECT id FROM supplier_bills WHERE supplier_id = :s AND period = '2025-03'"),
-                            {"s": supplier_id}).scalars().all()  # fmt: skip
+        mine = (
+            conn.execute(
+                text("SELECT id FROM supplier_bills WHERE supplier_id = :s AND period = '2025-03'"), {"s": supplier_id}
+            )
+            .scalars()
+            .all()
+        )
     assert mine and set(mine) <= set(bills)
     assert [d for d in verify_all(kashi.engine) if "supplier" in d or "market" in d or "risk" in d] == []
 
@@ -247,13 +324,16 @@ def test_a_broker_breaking_its_payable_contract_is_billed_the_penalty(kashi, uid
     _, supplier_id, payable = broker
     supplier_bills.close_supplier(kashi.engine, supplier_id, Period(2025, 12), now=LATER)
     with client(kashi, "operator") as operator:
-        refused = operator.post(f"/v1/contracts/{payable}/termination",
-                                json={"effective_at": "2025-12-15T00:00:00+08:00"})
+        refused = operator.post(
+            f"/v1/contracts/{payable}/termination", json={"effective_at": "2025-12-15T00:00:00+08:00"}
+        )
         assert refused.status_code == 409
-        quote = operator.get(f"/v1/contracts/{payable}/termination-quote",
-                             params={"effective_at": "2026-01-01T00:00:00+08:00"}).json()
-        ended = operator.post(f"/v1/contracts/{payable}/termination",
-                              json={"effective_at": "2026-01-01T00:00:00+08:00"})
+        quote = operator.get(
+            f"/v1/contracts/{payable}/termination-quote", params={"effective_at": "2026-01-01T00:00:00+08:00"}
+        ).json()
+        ended = operator.post(
+            f"/v1/contracts/{payable}/termination", json={"effective_at": "2026-01-01T00:00:00+08:00"}
+        )
         assert ended.status_code == 201, ended.text
     assert quote["amount"] == ended.json()["amount"] == "1440000.00"
     ids = supplier_bills.close_supplier(kashi.engine, supplier_id, Period(2026, 1), now=LATER)

@@ -34,8 +34,10 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/docs/oauth2-redirect"): None,
     ("GET", "/redoc"): None,
     ("GET", "/docs-assets/{path}"): None,
-    ("POST", "/v1/events"): lambda f: [gpu_event(f["uid"], 99, f["tenant_id"], "2026-09-11T00:00:00+08:00",
-                                                 "2026-09-11T01:00:00+08:00") | {"source": f["source"]}],
+    ("POST", "/v1/events"): lambda f: [
+        gpu_event(f["uid"], 99, f["tenant_id"], "2026-09-11T00:00:00+08:00", "2026-09-11T01:00:00+08:00")
+        | {"source": f["source"]}
+    ],
     ("GET", "/v1/ingest/batches/{batch_id}"): None,
     ("GET", "/v1/usage"): None,
     ("GET", "/v1/usage/conflicts"): None,
@@ -49,7 +51,10 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/v1/contracts/{contract_id}"): None,
     ("GET", "/v1/contracts/{contract_id}/events"): None,
     ("POST", "/v1/contracts/{contract_id}/amendments"): lambda f: {
-        "item_id": "i-m", "effective_at": "2027-03-01T00:00:00+08:00", "changes": {"machines": 2}},
+        "item_id": "i-m",
+        "effective_at": "2027-03-01T00:00:00+08:00",
+        "changes": {"machines": 2},
+    },
     ("GET", "/v1/contracts/{contract_id}/termination-quote"): None,
     ("POST", "/v1/contracts/{contract_id}/termination"): lambda f: {"effective_at": "2027-06-01T00:00:00+08:00"},
     ("POST", "/v1/gpu-models"): lambda f: {"name": f"GPU-{f['uid']}", "fp16_tflops": "10", "source": "test"},
@@ -61,15 +66,26 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/v1/invoices/{invoice_id}"): None,
     ("GET", "/v1/invoices/{invoice_id}/credit-notes"): None,
     ("POST", "/v1/invoices/{invoice_id}/credit-notes"): lambda f: {"amount": "1.00", "reason": "isolation test"},
-    ("POST", "/v1/payments"): lambda f: {"tenant_id": f["tenant_id"], "amount": "1.00", "currency": "CNY",
-                                         "received_at": "2026-10-10T10:00:00+08:00", "reference": f"iso-{f['uid']}"},
+    ("POST", "/v1/payments"): lambda f: {
+        "tenant_id": f["tenant_id"],
+        "amount": "1.00",
+        "currency": "CNY",
+        "received_at": "2026-10-10T10:00:00+08:00",
+        "reference": f"iso-{f['uid']}",
+    },
     ("GET", "/v1/payments"): None,
     ("GET", "/v1/tenants/{tenant_id}/balance"): None,
     ("GET", "/v1/tenants/{tenant_id}/statements/{period}"): None,
     ("GET", "/v1/exports/invoice-lines"): None,
 }
-QUERY = {"tenant_id": None, "period": "2026-09", "effective_at": "2027-06-01T00:00:00+08:00", "format": "json",
-         "type": "gpu", "group_by": "month"}  # fmt: skip
+QUERY = {
+    "tenant_id": None,
+    "period": "2026-09",
+    "effective_at": "2027-06-01T00:00:00+08:00",
+    "format": "json",
+    "type": "gpu",
+    "group_by": "month",
+}
 """Query parameters sent when a route takes them (tenant_id is the foreign tenant's)."""
 
 
@@ -101,26 +117,56 @@ def foreign(kashi):
     sign(kashi, contract(f"c-{uid}-b", theirs, MACHINES, H100))
     source = f"node/{uid}-b"
     agent_b = kashi.key("agent", source=source)
-    sent = httpx.post(f"{kashi.base_url}/v1/events", timeout=60, headers={"Authorization": f"Bearer {agent_b}"},
-                      json=[gpu_event(f"{uid}-b", 1, theirs, "2026-09-10T00:00:00+08:00",
-                                      "2026-09-10T02:00:00+08:00")])  # fmt: skip
+    sent = httpx.post(
+        f"{kashi.base_url}/v1/events",
+        timeout=60,
+        headers={"Authorization": f"Bearer {agent_b}"},
+        json=[gpu_event(f"{uid}-b", 1, theirs, "2026-09-10T00:00:00+08:00", "2026-09-10T02:00:00+08:00")],
+    )
     assert sent.status_code == 202, sent.text
     kashi.join()
     (invoice_id,) = close_tenant(kashi.engine, theirs, Period(2026, 9))
     operator = {"Authorization": f"Bearer {kashi.key('operator')}"}
-    note = httpx.post(f"{kashi.base_url}/v1/invoices/{invoice_id}/credit-notes", headers=operator, timeout=60,
-                      json={"amount": "10.00", "reason": "goodwill"})  # fmt: skip
+    note = httpx.post(
+        f"{kashi.base_url}/v1/invoices/{invoice_id}/credit-notes",
+        headers=operator,
+        timeout=60,
+        json={"amount": "10.00", "reason": "goodwill"},
+    )
     assert note.status_code == 201, note.text
-    paid = httpx.post(f"{kashi.base_url}/v1/payments", headers=operator, timeout=60,
-                      json={"tenant_id": theirs, "amount": "100.00", "currency": "CNY",
-                            "received_at": "2026-10-05T10:00:00+08:00", "reference": f"pay-{uid}"})  # fmt: skip
+    paid = httpx.post(
+        f"{kashi.base_url}/v1/payments",
+        headers=operator,
+        timeout=60,
+        json={
+            "tenant_id": theirs,
+            "amount": "100.00",
+            "currency": "CNY",
+            "received_at": "2026-10-05T10:00:00+08:00",
+            "reference": f"pay-{uid}",
+        },
+    )
     assert paid.status_code in (200, 201), paid.text
-    values = {"uid": uid, "tenant_id": theirs, "contract_id": f"c-{uid}-b", "invoice_id": invoice_id,
-              "batch_id": sent.json()["batch_id"], "period": "2026-09", "source": source, "path": "swagger-ui.css",
-              "credit_note_id": note.json()["id"], "payment_id": paid.json()["id"]}  # fmt: skip
-    keys = {"operator": kashi.key("operator"), "finance": kashi.key("finance"),
-            "tenant": kashi.key("tenant", tenant=mine), "agent": kashi.key("agent", source=f"node/{uid}-a"),
-            "no key": None, "wrong key": "not-a-kashi-key"}  # fmt: skip
+    values = {
+        "uid": uid,
+        "tenant_id": theirs,
+        "contract_id": f"c-{uid}-b",
+        "invoice_id": invoice_id,
+        "batch_id": sent.json()["batch_id"],
+        "period": "2026-09",
+        "source": source,
+        "path": "swagger-ui.css",
+        "credit_note_id": note.json()["id"],
+        "payment_id": paid.json()["id"],
+    }
+    keys = {
+        "operator": kashi.key("operator"),
+        "finance": kashi.key("finance"),
+        "tenant": kashi.key("tenant", tenant=mine),
+        "agent": kashi.key("agent", source=f"node/{uid}-a"),
+        "no key": None,
+        "wrong key": "not-a-kashi-key",
+    }
     return values, keys
 
 
@@ -134,8 +180,7 @@ def test_every_route_is_covered_by_the_isolation_matrix(kashi):
 
 
 def _traces(values: dict) -> list[str]:
-    return [values[k] for k in ("tenant_id", "contract_id", "invoice_id", "batch_id", "credit_note_id",
-                                "payment_id")]  # fmt: skip
+    return [values[k] for k in ("tenant_id", "contract_id", "invoice_id", "batch_id", "credit_note_id", "payment_id")]
 
 
 def _requests(method: str, path: str, query: list[str], values: dict):
@@ -160,8 +205,7 @@ def test_no_role_reaches_another_tenants_data_on_any_route(kashi, foreign, role)
         for method, path, query in app_routes(app):
             body = ROUTES[(method, path)]
             for url, params in _requests(method, path, query, values):
-                answer = client.request(method, url, params=params,
-                                        json=body(values) if callable(body) else None)  # fmt: skip
+                answer = client.request(method, url, params=params, json=body(values) if callable(body) else None)
                 seen = f"{role}: {method} {url} {params} → {answer.status_code}"
                 if answer.status_code >= 500:
                     problems.append(f"{seen} (server error) {answer.text[:200]}")

@@ -18,8 +18,14 @@ from billing.services.close import close_tenant
 from billing.store import outbox
 from tests.integration.billing_scenario import contract, sign
 
-MACHINES = {"id": "i-m", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": 1, "unit_price": "7200.00"}  # fmt: skip
+MACHINES = {
+    "id": "i-m",
+    "pricing": "machine_month",
+    "gpu_model": "RTX-4090",
+    "cards_per_machine": 8,
+    "machines": 1,
+    "unit_price": "7200.00",
+}
 
 
 class Receiver:
@@ -87,9 +93,16 @@ def test_every_event_reaches_a_receiver_that_fails_first_and_the_signature_verif
     try:
         sign(kashi, contract(f"c-{uid}", new_tenant, MACHINES))
         (invoice_id,) = close_tenant(kashi.engine, new_tenant, Period(2026, 9))
-        payment = operator_client.post("/v1/payments", json={
-            "tenant_id": new_tenant, "amount": "1000.00", "currency": "CNY",
-            "received_at": "2026-10-05T10:00:00+08:00", "reference": f"r-{uid}"}).json()  # fmt: skip
+        payment = operator_client.post(
+            "/v1/payments",
+            json={
+                "tenant_id": new_tenant,
+                "amount": "1000.00",
+                "currency": "CNY",
+                "received_at": "2026-10-05T10:00:00+08:00",
+                "reference": f"r-{uid}",
+            },
+        ).json()
         with kashi.engine.begin() as conn:
             note = invoices.issue_credit_note(conn, invoice_id, {"amount": "32.00", "reason": "补偿"})
             outbox.emit(conn, "batch.parked", {"batch_id": f"b-{uid}", "status": "parked"})
@@ -107,12 +120,21 @@ def test_every_event_reaches_a_receiver_that_fails_first_and_the_signature_verif
         event = json.loads(body)
         assert headers["Kashi-Event-Id"] == event["id"] and set(event) == {"id", "type", "created_at", "data"}
         events[event["type"]] = event["data"]
-    assert sorted(events) == ["batch.parked", "credit_note.issued", "invoice.issued", "payment.recorded",
-                              "period.closed"]  # fmt: skip
+    assert sorted(events) == [
+        "batch.parked",
+        "credit_note.issued",
+        "invoice.issued",
+        "payment.recorded",
+        "period.closed",
+    ]
     assert events["invoice.issued"]["id"] == invoice_id and events["invoice.issued"]["total"] == "7632.00"
     assert events["payment.recorded"]["id"] == payment["id"] and events["credit_note.issued"]["id"] == note["id"]
-    assert events["period.closed"] == {"tenant_id": new_tenant, "period": "2026-09", "invoice_ids": [invoice_id],
-                                       "closed_at": events["period.closed"]["closed_at"]}  # fmt: skip
+    assert events["period.closed"] == {
+        "tenant_id": new_tenant,
+        "period": "2026-09",
+        "invoice_ids": [invoice_id],
+        "closed_at": events["period.closed"]["closed_at"],
+    }
     assert not any(b"rolled-back" in body for _, body in receiver.requests)
     assert not _verify(secret, accepted[0][0]["Kashi-Signature"], accepted[0][1] + b" ")  # any change breaks it
     failed_first = [d for d in deliveries if d["log"] and d["log"][0]["status_code"] == 503]

@@ -61,8 +61,11 @@ def test_secrets_come_from_an_env_file_with_an_example_and_none_is_written_in_co
             assert credentials is None or re.fullmatch(r"\$\{\w+:\?[^}]*\}", credentials[1]), (name, key)
     for name in ("postgres", "redis", "migrate", "api", "worker", "scheduler"):
         assert services[name]["env_file"] == [".env"], name
-    example = dict(line.split("=", 1) for line in (DOCKER / ".env.example").read_text().splitlines()
-                   if line and not line.startswith("#"))
+    example = dict(
+        line.split("=", 1)
+        for line in (DOCKER / ".env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     assert example["POSTGRES_PASSWORD"] == example["REDIS_PASSWORD"] == "", "the example holds no secret"
     required = set(re.findall(r"\$\{(\w+):\?", text))
     assert required == {"POSTGRES_PASSWORD", "REDIS_PASSWORD"} and required <= example.keys()
@@ -80,8 +83,9 @@ def test_images_are_pinned_and_none_runs_embedded_servers(services):
 
 
 def test_the_lock_pins_every_runtime_dependency_except_the_embedded_servers():
-    lines = [line for line in (DOCKER / "requirements.lock").read_text().splitlines()
-             if line and not line.startswith("#")]
+    lines = [
+        line for line in (DOCKER / "requirements.lock").read_text().splitlines() if line and not line.startswith("#")
+    ]
     locked = {}
     for line in lines:
         name, _, version = line.partition("==")

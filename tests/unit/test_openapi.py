@@ -52,7 +52,10 @@ def test_errors_use_the_kashi_error_model_on_every_v1_operation(schema):
 
 def test_v1_operations_need_the_bearer_scheme(schema):
     assert schema["components"]["securitySchemes"]["bearer"] == {
-        "type": "http", "scheme": "bearer", "description": "A Kashi key, shown once by `kashi keys create`."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A Kashi key, shown once by `kashi keys create`.",
+    }
     for method, path, operation in _operations(schema):
         assert (operation.get("security") == [{"bearer": []}]) == path.startswith("/v1/"), f"{method} {path}"
 

@@ -22,8 +22,9 @@ class BreachRiskRow(BaseModel):
     closed_end: str
     term_end: str
     rmv: str = Field(description="Recurring monthly value at as_of.")
-    remaining_closed_value: str = Field(description="RMV prorated from as_of to the end of the closed term, as "
-                                                    "a termination computes it.")
+    remaining_closed_value: str = Field(
+        description="RMV prorated from as_of to the end of the closed term, as a termination computes it."
+    )
     market_value: str | None = Field(description="The same capacity at market over the same stretch.")
     drop: str | None = Field(description="1 − market value ÷ contract value, a decimal string ('0.30').")
     penalty: str = Field(description="The termination quote at as_of, before tax.")
@@ -44,17 +45,27 @@ class BreachRiskReport(BaseModel):
     next_cursor: str | None = None
 
 
-@router.get("/reports/breach-risk", response_model=BreachRiskReport,
-            responses={200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument."
-                                                                "spreadsheetml.sheet": {}}}})  # fmt: skip
+@router.get(
+    "/reports/breach-risk",
+    response_model=BreachRiskReport,
+    responses={
+        200: {"content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}
+    },
+)
 def breach_risk(conn: ConnDep, principal: BillingReader, as_of: str | None = None, format: str = "json"):
     """Each running contract at `as_of` (default now) with a market for its capacity items."""
     document = risk.report_json(conn, risk.parse_as_of(offset_restored(as_of)))
     if format == "json":
         return document
-    body, media = render_report(format, "Breach risk", risk.COLUMNS, risk.table(document),
-                                money=("rmv", "remaining_closed_value", "market_value", "penalty", "saving_if_broken",
-                                       "notice_cost"), rates=("drop", "break_even_rate"),
-                                preamble=[f"Breach risk as of {document['as_of']}"])  # fmt: skip
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="breach-risk.{format}"'})
+    body, media = render_report(
+        format,
+        "Breach risk",
+        risk.COLUMNS,
+        risk.table(document),
+        money=("rmv", "remaining_closed_value", "market_value", "penalty", "saving_if_broken", "notice_cost"),
+        rates=("drop", "break_even_rate"),
+        preamble=[f"Breach risk as of {document['as_of']}"],
+    )
+    return Response(
+        body, media_type=media, headers={"Content-Disposition": f'attachment; filename="breach-risk.{format}"'}
+    )

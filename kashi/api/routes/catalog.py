@@ -1,6 +1,5 @@
 """The GPU catalog: built-in models merged with those operators add."""
 
-
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
 

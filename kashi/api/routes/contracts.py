@@ -30,8 +30,14 @@ def sign_contract(conn: ConnDep, principal: Operator, payload: dict = Body(...))
 
 
 @router.get("/contracts")
-def list_contracts(conn: ConnDep, principal: Reader, tenant_id: str | None = None, cursor: str | None = None,
-                   limit: int = Query(100, ge=1, le=1000), supplier_id: str | None = None) -> dict:  # fmt: skip
+def list_contracts(
+    conn: ConnDep,
+    principal: Reader,
+    tenant_id: str | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    supplier_id: str | None = None,
+) -> dict:
     tenant_id = listing_scope(principal, tenant_id)
     if principal.role == "tenant":
         supplier_id = None  # a tenant lists its own contracts only
@@ -39,8 +45,9 @@ def list_contracts(conn: ConnDep, principal: Reader, tenant_id: str | None = Non
 
 
 @router.get("/contracts/{contract_id}")
-def get_contract(conn: ConnDep, principal: Reader, contract_id: VisibleContract, response: Response,
-                 at: str | None = None) -> dict:  # fmt: skip
+def get_contract(
+    conn: ConnDep, principal: Reader, contract_id: VisibleContract, response: Response, at: str | None = None
+) -> dict:
     contract = contracts_service.get(conn, contract_id, offset_restored(at))
     response.headers["ETag"] = f'"{contract["version"]}"'
     return contract
@@ -52,23 +59,31 @@ def contract_events(conn: ConnDep, principal: Reader, contract_id: VisibleContra
 
 
 @router.post("/contracts/{contract_id}/amendments", status_code=201)
-def amend_contract(contract_id: str, conn: ConnDep, principal: Operator, if_match: IfMatch = None,
-                   payload: dict = Body(...)) -> dict:  # fmt: skip
+def amend_contract(
+    contract_id: str, conn: ConnDep, principal: Operator, if_match: IfMatch = None, payload: dict = Body(...)
+) -> dict:
     return contracts_service.amend(
         conn, contract_id, payload, actor=f"key:{principal.key_id}", expected_version=_version(if_match)
     )
 
 
 @router.get("/contracts/{contract_id}/termination-quote")
-def termination_quote(conn: ConnDep, principal: Reader, contract_id: VisibleContract, effective_at: str | None = None,
-                      notice_given_at: str | None = None) -> dict:  # fmt: skip
-    return contracts_service.termination_quote_json(conn, contract_id, offset_restored(effective_at),
-                                                    offset_restored(notice_given_at))
+def termination_quote(
+    conn: ConnDep,
+    principal: Reader,
+    contract_id: VisibleContract,
+    effective_at: str | None = None,
+    notice_given_at: str | None = None,
+) -> dict:
+    return contracts_service.termination_quote_json(
+        conn, contract_id, offset_restored(effective_at), offset_restored(notice_given_at)
+    )
 
 
 @router.post("/contracts/{contract_id}/termination", status_code=201)
-def terminate_contract(contract_id: str, conn: ConnDep, principal: Operator, if_match: IfMatch = None,
-                       payload: dict = Body(...)) -> dict:  # fmt: skip
+def terminate_contract(
+    contract_id: str, conn: ConnDep, principal: Operator, if_match: IfMatch = None, payload: dict = Body(...)
+) -> dict:
     return contracts_service.terminate(
         conn, contract_id, payload, actor=f"key:{principal.key_id}", expected_version=_version(if_match)
     )

@@ -24,11 +24,14 @@ async def post_events(request: Request, principal: Agent) -> JSONResponse:
         raise UnsupportedMediaType(
             "CloudEvents binary mode (ce-* headers) is not accepted: send the event in structured mode "
             "(Content-Type: application/cloudevents+json) or a batch (application/cloudevents-batch+json)",
-            [{"field": "ce-specversion", "reason": "put the event's attributes in a JSON body instead of headers"}])
+            [{"field": "ce-specversion", "reason": "put the event's attributes in a JSON body instead of headers"}],
+        )
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media not in ingest.CONTENT_TYPES:
-        raise UnsupportedMediaType(f"content type {media!r} is not accepted",
-                                   [{"field": "Content-Type", "reason": "use application/cloudevents-batch+json"}])
+        raise UnsupportedMediaType(
+            f"content type {media!r} is not accepted",
+            [{"field": "Content-Type", "reason": "use application/cloudevents-batch+json"}],
+        )
     if int(request.headers.get("content-length") or 0) > MAX_BYTES:
         raise PayloadTooLarge(f"at most {MAX_BYTES} bytes per request")
     body = await request.body()

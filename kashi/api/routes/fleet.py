@@ -12,13 +12,16 @@ router = APIRouter(tags=["fleet"])
 
 
 class FleetGpu(BaseModel):
-    gpu: str = Field(description="The GPU's id as its agent reports it (a UUID or serial).",
-                     examples=["GPU-5f3c2a1e-0000-0000-0000-000000000001"])
+    gpu: str = Field(
+        description="The GPU's id as its agent reports it (a UUID or serial).",
+        examples=["GPU-5f3c2a1e-0000-0000-0000-000000000001"],
+    )
     node: str | None = Field(description="The node of its latest report.", examples=["gpu-07"])
     gpu_model: str = Field(description="The catalog model of its latest report.", examples=["H100-SXM"])
     state: str = Field(description="State of the report that ends last: idle, allocated or down.", examples=["idle"])
-    reason: str | None = Field(description="Why it was down, when it was.",
-                               examples=["XID 79 (DCGM_FI_DEV_XID_ERRORS)"])
+    reason: str | None = Field(
+        description="Why it was down, when it was.", examples=["XID 79 (DCGM_FI_DEV_XID_ERRORS)"]
+    )
     last_report_start: str = Field(description="Start of the report that ends last (UTC).")
     last_report_end: str = Field(description="End of the report that ends last (UTC).")
     first_seen: str = Field(description="Start of its earliest report: it is in the fleet from then on (UTC).")
@@ -33,15 +36,21 @@ class FleetPage(BaseModel):
 class Retirement(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"at": "2026-11-01T00:00:00+08:00"}]})
 
-    at: AwareDatetime = Field(description="When the GPU left the fleet (RFC 3339 with an offset); its capacity "
-                                          "stops counting then.")
+    at: AwareDatetime = Field(
+        description="When the GPU left the fleet (RFC 3339 with an offset); its capacity stops counting then."
+    )
 
 
 @router.get("/fleet/gpus", response_model=FleetPage)
-def list_gpus(conn: ConnDep, _: BillingReader, cursor: str | None = None,
-              limit: Annotated[int, Query(ge=1, le=fleet.MAX_PAGE)] = 100,
-              node: str | None = None, gpu_model: str | None = None,
-              state: Annotated[str | None, Query(pattern="^(idle|allocated|down)$")] = None) -> dict:
+def list_gpus(
+    conn: ConnDep,
+    _: BillingReader,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=fleet.MAX_PAGE)] = 100,
+    node: str | None = None,
+    gpu_model: str | None = None,
+    state: Annotated[str | None, Query(pattern="^(idle|allocated|down)$")] = None,
+) -> dict:
     """The fleet ordered by GPU id, each GPU with its last state, node, model, first report and retirement."""
     return fleet.list_gpus(conn, cursor=cursor, limit=limit, node=node, gpu_model=gpu_model, state=state)
 

@@ -25,8 +25,9 @@ def _check(request: Request) -> dict:
     try:
         state.broker.client.ping()
         checks["redis"] = "ok"
-        n = live_workers(state.broker.client, state.settings.queue_namespace,
-                         state.settings.heartbeat_timeout_ms / 1000)
+        n = live_workers(
+            state.broker.client, state.settings.queue_namespace, state.settings.heartbeat_timeout_ms / 1000
+        )
         checks["workers"] = f"{n} ready" if n else "none ready"
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"down: {type(exc).__name__}"
@@ -38,10 +39,16 @@ def _check(request: Request) -> dict:
 async def healthz(request: Request) -> JSONResponse:
     """200 only when the API, PostgreSQL, Redis and at least one worker are ready; 503 otherwise."""
     checks = await run_in_threadpool(_check, request)
-    ok = all(v == "ok" for k, v in checks.items() if k != "workers") and checks["workers"].endswith(" ready") \
+    ok = (
+        all(v == "ok" for k, v in checks.items() if k != "workers")
+        and checks["workers"].endswith(" ready")
         and not checks["workers"].startswith("none")
-    body = {"status": "ok" if ok else "unavailable", "checks": checks,
-            "instance": request.app.state.settings.instance_id}  # which `kashi up` this API belongs to
+    )
+    body = {
+        "status": "ok" if ok else "unavailable",
+        "checks": checks,
+        "instance": request.app.state.settings.instance_id,
+    }  # which `kashi up` this API belongs to
     return JSONResponse(body, status_code=200 if ok else 503)
 
 

@@ -35,8 +35,9 @@ def list_invoices(
     """Invoices by tenant and period, newest number last. An empty parameter (`?tenant_id=&period=`) is an
     absent one; a tenant key lists its own."""
     tenant_id = listing_scope(principal, tenant_id or None)
-    rows = invoice_store.list_invoices(conn, tenant_id=tenant_id, period=period or None, after=cursor or None,
-                                       limit=limit)  # fmt: skip
+    rows = invoice_store.list_invoices(
+        conn, tenant_id=tenant_id, period=period or None, after=cursor or None, limit=limit
+    )
     return page(rows, limit, key="number")
 
 
@@ -58,19 +59,22 @@ class FapiaoRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    number: str = Field(min_length=1, max_length=64, description="The fapiao number.",
-                        examples=["24312000000012345678"])
+    number: str = Field(
+        min_length=1, max_length=64, description="The fapiao number.", examples=["24312000000012345678"]
+    )
     issued_on: date = Field(description="The fapiao's issue date.", examples=["2026-11-05"])
-    kind: Literal["general", "special"] = Field(description="general: 普票 (general VAT fapiao); "
-                                                "special: 专票 (special VAT fapiao).", examples=["special"])
+    kind: Literal["general", "special"] = Field(
+        description="general: 普票 (general VAT fapiao); special: 专票 (special VAT fapiao).", examples=["special"]
+    )
 
 
 @router.post("/invoices/{invoice_id}/fapiao", status_code=201)
 def record_fapiao(invoice_id: str, conn: ConnDep, principal: Issuer, body: FapiaoRecord) -> dict:
     """Record a fapiao issued for the invoice (an event); answers the invoice, whose `fapiao` lists it.
     The same number again changes nothing; a number recorded for another invoice is 409."""
-    return invoice_store.record_fapiao(conn, invoice_id, body.number, body.issued_on, body.kind,
-                                       actor=f"key:{principal.key_id}")  # fmt: skip
+    return invoice_store.record_fapiao(
+        conn, invoice_id, body.number, body.issued_on, body.kind, actor=f"key:{principal.key_id}"
+    )
 
 
 @router.get("/invoices/by-number/{number}")

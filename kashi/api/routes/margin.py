@@ -27,8 +27,10 @@ class MarginRow(BaseModel):
     margin_rate: str | None = Field(description="margin ÷ revenue; null without revenue.")
     machines_bought: str
     machines_resold: str
-    exposure: str = Field(description="Remaining closed cost − remaining closed value of the tenant items it "
-                                      "supplies: owed even if every tenant left.")
+    exposure: str = Field(
+        description="Remaining closed cost − remaining closed value of the tenant items it "
+        "supplies: owed even if every tenant left."
+    )
     supplies: list[str] = Field(description="The tenant items supplied, as <contract>/<item>.")
 
 
@@ -43,8 +45,14 @@ def margin_report(conn: ConnDep, principal: BillingReader, period: str, format: 
     document = margin.report_json(conn, Period.parse(period))
     if format == "json":
         return document
-    body, media = render_report(format, "Margin", margin.COLUMNS, margin.table(document),
-                                money=("cost", "revenue", "margin", "exposure"), rates=("margin_rate",),
-                                preamble=[f"Margin of {period}"])  # fmt: skip
+    body, media = render_report(
+        format,
+        "Margin",
+        margin.COLUMNS,
+        margin.table(document),
+        money=("cost", "revenue", "margin", "exposure"),
+        rates=("margin_rate",),
+        preamble=[f"Margin of {period}"],
+    )
     disposition = f'attachment; filename="margin-{period}.{format}"'
     return Response(body, media_type=media, headers={"Content-Disposition": disposition})

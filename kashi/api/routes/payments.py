@@ -25,16 +25,23 @@ class PaymentCreate(BaseModel):
     tenant_id: str = Field(description="The paying tenant.", examples=["tenant-a"])
     amount: str | int = Field(description="Amount received, a decimal string (or an integer).", examples=["7632.00"])
     currency: str = Field(description="ISO 4217 code.", examples=["CNY"])
-    received_at: str = Field(description="When the money arrived, RFC 3339 with an offset.",
-                             examples=["2026-11-04T10:00:00+08:00"])
-    reference: str = Field(description="The bank's or payer's reference, unique per tenant: a resent payment "
-                           "is not counted twice.", examples=["CMB-20261104-01"])
-    invoice_id: str | None = Field(None, description="The invoice it pays first; absent: the oldest unpaid "
-                                   "invoices of its currency first.", examples=["inv_3f9c0d1e2a4b5c6d7e8f"])
+    received_at: str = Field(
+        description="When the money arrived, RFC 3339 with an offset.", examples=["2026-11-04T10:00:00+08:00"]
+    )
+    reference: str = Field(
+        description="The bank's or payer's reference, unique per tenant: a resent payment is not counted twice.",
+        examples=["CMB-20261104-01"],
+    )
+    invoice_id: str | None = Field(
+        None,
+        description="The invoice it pays first; absent: the oldest unpaid invoices of its currency first.",
+        examples=["inv_3f9c0d1e2a4b5c6d7e8f"],
+    )
 
 
-_PAYMENT_BODY = {"requestBody": {"required": True,
-                                 "content": {"application/json": {"schema": PaymentCreate.model_json_schema()}}}}
+_PAYMENT_BODY = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": PaymentCreate.model_json_schema()}}}
+}
 
 
 @router.post("/payments", status_code=201, openapi_extra=_PAYMENT_BODY)
@@ -60,8 +67,7 @@ def get_payment(payment_id: str, conn: ConnDep, principal: Reader) -> dict:
     """The payment and where it went: `allocations` (invoice id, number, amount) and what is `unallocated`
     (the tenant's credit balance, taken by its next invoices). A payment naming `invoice_id` pays that
     invoice first; the others pay the oldest unpaid invoices of their currency first."""
-    return payments.get_payment(conn, payment_id, tenant_id=principal.tenant_id if principal.role == "tenant"
-                                else None)  # fmt: skip
+    return payments.get_payment(conn, payment_id, tenant_id=principal.tenant_id if principal.role == "tenant" else None)
 
 
 @router.get("/tenants/{tenant_id}/balance")

@@ -21,16 +21,23 @@ router = APIRouter(tags=["periods"])
 
 
 @router.post("/periods/{period}/close")
-def close(period: str, request: Request, engine: EngineDep, settings: SettingsDep, principal: Operator,
-          tenant_id: str | None = None) -> dict:  # fmt: skip
+def close(
+    period: str,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    principal: Operator,
+    tenant_id: str | None = None,
+) -> dict:
     """Close an ended period (for one tenant, or every tenant whose period has ended) and answer the
     invoice ids; repeating it answers the same ids. The close first waits, up to
     ``KASHI_CLOSE_DRAIN_TIMEOUT_S`` (60 s), for every batch acknowledged before it began; if one is
     parked or not recorded in time it issues nothing and answers 409 naming the batches.
     Without ``tenant_id`` every supplier's period is closed too (its bills in ``supplier_bills``)."""
     month = Period.parse(period)
-    invoices = close_period(engine, month, tenant_id, receipts=request.app.state.receipts,
-                            drain_timeout_s=settings.close_drain_timeout_s)
+    invoices = close_period(
+        engine, month, tenant_id, receipts=request.app.state.receipts, drain_timeout_s=settings.close_drain_timeout_s
+    )
     if tenant_id is not None:
         return {"invoices": invoices}
     return {"invoices": invoices, "supplier_bills": close_suppliers(engine, month)}

@@ -26,5 +26,8 @@ def get_statement(conn: ConnDep, principal: Reader, tenant_id: VisibleTenant, pe
         return statement
     filename = f"statement-{tenant_id}-{period}.{format}"
     disposition = "inline" if format == "pdf" else "attachment"
-    return Response(statements.render(statement, format), media_type=MEDIA[format],
-                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})  # fmt: skip
+    return Response(
+        statements.render(statement, format),
+        media_type=MEDIA[format],
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+    )

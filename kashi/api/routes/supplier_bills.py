@@ -17,8 +17,9 @@ router = APIRouter(tags=["supplier-bills"])
 
 
 class BillLine(BaseModel):
-    kind: str = Field(description="machine_month | p_year | gpu_hour | gpu_hour_shortfall | token | penalty | "
-                                  "notice_in_lieu")
+    kind: str = Field(
+        description="machine_month | p_year | gpu_hour | gpu_hour_shortfall | token | penalty | notice_in_lieu"
+    )
     contract_id: str = Field(description="The payable contract.")
     item_id: str | None
     description: str
@@ -54,8 +55,14 @@ class SupplierBills(BaseModel):
 
 
 @router.get("/supplier-bills", response_model=SupplierBills)
-def list_bills(conn: ConnDep, principal: BillingReader, supplier_id: str | None = None, period: str | None = None,
-               cursor: str | None = None, limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
+def list_bills(
+    conn: ConnDep,
+    principal: BillingReader,
+    supplier_id: str | None = None,
+    period: str | None = None,
+    cursor: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict:
     """Bills by number, each the invoice JSON plus `supplier_id`."""
     return supplier_bills.list_bills(conn, supplier_id=supplier_id, period=period, after=cursor, limit=limit)
 
@@ -72,7 +79,11 @@ def supplier_bill_lines(conn: ConnDep, principal: BillingReader, period: str, fo
     if format not in ("csv", "xlsx"):
         raise ValidationFailed.of("format", "must be csv or xlsx")
     rows = [list(row) for row in supplier_bills.export_lines(conn, month)]
-    body, media = render_report(format, "Supplier bill lines", supplier_bills.EXPORT_COLUMNS, rows,
-                                money=("amount", "tax", "total"))  # fmt: skip
-    return Response(body, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="supplier-bill-lines-{month}.{format}"'})
+    body, media = render_report(
+        format, "Supplier bill lines", supplier_bills.EXPORT_COLUMNS, rows, money=("amount", "tax", "total")
+    )
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="supplier-bill-lines-{month}.{format}"'},
+    )

@@ -18,17 +18,29 @@ router = APIRouter(tags=["suppliers"])
 class SupplierIn(BaseModel):
     """A supplier: who bills us for capacity bought under payable contracts."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"id": "sup-hz", "name": "杭州智算中心", "legal_name": "杭州智算中心有限公司",
-         "tax_id": "91330100MA2XXXXXX1", "currency": "CNY"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "sup-hz",
+                    "name": "杭州智算中心",
+                    "legal_name": "杭州智算中心有限公司",
+                    "tax_id": "91330100MA2XXXXXX1",
+                    "currency": "CNY",
+                }
+            ]
+        },
+    )
 
     id: StrictStr = Field(description="Letters, digits and . _ : - only, at most 128.")
     name: StrictStr | None = Field(None, description="Display name (the id when absent).")
     legal_name: StrictStr | None = Field(None, description="The registered name on its bills.")
     tax_id: StrictStr | None = Field(None, description="e.g. a 统一社会信用代码, 18 characters.")
     currency: StrictStr | None = Field(None, description="ISO 4217 code; CNY when absent.")
-    timezone: StrictStr | None = Field(None, description="IANA timezone its billing months count in; "
-                                                         "Asia/Shanghai when absent.")
+    timezone: StrictStr | None = Field(
+        None, description="IANA timezone its billing months count in; Asia/Shanghai when absent."
+    )
 
 
 class SupplierOut(BaseModel):
@@ -53,8 +65,9 @@ def create_supplier(conn: ConnDep, principal: Operator, payload: dict = Body(...
 
 
 @router.get("/suppliers", response_model=Suppliers)
-def list_suppliers(conn: ConnDep, principal: BillingReader, cursor: str | None = None,
-                   limit: int = Query(100, ge=1, le=1000)) -> dict:  # fmt: skip
+def list_suppliers(
+    conn: ConnDep, principal: BillingReader, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000)
+) -> dict:
     return suppliers.list_suppliers(conn, cursor=cursor, limit=limit)
 
 
@@ -74,10 +87,20 @@ def supplier_statement(supplier_id: str, period: str, conn: ConnDep, principal: 
     for page in statement["currencies"]:
         rows.append([page["currency"], "opening_balance", "", "", "", "", page["opening_balance"]])
         for bill in page["bills"]:
-            rows.append([page["currency"], "bill", bill["number"], bill["period"], bill["issued_at"],
-                         bill["total"], ""])
+            rows.append(
+                [page["currency"], "bill", bill["number"], bill["period"], bill["issued_at"], bill["total"], ""]
+            )
         rows.append([page["currency"], "closing_balance", "", "", "", "", page["closing_balance"]])
-    body, media = render_report(format, "Supplier statement", columns, rows, money=("amount", "balance"),
-                                preamble=[f"Statement of supplier {supplier_id} for {period}"])  # fmt: skip
-    return Response(body, media_type=media, headers={
-        "Content-Disposition": f'attachment; filename="supplier-statement-{supplier_id}-{period}.{format}"'})
+    body, media = render_report(
+        format,
+        "Supplier statement",
+        columns,
+        rows,
+        money=("amount", "balance"),
+        preamble=[f"Statement of supplier {supplier_id} for {period}"],
+    )
+    return Response(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="supplier-statement-{supplier_id}-{period}.{format}"'},
+    )

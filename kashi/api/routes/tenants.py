@@ -17,22 +17,30 @@ _TERMS = "Days from the invoice's issue date to its due date (the end of that lo
 class BillingProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    legal_name: str | None = Field(None, max_length=500, description="The tenant's registered legal name.",
-                                   examples=["上海算力科技有限公司"])
-    tax_id: str | None = Field(None, max_length=500, description="Tax registration number (e.g. a 18-character "
-                               "unified social credit code).", examples=["91310000MA1FL4XN2K"])
-    address: str | None = Field(None, max_length=500, description="Billing address.",
-                                examples=["上海市浦东新区张江路 88 号"])
-    billing_email: str | None = Field(None, max_length=500, description="Where invoices are sent.",
-                                      examples=["ap@example.cn"])
+    legal_name: str | None = Field(
+        None, max_length=500, description="The tenant's registered legal name.", examples=["上海算力科技有限公司"]
+    )
+    tax_id: str | None = Field(
+        None,
+        max_length=500,
+        description="Tax registration number (e.g. a 18-character unified social credit code).",
+        examples=["91310000MA1FL4XN2K"],
+    )
+    address: str | None = Field(
+        None, max_length=500, description="Billing address.", examples=["上海市浦东新区张江路 88 号"]
+    )
+    billing_email: str | None = Field(
+        None, max_length=500, description="Where invoices are sent.", examples=["ap@example.cn"]
+    )
     payment_terms_days: int | None = Field(None, ge=0, le=365, strict=True, description=_TERMS, examples=[30])
 
 
 class TenantCreate(BillingProfile):
     id: str = Field(description="Tenant id: letters, digits and . _ : - only, at most 128.", examples=["tenant-a"])
     name: str | None = Field(None, description="Display name; defaults to the id.", examples=["算力客户 A"])
-    timezone: str | None = Field(None, description="IANA billing timezone; default Asia/Shanghai.",
-                                 examples=["Asia/Shanghai"])
+    timezone: str | None = Field(
+        None, description="IANA billing timezone; default Asia/Shanghai.", examples=["Asia/Shanghai"]
+    )
     currency: str | None = Field(None, description="ISO 4217 currency; default CNY.", examples=["CNY"])
 
 
@@ -61,8 +69,13 @@ class TenantPage(BaseModel):
 @router.post("/tenants", status_code=201, response_model=Tenant)
 def create_tenant(conn: ConnDep, principal: Operator, settings: SettingsDep, body: TenantCreate) -> dict:
     """Create a tenant with its billing profile (unknown fields are refused)."""
-    return tenants.create(conn, body.model_dump(exclude_unset=True), actor=f"key:{principal.key_id}",
-                          default_timezone=settings.default_timezone, default_currency=settings.default_currency)
+    return tenants.create(
+        conn,
+        body.model_dump(exclude_unset=True),
+        actor=f"key:{principal.key_id}",
+        default_timezone=settings.default_timezone,
+        default_currency=settings.default_currency,
+    )
 
 
 @router.get("/tenants", response_model=TenantPage)

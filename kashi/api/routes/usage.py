@@ -29,8 +29,12 @@ def query_instant(value: str, field: str, tz: str) -> datetime:
 
 @router.get("/usage")
 def get_usage(
-    conn: ConnDep, principal: Reader, tenant_id: str | None = None, start: str | None = None,
-    end: str | None = None, type: Literal["gpu", "tokens"] = "gpu",
+    conn: ConnDep,
+    principal: Reader,
+    tenant_id: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    type: Literal["gpu", "tokens"] = "gpu",
     group_by: Literal["hour", "day", "month"] = "day",
 ) -> dict:
     """Exact card-seconds (and card-hours) or token counts per bucket in the tenant's timezone, for
@@ -48,13 +52,22 @@ def get_usage(
     zone = ZoneInfo(tz)
     for row in rows:
         row["bucket"] = row["bucket"].astimezone(zone).isoformat()
-    return {"tenant_id": tenant_id, "timezone": tz, "type": type, "group_by": group_by,
-            "start": start_at.isoformat(), "end": end_at.isoformat(), "items": rows, "next_cursor": None}
+    return {
+        "tenant_id": tenant_id,
+        "timezone": tz,
+        "type": type,
+        "group_by": group_by,
+        "start": start_at.isoformat(),
+        "end": end_at.isoformat(),
+        "items": rows,
+        "next_cursor": None,
+    }
 
 
 @router.get("/usage/conflicts")
-def list_conflicts(conn: ConnDep, _: Operator, cursor: int = Query(0, ge=0),
-                   limit: int = Query(100, ge=1, le=1000)) -> dict:
+def list_conflicts(
+    conn: ConnDep, _: Operator, cursor: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+) -> dict:
     """GPU-seconds reported by two tenants: billed to the first persisted (``holder_tenant_id``)."""
     return page(health.conflicts(conn, after=cursor, limit=limit), limit, key="id")
 

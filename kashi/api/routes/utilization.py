@@ -19,25 +19,26 @@ CARD_HOURS = "card-hours to 6 places, a decimal string"
 
 
 class UtilizationFigures(BaseModel):
-    capacity: str | None = Field(description=f"In the fleet (first report to retirement): {CARD_HOURS}; null for "
-                                             "a tenant row.", examples=["5952.000000"])
+    capacity: str | None = Field(
+        description=f"In the fleet (first report to retirement): {CARD_HOURS}; null for a tenant row.",
+        examples=["5952.000000"],
+    )
     reported: str | None = Field(description=f"Covered by a gpu.status: {CARD_HOURS}.", examples=["5904.000000"])
-    down: str | None = Field(description=f"Reported down (XID, off the bus, driver): {CARD_HOURS}.",
-                             examples=["24.000000"])
+    down: str | None = Field(
+        description=f"Reported down (XID, off the bus, driver): {CARD_HOURS}.", examples=["24.000000"]
+    )
     lit: str | None = Field(description=f"reported − down: {CARD_HOURS}.", examples=["5880.000000"])
-    allocated: str | None = Field(description=f"Sold: the union of gpu.usage: {CARD_HOURS}.",
-                                  examples=["3675.000000"])
-    busy: str | None = Field(description=f"Σ utilisation × allocated seconds: {CARD_HOURS}.",
-                             examples=["2278.500000"])
+    allocated: str | None = Field(description=f"Sold: the union of gpu.usage: {CARD_HOURS}.", examples=["3675.000000"])
+    busy: str | None = Field(description=f"Σ utilisation × allocated seconds: {CARD_HOURS}.", examples=["2278.500000"])
     dark: str | None = Field(description=f"capacity − reported (silent): {CARD_HOURS}.", examples=["48.000000"])
-    lit_rate: str | None = Field(description="lit ÷ capacity (4 places); null when capacity is 0.",
-                                 examples=["0.9879"])
+    lit_rate: str | None = Field(description="lit ÷ capacity (4 places); null when capacity is 0.", examples=["0.9879"])
     allocation_rate: str | None = Field(description="allocated ÷ lit; null when nothing was lit.", examples=["0.6250"])
-    busy_rate: str | None = Field(description="busy ÷ allocated; null when nothing was allocated.",
-                                  examples=["0.6200"])
-    idle_value: str | None = Field(description="(lit − allocated) card-hours × the model's list price per card-hour "
-                                               "(CNY); null when a model of the row has no list price.",
-                                   examples=["27562.50"])
+    busy_rate: str | None = Field(description="busy ÷ allocated; null when nothing was allocated.", examples=["0.6200"])
+    idle_value: str | None = Field(
+        description="(lit − allocated) card-hours × the model's list price per card-hour "
+        "(CNY); null when a model of the row has no list price.",
+        examples=["27562.50"],
+    )
 
 
 class UtilizationRow(UtilizationFigures):
@@ -61,20 +62,34 @@ class UtilizationReport(BaseModel):
     unpriced_models: list[str] = Field(description="Models without a list price (their idle value is unknown).")
 
 
-@router.get("/reports/utilization", response_model=None, responses={
-    200: {"description": "The report (JSON), or the CSV, xlsx or PNG document.",
-          "content": {"application/json": {"schema": UtilizationReport.model_json_schema()}}}})
+@router.get(
+    "/reports/utilization",
+    response_model=None,
+    responses={
+        200: {
+            "description": "The report (JSON), or the CSV, xlsx or PNG document.",
+            "content": {"application/json": {"schema": UtilizationReport.model_json_schema()}},
+        }
+    },
+)
 def utilization_report(
     conn: ConnDep,
     _: BillingReader,
     period: Annotated[str, Query(description="The month, YYYY-MM, in `tz`.", examples=["2026-10"])],
-    group_by: Annotated[Literal["model", "node", "tenant", "day"], Query(
-        description="Rows per GPU model, node, tenant (allocated and busy only) or local day.")] = "model",
-    format: Annotated[Literal["json", "csv", "xlsx", "png"], Query(
-        description="json; csv (UTF-8 with BOM); xlsx (a sheet per grouping and a chart sheet); png (a chart: "
-                    "bars per model when grouped by model, else per day, and a node × day heat-map).")] = "json",
-    tz: Annotated[str, Query(description="The operator's IANA timezone: months and days are cut in it.")]
-    = utilization.DEFAULT_TZ,
+    group_by: Annotated[
+        Literal["model", "node", "tenant", "day"],
+        Query(description="Rows per GPU model, node, tenant (allocated and busy only) or local day."),
+    ] = "model",
+    format: Annotated[
+        Literal["json", "csv", "xlsx", "png"],
+        Query(
+            description="json; csv (UTF-8 with BOM); xlsx (a sheet per grouping and a chart sheet); png (a chart: "
+            "bars per model when grouped by model, else per day, and a node × day heat-map)."
+        ),
+    ] = "json",
+    tz: Annotated[
+        str, Query(description="The operator's IANA timezone: months and days are cut in it.")
+    ] = utilization.DEFAULT_TZ,
     node: Annotated[str | None, Query(description="Only this node.")] = None,
     gpu_model: Annotated[str | None, Query(description="Only this GPU model.")] = None,
 ):
@@ -89,17 +104,26 @@ def utilization_report(
             return report
         from billing.documents.utilization_tables import to_csv
 
-        return Response(to_csv(report), media_type=MEDIA["csv"],
-                        headers={"Content-Disposition": f'attachment; filename="{filename}"'})  # fmt: skip
+        return Response(
+            to_csv(report),
+            media_type=MEDIA["csv"],
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
     pack = utilization.pack(conn, month, tz=tz)
     if format == "xlsx":
         from billing.documents.utilization_tables import write_workbook
 
         out = io.BytesIO()
         write_workbook(out, pack)
-        return Response(out.getvalue(), media_type=MEDIA["xlsx"],
-                        headers={"Content-Disposition": f'attachment; filename="utilization-{month}.xlsx"'})
+        return Response(
+            out.getvalue(),
+            media_type=MEDIA["xlsx"],
+            headers={"Content-Disposition": f'attachment; filename="utilization-{month}.xlsx"'},
+        )
     from billing.documents.utilization_png import render
 
-    return Response(render(pack, "model" if group_by == "model" else "day"), media_type="image/png",
-                    headers={"Content-Disposition": f'inline; filename="{filename}"'})  # fmt: skip
+    return Response(
+        render(pack, "model" if group_by == "model" else "day"),
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )

@@ -11,20 +11,24 @@ from kashi.api.deps import ConnDep, Operator
 from kashi.errors import ValidationFailed
 
 router = APIRouter(tags=["webhooks"])
-EventType = Literal["invoice.issued", "credit_note.issued", "payment.recorded", "period.closed", "batch.parked",
-                    "contract.at_risk"]  # fmt: skip
-_SIGNING = ("Each delivery is a POST of `{\"id\",\"type\",\"created_at\",\"data\"}` with headers `Kashi-Event-Id` and "
-            "`Kashi-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>`. A 2xx answer is delivered; "
-            "anything else or no answer in 10 s is retried with exponential backoff (2 s doubling, at most 1 h "
-            "apart) for 25 hours.")  # fmt: skip
+EventType = Literal[
+    "invoice.issued", "credit_note.issued", "payment.recorded", "period.closed", "batch.parked", "contract.at_risk"
+]
+_SIGNING = (
+    'Each delivery is a POST of `{"id","type","created_at","data"}` with headers `Kashi-Event-Id` and '
+    '`Kashi-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. A 2xx answer is delivered; '
+    "anything else or no answer in 10 s is retried with exponential backoff (2 s doubling, at most 1 h "
+    "apart) for 25 hours."
+)
 
 
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(description="Where events are POSTed (http or https).", examples=["https://erp.example.cn/kashi"])
-    events: list[EventType] = Field(min_length=1, description="The event types to send.",
-                                    examples=[["invoice.issued", "payment.recorded"]])  # fmt: skip
+    events: list[EventType] = Field(
+        min_length=1, description="The event types to send.", examples=[["invoice.issued", "payment.recorded"]]
+    )
 
 
 class Webhook(BaseModel):
@@ -45,8 +49,9 @@ def create_webhook(conn: ConnDep, principal: Operator, body: WebhookCreate) -> d
 
 
 @router.get("/webhooks")
-def list_webhooks(conn: ConnDep, principal: Operator, cursor: str | None = None,
-                  limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:  # fmt: skip
+def list_webhooks(
+    conn: ConnDep, principal: Operator, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> dict:
     items = webhooks.list_endpoints(conn, cursor or None, limit)
     return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
 
@@ -64,8 +69,13 @@ def delete_webhook(webhook_id: str, conn: ConnDep, principal: Operator) -> Respo
 
 
 @router.get("/webhooks/{webhook_id}/deliveries")
-def webhook_deliveries(webhook_id: str, conn: ConnDep, principal: Operator, cursor: str | None = None,
-                       limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict:  # fmt: skip
+def webhook_deliveries(
+    webhook_id: str,
+    conn: ConnDep,
+    principal: Operator,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict:
     """The endpoint's deliveries, newest first: status (pending, delivered, failed, cancelled), attempts,
     the last answer, and `log`, every attempt with its status code or error."""
     if cursor and not cursor.isdigit():

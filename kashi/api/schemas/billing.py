@@ -55,8 +55,9 @@ class PaymentCreate(Body):
     amount: str = money("Received.", "10000.00")
     currency: str = Field(examples=["CNY"])
     received_at: str = instant("When the money arrived.", "2026-11-05T10:00:00+08:00")
-    reference: str = Field(description="Unique per tenant: a resent payment answers 200 with the first.",
-                           examples=["BANK-20261105-001"])  # fmt: skip
+    reference: str = Field(
+        description="Unique per tenant: a resent payment answers 200 with the first.", examples=["BANK-20261105-001"]
+    )
 
 
 class Payment(Answer):
@@ -119,8 +120,10 @@ class Statement(Answer):
 
 
 class Closed(Answer):
-    invoices: list[str] = Field(description="Ids of the invoices the close issued; the same ids when repeated.",
-                                examples=[["inv_e5518af54ddd40ecb248"]])  # fmt: skip
+    invoices: list[str] = Field(
+        description="Ids of the invoices the close issued; the same ids when repeated.",
+        examples=[["inv_e5518af54ddd40ecb248"]],
+    )
 
 
 class PendingPeriod(Answer):
@@ -128,7 +131,8 @@ class PendingPeriod(Answer):
     period: str = Field(examples=["2026-11"])
     reason: Literal["backdated", "older"] = Field(
         description="backdated: a contract in force was recorded after the period was due; older: not the "
-                    "tenant's most recent ended period (the scheduler closes only that one).")
+        "tenant's most recent ended period (the scheduler closes only that one)."
+    )
     why: str = Field(description="The same, in words, with the contracts and instants.")
     contract_ids: list[str]
     due_at: str = Field(description="Period end + grace: when the scheduler would have closed it.")

@@ -12,7 +12,8 @@ from kashi.api.schemas.common import Answer, Body, Page, instant, money
 class Penalty(Body):
     basis: Literal["remaining_closed_value", "fixed_months"] = Field(
         description="remaining_closed_value: rate × the recurring value left in the closed term; fixed_months: "
-                    "months × the recurring monthly value.")
+        "months × the recurring monthly value."
+    )
     rate: str | None = Field(None, description="With remaining_closed_value: a fraction.", examples=["0.20"])
     months: int | None = Field(None, description="With fixed_months.", examples=[3])
 
@@ -23,14 +24,16 @@ class Item(Body):
     id: str = Field(description="Unique within the contract.", examples=["i-1"])
     pricing: Literal["machine_month", "p_year", "gpu_hour", "token"] = Field(
         description="machine_month: machines × unit_price a month; p_year: capacity P × unit_price a year; "
-                    "gpu_hour: card-hours used × unit_price (optional commitment); token: price per million tokens.")
+        "gpu_hour: card-hours used × unit_price (optional commitment); token: price per million tokens."
+    )
     gpu_model: str | None = Field(None, examples=["RTX-4090"])
     cards_per_machine: int | None = Field(None, examples=[8])
     machines: int | None = Field(None, examples=[2])
     capacity_p: str | None = Field(None, description="p_year: capacity in P (PFLOPS FP16).", examples=["100"])
     unit_price: str | None = money("Price per unit (machine-month, P-year or card-hour).", "5000.00")
-    committed_card_hours: str | None = Field(None, description="gpu_hour: hours a month paid even if unused.",
-                                             examples=["1000"])  # fmt: skip
+    committed_card_hours: str | None = Field(
+        None, description="gpu_hour: hours a month paid even if unused.", examples=["1000"]
+    )
     model: str | None = Field(None, description="token: the served model, or '*'.", examples=["qwen2.5-72b"])
     input_price: str | None = money("token: per million input tokens.", "2.00")
     output_price: str | None = money("token: per million output tokens.", "8.00")
@@ -104,15 +107,17 @@ class ContractEvents(Page):
 class AmendmentCreate(Body):
     item_id: str = Field(examples=["i-1"])
     effective_at: str = instant("From when; not inside a closed period.", "2027-01-01T00:00:00+08:00")
-    changes: dict[str, Any] = Field(description="New machines, capacity_p or committed_card_hours.",
-                                    examples=[{"machines": 3}])  # fmt: skip
+    changes: dict[str, Any] = Field(
+        description="New machines, capacity_p or committed_card_hours.", examples=[{"machines": 3}]
+    )
 
 
 class ChargeLine(Answer):
     """An invoice line (also in quotes and amendment penalties)."""
 
-    kind: Literal["machine_month", "p_year", "gpu_hour", "gpu_hour_shortfall", "token", "penalty", "notice_in_lieu",
-                  "adjustment"]  # fmt: skip
+    kind: Literal[
+        "machine_month", "p_year", "gpu_hour", "gpu_hour_shortfall", "token", "penalty", "notice_in_lieu", "adjustment"
+    ]
     contract_id: str | None = Field(examples=["c-acme-1"])
     item_id: str | None = Field(examples=["i-1"])
     description: str = Field(examples=["2 × 8×RTX-4090 machines, 2026-10"])
@@ -141,8 +146,9 @@ class Amendment(Answer):
 
 class TerminationCreate(Body):
     effective_at: str = instant("When fees end; not inside a closed period.", "2027-10-01T00:00:00+08:00")
-    notice_given_at: str | None = instant("When notice was given (open term: notice_in_lieu runs from it).",
-                                          "2027-08-01T00:00:00+08:00")  # fmt: skip
+    notice_given_at: str | None = instant(
+        "When notice was given (open term: notice_in_lieu runs from it).", "2027-08-01T00:00:00+08:00"
+    )
 
 
 class TerminationQuote(Answer):

@@ -34,9 +34,14 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
     ("POST", "/v1/tenants"): Doc(tenants.Tenant, tenants.TenantCreate),
     ("GET", "/v1/tenants/{tenant_id}"): Doc(tenants.Tenant),
     ("GET", "/v1/tenants/{tenant_id}/balance"): Doc(tenants.Balance),
-    ("GET", "/v1/tenants/{tenant_id}/statements/{period}"): Doc(billing.Statement, media={
-        "text/csv": "format=csv: UTF-8 with BOM.", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-        "format=xlsx.", **PDF}),  # fmt: skip
+    ("GET", "/v1/tenants/{tenant_id}/statements/{period}"): Doc(
+        billing.Statement,
+        media={
+            "text/csv": "format=csv: UTF-8 with BOM.",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "format=xlsx.",
+            **PDF,
+        },
+    ),
     ("POST", "/v1/contracts"): Doc(contracts.Contract, contracts.ContractCreate),
     ("GET", "/v1/contracts"): Doc(contracts.Contracts),
     ("GET", "/v1/contracts/{contract_id}"): Doc(contracts.Contract),
@@ -53,10 +58,17 @@ OPERATIONS: dict[tuple[str, str], Doc] = {
     ("GET", "/v1/invoices/{invoice_id}.pdf"): Doc(None, media=PDF),
     ("GET", "/v1/invoices/{invoice_id}/credit-notes"): Doc(billing.CreditNotes),
     ("POST", "/v1/invoices/{invoice_id}/credit-notes"): Doc(billing.CreditNote, billing.CreditNoteCreate),
-    ("POST", "/v1/payments"): Doc(billing.Payment, billing.PaymentCreate,
-                                  also={"200": (billing.Payment, "A resend (same tenant and reference): the first.")}),
+    ("POST", "/v1/payments"): Doc(
+        billing.Payment,
+        billing.PaymentCreate,
+        also={"200": (billing.Payment, "A resend (same tenant and reference): the first.")},
+    ),
     ("GET", "/v1/payments"): Doc(billing.Payments),
-    ("GET", "/v1/exports/invoice-lines"): Doc(None, media={
-        "text/csv": "format=csv: every invoice line of the month, all tenants, UTF-8 with BOM.",
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "format=xlsx."}),
+    ("GET", "/v1/exports/invoice-lines"): Doc(
+        None,
+        media={
+            "text/csv": "format=csv: every invoice line of the month, all tenants, UTF-8 with BOM.",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "format=xlsx.",
+        },
+    ),
 }

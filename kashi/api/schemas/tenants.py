@@ -10,8 +10,9 @@ from kashi.api.schemas.common import Answer, Body, money
 class TenantCreate(Body):
     id: str = Field(description="Your id for the tenant; events name it as their `subject`.", examples=["acme"])
     name: str = Field(description="Shown on invoices and statements (any script).", examples=["Acme 算力"])
-    timezone: str | None = Field(None, description="IANA zone its months begin and end in (default Asia/Shanghai).",
-                                 examples=["Asia/Shanghai"])  # fmt: skip
+    timezone: str | None = Field(
+        None, description="IANA zone its months begin and end in (default Asia/Shanghai).", examples=["Asia/Shanghai"]
+    )
     currency: str | None = Field(None, description="ISO 4217 default currency (default CNY).", examples=["CNY"])
 
 

@@ -10,8 +10,9 @@ from kashi.api.schemas.common import Answer, Page
 
 
 class UsageBucket(Answer):
-    bucket: str = Field(description="Start of the hour, day or month in the tenant's timezone.",
-                        examples=["2026-10-10T00:00:00+08:00"])  # fmt: skip
+    bucket: str = Field(
+        description="Start of the hour, day or month in the tenant's timezone.", examples=["2026-10-10T00:00:00+08:00"]
+    )
     contract_id: str | None = Field(description="The contract the events named, if any.")
     gpu_model: str | None = Field(None, examples=["H100-SXM"])
     card_seconds: str | None = Field(None, description="Exact, gpu type.", examples=["43200"])
@@ -48,8 +49,9 @@ class Conflicts(Page):
 
 
 class Unrated(Page):
-    items: list[dict[str, Any]] = Field(description="Hourly rollups no contract item rates yet (kept, billed once "
-                                                    "a matching contract exists).")  # fmt: skip
+    items: list[dict[str, Any]] = Field(
+        description="Hourly rollups no contract item rates yet (kept, billed once a matching contract exists)."
+    )
 
 
 class LateUsageItem(Answer):

@@ -19,11 +19,14 @@ def describe(event: dict) -> str:
     data = event["data"]
     if event["type"] == "ContractSigned":
         items = data.get("items", [])
-        return (f"Signed with {len(items)} item{'s' if len(items) != 1 else ''}: {data.get('closed_months')} months "
-                f"closed + {data.get('open_months')} open, penalty rate {data.get('penalty', {}).get('rate', '—')}")
+        return (
+            f"Signed with {len(items)} item{'s' if len(items) != 1 else ''}: {data.get('closed_months')} months "
+            f"closed + {data.get('open_months')} open, penalty rate {data.get('penalty', {}).get('rate', '—')}"
+        )
     if event["type"] == "ContractAmended":
-        changes = ", ".join(f"{k.replace('_', ' ')} → {v}" for k, v in (data.get("changes") or {}).items()
-                            if v is not None)  # fmt: skip
+        changes = ", ".join(
+            f"{k.replace('_', ' ')} → {v}" for k, v in (data.get("changes") or {}).items() if v is not None
+        )
         return f"Item {data.get('item_id')} amended: {changes}"
     if event["type"] == "ContractTerminated":
         return "Terminated"
@@ -31,8 +34,9 @@ def describe(event: dict) -> str:
 
 
 @router.get("/console/contracts/{contract_id}")
-def contract_page(request: Request, contract_id: str, viewer: Staff, conn: ConnDep, effective_at: str = "",
-                  notice_given_at: str = ""):  # fmt: skip
+def contract_page(
+    request: Request, contract_id: str, viewer: Staff, conn: ConnDep, effective_at: str = "", notice_given_at: str = ""
+):
     contract = contracts_service.get(conn, contract_id)
     tenant = tenants.get(conn, contract["tenant_id"])
     timeline = contracts_service.events(conn, contract_id)["items"]
@@ -44,7 +48,18 @@ def contract_page(request: Request, contract_id: str, viewer: Staff, conn: ConnD
             quote = contracts_service.termination_quote_json(conn, contract_id, effective_at, notice_given_at or None)
         except KashiError as exc:  # shown next to the form, with the API's message
             quote_error = {"code": exc.code, "message": exc.message, "details": exc.details}
-    return render(request, "contract.html", viewer=viewer, title=f"Contract {contract_id}", contract=contract,
-                  tenant=tenant, tz=tenant["timezone"], timeline=timeline[::-1], quote=quote, quote_error=quote_error,
-                  effective_at=effective_at, notice_given_at=notice_given_at,
-                  status_code=422 if quote_error else 200)  # fmt: skip
+    return render(
+        request,
+        "contract.html",
+        viewer=viewer,
+        title=f"Contract {contract_id}",
+        contract=contract,
+        tenant=tenant,
+        tz=tenant["timezone"],
+        timeline=timeline[::-1],
+        quote=quote,
+        quote_error=quote_error,
+        effective_at=effective_at,
+        notice_given_at=notice_given_at,
+        status_code=422 if quote_error else 200,
+    )

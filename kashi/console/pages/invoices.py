@@ -31,47 +31,98 @@ def _error(exc: KashiError) -> dict:
 
 
 @router.get("/console/invoices")
-def invoice_list(request: Request, viewer: AnyViewer, conn: ConnDep, tenant_id: str = "", period: str = "",
-                 status: str = "", cursor: str = "", trail: str = ""):  # fmt: skip
+def invoice_list(
+    request: Request,
+    viewer: AnyViewer,
+    conn: ConnDep,
+    tenant_id: str = "",
+    period: str = "",
+    status: str = "",
+    cursor: str = "",
+    trail: str = "",
+):
     scope = viewer.tenant_scope or tenant_id or None
     if scope:
         ensure_tenant_visible(viewer.principal, scope)
-    rows = invoice_store.list_invoices(conn, tenant_id=scope, period=period or None, after=cursor or None,
-                                       limit=PAGE)  # fmt: skip
+    rows = invoice_store.list_invoices(conn, tenant_id=scope, period=period or None, after=cursor or None, limit=PAGE)
     next_cursor = rows[-1]["number"] if len(rows) == PAGE else None
     has_status = bool(rows) and "status" in rows[0]
     if status and has_status:
         rows = [row for row in rows if row["status"] == status]
     names = {t: tenants.get(conn, t)["name"] for t in {row["tenant_id"] for row in rows}}
-    links = pager("/console/invoices", {"tenant_id": tenant_id, "period": period, "status": status}, cursor=cursor,
-                  next_cursor=next_cursor, trail=trail)  # fmt: skip
+    links = pager(
+        "/console/invoices",
+        {"tenant_id": tenant_id, "period": period, "status": status},
+        cursor=cursor,
+        next_cursor=next_cursor,
+        trail=trail,
+    )
     tenant = tenants.get(conn, scope) if scope else None
-    return render(request, "invoices.html", viewer=viewer, title="Invoices", invoices=rows, names=names, pager=links,
-                  tenant_id=tenant_id, period=period, status=status, has_status=has_status, tenant=tenant,
-                  tz=tenant["timezone"] if tenant else request.app.state.settings.default_timezone,
-                  payment_form=_payment_defaults(tenant) if tenant and viewer.role != "tenant" else None)  # fmt: skip
+    return render(
+        request,
+        "invoices.html",
+        viewer=viewer,
+        title="Invoices",
+        invoices=rows,
+        names=names,
+        pager=links,
+        tenant_id=tenant_id,
+        period=period,
+        status=status,
+        has_status=has_status,
+        tenant=tenant,
+        tz=tenant["timezone"] if tenant else request.app.state.settings.default_timezone,
+        payment_form=_payment_defaults(tenant) if tenant and viewer.role != "tenant" else None,
+    )
 
 
 def _payment_defaults(tenant: dict, invoice: dict | None = None, remaining: str | None = None) -> dict:
     now = datetime.now(UTC).astimezone(ZoneInfo(tenant["timezone"])).replace(microsecond=0)
-    return {"tenant_id": tenant["id"], "currency": invoice["currency"] if invoice else tenant["currency"],
-            "amount": remaining or "", "received_at": now.isoformat(), "reference": "",
-            "invoice_id": invoice["id"] if invoice else ""}  # fmt: skip
+    return {
+        "tenant_id": tenant["id"],
+        "currency": invoice["currency"] if invoice else tenant["currency"],
+        "amount": remaining or "",
+        "received_at": now.isoformat(),
+        "reference": "",
+        "invoice_id": invoice["id"] if invoice else "",
+    }
 
 
-def _invoice_page(request: Request, viewer: Viewer, conn, invoice_id: str, *, status_code: int = 200,
-                  credit_error: dict | None = None, payment_error: dict | None = None, credit_form: dict | None = None,
-                  payment_form: dict | None = None, done: str = "", number: str = "") -> Response:  # fmt: skip
+def _invoice_page(
+    request: Request,
+    viewer: Viewer,
+    conn,
+    invoice_id: str,
+    *,
+    status_code: int = 200,
+    credit_error: dict | None = None,
+    payment_error: dict | None = None,
+    credit_form: dict | None = None,
+    payment_form: dict | None = None,
+    done: str = "",
+    number: str = "",
+) -> Response:
     invoice = invoice_store.invoice_json(conn, invoice_id, tenant_id=viewer.tenant_scope)
     tenant = tenants.get(conn, invoice["tenant_id"])
     notes = invoice_store.credit_notes(conn, invoice_id, tenant_id=viewer.tenant_scope)
     notice = DONE[done].format(number=number) if done in DONE and DOCUMENT_NUMBER.match(number or "") else None
-    return render(request, "invoice.html", viewer=viewer, title=f"Invoice {invoice['number']}", invoice=invoice,
-                  tenant=tenant, tz=tenant["timezone"], notes=notes, notice=notice, status_code=status_code,
-                  credit_error=credit_error, payment_error=payment_error,
-                  credit_form=credit_form or {"amount": "", "reason": ""},
-                  payment_form=payment_form or _payment_defaults(tenant, invoice, notes["remaining"]),
-                  balances=payments.balances(conn, tenant["id"]) if viewer.role != "tenant" else [])  # fmt: skip
+    return render(
+        request,
+        "invoice.html",
+        viewer=viewer,
+        title=f"Invoice {invoice['number']}",
+        invoice=invoice,
+        tenant=tenant,
+        tz=tenant["timezone"],
+        notes=notes,
+        notice=notice,
+        status_code=status_code,
+        credit_error=credit_error,
+        payment_error=payment_error,
+        credit_form=credit_form or {"amount": "", "reason": ""},
+        payment_form=payment_form or _payment_defaults(tenant, invoice, notes["remaining"]),
+        balances=payments.balances(conn, tenant["id"]) if viewer.role != "tenant" else [],
+    )
 
 
 @router.get("/console/invoices/{invoice_id}.pdf")
@@ -81,14 +132,19 @@ def invoice_pdf(invoice_id: str, viewer: AnyViewer, conn: ConnDep) -> Response:
 
 
 @router.get("/console/invoices/{invoice_id}")
-def invoice_page(request: Request, invoice_id: str, viewer: AnyViewer, conn: ConnDep, done: str = "",
-                 number: str = ""):  # fmt: skip
+def invoice_page(request: Request, invoice_id: str, viewer: AnyViewer, conn: ConnDep, done: str = "", number: str = ""):
     return _invoice_page(request, viewer, conn, invoice_id, done=done, number=number)
 
 
 @router.post("/console/invoices/{invoice_id}/credit-notes")
-def issue_credit_note(request: Request, invoice_id: str, viewer: Staff, conn: ConnDep,
-                      amount: Annotated[str, Form()] = "", reason: Annotated[str, Form()] = ""):  # fmt: skip
+def issue_credit_note(
+    request: Request,
+    invoice_id: str,
+    viewer: Staff,
+    conn: ConnDep,
+    amount: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+):
     form = {"amount": amount.strip().replace(",", ""), "reason": reason}
     try:
         with conn.begin_nested():  # a refused note leaves nothing behind, and the page still reads
@@ -96,30 +152,55 @@ def issue_credit_note(request: Request, invoice_id: str, viewer: Staff, conn: Co
     except KashiError as exc:
         if exc.code == "not_found":
             raise
-        return _invoice_page(request, viewer, conn, invoice_id, status_code=422, credit_error=_error(exc),
-                             credit_form={"amount": amount, "reason": reason})  # fmt: skip
-    return RedirectResponse(f"/console/invoices/{invoice_id}?done=credit-note&number={note['number']}",
-                            status_code=303)  # fmt: skip
+        return _invoice_page(
+            request,
+            viewer,
+            conn,
+            invoice_id,
+            status_code=422,
+            credit_error=_error(exc),
+            credit_form={"amount": amount, "reason": reason},
+        )
+    return RedirectResponse(f"/console/invoices/{invoice_id}?done=credit-note&number={note['number']}", status_code=303)
 
 
 @router.post("/console/payments")
-def record_payment(request: Request, viewer: Staff, conn: ConnDep, tenant_id: Annotated[str, Form()] = "",
-                   amount: Annotated[str, Form()] = "", currency: Annotated[str, Form()] = "",
-                   received_at: Annotated[str, Form()] = "", reference: Annotated[str, Form()] = "",
-                   invoice_id: Annotated[str, Form()] = ""):  # fmt: skip
-    form = {"tenant_id": tenant_id, "amount": amount.strip().replace(",", ""), "currency": currency.strip().upper(),
-            "received_at": received_at.strip(), "reference": reference}  # fmt: skip
+def record_payment(
+    request: Request,
+    viewer: Staff,
+    conn: ConnDep,
+    tenant_id: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    currency: Annotated[str, Form()] = "",
+    received_at: Annotated[str, Form()] = "",
+    reference: Annotated[str, Form()] = "",
+    invoice_id: Annotated[str, Form()] = "",
+):
+    form = {
+        "tenant_id": tenant_id,
+        "amount": amount.strip().replace(",", ""),
+        "currency": currency.strip().upper(),
+        "received_at": received_at.strip(),
+        "reference": reference,
+    }
     if invoice_id and _payments_name_invoices():
         form["invoice_id"] = invoice_id
     try:
         with conn.begin_nested():
             payment, _ = payments.record_payment(conn, form)
     except KashiError as exc:
-        raw = {"tenant_id": tenant_id, "amount": amount, "currency": currency, "received_at": received_at,
-               "reference": reference, "invoice_id": invoice_id}  # fmt: skip
+        raw = {
+            "tenant_id": tenant_id,
+            "amount": amount,
+            "currency": currency,
+            "received_at": received_at,
+            "reference": reference,
+            "invoice_id": invoice_id,
+        }
         if invoice_id:
-            return _invoice_page(request, viewer, conn, invoice_id, status_code=422, payment_error=_error(exc),
-                                 payment_form=raw)  # fmt: skip
+            return _invoice_page(
+                request, viewer, conn, invoice_id, status_code=422, payment_error=_error(exc), payment_form=raw
+            )
         return _invoices_with_payment_error(request, viewer, conn, raw, _error(exc))
     if invoice_id:
         return RedirectResponse(f"/console/invoices/{invoice_id}?done=payment&number={payment['id']}", status_code=303)
@@ -137,7 +218,21 @@ def _invoices_with_payment_error(request: Request, viewer: Viewer, conn, raw: di
         tenant = tenants.get(conn, raw["tenant_id"])
     except KashiError:
         pass
-    return render(request, "invoices.html", viewer=viewer, title="Invoices", invoices=[], names={}, pager=None,
-                  tenant_id=raw["tenant_id"], period="", status="", has_status=False, tenant=tenant,
-                  tz=tenant["timezone"] if tenant else request.app.state.settings.default_timezone,
-                  payment_form=raw, payment_error=error, status_code=422)  # fmt: skip
+    return render(
+        request,
+        "invoices.html",
+        viewer=viewer,
+        title="Invoices",
+        invoices=[],
+        names={},
+        pager=None,
+        tenant_id=raw["tenant_id"],
+        period="",
+        status="",
+        has_status=False,
+        tenant=tenant,
+        tz=tenant["timezone"] if tenant else request.app.state.settings.default_timezone,
+        payment_form=raw,
+        payment_error=error,
+        status_code=422,
+    )

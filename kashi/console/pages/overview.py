@@ -34,14 +34,27 @@ def overview_page(request: Request, viewer: AnyViewer, conn: ConnDep):
     month = period_of(now, tz)
     start, end = overview.last_days(now, tz, CHART_DAYS)
     days = overview.card_hours_per_day(conn, start, end, tz)
-    unrated_items = [item for tenant in unrated.tenants_with_usage(conn)
-                     for item in unrated.unrated_usage(conn, tenant, str(month))]  # fmt: skip
+    unrated_items = [
+        item for tenant in unrated.tenants_with_usage(conn) for item in unrated.unrated_usage(conn, tenant, str(month))
+    ]
     ingest = health.counts(conn) if viewer.role == "operator" else None
     late = overview.late_usage(conn, limit=5)
-    return render(request, "overview.html", viewer=viewer, title="Overview", figures=figures, month=str(month),
-                  days=days, chart=usage_chart(days, f"Card-hours per day, last {CHART_DAYS} days"), tz=tz,
-                  chart_from=days[0]["day"], chart_to=days[-1]["day"],
-                  unrated_count=len(unrated_items), ingest=ingest, late=late)  # fmt: skip
+    return render(
+        request,
+        "overview.html",
+        viewer=viewer,
+        title="Overview",
+        figures=figures,
+        month=str(month),
+        days=days,
+        chart=usage_chart(days, f"Card-hours per day, last {CHART_DAYS} days"),
+        tz=tz,
+        chart_from=days[0]["day"],
+        chart_to=days[-1]["day"],
+        unrated_count=len(unrated_items),
+        ingest=ingest,
+        late=late,
+    )
 
 
 def _portal(request: Request, viewer: AnyViewer, conn, now: datetime):
@@ -50,8 +63,19 @@ def _portal(request: Request, viewer: AnyViewer, conn, now: datetime):
     start, end = overview.last_days(now, tenant["timezone"], CHART_DAYS)
     days = overview.card_hours_per_day(conn, start, end, tenant["timezone"], tenant_id=tenant["id"])
     recent = invoice_store.list_invoices(conn, tenant_id=tenant["id"], period=None, after=None, limit=500)[-5:][::-1]
-    return render(request, "portal.html", viewer=viewer, title=tenant["name"], tenant=tenant, month=str(month),
-                  days=days, chart=usage_chart(days, f"Card-hours per day, last {CHART_DAYS} days"),
-                  chart_from=days[0]["day"], chart_to=days[-1]["day"], tz=tenant["timezone"],
-                  balances=payments.balances(conn, tenant["id"]), invoices=recent,
-                  total_hours=sum(Decimal(d["card_hours"]) for d in days))  # fmt: skip
+    return render(
+        request,
+        "portal.html",
+        viewer=viewer,
+        title=tenant["name"],
+        tenant=tenant,
+        month=str(month),
+        days=days,
+        chart=usage_chart(days, f"Card-hours per day, last {CHART_DAYS} days"),
+        chart_from=days[0]["day"],
+        chart_to=days[-1]["day"],
+        tz=tenant["timezone"],
+        balances=payments.balances(conn, tenant["id"]),
+        invoices=recent,
+        total_hours=sum(Decimal(d["card_hours"]) for d in days),
+    )

@@ -15,8 +15,15 @@ router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 
 
 def _cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/console", httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https")  # fmt: skip
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/console",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 def _next(target: str | None) -> str:
@@ -26,11 +33,19 @@ def _next(target: str | None) -> str:
     return "/console"
 
 
-def _form(request: Request, *, next_url: str, status_code: int = 200, error: dict | None = None,
-          notice: str | None = None) -> Response:  # fmt: skip
+def _form(
+    request: Request, *, next_url: str, status_code: int = 200, error: dict | None = None, notice: str | None = None
+) -> Response:
     token, cookie = sessions(request).signin_token()
-    response = render(request, "signin.html", status_code=status_code, signin_token=token, next_url=next_url,
-                      error=error, notice=notice)  # fmt: skip
+    response = render(
+        request,
+        "signin.html",
+        status_code=status_code,
+        signin_token=token,
+        next_url=next_url,
+        error=error,
+        notice=notice,
+    )
     _cookie(response, request, SIGNIN_COOKIE, cookie, SIGNIN_MAX_AGE_S)
     return response
 
@@ -43,8 +58,12 @@ def signin_form(request: Request, next: str | None = None, signed_out: str | Non
 
 
 @router.post("/console/login")
-def sign_in(request: Request, key: Annotated[str, Form()] = "", csrf_token: Annotated[str, Form()] = "",
-            next: Annotated[str, Form()] = "/console") -> Response:  # fmt: skip
+def sign_in(
+    request: Request,
+    key: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/console",
+) -> Response:
     def refused(status: int, code: str, message: str) -> Response:
         error = {"code": code, "message": message, "details": [{"field": "key", "reason": message}]}
         return _form(request, next_url=_next(next), status_code=status, error=error)
@@ -56,8 +75,7 @@ def sign_in(request: Request, key: Annotated[str, Form()] = "", csrf_token: Anno
     if principal is None:
         return refused(401, "unauthorized", "unknown or revoked key")
     if principal.role == "agent":
-        return refused(403, "forbidden", "agent keys only send events; sign in with an operator, finance or "
-                                         "tenant key")  # fmt: skip
+        return refused(403, "forbidden", "agent keys only send events; sign in with an operator, finance or tenant key")
     _, cookie = sessions(request).issue(principal.key_id)
     response = RedirectResponse(_next(next), status_code=303)
     _cookie(response, request, SESSION_COOKIE, cookie, sessions(request).max_age_s)

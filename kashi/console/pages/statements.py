@@ -30,8 +30,15 @@ def my_statements(request: Request, viewer: AnyViewer, conn: ConnDep):
     for _ in range(MONTHS):
         months.append(str(month))
         month = month.prev()
-    return render(request, "statements.html", viewer=viewer, title="Statements", tenant=tenant, months=months,
-                  tz=tenant["timezone"])  # fmt: skip
+    return render(
+        request,
+        "statements.html",
+        viewer=viewer,
+        title="Statements",
+        tenant=tenant,
+        months=months,
+        tz=tenant["timezone"],
+    )
 
 
 @router.get("/console/tenants/{tenant_id}/statements/{period}.{format}")
@@ -42,8 +49,11 @@ def statement_document(tenant_id: str, period: str, format: str, viewer: AnyView
     statement = statements.statement_json(conn, tenant_id, Period.parse(period))
     disposition = "inline" if format == "pdf" else "attachment"
     filename = f"statement-{tenant_id}-{period}.{format}"
-    return Response(statements.render(statement, format), media_type=MEDIA[format],
-                    headers={"Content-Disposition": f'{disposition}; filename="{filename}"'})  # fmt: skip
+    return Response(
+        statements.render(statement, format),
+        media_type=MEDIA[format],
+        headers={"Content-Disposition": f'{disposition}; filename="{filename}"'},
+    )
 
 
 @router.get("/console/tenants/{tenant_id}/statements/{period}")
@@ -51,5 +61,13 @@ def statement_page(request: Request, tenant_id: str, period: str, viewer: AnyVie
     ensure_tenant_visible(viewer.principal, tenant_id)
     month = Period.parse(period)
     statement = statements.statement_json(conn, tenant_id, month)
-    return render(request, "statement.html", viewer=viewer, title=f"Statement {period}", statement=statement,
-                  tz=statement["timezone"], prev_month=str(month.prev()), next_month=str(month.next()))  # fmt: skip
+    return render(
+        request,
+        "statement.html",
+        viewer=viewer,
+        title=f"Statement {period}",
+        statement=statement,
+        tz=statement["timezone"],
+        prev_month=str(month.prev()),
+        next_month=str(month.next()),
+    )

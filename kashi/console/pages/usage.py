@@ -32,8 +32,15 @@ def _month(period: str | None, tz: str) -> Period:
 
 
 @router.get("/console/usage")
-def usage_page(request: Request, viewer: AnyViewer, conn: ConnDep, period: MonthParam = None, tenant_id: str = "",
-               cursor: str = "", trail: str = ""):  # fmt: skip
+def usage_page(
+    request: Request,
+    viewer: AnyViewer,
+    conn: ConnDep,
+    period: MonthParam = None,
+    tenant_id: str = "",
+    cursor: str = "",
+    trail: str = "",
+):
     if viewer.tenant_scope:
         return _tenant_usage(request, viewer, conn, period)
     tz = request.app.state.settings.default_timezone
@@ -47,11 +54,29 @@ def usage_page(request: Request, viewer: AnyViewer, conn: ConnDep, period: Month
         after = int(cursor) if cursor.isdigit() else 0
         conflicts = health.conflicts(conn, after=after, limit=CONFLICTS_PAGE, tenant_id=tenant_id or None)
         next_cursor = str(conflicts[-1]["id"]) if len(conflicts) == CONFLICTS_PAGE else None
-        context.update(conflicts=conflicts, parked=health.parked_batches(conn),
-                       conflicts_pager=pager("/console/usage", {"period": period, "tenant_id": tenant_id},
-                                             cursor=cursor, next_cursor=next_cursor, trail=trail))  # fmt: skip
-    return render(request, "usage.html", viewer=viewer, title="Usage", month=str(month), tz=tz, tenant_id=tenant_id,
-                  prev_month=str(month.prev()), next_month=str(month.next()), **context)  # fmt: skip
+        context.update(
+            conflicts=conflicts,
+            parked=health.parked_batches(conn),
+            conflicts_pager=pager(
+                "/console/usage",
+                {"period": period, "tenant_id": tenant_id},
+                cursor=cursor,
+                next_cursor=next_cursor,
+                trail=trail,
+            ),
+        )
+    return render(
+        request,
+        "usage.html",
+        viewer=viewer,
+        title="Usage",
+        month=str(month),
+        tz=tz,
+        tenant_id=tenant_id,
+        prev_month=str(month.prev()),
+        next_month=str(month.next()),
+        **context,
+    )
 
 
 def _tenant_usage(request: Request, viewer: AnyViewer, conn, period: str | None):
@@ -60,16 +85,33 @@ def _tenant_usage(request: Request, viewer: AnyViewer, conn, period: str | None)
     month = _month(period, tz)
     days = overview.card_hours_by_day(conn, month, tz, tenant_id=tenant["id"])
     tokens = usage.token_usage(conn, tenant["id"], tz, month.start(tz), month.end(tz), "day")
-    return render(request, "usage_tenant.html", viewer=viewer, title="Usage", tenant=tenant, tz=tz, month=str(month),
-                  prev_month=str(month.prev()), next_month=str(month.next()), days=days, tokens=tokens,
-                  chart=usage_chart(days, f"Card-hours per day, {month}"),
-                  total_seconds=sum(d["card_seconds"] for d in days))  # fmt: skip
+    return render(
+        request,
+        "usage_tenant.html",
+        viewer=viewer,
+        title="Usage",
+        tenant=tenant,
+        tz=tz,
+        month=str(month),
+        prev_month=str(month.prev()),
+        next_month=str(month.next()),
+        days=days,
+        tokens=tokens,
+        chart=usage_chart(days, f"Card-hours per day, {month}"),
+        total_seconds=sum(d["card_seconds"] for d in days),
+    )
 
 
 @router.get("/console/usage/card-hours.csv")
-def card_hours_csv(request: Request, viewer: AnyViewer, conn: ConnDep, period: MonthParam = None,
-                   tenant_id: str = "", from_: Annotated[str | None, Query(alias="from", pattern=DAY)] = None,
-                   to: Annotated[str | None, Query(pattern=DAY)] = None) -> Response:  # fmt: skip
+def card_hours_csv(
+    request: Request,
+    viewer: AnyViewer,
+    conn: ConnDep,
+    period: MonthParam = None,
+    tenant_id: str = "",
+    from_: Annotated[str | None, Query(alias="from", pattern=DAY)] = None,
+    to: Annotated[str | None, Query(pattern=DAY)] = None,
+) -> Response:
     """The numbers behind a card-hours chart: one row per day of ``period``, or of the days
     ``from``..``to`` (inclusive), UTF-8 with BOM as the exports."""
     scope = viewer.tenant_scope or tenant_id or None
@@ -97,5 +139,8 @@ def card_hours_csv(request: Request, viewer: AnyViewer, conn: ConnDep, period: M
     for day in days:
         writer.writerow([day["day"], scope or "all", day["card_seconds"], day["card_hours"]])
     name = f"card-hours-{scope or 'all'}-{label}.csv"
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -62,8 +62,11 @@ def parse(text: str, origin: str = "ascend", node: str = "node") -> list[GpuSamp
         number = _first(s.labels, "id", "npuID", "npu_id")
         chip.setdefault("index", int(number) if number.isdigit() else None)
         chip["model"] = chip.get("model") or _first(s.labels, "model_name", "modelName", "name")
-        for key, names in (("namespace", ("namespace",)), ("pod", ("pod_name", "podName", "pod")),
-                           ("container", ("container_name", "containerName", "container"))):  # fmt: skip
+        for key, names in (
+            ("namespace", ("namespace",)),
+            ("pod", ("pod_name", "podName", "pod")),
+            ("container", ("container_name", "containerName", "container")),
+        ):
             value = _first(s.labels, *names)
             if value:
                 chip["labels"][key] = value

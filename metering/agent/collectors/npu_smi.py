@@ -45,8 +45,9 @@ def parse(text: str, origin: str = "npu-smi", node: str = "node") -> list[GpuSam
             utilization = float(aicore) / 100.0 if aicore.replace(".", "", 1).isdigit() else None
             card_id, name, health = card
             down = None if health.casefold() in UP else f"health {health} (npu-smi)"
-            samples.append(GpuSample(f"{node}-npu{card_id}-chip{first[0]}", len(samples), name, utilization,
-                                     None, {}, down))  # fmt: skip
+            samples.append(
+                GpuSample(f"{node}-npu{card_id}-chip{first[0]}", len(samples), name, utilization, None, {}, down)
+            )
         elif len(first) >= 2 and not first[1].isdigit():
             card = (first[0], first[1], cells[1])
     return samples
@@ -59,8 +60,9 @@ def run_command(command: Sequence[str], timeout: float = 10.0) -> str:
 class NpuSmiCollector:
     name = "npu-smi"
 
-    def __init__(self, command: Sequence[str] = COMMAND, run: Callable[[Sequence[str]], str] = run_command,
-                 node: str = "node") -> None:  # fmt: skip
+    def __init__(
+        self, command: Sequence[str] = COMMAND, run: Callable[[Sequence[str]], str] = run_command, node: str = "node"
+    ) -> None:
         self.command = tuple(command)
         self.node = node
         self._run = run

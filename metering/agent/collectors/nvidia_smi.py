@@ -59,8 +59,9 @@ def parse_xml(text: str, origin: str = "nvidia-smi") -> list[GpuSample]:
         uuid = (gpu.findtext("uuid") or "").strip()
         name = (gpu.findtext("product_name") or "").strip()
         if not uuid or not name:
-            log.warning("nvidia-smi XML gpu without uuid or name skipped",
-                        extra={"origin": origin, "id": gpu.get("id")})  # fmt: skip
+            log.warning(
+                "nvidia-smi XML gpu without uuid or name skipped", extra={"origin": origin, "id": gpu.get("id")}
+            )
             continue
         index = _int(gpu.findtext("minor_number"))
         mig = (gpu.findtext("mig_mode/current_mig") or "").strip().casefold() == "enabled"
@@ -69,10 +70,16 @@ def parse_xml(text: str, origin: str = "nvidia-smi") -> list[GpuSample]:
         if (gpu.findtext("gpu_reset_status/reset_required") or "").strip().casefold() == "yes":
             down = "reset required (nvidia-smi)"
         samples.append(
-            GpuSample(uuid, index if index is not None else position, name,
-                      _percent(gpu.findtext("utilization/gpu_util")), None,
-                      {"mig_instances": str(instances)} if instances else {}, down)
-        )  # fmt: skip
+            GpuSample(
+                uuid,
+                index if index is not None else position,
+                name,
+                _percent(gpu.findtext("utilization/gpu_util")),
+                None,
+                {"mig_instances": str(instances)} if instances else {},
+                down,
+            )
+        )
     return samples
 
 
@@ -113,8 +120,14 @@ def parse_csv(text: str, origin: str = "nvidia-smi", fields: Sequence[str] | Non
             )
             continue
         index = _int(values.get("index"))
-        samples.append(GpuSample(values["uuid"], index if index is not None else len(samples), values["name"],
-                                 _percent(values.get("utilization.gpu"))))  # fmt: skip
+        samples.append(
+            GpuSample(
+                values["uuid"],
+                index if index is not None else len(samples),
+                values["name"],
+                _percent(values.get("utilization.gpu")),
+            )
+        )
     return samples
 
 
@@ -128,9 +141,17 @@ def parse_text(text: str, origin: str = "nvidia-smi") -> list[GpuSample]:
         if gpu.get("GPU UUID") and gpu.get("Product Name"):
             index = _int(gpu.get("Minor Number"))
             reset = gpu.get("GPU Reset Status/Reset Required", "").casefold() == "yes"
-            samples.append(GpuSample(gpu["GPU UUID"], index if index is not None else len(samples),
-                                     gpu["Product Name"], _percent(gpu.get("Utilization/Gpu")), None, {},
-                                     "reset required (nvidia-smi)" if reset else None))  # fmt: skip
+            samples.append(
+                GpuSample(
+                    gpu["GPU UUID"],
+                    index if index is not None else len(samples),
+                    gpu["Product Name"],
+                    _percent(gpu.get("Utilization/Gpu")),
+                    None,
+                    {},
+                    "reset required (nvidia-smi)" if reset else None,
+                )
+            )
         elif gpu:
             log.warning("nvidia-smi -q block without uuid or name skipped", extra={"origin": origin})
 
@@ -171,8 +192,9 @@ def parse_table(text: str, origin: str = "nvidia-smi", hostname: str | None = No
             continue
         index, name = int(match.group(1)), match.group(2).strip()
         util = _TABLE_UTIL.search(lines[i + 1]) if i + 1 < len(lines) else None
-        samples.append(GpuSample(f"{host}-gpu{index}", index, name,
-                                 float(util.group(1)) / 100.0 if util else None, host))  # fmt: skip
+        samples.append(
+            GpuSample(f"{host}-gpu{index}", index, name, float(util.group(1)) / 100.0 if util else None, host)
+        )
     return samples
 
 
@@ -205,7 +227,9 @@ class NvidiaSmiCollector:
         samples = parse(self._run(self.command), self.command[0], self.fields)
         if samples and samples[0].hostname and not self._warned_table:
             self._warned_table = True
-            log.warning("nvidia-smi default table read: it has no UUIDs, so ids are host and index; "
-                        "set [gpu] command to the default --query-gpu CSV or -q -x",
-                        extra={"command": list(self.command)})  # fmt: skip
+            log.warning(
+                "nvidia-smi default table read: it has no UUIDs, so ids are host and index; "
+                "set [gpu] command to the default --query-gpu CSV or -q -x",
+                extra={"command": list(self.command)},
+            )
         return samples

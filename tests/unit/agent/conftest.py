@@ -77,9 +77,13 @@ class _Handler(BaseHTTPRequestHandler):
         status = self.recorder.answer()
         with self.recorder.lock:
             self.recorder.requests.append(
-                {"status": status, "events": body, "auth": self.headers.get("Authorization"),
-                 "content_type": self.headers.get("Content-Type")}
-            )  # fmt: skip
+                {
+                    "status": status,
+                    "events": body,
+                    "auth": self.headers.get("Authorization"),
+                    "content_type": self.headers.get("Content-Type"),
+                }
+            )
             if status == 202:
                 self.recorder.accepted.extend(body)
         self._reply(status, json.dumps({"accepted": len(body)} if status == 202 else {"error": {}}).encode())

@@ -67,11 +67,14 @@ def test_slurm_bills_what_was_allocated_on_this_node():
     holders = allocate("gpu-node-07", jobs, samples, {"proj-llm": Holder("tenant-llm")}, "account")
     # 48211: 4 GPUs; 48230: 4 GPUs over 2 nodes → 2 here; 48235: 1; completed and other-node jobs: none
     assert holders == {
-        "GPU-0": Holder("tenant-llm"), "GPU-1": Holder("tenant-llm"),
-        "GPU-2": Holder("tenant-llm"), "GPU-3": Holder("tenant-llm"),
-        "GPU-4": Holder("proj-vision"), "GPU-5": Holder("proj-vision"),
+        "GPU-0": Holder("tenant-llm"),
+        "GPU-1": Holder("tenant-llm"),
+        "GPU-2": Holder("tenant-llm"),
+        "GPU-3": Holder("tenant-llm"),
+        "GPU-4": Holder("proj-vision"),
+        "GPU-5": Holder("proj-vision"),
         "GPU-6": Holder("student-lab"),
-    }  # fmt: skip
+    }
     ignoring = allocate("gpu-node-07", jobs, samples, {"proj-llm": Holder("tenant-llm")}, "ignore")
     assert set(ignoring) == {"GPU-0", "GPU-1", "GPU-2", "GPU-3"}
 
@@ -80,9 +83,11 @@ def test_slurm_without_visible_gpus_uses_synthetic_ids_and_polls_sparingly():
     calls = []
     ticks = iter([0.0, 1.0, 40.0])
     source = SlurmAccounting(
-        "gpu-node-07", {}, run=lambda cmd: calls.append(cmd) or fixture_text("sacct-P-running.txt"),
+        "gpu-node-07",
+        {},
+        run=lambda cmd: calls.append(cmd) or fixture_text("sacct-P-running.txt"),
         monotonic=lambda: next(ticks),
-    )  # fmt: skip
+    )
     holders = source.holders([])
     assert len(holders) == 7 and "gpu-node-07-slurm-gpu0" in holders
     source.holders([])

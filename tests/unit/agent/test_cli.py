@@ -27,8 +27,24 @@ def _restore_agent_logger():
 
 def test_simulate_writes_a_json_array(tmp_path):
     out = tmp_path / "events.json"
-    result = runner.invoke(app, ["simulate", "--gpus", "4", "--tenants", "2", "--hours", "3",
-                                 "--start", "2026-10-01T00:00:00+08:00", "--seed", "5", "--out", str(out)])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--gpus",
+            "4",
+            "--tenants",
+            "2",
+            "--hours",
+            "3",
+            "--start",
+            "2026-10-01T00:00:00+08:00",
+            "--seed",
+            "5",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     events = json.loads(out.read_text())
     assert events and all(e["source"] == "node/sim-1" for e in events)
@@ -43,8 +59,24 @@ def test_simulate_prints_to_stdout_and_accepts_a_naive_start_in_shanghai():
 
 
 def test_simulate_sends_to_a_server(http_server):
-    result = runner.invoke(app, ["simulate", "--gpus", "3", "--hours", "4", "--start", "2026-10-01T00:00:00Z",
-                                 "--token-events", "5", "--server", http_server.url, "--key", "k1"])  # fmt: skip
+    result = runner.invoke(
+        app,
+        [
+            "simulate",
+            "--gpus",
+            "3",
+            "--hours",
+            "4",
+            "--start",
+            "2026-10-01T00:00:00Z",
+            "--token-events",
+            "5",
+            "--server",
+            http_server.url,
+            "--key",
+            "k1",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert http_server.requests[0]["content_type"] == "application/cloudevents-batch+json"
     assert http_server.requests[0]["auth"] == "Bearer k1"
@@ -55,13 +87,24 @@ def test_simulate_sends_to_a_server(http_server):
 def _config(tmp_path, server_url, leases, **extra):
     path = tmp_path / "agent.toml"
     lines = [
-        'source = "node/n9"', 'timezone = "Asia/Shanghai"', "window_seconds = 1", "sample_seconds = 0.2",
-        f'server = "{server_url}"', 'key = "k"',
-        "[gpu]", 'collector = "dcgm"', f'url = "{server_url}/metrics"',
-        "[allocation]", f'leases_file = "{leases}"',
-        "[spool]", f'dir = "{tmp_path / "spool"}"', "[metrics]", "port = 0",
-        "[models]", '"NVIDIA H100 80GB HBM3" = "H100-SXM-80G"',
-    ]  # fmt: skip
+        'source = "node/n9"',
+        'timezone = "Asia/Shanghai"',
+        "window_seconds = 1",
+        "sample_seconds = 0.2",
+        f'server = "{server_url}"',
+        'key = "k"',
+        "[gpu]",
+        'collector = "dcgm"',
+        f'url = "{server_url}/metrics"',
+        "[allocation]",
+        f'leases_file = "{leases}"',
+        "[spool]",
+        f'dir = "{tmp_path / "spool"}"',
+        "[metrics]",
+        "port = 0",
+        "[models]",
+        '"NVIDIA H100 80GB HBM3" = "H100-SXM-80G"',
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -72,8 +115,9 @@ def test_run_once_dry_run_prints_one_window_and_spools_nothing(tmp_path, http_se
     http_server.pages["/metrics"] = lambda: fixture_text("dcgm-exporter-4.1-k8s-hostname.prom")
     leases = tmp_path / "leases.json"
     leases.write_text(json.dumps({"GPU-5f3c2a1e-8b7d-4c6a-9e2f-1a0b3c4d5e6f": "tenant-a"}))
-    result = runner.invoke(app, ["run", "--config", str(_config(tmp_path, http_server.url, leases)),
-                                 "--once", "--dry-run"])  # fmt: skip
+    result = runner.invoke(
+        app, ["run", "--config", str(_config(tmp_path, http_server.url, leases)), "--once", "--dry-run"]
+    )
     assert result.exit_code == 0, result.output
     printed = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     events = [e for e in printed if e["type"] == "gpu.usage"]

@@ -43,8 +43,11 @@ def _agent(config: Path, log: Path, *args: str) -> subprocess.Popen:
     env.pop("KASHI_AGENT_CONFIG", None)
     return subprocess.Popen(
         [sys.executable, "-m", "metering.agent", "run", "--config", str(config), *args],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log.open("ab"),
-    )  # fmt: skip
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("ab"),
+    )
 
 
 def test_sigkill_between_spool_and_send_then_restart_sends_exactly_once(tmp_path, http_server):

@@ -44,8 +44,11 @@ def _vllm(prompt0, prompt1, gen0=0, gen1=0, hits0=0, hits1=0):
     lines = []
     for e, p, g, h in (("0", prompt0, gen0, hits0), ("1", prompt1, gen1, hits1)):
         lab = f'engine="{e}",model_name="qwen"'
-        lines += [f"vllm:prompt_tokens_total{{{lab}}} {p}", f"vllm:generation_tokens_total{{{lab}}} {g}",
-                  f"vllm:prefix_cache_hits_total{{{lab}}} {h}"]  # fmt: skip
+        lines += [
+            f"vllm:prompt_tokens_total{{{lab}}} {p}",
+            f"vllm:generation_tokens_total{{{lab}}} {g}",
+            f"vllm:prefix_cache_hits_total{{{lab}}} {h}",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -62,10 +65,17 @@ def _agent(tmp_path, leases, clock, spool=True, collector=None, token_pages=(), 
         for page in token_pages
     ]
     return Agent(
-        source="node/n7", node="n7", window_s=60, tz=SHANGHAI, collector=collector or FakeCollector(GPUS),
-        allocation=LeasesFile(leases), clock=clock, tokens=endpoints,
-        spool=Spool(tmp_path / "spool") if spool else None, emit=emit,
-    )  # fmt: skip
+        source="node/n7",
+        node="n7",
+        window_s=60,
+        tz=SHANGHAI,
+        collector=collector or FakeCollector(GPUS),
+        allocation=LeasesFile(leases),
+        clock=clock,
+        tokens=endpoints,
+        spool=Spool(tmp_path / "spool") if spool else None,
+        emit=emit,
+    )
 
 
 def _run(agent, clock, seconds, step=10):
@@ -211,7 +221,10 @@ def test_gpu_status_every_window_idle_allocated_and_a_gpu_gone_from_the_bus(tmp_
     agent = _agent(tmp_path, leases, clock, collector=collector)
     first = [e for e in _run(agent, clock, 70) if e["type"] == "gpu.status"]
     assert [(e["data"]["gpu"], e["data"]["state"], e.get("subject")) for e in first] == [
-        ("GPU-0", "allocated", "tenant-a"), ("GPU-1", "allocated", "tenant-b"), ("GPU-2", "idle", None)]
+        ("GPU-0", "allocated", "tenant-a"),
+        ("GPU-1", "allocated", "tenant-b"),
+        ("GPU-2", "idle", None),
+    ]
     collector.samples = GPUS[:2]
     second = [e for e in _run(agent, clock, 60) if e["type"] == "gpu.status"]
     assert second[2]["data"]["state"] == "down" and "gone from the bus" in second[2]["data"]["reason"]
@@ -253,11 +266,11 @@ def test_tokens_of_a_server_that_started_after_the_agent_are_billed_from_zero(tm
 
 def test_a_server_without_cached_counter_sends_zero_cached_and_says_so_once(tmp_path, leases, caplog):
     clock = _start()
-    page = FakeCounters("vllm:prompt_tokens_total{model_name=\"q\"} 100\n")
+    page = FakeCounters('vllm:prompt_tokens_total{model_name="q"} 100\n')
     agent = _agent(tmp_path, leases, clock, token_pages=[page])
     agent.tick()
     for n in (200, 300):
-        page.text = f"vllm:prompt_tokens_total{{model_name=\"q\"}} {n}\n"
+        page.text = f'vllm:prompt_tokens_total{{model_name="q"}} {n}\n'
         clock.advance(60)
         agent.tick()
     assert sum("no cached-token counter" in r.getMessage() for r in caplog.records) == 1

@@ -30,7 +30,9 @@ def test_nvidia_smi_xml_v11_tesla_t4():
 def test_nvidia_smi_csv_columns_come_from_the_header_with_units():
     gpus = nvidia_smi.parse(fixture_text("nvidia-smi-query-gpu-header-units.csv"))
     assert [(g.uuid[:12], g.index, g.model) for g in gpus] == [
-        ("GPU-df6e7a7c", 0, "NVIDIA GeForce RTX 2080 SUPER"), ("GPU-04757e3e", 1, "Some Other GPU")]
+        ("GPU-df6e7a7c", 0, "NVIDIA GeForce RTX 2080 SUPER"),
+        ("GPU-04757e3e", 1, "Some Other GPU"),
+    ]
 
 
 def test_nvidia_smi_noheader_csv_in_another_order_is_read_from_the_command():
@@ -55,20 +57,32 @@ def test_npu_smi_info_910b3_eight_cards():
 
 
 def test_npu_exporter_without_utilization_still_lists_chips_down_when_unhealthy():
-    page = ('npu_chip_info_health_status{id="0",model_name="910B3-Ascend-V1",pcie_bus_info="0000:C1:00.0"} 0\n'
-            'npu_chip_info_temperature{id="1",model_name="910B3-Ascend-V1",pcie_bus_info="0000:C2:00.0"} 41\n')
+    page = (
+        'npu_chip_info_health_status{id="0",model_name="910B3-Ascend-V1",pcie_bus_info="0000:C1:00.0"} 0\n'
+        'npu_chip_info_temperature{id="1",model_name="910B3-Ascend-V1",pcie_bus_info="0000:C2:00.0"} 41\n'
+    )
     chips = ascend.parse(page, node="npu-7")
     assert [c.uuid for c in chips] == ["npu-7-npu-0000:C1:00.0", "npu-7-npu-0000:C2:00.0"]
     assert chips[0].down and chips[1].down is None and chips[1].utilization is None
     assert ascend.parse("", node="npu-7") == []  # an empty page: no chips (the loop then says so)
 
 
-@pytest.mark.parametrize("driver, catalog", [
-    ("NVIDIA H200 NVL", "H200-NVL"), ("NVIDIA H100 NVL", "H100-NVL"), ("NVIDIA H800 PCIe", "H800-PCIe"),
-    ("NVIDIA H100 PCIe", "H100-PCIe"), ("910B3-Ascend-V1", "Ascend-910B3"), ("910Awn-Ascend-V1", "Ascend-910A"),
-    ("910B4-Ascend-V1", "Ascend-910B"), ("Ascend310P3", "Ascend-310P"), ("NVIDIA GB200", "GB200"),
-    ("Tesla P100-PCIE-16GB", "P100"), ("NVIDIA A10G", "A10G"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "driver, catalog",
+    [
+        ("NVIDIA H200 NVL", "H200-NVL"),
+        ("NVIDIA H100 NVL", "H100-NVL"),
+        ("NVIDIA H800 PCIe", "H800-PCIe"),
+        ("NVIDIA H100 PCIe", "H100-PCIe"),
+        ("910B3-Ascend-V1", "Ascend-910B3"),
+        ("910Awn-Ascend-V1", "Ascend-910A"),
+        ("910B4-Ascend-V1", "Ascend-910B"),
+        ("Ascend310P3", "Ascend-310P"),
+        ("NVIDIA GB200", "GB200"),
+        ("Tesla P100-PCIE-16GB", "P100"),
+        ("NVIDIA A10G", "A10G"),
+    ],
+)
 def test_form_factors_stay_distinct(driver, catalog):
     assert ModelNames().catalog_name(driver) == catalog
 
@@ -77,8 +91,9 @@ def test_every_name_the_agent_maps_to_is_in_the_default_catalog():
     from billing.core.catalog import DEFAULT_CATALOG  # the test may look at the server; the agent may not
 
     names = ModelNames()
-    mapped = set(BUILTIN.values()) | {names.catalog_name(n) for n in
-                                      ("Ascend910B3", "Ascend910B", "Ascend910", "Ascend910C", "Ascend310P3")}
+    mapped = set(BUILTIN.values()) | {
+        names.catalog_name(n) for n in ("Ascend910B3", "Ascend910B", "Ascend910", "Ascend910C", "Ascend310P3")
+    }
     assert sorted(m for m in mapped if m not in DEFAULT_CATALOG) == []
 
 
@@ -92,8 +107,11 @@ def test_an_unknown_model_is_sent_raw_and_logged_once_with_the_fix(caplog):
 
 def test_dcgm_mig_card_split_between_namespaces_is_no_ones():
     def line(i, ns, pod):
-        return (f'DCGM_FI_PROF_GR_ENGINE_ACTIVE{{gpu="0",UUID="GPU-m",modelName="NVIDIA A100-SXM4-80GB",'
-                f'GPU_I_PROFILE="3g.40gb",GPU_I_ID="{i}",namespace="{ns}",pod="{pod}"}} 0.5\n')
+        return (
+            f'DCGM_FI_PROF_GR_ENGINE_ACTIVE{{gpu="0",UUID="GPU-m",modelName="NVIDIA A100-SXM4-80GB",'
+            f'GPU_I_PROFILE="3g.40gb",GPU_I_ID="{i}",namespace="{ns}",pod="{pod}"}} 0.5\n'
+        )
+
     split = dcgm.parse(line(1, "team-a", "a-0") + line(2, "team-b", "b-0"))[0]
     assert split.mig_split and split.labels == {}
     whole = dcgm.parse(line(1, "team-a", "a-0") + line(2, "team-a", "a-1"))[0]
@@ -103,8 +121,10 @@ def test_dcgm_mig_card_split_between_namespaces_is_no_ones():
 
 
 def test_dcgm_fatal_xid_marks_the_card_down():
-    page = ('DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-x",modelName="NVIDIA H100 80GB HBM3"} 0\n'
-            'DCGM_FI_DEV_XID_ERRORS{gpu="0",UUID="GPU-x",modelName="NVIDIA H100 80GB HBM3"} 79\n')
+    page = (
+        'DCGM_FI_DEV_GPU_UTIL{gpu="0",UUID="GPU-x",modelName="NVIDIA H100 80GB HBM3"} 0\n'
+        'DCGM_FI_DEV_XID_ERRORS{gpu="0",UUID="GPU-x",modelName="NVIDIA H100 80GB HBM3"} 79\n'
+    )
     assert dcgm.parse(page)[0].down == "XID 79 (DCGM_FI_DEV_XID_ERRORS)"
 
 
@@ -114,8 +134,15 @@ def test_sacct_steps_are_skipped_whatever_the_command():
 
 
 def test_sacct_noheader_other_delimiter_and_order_or_refused_at_start():
-    command = ["sacct", "-a", "-X", "-n", "--parsable2", "--delimiter=;",
-               "--format=NodeList,JobID,AllocTRES,State,Account,Start"]
+    command = [
+        "sacct",
+        "-a",
+        "-X",
+        "-n",
+        "--parsable2",
+        "--delimiter=;",
+        "--format=NodeList,JobID,AllocTRES,State,Account,Start",
+    ]
     delimiter, columns, header = sacct_layout(command)
     jobs = parse_sacct("gpu-node-07;7;gres/gpu=2;RUNNING;proj;2026-10-01T00:00:00\n", delimiter, columns, header)
     assert [(j.job_id, j.account, j.gpus) for j in jobs] == [("7", "proj", 2)]
@@ -164,15 +191,22 @@ def test_auto_picks_in_order_the_first_collector_that_sees_a_gpu():
 
     metrics = AgentMetrics()
     found = [GpuSample("GPU-1", 0, "NVIDIA L40S")]
-    auto = AutoCollector([("nvml", lambda: Fake("nvml", None)), ("dcgm", lambda: Fake("dcgm", [])),
-                          ("nvidia-smi", lambda: Fake("nvidia-smi", found))], metrics)  # fmt: skip
+    auto = AutoCollector(
+        [
+            ("nvml", lambda: Fake("nvml", None)),
+            ("dcgm", lambda: Fake("dcgm", [])),
+            ("nvidia-smi", lambda: Fake("nvidia-smi", found)),
+        ],
+        metrics,
+    )
     assert auto.collect() == found and auto.name == "nvidia-smi"
     assert metrics.collector.labels(collector="nvidia-smi")._value.get() == 1
 
 
 def test_config_accepts_npu_smi_and_scontrol():
-    config = AgentConfig.model_validate({"source": "node/n", "gpu": {"collector": "npu-smi"},
-                                         "allocation": {"source": "slurm", "scontrol": False}})
+    config = AgentConfig.model_validate(
+        {"source": "node/n", "gpu": {"collector": "npu-smi"}, "allocation": {"source": "slurm", "scontrol": False}}
+    )
     assert config.gpu.collector == "npu-smi" and config.allocation.scontrol is False
 
 
@@ -180,12 +214,19 @@ def test_nvidia_smi_q_text():
     gpus = nvidia_smi.parse(fixture_text("nvidia-smi-q-a40.txt"))
     assert [(g.uuid, g.index, g.model, g.utilization, g.down) for g in gpus] == [
         ("GPU-4e65de01-972e-93cf-b077-181a5378972a", 0, "NVIDIA A40", 0.0, None),
-        ("GPU-8c45994a-7fe3-4f26-b7e9-4d496ae2d5cf", 1, "NVIDIA A40", 0.0, None)]
+        ("GPU-8c45994a-7fe3-4f26-b7e9-4d496ae2d5cf", 1, "NVIDIA A40", 0.0, None),
+    ]
 
 
 def test_a_real_node_output_never_gives_zero_gpus():
-    for name in ("nvidia-smi-q-x-a100-mig-v12.xml", "nvidia-smi-q-x-tesla-t4-v11.xml", "nvidia-smi-q-a40.txt",
-                 "nvidia-smi-query-gpu-header-units.csv", "nvidia-smi-table-a40x10.txt", "nvidia-smi-query-gpu.csv"):
+    for name in (
+        "nvidia-smi-q-x-a100-mig-v12.xml",
+        "nvidia-smi-q-x-tesla-t4-v11.xml",
+        "nvidia-smi-q-a40.txt",
+        "nvidia-smi-query-gpu-header-units.csv",
+        "nvidia-smi-table-a40x10.txt",
+        "nvidia-smi-query-gpu.csv",
+    ):
         assert nvidia_smi.parse(fixture_text(name)), name
     assert npu_smi.parse(fixture_text("npu-smi-info-910b3x8.txt"))
     assert ascend.parse(fixture_text("npu-exporter-910b.prom"))

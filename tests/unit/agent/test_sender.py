@@ -15,8 +15,18 @@ from metering.agent.spool import Spool
 
 
 def _events(n: int) -> list[dict]:
-    return [{"specversion": "1.0", "id": f"e{i}", "source": "node/n1", "type": "gpu.usage", "subject": "t",
-             "time": "2026-10-01T00:01:00Z", "data": {}} for i in range(n)]  # fmt: skip
+    return [
+        {
+            "specversion": "1.0",
+            "id": f"e{i}",
+            "source": "node/n1",
+            "type": "gpu.usage",
+            "subject": "t",
+            "time": "2026-10-01T00:01:00Z",
+            "data": {},
+        }
+        for i in range(n)
+    ]
 
 
 @pytest.fixture
@@ -53,9 +63,19 @@ def test_202_removes_the_batch_and_sends_the_spec_headers(spool):
 
 def test_422_sets_aside_the_named_events_and_keeps_the_rest(spool, caplog):
     def handler(request):
-        return httpx.Response(422, json={"error": {"code": "invalid_events", "message": "2 bad events", "details": [
-            {"index": 1, "field": "data.end", "reason": "must be after start"},
-            {"index": 3, "field": "subject", "reason": "unknown tenant"}]}})  # fmt: skip
+        return httpx.Response(
+            422,
+            json={
+                "error": {
+                    "code": "invalid_events",
+                    "message": "2 bad events",
+                    "details": [
+                        {"index": 1, "field": "data.end", "reason": "must be after start"},
+                        {"index": 3, "field": "subject", "reason": "unknown tenant"},
+                    ],
+                }
+            },
+        )
 
     spool.add(_events(4))
     with caplog.at_level("ERROR", logger="kashi.agent"):

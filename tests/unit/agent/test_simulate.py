@@ -108,9 +108,15 @@ def test_expected_card_seconds_is_the_union_whatever_the_order(
 ):
     start = datetime(2026, 1, 31, 23, tzinfo=timezone(timedelta(hours=offset_h)))
     events = simulate_events(
-        start=start, gpus=gpus, tenants=tenants, hours=min(hours, 30), window_s=window_s, seed=seed,
-        resend_ratio=resend, overlap_ratio=overlap,
-    )  # fmt: skip
+        start=start,
+        gpus=gpus,
+        tenants=tenants,
+        hours=min(hours, 30),
+        window_s=window_s,
+        seed=seed,
+        resend_ratio=resend,
+        overlap_ratio=overlap,
+    )
     truth = _per_gpu_window_truth(events)
     assert expected_card_seconds(events) == truth
     shuffled = list(events)

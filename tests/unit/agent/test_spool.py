@@ -6,8 +6,15 @@ from metering.agent.spool import Spool
 
 
 def _event(n: int, source: str = "node/n1", pad: int = 0) -> dict:
-    return {"specversion": "1.0", "id": f"e{n}", "source": source, "type": "gpu.usage", "subject": "t",
-            "time": "2026-10-01T00:01:00+08:00", "data": {"pad": "x" * pad}}  # fmt: skip
+    return {
+        "specversion": "1.0",
+        "id": f"e{n}",
+        "source": source,
+        "type": "gpu.usage",
+        "subject": "t",
+        "time": "2026-10-01T00:01:00+08:00",
+        "data": {"pad": "x" * pad},
+    }
 
 
 @pytest.fixture

@@ -75,9 +75,16 @@ def test_observation_outside_the_window_is_a_bug():
 
 def test_event_ids_are_deterministic_and_shapes_follow_the_spec():
     kwargs = dict(
-        source="node/n7", node="n7", gpu="GPU-5f3c", gpu_model="RTX-4090", holder=B,
-        start=1790784000, end=1790784060, utilization=0.834, tz=SHANGHAI,
-    )  # fmt: skip
+        source="node/n7",
+        node="n7",
+        gpu="GPU-5f3c",
+        gpu_model="RTX-4090",
+        holder=B,
+        start=1790784000,
+        end=1790784060,
+        utilization=0.834,
+        tz=SHANGHAI,
+    )
     event = gpu_usage(**kwargs)
     assert event == gpu_usage(**kwargs)
     assert event == {
@@ -88,11 +95,15 @@ def test_event_ids_are_deterministic_and_shapes_follow_the_spec():
         "subject": "tenant-b",
         "time": "2026-10-01T00:01:00+08:00",
         "data": {
-            "node": "n7", "gpu": "GPU-5f3c", "gpu_model": "RTX-4090",
-            "start": "2026-10-01T00:00:00+08:00", "end": "2026-10-01T00:01:00+08:00",
-            "utilization": "0.83", "contract_id": "c-7",
+            "node": "n7",
+            "gpu": "GPU-5f3c",
+            "gpu_model": "RTX-4090",
+            "start": "2026-10-01T00:00:00+08:00",
+            "end": "2026-10-01T00:01:00+08:00",
+            "utilization": "0.83",
+            "contract_id": "c-7",
         },
-    }  # fmt: skip
+    }
     other = gpu_usage(**{**kwargs, "start": 1790784020})
     assert other["id"] != event["id"]
 

@@ -34,8 +34,15 @@ def at(text: str, tz: Zone = SHANGHAI) -> datetime:
 
 
 def machines(machine_count: int = 60, unit_price: str = "5000.00", item_id: str = "i-1", **extra) -> dict:
-    return {"id": item_id, "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-            "machines": machine_count, "unit_price": unit_price, **extra}  # fmt: skip
+    return {
+        "id": item_id,
+        "pricing": "machine_month",
+        "gpu_model": "RTX-4090",
+        "cards_per_machine": 8,
+        "machines": machine_count,
+        "unit_price": unit_price,
+        **extra,
+    }
 
 
 def capacity(capacity_p: str = "100", unit_price: str = "120000.00", item_id: str = "i-2") -> dict:
@@ -48,8 +55,14 @@ def card_hours(unit_price: str = "12.50", committed: str | None = "1000", item_i
 
 
 def tokens(model: str = "qwen2.5-72b", item_id: str = "i-4") -> dict:
-    return {"id": item_id, "pricing": "token", "model": model, "input_price": "2.00", "output_price": "8.00",
-            "cached_input_price": "0.50"}  # fmt: skip
+    return {
+        "id": item_id,
+        "pricing": "token",
+        "model": model,
+        "input_price": "2.00",
+        "output_price": "8.00",
+        "cached_input_price": "0.50",
+    }
 
 
 def payload(*items: dict, **terms) -> dict:
@@ -76,16 +89,27 @@ def sign(document: dict, tz: Zone = SHANGHAI) -> ContractState:
 
 def amend(state: ContractState, item_id: str, effective_at: datetime, **changes) -> ContractState:
     values = {key: Decimal(value) if isinstance(value, str) else value for key, value in changes.items()}
-    event = ContractAmended(contract_id=state.id, item_id=item_id, changes=ItemChanges(**values),
-                            effective_at=effective_at, version=state.version + 1, recorded_at=effective_at,
-                            actor="test")  # fmt: skip
+    event = ContractAmended(
+        contract_id=state.id,
+        item_id=item_id,
+        changes=ItemChanges(**values),
+        effective_at=effective_at,
+        version=state.version + 1,
+        recorded_at=effective_at,
+        actor="test",
+    )
     return apply(state, event)
 
 
 def terminate(state: ContractState, effective_at: datetime, notice_given_at: datetime | None = None):
-    event = ContractTerminated(contract_id=state.id, effective_at=effective_at,
-                               notice_given_at=notice_given_at or effective_at, version=state.version + 1,
-                               recorded_at=effective_at, actor="test")  # fmt: skip
+    event = ContractTerminated(
+        contract_id=state.id,
+        effective_at=effective_at,
+        notice_given_at=notice_given_at or effective_at,
+        version=state.version + 1,
+        recorded_at=effective_at,
+        actor="test",
+    )
     return apply(state, event)
 
 

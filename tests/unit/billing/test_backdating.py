@@ -31,8 +31,9 @@ def test_contract_recorded_one_second_before_the_due_time_is_not_backdated():
 
 
 def test_a_contract_that_ended_before_the_period_does_not_hold_it_back():
-    ended = _contract(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 20, tzinfo=UTC),
-                      end=datetime(2026, 10, 31, 16, tzinfo=UTC))  # fmt: skip
+    ended = _contract(
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 12, 20, tzinfo=UTC), end=datetime(2026, 10, 31, 16, tzinfo=UTC)
+    )
     assert backdated([ended], Period(2026, 11), TZ, GRACE) == []
 
 

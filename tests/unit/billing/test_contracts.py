@@ -21,18 +21,42 @@ from billing.core.contracts import (
 from kashi.errors import ContractClosed, NotFound, UnknownGpuModel, ValidationFailed, VersionConflict
 
 SPEC_PAYLOAD = {
-    "id": "c-1", "tenant_id": "tenant-a", "currency": "CNY", "tax_rate": "0.06",
-    "start": "2026-09-15T00:00:00+08:00", "closed_months": 36, "open_months": 24, "notice_days": 30,
+    "id": "c-1",
+    "tenant_id": "tenant-a",
+    "currency": "CNY",
+    "tax_rate": "0.06",
+    "start": "2026-09-15T00:00:00+08:00",
+    "closed_months": 36,
+    "open_months": 24,
+    "notice_days": 30,
     "penalty": {"basis": "remaining_closed_value", "rate": "0.20"},
     "items": [
-        {"id": "i-1", "pricing": "machine_month", "gpu_model": "RTX-4090", "cards_per_machine": 8,
-         "machines": 60, "unit_price": "5000.00"},
+        {
+            "id": "i-1",
+            "pricing": "machine_month",
+            "gpu_model": "RTX-4090",
+            "cards_per_machine": 8,
+            "machines": 60,
+            "unit_price": "5000.00",
+        },
         {"id": "i-2", "pricing": "p_year", "capacity_p": "100", "unit_price": "120000.00"},
-        {"id": "i-3", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50",
-         "committed_card_hours": "1000"},
-        {"id": "i-4", "pricing": "token", "model": "qwen2.5-72b", "input_price": "2.00",
-         "output_price": "8.00", "cached_input_price": "0.50"}],
-}  # fmt: skip
+        {
+            "id": "i-3",
+            "pricing": "gpu_hour",
+            "gpu_model": "H100-SXM",
+            "unit_price": "12.50",
+            "committed_card_hours": "1000",
+        },
+        {
+            "id": "i-4",
+            "pricing": "token",
+            "model": "qwen2.5-72b",
+            "input_price": "2.00",
+            "output_price": "8.00",
+            "cached_input_price": "0.50",
+        },
+    ],
+}
 
 
 def _fields(error: ValidationFailed) -> set[str]:
@@ -48,9 +72,14 @@ def test_the_spec_payload_becomes_typed_terms():
         MachineMonthItem(id="i-1", gpu_model="RTX-4090", machines=60, unit_price=Decimal("5000.00")),
         PYearItem(id="i-2", capacity_p=Decimal(100), unit_price=Decimal("120000.00")),
         GpuHourItem(id="i-3", gpu_model="H100-SXM", unit_price=Decimal("12.50"), committed_card_hours=Decimal(1000)),
-        TokenItem(id="i-4", model="qwen2.5-72b", input_price=Decimal("2.00"), output_price=Decimal("8.00"),
-                  cached_input_price=Decimal("0.50")),
-    )  # fmt: skip
+        TokenItem(
+            id="i-4",
+            model="qwen2.5-72b",
+            input_price=Decimal("2.00"),
+            output_price=Decimal("8.00"),
+            cached_input_price=Decimal("0.50"),
+        ),
+    )
 
 
 def test_p_year_from_machines_derives_p_from_the_catalog():
@@ -78,9 +107,18 @@ def test_every_bad_field_is_named_at_once():
     with pytest.raises(ValidationFailed) as caught:
         contract_from_payload(bad, DEFAULT_CATALOG, SHANGHAI)
     assert _fields(caught.value) == {
-        "items[0].unit_price", "items[1].unit_price", "items[1].capacity_p", "items[2].gpu_model",
-        "items[3].pricing", "open_months", "currency", "start", "tax_rate", "penalty.basis", "colour",
-    }  # fmt: skip
+        "items[0].unit_price",
+        "items[1].unit_price",
+        "items[1].capacity_p",
+        "items[2].gpu_model",
+        "items[3].pricing",
+        "open_months",
+        "currency",
+        "start",
+        "tax_rate",
+        "penalty.basis",
+        "colour",
+    }
     assert caught.value.code == "validation_failed"
 
 
@@ -113,7 +151,12 @@ def test_defaults_fill_what_the_payload_leaves_out():
     minimal = {"id": "c-9", "tenant_id": "t", "start": "2026-10-01", "open_months": 1, "items": [item]}
     terms = contract_from_payload(minimal, DEFAULT_CATALOG, SHANGHAI, default_currency="USD")
     assert (terms.currency, terms.tax_rate, terms.closed_months, terms.notice_days, terms.penalty) == (
-        "USD", Decimal(0), 0, 30, None)  # fmt: skip
+        "USD",
+        Decimal(0),
+        0,
+        30,
+        None,
+    )
     assert terms.start == at("2026-10-01")
     assert terms.items[0].cached_input_price == Decimal(1)
 
@@ -186,14 +229,28 @@ def _stream():
     events = [ContractSigned(terms=signed.terms, recorded_at=at("2025-12-20"), actor="op")]
     fewer = ItemChanges(machines=50)
     events.append(
-        ContractAmended(contract_id="c-1", item_id="i-1", changes=fewer, effective_at=at("2026-04-01"), version=2,
-                        recorded_at=at("2026-03-20"), actor="op")
-    )  # fmt: skip
+        ContractAmended(
+            contract_id="c-1",
+            item_id="i-1",
+            changes=fewer,
+            effective_at=at("2026-04-01"),
+            version=2,
+            recorded_at=at("2026-03-20"),
+            actor="op",
+        )
+    )
     smaller = ItemChanges(committed_card_hours=Decimal("500.5"))
     events.append(
-        ContractAmended(contract_id="c-1", item_id="i-3", changes=smaller, effective_at=at("2026-05-01"), version=3,
-                        recorded_at=at("2026-04-20"), actor="op")
-    )  # fmt: skip
+        ContractAmended(
+            contract_id="c-1",
+            item_id="i-3",
+            changes=smaller,
+            effective_at=at("2026-05-01"),
+            version=3,
+            recorded_at=at("2026-04-20"),
+            actor="op",
+        )
+    )
     return events
 
 
@@ -234,8 +291,14 @@ def test_events_survive_a_json_round_trip_exactly():
 def _termination(state):
     from billing.core.contracts import ContractTerminated
 
-    return ContractTerminated(contract_id="c-1", effective_at=at("2027-03-01"), notice_given_at=at("2027-01-15"),
-                              version=state.version + 1, recorded_at=at("2027-01-15"), actor="op")  # fmt: skip
+    return ContractTerminated(
+        contract_id="c-1",
+        effective_at=at("2027-03-01"),
+        notice_given_at=at("2027-01-15"),
+        version=state.version + 1,
+        recorded_at=at("2027-01-15"),
+        actor="op",
+    )
 
 
 def test_amendment_and_termination_bodies_are_parsed():

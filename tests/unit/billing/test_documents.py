@@ -57,9 +57,17 @@ def test_money_and_numbers_carry_thousands_separators():
 
 def test_excel_formats_show_whole_quantities_and_rates_without_a_dangling_point(tmp_path):
     row = {c.name: "" for c in INVOICE_LINE_COLUMNS}
-    row.update(issued_on=date(2026, 10, 1), period_start=None, period_end=None, quantity=Decimal("100"),
-               unit_price=Decimal("12.5"), amount=Decimal("1250.00"), tax_rate=Decimal("0.06"), tax=Decimal("75.00"),
-               total=Decimal("1325.00"))  # fmt: skip
+    row.update(
+        issued_on=date(2026, 10, 1),
+        period_start=None,
+        period_end=None,
+        quantity=Decimal("100"),
+        unit_price=Decimal("12.5"),
+        amount=Decimal("1250.00"),
+        tax_rate=Decimal("0.06"),
+        tax=Decimal("75.00"),
+        total=Decimal("1325.00"),
+    )
     second = {**row, "quantity": Decimal("1000.5"), "tax_rate": Decimal("0.065")}
     path = tmp_path / "lines.xlsx"
     write_invoice_lines(str(path), [tuple(r[c.name] for c in INVOICE_LINE_COLUMNS) for r in (row, second)])

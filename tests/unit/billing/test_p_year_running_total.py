@@ -27,17 +27,26 @@ def _year_lines(state, tz, first, after):
     """Every p_year line charging inside the contract year [first, after)."""
     period, lines = period_of(first, tz), []
     while period.start(tz) < after:
-        lines += [line for line in charges_for_period(state, period, tz)
-                  if line.kind == "p_year" and first <= line.period_start < after]  # fmt: skip
+        lines += [
+            line
+            for line in charges_for_period(state, period, tz)
+            if line.kind == "p_year" and first <= line.period_start < after
+        ]
         period = period.next()
     return lines
 
 
 @settings(max_examples=60, deadline=None)
-@given(tz=ZONES, month=st.integers(1, 12), day=st.sampled_from([1, 1, 2, 15, 28, 29, 31]),
-       hour=st.sampled_from([0, 0, 9, 23]),
-       capacity_p=CAPACITIES, unit_price=PRICES, year=st.integers(0, 1),
-       amendments=st.lists(st.tuples(st.integers(1, 364 * 86_400), CAPACITIES), max_size=3))  # fmt: skip
+@given(
+    tz=ZONES,
+    month=st.integers(1, 12),
+    day=st.sampled_from([1, 1, 2, 15, 28, 29, 31]),
+    hour=st.sampled_from([0, 0, 9, 23]),
+    capacity_p=CAPACITIES,
+    unit_price=PRICES,
+    year=st.integers(0, 1),
+    amendments=st.lists(st.tuples(st.integers(1, 364 * 86_400), CAPACITIES), max_size=3),
+)
 def test_a_contract_year_sums_to_its_exact_charges_rounded_once_and_each_line_is_within_a_cent(
     tz, month, day, hour, capacity_p, unit_price, year, amendments
 ):
@@ -65,7 +74,8 @@ def test_a_contract_year_sums_to_its_exact_charges_rounded_once_and_each_line_is
 def test_the_contract_year_runs_from_the_contract_start_in_calendar_months():
     state = sign(payload(capacity(), start="2026-01-31T00:00:00+08:00"))
     assert year_start(state.terms.start, add_months(state.terms.start, 13, SHANGHAI), SHANGHAI) == add_months(
-        state.terms.start, 12, SHANGHAI)  # fmt: skip
+        state.terms.start, 12, SHANGHAI
+    )
 
 
 def test_twelve_closes_of_5_92_p_at_a_million_sum_to_5_920_000_00():

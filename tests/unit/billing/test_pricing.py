@@ -37,8 +37,12 @@ def test_charges_for_the_spec_contract_starting_on_the_fifteenth():
         ("token", Decimal("2.40")),  # 1.2 M input tokens × 2.00
     ]
     assert [line.tax for line in lines] == [
-        Decimal("9600.00"), Decimal("32000.00"), Decimal("375.00"), Decimal("25.00"), Decimal("0.14")
-    ]  # fmt: skip
+        Decimal("9600.00"),
+        Decimal("32000.00"),
+        Decimal("375.00"),
+        Decimal("25.00"),
+        Decimal("0.14"),
+    ]
     assert all(line.period_start == at("2026-09-15") and line.period_end == at("2026-10-01") for line in lines)
 
 
@@ -135,7 +139,9 @@ def test_p_year_contract_year_starting_mid_month_cuts_the_line_there():
     state = sign(payload(capacity("1", "100000.00"), start="2026-01-15T00:00:00+08:00", closed_months=24))
     lines = charges_for_period(state, Period(2027, 1), SHANGHAI)
     assert [(line.period_start, line.period_end) for line in lines] == [
-        (at("2027-01-01"), at("2027-01-15")), (at("2027-01-15"), at("2027-02-01"))]  # fmt: skip
+        (at("2027-01-01"), at("2027-01-15")),
+        (at("2027-01-15"), at("2027-02-01")),
+    ]
     first_year = [line.amount for m in range(1, 13) for line in charges_for_period(state, Period(2026, m), SHANGHAI)]
     assert sum(first_year) + lines[0].amount == Decimal("100000.00")
 
@@ -168,14 +174,25 @@ def test_a_commitment_unused_is_charged_in_full_and_one_used_up_adds_nothing():
 
 def test_tokens_are_charged_one_line_per_item_summing_the_kinds_rounded_once():
     state = sign(payload(tokens()))
-    usage = Usage(tokens={("c-1", "i-4", "input"): 1_200_000, ("c-1", "i-4", "output"): 300_000,
-                          ("c-1", "i-4", "cached"): 1_000_000})  # fmt: skip
+    usage = Usage(
+        tokens={
+            ("c-1", "i-4", "input"): 1_200_000,
+            ("c-1", "i-4", "output"): 300_000,
+            ("c-1", "i-4", "cached"): 1_000_000,
+        }
+    )
     (line,) = charges_for_period(state, OCTOBER, SHANGHAI, usage)
     # 1.2 × 2.00 + 0.3 × 8.00 + 1 × 0.50 = 5.30 for 2.5 M tokens
     assert (line.kind, line.quantity, line.unit, line.unit_price, line.amount) == (
-        "token", Decimal("2.5"), "1M tokens", Decimal("2.12"), Decimal("5.30"))
+        "token",
+        Decimal("2.5"),
+        "1M tokens",
+        Decimal("2.12"),
+        Decimal("5.30"),
+    )
     assert line.description.startswith(
-        "qwen2.5-72b tokens (1,200,000 input × 2.00, 300,000 output × 8.00, 1,000,000 cached input × 0.50 per 1M)")
+        "qwen2.5-72b tokens (1,200,000 input × 2.00, 300,000 output × 8.00, 1,000,000 cached input × 0.50 per 1M)"
+    )
 
 
 def test_small_token_counts_round_once_over_the_sum_of_kinds():

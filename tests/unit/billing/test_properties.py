@@ -68,8 +68,9 @@ def test_a_termination_quote_is_exactly_the_termination_lines(
     closed, opened, days_in, notice_days, notice_before, basis
 ):
     penalty = {"basis": basis, "rate": "0.20"} if basis == "remaining_closed_value" else {"basis": basis, "months": 2}
-    document = payload(closed_months=closed, open_months=max(opened, 1 - closed), notice_days=notice_days,
-                       penalty=penalty)  # fmt: skip
+    document = payload(
+        closed_months=closed, open_months=max(opened, 1 - closed), notice_days=notice_days, penalty=penalty
+    )
     state = sign(document)
     effective_at = at("2026-01-01") + timedelta(days=days_in)
     if effective_at >= term_end(state.terms, SHANGHAI):
@@ -90,10 +91,16 @@ def _stream(changes: list[int]):
     events = [ContractSigned(terms=state.terms, recorded_at=at("2025-12-01"), actor="op")]
     for version, machine_count in enumerate(changes, start=2):
         events.append(
-            ContractAmended(contract_id="c-1", item_id="i-1", changes=ItemChanges(machines=machine_count),
-                            effective_at=at("2026-01-01") + timedelta(days=version), version=version,
-                            recorded_at=at("2026-01-01"), actor="op")
-        )  # fmt: skip
+            ContractAmended(
+                contract_id="c-1",
+                item_id="i-1",
+                changes=ItemChanges(machines=machine_count),
+                effective_at=at("2026-01-01") + timedelta(days=version),
+                version=version,
+                recorded_at=at("2026-01-01"),
+                actor="op",
+            )
+        )
     return events
 
 

@@ -28,8 +28,11 @@ def test_unnamed_payments_pay_the_oldest_invoice_first_and_the_rest_is_credit():
     invoices = [_inv(3, "300.00"), _inv(1, "100.00"), _inv(2, "200.00")]
     result = allocate(invoices, [Receipt("p1", D("150.00")), Receipt("p2", D("500.00"))])
     assert [(a.payment_id, a.invoice_id, a.amount) for a in result.allocations] == [
-        ("p1", "inv1", D("100.00")), ("p1", "inv2", D("50.00")),
-        ("p2", "inv2", D("150.00")), ("p2", "inv3", D("300.00"))]  # fmt: skip
+        ("p1", "inv1", D("100.00")),
+        ("p1", "inv2", D("50.00")),
+        ("p2", "inv2", D("150.00")),
+        ("p2", "inv3", D("300.00")),
+    ]
     assert result.unallocated == {"p2": D("50.00")} and result.credit_balance == D("50.00")
 
 
@@ -74,9 +77,20 @@ def test_status(total, credited, paid, now, expected):
     assert status(D(total), D(credited), D(paid), DUE, now) == expected
 
 
-@pytest.mark.parametrize(("days", "expected"), [(0, "current"), (-5, "current"), (1, "1_30"), (30, "1_30"),
-                                                (31, "31_60"), (60, "31_60"), (61, "61_90"), (90, "61_90"),
-                                                (91, "over_90")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("days", "expected"),
+    [
+        (0, "current"),
+        (-5, "current"),
+        (1, "1_30"),
+        (30, "1_30"),
+        (31, "31_60"),
+        (60, "31_60"),
+        (61, "61_90"),
+        (90, "61_90"),
+        (91, "over_90"),
+    ],
+)
 def test_ageing_buckets_at_their_edges(days, expected):
     assert bucket(days) == expected
     assert days_past_due(date(2026, 1, 1), date.fromordinal(date(2026, 1, 1).toordinal() + days)) == days
@@ -85,12 +99,17 @@ def test_ageing_buckets_at_their_edges(days, expected):
 amounts = st.decimals(min_value=D("0.01"), max_value=D("100000"), places=2)
 
 
-@given(st.lists(amounts, min_size=1, max_size=6), st.lists(amounts, max_size=6),
-       st.lists(st.integers(min_value=-1, max_value=5), max_size=6))  # fmt: skip
+@given(
+    st.lists(amounts, min_size=1, max_size=6),
+    st.lists(amounts, max_size=6),
+    st.lists(st.integers(min_value=-1, max_value=5), max_size=6),
+)
 def test_allocation_never_overpays_and_accounts_for_every_cent(totals, paid, named):
     invoices = [_inv(n + 1, str(t)) for n, t in enumerate(totals)]
-    receipts = [Receipt(f"p{n}", a, f"inv{named[n] + 1}" if n < len(named) and named[n] >= 0 else None)
-                for n, a in enumerate(paid)]  # fmt: skip
+    receipts = [
+        Receipt(f"p{n}", a, f"inv{named[n] + 1}" if n < len(named) and named[n] >= 0 else None)
+        for n, a in enumerate(paid)
+    ]
     result = allocate(invoices, receipts)
     for invoice in invoices:
         assert result.paid(invoice.id) <= invoice.total

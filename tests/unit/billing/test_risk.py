@@ -18,13 +18,13 @@ AS_OF = at("2027-01-01")
 
 
 def rent(price: str, unit: str = "machine_month", model: str = "RTX-4090", when: str = "2026-12-15") -> MarketRent:
-    return MarketRent(gpu_model=model, unit=unit, price=Decimal(price), currency="CNY", observed_at=at(when),
-                      source="test")  # fmt: skip
+    return MarketRent(
+        gpu_model=model, unit=unit, price=Decimal(price), currency="CNY", observed_at=at(when), source="test"
+    )
 
 
 def row(state, *rents: MarketRent, as_of: datetime = AS_OF):
-    return breach_risk(state, as_of, SHANGHAI, lambda model: latest(rents, model, "CNY", as_of),
-                       DEFAULT_CATALOG.tflops)  # fmt: skip
+    return breach_risk(state, as_of, SHANGHAI, lambda model: latest(rents, model, "CNY", as_of), DEFAULT_CATALOG.tflops)
 
 
 def test_market_twenty_percent_below_at_rate_twenty_saves_nothing():
@@ -69,8 +69,14 @@ def test_two_models_in_one_contract_priced_each_by_its_own_market():
     # RTX-4090: 10 machines at 7,200 → market 4,800 (machine-month); A800: 2 machines at 75,000 → market
     # per P-year. A800 312 TFLOPS per card, 8 cards: 2.496 P per machine. Market 120,000 per P-year →
     # 2.496 × 120,000 / 12 = 24,960 per machine-month. 12 months remain.
-    a800 = {"id": "i-2", "pricing": "machine_month", "gpu_model": "A800", "cards_per_machine": 8, "machines": 2,
-            "unit_price": "75000.00"}
+    a800 = {
+        "id": "i-2",
+        "pricing": "machine_month",
+        "gpu_model": "A800",
+        "cards_per_machine": 8,
+        "machines": 2,
+        "unit_price": "75000.00",
+    }
     state = sign(payload(machines(10, "7200.00"), a800, closed_months=24))
     risk = row(state, rent("4800.00"), rent("120000.00", unit="p_year", model="A800"))
     contract_monthly = 10 * 7200 + 2 * 75000  # 222,000
@@ -85,8 +91,14 @@ def test_two_models_in_one_contract_priced_each_by_its_own_market():
 
 
 def test_missing_market_for_one_model_says_so_and_guesses_nothing():
-    a800 = {"id": "i-2", "pricing": "machine_month", "gpu_model": "A800", "cards_per_machine": 8, "machines": 2,
-            "unit_price": "75000.00"}
+    a800 = {
+        "id": "i-2",
+        "pricing": "machine_month",
+        "gpu_model": "A800",
+        "cards_per_machine": 8,
+        "machines": 2,
+        "unit_price": "75000.00",
+    }
     risk = row(sign(payload(machines(10, "7200.00"), a800)), rent("4800.00"))
     assert risk.drop is None and risk.saving_if_broken is None and risk.at_risk is False
     assert risk.missing_market and "A800" in risk.missing_market[0]

@@ -27,9 +27,17 @@ def _sla() -> Sla:
     return sla
 
 
-@pytest.mark.parametrize(("measured", "rate"), [
-    ("1", None), ("0.99", None), ("0.9899999", "0.10"), ("0.95", "0.10"), ("0.9499999", "0.25"), ("0", "0.25"),
-])
+@pytest.mark.parametrize(
+    ("measured", "rate"),
+    [
+        ("1", None),
+        ("0.99", None),
+        ("0.9899999", "0.10"),
+        ("0.95", "0.10"),
+        ("0.9499999", "0.25"),
+        ("0", "0.25"),
+    ],
+)
 def test_the_lowest_threshold_crossed_gives_the_rate_and_a_threshold_itself_is_not_below(measured, rate):
     tier = _sla().tier(Decimal(measured))
     assert (tier and tier.rate) == (None if rate is None else Decimal(rate))
@@ -39,16 +47,19 @@ ASCENDING = [{"below": "0.95", "rate": "0.25"}, {"below": "0.99", "rate": "0.10"
 REPEATED = [{"below": "0.99", "rate": "0.10"}, {"below": "0.99", "rate": "0.25"}]
 
 
-@pytest.mark.parametrize(("raw", "field"), [
-    ({**SLA, "credits": ASCENDING}, "sla.credits[1].below"),
-    ({**SLA, "credits": REPEATED}, "sla.credits[1].below"),
-    ({**SLA, "credits": [{"below": "0.99", "rate": "0"}]}, "sla.credits[0].rate"),
-    ({**SLA, "credits": [{"below": "0.99", "rate": "1.01"}]}, "sla.credits[0].rate"),
-    ({**SLA, "credits": [{"below": "0.99", "rate": 0.1}]}, "sla.credits[0].rate"),
-    ({**SLA, "credits": [{"below": "0.99"}]}, "sla.credits[0].rate"),
-    ({**SLA, "availability": "1.5"}, "sla.availability"),
-    ({**SLA, "penalty": "x"}, "sla.penalty"),
-])
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({**SLA, "credits": ASCENDING}, "sla.credits[1].below"),
+        ({**SLA, "credits": REPEATED}, "sla.credits[1].below"),
+        ({**SLA, "credits": [{"below": "0.99", "rate": "0"}]}, "sla.credits[0].rate"),
+        ({**SLA, "credits": [{"below": "0.99", "rate": "1.01"}]}, "sla.credits[0].rate"),
+        ({**SLA, "credits": [{"below": "0.99", "rate": 0.1}]}, "sla.credits[0].rate"),
+        ({**SLA, "credits": [{"below": "0.99"}]}, "sla.credits[0].rate"),
+        ({**SLA, "availability": "1.5"}, "sla.availability"),
+        ({**SLA, "penalty": "x"}, "sla.penalty"),
+    ],
+)
 def test_bad_sla_names_the_field(raw, field):
     sla, problems = parse_sla(raw, "sla")
     assert sla is None and field in [p["field"] for p in problems]
@@ -71,18 +82,23 @@ def test_contract_payload_rejects_a_bad_sla_and_keeps_a_good_one_through_json():
 
 def _credits(state, lit):
     lines = charges_for_period(state, OCTOBER, SHANGHAI)
-    return [(line.kind, line.amount, line.tax) for line in sla_credit_lines([state], OCTOBER, SHANGHAI,
-                                                                            {("c-1", "i-1"): lit}, lines)]
+    return [
+        (line.kind, line.amount, line.tax)
+        for line in sla_credit_lines([state], OCTOBER, SHANGHAI, {("c-1", "i-1"): lit}, lines)
+    ]
 
 
-@pytest.mark.parametrize(("lit", "credit", "tax"), [
-    (CAPACITY, None, None),
-    (CAPACITY * 99 // 100, None, None),  # exactly 99 %: not below the first threshold
-    (CAPACITY * 99 // 100 - 1, "-500.00", "-30.00"),
-    (CAPACITY * 95 // 100, "-500.00", "-30.00"),  # exactly 95 %
-    (CAPACITY * 95 // 100 - 1, "-1250.00", "-75.00"),
-    (0, "-1250.00", "-75.00"),
-])
+@pytest.mark.parametrize(
+    ("lit", "credit", "tax"),
+    [
+        (CAPACITY, None, None),
+        (CAPACITY * 99 // 100, None, None),  # exactly 99 %: not below the first threshold
+        (CAPACITY * 99 // 100 - 1, "-500.00", "-30.00"),
+        (CAPACITY * 95 // 100, "-500.00", "-30.00"),  # exactly 95 %
+        (CAPACITY * 95 // 100 - 1, "-1250.00", "-75.00"),
+        (0, "-1250.00", "-75.00"),
+    ],
+)
 def test_credit_of_one_machine_at_5000_for_october_at_the_tier_edges(lit, credit, tax):
     state = sign(payload(machines(1, sla=SLA)))
     expected = [] if credit is None else [("sla_credit", Decimal(credit), Decimal(tax))]
@@ -95,8 +111,14 @@ def test_capacity_follows_amendments_inside_the_period():
 
 
 def test_p_year_capacity_is_p_over_the_model_tflops_in_cards():
-    item = {"id": "i-1", "pricing": "p_year", "capacity_p": "3.12", "gpu_model": "A100", "unit_price": "120000.00",
-            "sla": SLA}
+    item = {
+        "id": "i-1",
+        "pricing": "p_year",
+        "capacity_p": "3.12",
+        "gpu_model": "A100",
+        "unit_price": "120000.00",
+        "sla": SLA,
+    }
     state = sign(payload(item))
     assert capacity_card_seconds(state, "i-1", OCTOBER, SHANGHAI) == 10 * 31 * 86400  # 3.12 P ÷ 312 TFLOPS
     lines = charges_for_period(state, OCTOBER, SHANGHAI)

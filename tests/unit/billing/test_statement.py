@@ -40,7 +40,11 @@ def test_entries_in_date_order_with_running_balance_and_closing():
         ("payment", ZERO, Decimal("1000.00"), Decimal("3700.00")),
     ]
     assert (cny.invoiced, cny.credited, cny.paid, cny.closing) == (
-        Decimal("3816.00"), Decimal("116.00"), Decimal("1000.00"), Decimal("3700.00"))  # fmt: skip
+        Decimal("3816.00"),
+        Decimal("116.00"),
+        Decimal("1000.00"),
+        Decimal("3700.00"),
+    )
 
 
 def test_same_instant_lists_invoice_before_credit_note_before_payment():
@@ -52,7 +56,9 @@ def test_same_instant_lists_invoice_before_credit_note_before_payment():
 def test_currencies_are_separate_pages_and_a_settled_currency_disappears():
     pages = assemble({"USD": ZERO, "EUR": Decimal("5.00")}, [doc("invoice", "2026-10-02T00:00:00+08:00", "7.00")])
     assert [(p.currency, p.opening, p.closing) for p in pages] == [
-        ("CNY", ZERO, Decimal("7.00")), ("EUR", Decimal("5.00"), Decimal("5.00"))]  # fmt: skip
+        ("CNY", ZERO, Decimal("7.00")),
+        ("EUR", Decimal("5.00"), Decimal("5.00")),
+    ]
 
 
 def test_a_tenant_with_nothing_gets_a_zero_page_in_its_currency():
@@ -74,10 +80,17 @@ def test_invoice_issued_after_its_period_is_on_that_periods_statement():
     documents = [october_invoice, payment]
     (october,) = statement_for(Period(2026, 10), documents)
     assert (october.opening, october.of_kind("invoice"), october.closing) == (
-        ZERO, (october_invoice,), Decimal("7632.00"))  # fmt: skip
+        ZERO,
+        (october_invoice,),
+        Decimal("7632.00"),
+    )
     (november,) = statement_for(Period(2026, 11), documents)
     assert (november.opening, november.of_kind("invoice"), november.of_kind("payment"), november.closing) == (
-        Decimal("7632.00"), (), (payment,), Decimal("2632.00"))  # fmt: skip
+        Decimal("7632.00"),
+        (),
+        (payment,),
+        Decimal("2632.00"),
+    )
 
 
 def test_a_months_invoice_issued_later_follows_the_months_payment_in_date_order():
@@ -85,7 +98,9 @@ def test_a_months_invoice_issued_later_follows_the_months_payment_in_date_order(
     payment = doc("payment", "2026-10-20T10:00:00+08:00", "30.00")
     (october,) = statement_for(Period(2026, 10), [invoice, payment])
     assert [(e.document.kind, e.balance) for e in october.entries] == [
-        ("payment", Decimal("-30.00")), ("invoice", Decimal("70.00"))]  # fmt: skip
+        ("payment", Decimal("-30.00")),
+        ("invoice", Decimal("70.00")),
+    ]
 
 
 def test_main_currency_is_the_tenants_unless_all_documents_are_in_one_other():

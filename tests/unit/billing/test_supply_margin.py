@@ -20,8 +20,9 @@ def bought(count=60, **terms):
 
 
 def resold(n, count, **terms):
-    return sign(payload(machines(count, "7200.00", supplied_by="c-buy/i-1"), id=f"c-sell-{n}",
-                        tenant_id=f"t-{n}", **terms))  # fmt: skip
+    return sign(
+        payload(machines(count, "7200.00", supplied_by="c-buy/i-1"), id=f"c-sell-{n}", tenant_id=f"t-{n}", **terms)
+    )
 
 
 def test_resale_up_to_what_was_bought_holds_and_one_more_card_does_not():
@@ -65,5 +66,8 @@ def test_margin_after_a_tenant_left_with_penalty_while_the_supplier_runs_on():
     assert row.exposure == Decimal("276000.00")
     # A month later nothing of tenant 3 comes in, the centre is paid as before.
     later = margin_row(payable, "i-1", SHANGHAI, resales, Period(2027, 2), at("2027-03-01"), TFLOPS)
-    assert (later.cost, later.revenue, later.exposure) == (Decimal("300000.00"), Decimal("288000.00"),
-                                                           Decimal("264000.00"))
+    assert (later.cost, later.revenue, later.exposure) == (
+        Decimal("300000.00"),
+        Decimal("288000.00"),
+        Decimal("264000.00"),
+    )

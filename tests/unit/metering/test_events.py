@@ -7,16 +7,34 @@ from metering.rollups import Covered, claim, gpu_rollup, token_rollup
 
 
 def gpu(n=1, **data):
-    base = {"gpu": "G", "gpu_model": "RTX-4090", "start": "2026-10-01T00:00:00+08:00",
-            "end": "2026-10-01T01:00:00+08:00"}
-    return {"specversion": "1.0", "id": str(n), "source": "node/n7", "type": "gpu.usage", "subject": "tenant-a",
-            "time": "2026-10-01T01:00:00+08:00", "data": {**base, **data}}
+    base = {
+        "gpu": "G",
+        "gpu_model": "RTX-4090",
+        "start": "2026-10-01T00:00:00+08:00",
+        "end": "2026-10-01T01:00:00+08:00",
+    }
+    return {
+        "specversion": "1.0",
+        "id": str(n),
+        "source": "node/n7",
+        "type": "gpu.usage",
+        "subject": "tenant-a",
+        "time": "2026-10-01T01:00:00+08:00",
+        "data": {**base, **data},
+    }
 
 
 def tokens(n=1, **data):
     base = {"model": "qwen2.5-72b", "input_tokens": 1200, "output_tokens": 300, "cached_tokens": 0}
-    return {"specversion": "1.0", "id": f"t{n}", "source": "svc/vllm-1", "type": "llm.tokens", "subject": "tenant-b",
-            "time": "2026-10-03T12:00:00Z", "data": {**base, **data}}
+    return {
+        "specversion": "1.0",
+        "id": f"t{n}",
+        "source": "svc/vllm-1",
+        "type": "llm.tokens",
+        "subject": "tenant-b",
+        "time": "2026-10-03T12:00:00Z",
+        "data": {**base, **data},
+    }
 
 
 def problems(batch):
@@ -31,25 +49,30 @@ def test_spec_examples_validate_to_records_in_utc_seconds():
     assert (t.kind, t.tokens) == ("tokens", {"input": 1200, "output": 300, "cached": 0})
 
 
-@pytest.mark.parametrize(("event", "field"), [
-    (gpu(end="2026-09-30T23:00:00+08:00"), "data.end"),
-    (gpu(end="2026-10-02T01:00:00+08:00"), "data.end"),
-    (gpu(start="2026-10-01T00:00:00"), "data.start"),
-    (gpu(utilization=0.5), "data.utilization"),
-    (gpu(utilization="1.5"), "data.utilization"),
-    (tokens(input_tokens=-1), "data.input_tokens"),
-    (tokens(input_tokens=1.0), "data.input_tokens"),
-    (tokens(input_tokens=0, output_tokens=0), "data"),
-    ({**gpu(), "specversion": "0.3"}, "specversion"),
-    ({**gpu(), "type": "gpu.other"}, "type"),
-])
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (gpu(end="2026-09-30T23:00:00+08:00"), "data.end"),
+        (gpu(end="2026-10-02T01:00:00+08:00"), "data.end"),
+        (gpu(start="2026-10-01T00:00:00"), "data.start"),
+        (gpu(utilization=0.5), "data.utilization"),
+        (gpu(utilization="1.5"), "data.utilization"),
+        (tokens(input_tokens=-1), "data.input_tokens"),
+        (tokens(input_tokens=1.0), "data.input_tokens"),
+        (tokens(input_tokens=0, output_tokens=0), "data"),
+        ({**gpu(), "specversion": "0.3"}, "specversion"),
+        ({**gpu(), "type": "gpu.other"}, "type"),
+    ],
+)
 def test_each_bad_event_is_named_by_index_and_field(event, field):
     assert problems([gpu(0), event]) == {(1, field)}
 
 
 def test_all_problems_of_a_batch_are_listed_at_once():
     assert problems([gpu(utilization=0.1), gpu(2), tokens(output_tokens="x")]) == {
-        (0, "data.utilization"), (2, "data.output_tokens")}
+        (0, "data.utilization"),
+        (2, "data.output_tokens"),
+    }
 
 
 def test_utilization_may_be_absent_or_null():
@@ -61,8 +84,9 @@ def test_a_repeat_inside_one_batch_is_kept_once():
 
 
 def test_claim_bills_the_first_persisted_and_records_the_other_tenant_as_conflict():
-    first, second = validate_batch([gpu(1), {**gpu(2, start="2026-10-01T00:30:00+08:00",
-                                                      end="2026-10-01T01:30:00+08:00"), "subject": "tenant-b"}])
+    first, second = validate_batch(
+        [gpu(1), {**gpu(2, start="2026-10-01T00:30:00+08:00", end="2026-10-01T01:30:00+08:00"), "subject": "tenant-b"}]
+    )
     pieces, conflicts = claim([(2, second), (1, first)], {})
     assert [(p.tenant_id, p.end - p.start) for p in pieces] == [("tenant-a", 3600), ("tenant-b", 1800)]
     assert [(c.tenant_id, c.holder_tenant_id, c.end - c.start) for c in conflicts] == [("tenant-b", "tenant-a", 1800)]

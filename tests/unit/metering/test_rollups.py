@@ -23,8 +23,9 @@ def test_each_gpu_second_is_claimed_once_and_overlaps_of_others_are_conflicts(re
     pieces, conflicts = claim(numbered, {})
     for gpu in ("G1", "G2"):
         mine = [(p.start, p.end) for p in pieces if p.gpu == gpu]
-        assert sum(e - s for s, e in mine) == length(mine) == length(
-            (r.start, r.end) for _, r in numbered if r.gpu == gpu)
+        assert (
+            sum(e - s for s, e in mine) == length(mine) == length((r.start, r.end) for _, r in numbered if r.gpu == gpu)
+        )
     for seq, rec in numbered:  # what a report did not add was either its own earlier time or a conflict
         added = sum(p.end - p.start for p in pieces if p.seq == seq)
         contested = sum(c.end - c.start for c in conflicts if c.seq == seq)
@@ -33,7 +34,8 @@ def test_each_gpu_second_is_claimed_once_and_overlaps_of_others_are_conflicts(re
 
 
 def test_claiming_against_stored_coverage_adds_only_new_seconds():
-    pieces, conflicts = claim([(5, record("G1", "t-a", (0, 100)))], {"G1": [Covered(20, 30, "t-a"),
-                                                                               Covered(50, 60, "t-b")]})
+    pieces, conflicts = claim(
+        [(5, record("G1", "t-a", (0, 100)))], {"G1": [Covered(20, 30, "t-a"), Covered(50, 60, "t-b")]}
+    )
     assert [(p.start, p.end) for p in pieces] == [(0, 20), (30, 50), (60, 100)]
     assert [(c.start, c.end, c.holder_tenant_id) for c in conflicts] == [(50, 60, "t-b")]

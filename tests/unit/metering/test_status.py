@@ -33,8 +33,9 @@ def test_lit_overlap_leaves_out_down_stretches():
     assert lit_overlap(50, 250, runs) == [(50, 100), (200, 250)]
 
 
-intervals = st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 900), st.sampled_from(["idle", "down"])),
-                     min_size=1, max_size=30)
+intervals = st.lists(
+    st.tuples(st.integers(0, 5000), st.integers(1, 900), st.sampled_from(["idle", "down"])), min_size=1, max_size=30
+)
 
 
 @given(intervals)
@@ -48,4 +49,5 @@ def test_reported_seconds_are_the_union_and_runs_do_not_depend_on_batching(raw):
     runs = merge_runs(Stretch(p.start, p.end, p.state) for p in first)
     second = claim_status(records[half:], {"g": runs})
     assert merge_runs([*runs, *(Stretch(p.start, p.end, p.state) for p in second)]) == merge_runs(
-        Stretch(p.start, p.end, p.state) for p in whole)
+        Stretch(p.start, p.end, p.state) for p in whole
+    )
