@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
+from kashi.api.fields import BODIES
 from kashi.api.schemas.common import Error
 from kashi.api.schemas.events import CloudEvent
 from kashi.api.schemas.operations import OPERATIONS
@@ -40,6 +41,14 @@ TAGS = [
     {"name": "payments", "description": "Money received, and each tenant's balance."},
     {"name": "statements", "description": "A tenant's month: opening balance, invoices, credit notes, payments."},
     {"name": "exports", "description": "Finance exports: every invoice line of a month."},
+    {"name": "receivables", "description": "What tenants owe: aged receivables and the preview of a next invoice."},
+    {"name": "issuer", "description": "The operator's own billing profile printed on every document."},
+    {"name": "webhooks", "description": "Signed HTTP callbacks for invoices, payments, closes and parked batches."},
+    {"name": "fleet", "description": "The GPUs that report status: their last state, and their retirement."},
+    {"name": "reports", "description": "Utilisation of the fleet, breach risk of contracts, the broker's margin."},
+    {"name": "market", "description": "Observed market rents per GPU model, the reference for breach risk."},
+    {"name": "suppliers", "description": "Who sells us capacity under payable contracts, and what we owe them."},
+    {"name": "supplier-bills", "description": "What suppliers bill us each month (KP- numbers), and their lines."},
     {"name": "health", "description": "Liveness and Prometheus metrics (no key needed)."},
 ]
 ERRORS = {
@@ -183,6 +192,8 @@ def build(app: FastAPI) -> dict[str, Any]:
         "bearer": {"type": "http", "scheme": "bearer", "description": "A Kashi key, shown once by `kashi keys create`."}
     }
     error = _add(models, Error)
+    for model in BODIES.values():
+        _add(models, model)
     for path, item in schema["paths"].items():
         for method, operation in item.items():
             doc = OPERATIONS.get((method.upper(), path))

@@ -1,7 +1,7 @@
 """ingest receipts: who sent a batch, when it was acknowledged and recorded, what it added
 
 Revision ID: issue12b_0001
-Revises: 0003
+Revises: issue15_0001
 
 The receipt of a queued batch lives in Valkey with the enqueue (durable with the same WAITAOF);
 a worker projects it here in the transaction that records the batch.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "issue12b_0001"
-down_revision = "0003"
+down_revision = "issue15_0001"
 branch_labels = None
 depends_on = None
 
