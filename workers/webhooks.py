@@ -68,7 +68,13 @@ class Waker(threading.Thread):
         while not self.stopped.is_set():
             try:
                 self._listen()
-            except Exception:  # keep waking through a database or Redis restart
+            except psycopg.OperationalError as exc:  # PostgreSQL restarting, or stopped before this worker
+                if not self.stopped.is_set():
+                    log.warning(
+                        "webhook waker lost its database connection (%s); reconnecting", str(exc).splitlines()[0]
+                    )
+                self.stopped.wait(MIN_GAP_S * 5)
+            except Exception:  # keep waking through a Redis restart
                 log.exception("webhook waker failed; restarting")
                 self.stopped.wait(MIN_GAP_S * 5)
 

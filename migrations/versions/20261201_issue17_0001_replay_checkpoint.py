@@ -1,7 +1,7 @@
 """replay checkpoint: an in-place rebuild commits per chunk and resumes where it stopped
 
 Revision ID: issue17_0001
-Revises: 0003
+Revises: issue12b_0001
 
 `kashi replay` (in place) used to rebuild every projection in one transaction. It now commits each
 chunk of the log with its progress in `replay_checkpoints` (one row while a rebuild is unfinished):
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "issue17_0001"
-down_revision = "0003"
+down_revision = "issue12b_0001"
 branch_labels = None
 depends_on = None
 
