@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy import Connection, Engine, text
 
+from kashi.errors import Conflict
 from metering.hourly import GpuRollupRow, TokenRollupRow
 from metering.intervals import HOUR, split, split_at
 from metering.store import INGEST_FENCE, MAX_INTERVAL_S, log_top
@@ -29,10 +30,19 @@ class Span(Protocol):
 
 
 def read_watermark(engine: Engine) -> int:
-    """The highest usage seq whose transaction has committed, fenced against in-flight recorders."""
+    """The highest usage seq whose transaction has committed, fenced against in-flight recorders.
+
+    Refuses (Conflict) while an in-place rebuild that died has left the usage projections half built."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        return log_top(conn)
+        top = log_top(conn)
+        rebuilding = conn.execute(text("SELECT EXISTS (SELECT 1 FROM replay_checkpoints)")).scalar_one()
+    if rebuilding:
+        raise Conflict(
+            "an in-place rebuild of the usage projections is unfinished; run `kashi replay` to complete it",
+            [{"field": "period", "reason": "usage projections are being rebuilt"}],
+        )
+    return top
 
 
 def _hours(period: Span, tz: str) -> dict[str, int]:
@@ -61,15 +71,37 @@ def gpu_rows(
     """Card-seconds newly counted by events with seq ≤ watermark, clipped exactly to `period`, per
     (contract named, GPU model, stretch): stretches are hours, cut at the period's bounds and at the
     `boundaries` where rating can change (`billing.core.rating.rating_boundaries`), so each is rated whole."""
-    cuts = _cuts(period, tz, boundaries)
-    start, end = cuts[0], cuts[-1]
+    return gpu_rows_of(conn, [(tenant_id, tz, boundaries)], period, watermark)[tenant_id]
+
+
+def gpu_rows_of(
+    conn: Connection, tenants: list[tuple[str, str, Iterable[datetime]]], period: Span, watermark: int
+) -> dict[str, list[GpuRollupRow]]:
+    """:func:`gpu_rows` of many ``(tenant, timezone, rating boundaries)`` at once: one query."""
+    cuts = {tenant: _cuts(period, tz, boundaries) for tenant, tz, boundaries in tenants}
     pieces = conn.execute(
-        text("""SELECT contract_id, gpu_model, start_s, end_s FROM gpu_coverage
-                WHERE tenant_id = :t AND start_s < :e AND start_s > :s - :m AND end_s > :s AND seq <= :w"""),
-        {"t": tenant_id, "s": start, "e": end, "m": MAX_INTERVAL_S + 1, "w": watermark},
+        text("""SELECT c.tenant_id, c.contract_id, c.gpu_model, c.start_s, c.end_s
+                FROM unnest(CAST(:t AS text[]), CAST(:s AS bigint[]), CAST(:e AS bigint[])) AS p(tenant_id, s, e)
+                JOIN gpu_coverage c ON c.tenant_id = p.tenant_id AND c.start_s < p.e AND c.start_s > p.s - :m
+                                   AND c.end_s > p.s AND c.seq <= :w"""),
+        {
+            "t": list(cuts),
+            "s": [c[0] for c in cuts.values()],
+            "e": [c[-1] for c in cuts.values()],
+            "m": MAX_INTERVAL_S + 1,
+            "w": watermark,
+        },
     ).all()
+    by_tenant: dict[str, list] = {tenant: [] for tenant in cuts}
+    for row in pieces:
+        by_tenant[row.tenant_id].append(row)
+    return {tenant: _gpu_totals(tenant, rows, cuts[tenant]) for tenant, rows in by_tenant.items()}
+
+
+def _gpu_totals(tenant_id: str, pieces: list, cuts: list[int]) -> list[GpuRollupRow]:
+    start, end = cuts[0], cuts[-1]
     totals: dict[tuple[str | None, str, int, int], int] = defaultdict(int)
-    for contract_id, model, piece_start, piece_end in pieces:
+    for _, contract_id, model, piece_start, piece_end in pieces:
         for low, high in split_at((max(piece_start, start), min(piece_end, end)), cuts):
             for hour, seconds in split((low, high), HOUR):
                 totals[(contract_id, model, *_segment(max(hour, low), cuts))] += seconds
@@ -81,26 +113,48 @@ def token_rows(
 ) -> list[TokenRollupRow]:
     """Tokens of events with event time in `period` and seq ≤ watermark, per contract, model, kind and
     stretch (an hour, cut at the rating `boundaries` like :func:`gpu_rows`)."""
-    cuts = _cuts(period, tz, boundaries)
+    return token_rows_of(conn, [(tenant_id, tz, boundaries)], period, watermark)[tenant_id]
+
+
+def token_rows_of(
+    conn: Connection, tenants: list[tuple[str, str, Iterable[datetime]]], period: Span, watermark: int
+) -> dict[str, list[TokenRollupRow]]:
+    """:func:`token_rows` of many ``(tenant, timezone, rating boundaries)`` at once: one query, each
+    tenant's events bucketed by its own cuts (passed as an array literal per tenant)."""
+    cuts = {tenant: _cuts(period, tz, boundaries) for tenant, tz, boundaries in tenants}
+    zones = {tenant: tz for tenant, tz, _ in tenants}
     rows = conn.execute(
-        text("""SELECT con.name AS contract_id, mdl.name AS model, min(at) AS at,
+        text("""SELECT tokens.tenant_id, con.name AS contract_id, mdl.name AS model, min(at) AS at,
                        sum(input_tokens) AS input, sum(output_tokens) AS output, sum(cached_tokens) AS cached
-                FROM (SELECT *, floor(extract(epoch FROM event_time))::bigint AS at FROM usage_log
-                      WHERE tenant_no = (SELECT no FROM usage_names WHERE name = :t) AND kind = 2
-                        AND kashi_epoch_hour(event_time) BETWEEN :hs AND :he
-                        AND event_time >= :s AND event_time < :e AND seq <= :w) AS tokens
+                FROM (SELECT p.tenant_id, p.cuts, u.contract_no, u.model_no, u.input_tokens, u.output_tokens,
+                             u.cached_tokens, floor(extract(epoch FROM u.event_time))::bigint AS at
+                      FROM unnest(CAST(:t AS text[]), CAST(:s AS timestamptz[]), CAST(:e AS timestamptz[]),
+                                  CAST(:c AS text[]), CAST(:hs AS int[]), CAST(:he AS int[]))
+                             AS p(tenant_id, s, e, cuts, hs, he)
+                      JOIN usage_names n ON n.name = p.tenant_id
+                      JOIN usage_log u ON u.tenant_no = n.no AND u.kind = 2
+                        AND kashi_epoch_hour(u.event_time) BETWEEN p.hs AND p.he
+                        AND u.event_time >= p.s AND u.event_time < p.e AND u.seq <= :w) AS tokens
                 JOIN usage_names mdl ON mdl.no = tokens.model_no
                 LEFT JOIN usage_names con ON con.no = tokens.contract_no
-                GROUP BY con.name, mdl.name, at / 3600, width_bucket(at, CAST(:cuts AS bigint[]))"""),
+                GROUP BY tokens.tenant_id, con.name, mdl.name, at / 3600, width_bucket(at, CAST(cuts AS bigint[]))"""),
         {
-            "t": tenant_id,
-            "s": period.start(tz),
-            "e": period.end(tz),
+            "t": list(cuts),
+            "s": [period.start(zones[t]) for t in cuts],
+            "e": [period.end(zones[t]) for t in cuts],
+            "c": ["{" + ",".join(map(str, c)) + "}" for c in cuts.values()],
+            "hs": [_hours(period, zones[t])["hs"] for t in cuts],
+            "he": [_hours(period, zones[t])["he"] for t in cuts],
             "w": watermark,
-            "cuts": cuts,
-            **_hours(period, tz),
         },
     ).all()
+    by_tenant: dict[str, list] = {tenant: [] for tenant in cuts}
+    for row in rows:
+        by_tenant[row.tenant_id].append(row)
+    return {tenant: _token_totals(tenant, found, cuts[tenant]) for tenant, found in by_tenant.items()}
+
+
+def _token_totals(tenant_id: str, rows: list, cuts: list[int]) -> list[TokenRollupRow]:
     totals: dict[tuple[str | None, str, str, int, int], int] = defaultdict(int)
     for row in rows:
         segment = _segment(row.at, cuts)
@@ -120,17 +174,63 @@ def _key(item):
 
 
 def has_late_usage(conn: Connection, tenant_id: str, period: Span, tz: str, after: int, upto: int) -> bool:
-    if upto <= after:
-        return False
+    """Whether usage of `period` was persisted with seq in (after, upto]: a closed period to adjust."""
+    return (tenant_id, 0) in late_usage_of(conn, [(tenant_id, period, tz, after)], upto)
+
+
+def late_usage_of(conn: Connection, checks: list[tuple[str, Span, str, int]], upto: int) -> set[tuple[str, int]]:
+    """:func:`has_late_usage` of many ``(tenant, closed period, timezone, its close's watermark)`` at
+    once: the ``(tenant, index in checks)`` that did receive usage after that watermark (one query)."""
+    wanted = [(n, check) for n, check in enumerate(checks) if upto > check[3]]
+    if not wanted:
+        return set()
+    params = {
+        "n": [n for n, _ in wanted],
+        "t": [c[0] for _, c in wanted],
+        "a": [c[3] for _, c in wanted],
+        "ts": [c[1].start(c[2]) for _, c in wanted],
+        "te": [c[1].end(c[2]) for _, c in wanted],
+        "u": upto,
+    }
+    params["s"] = [int(at.timestamp()) for at in params["ts"]]
+    params["e"] = [int(at.timestamp()) for at in params["te"]]
+    params["hs"] = [s // HOUR for s in params["s"]]
+    params["he"] = [-(-e // HOUR) for e in params["e"]]
+    rows = conn.execute(
+        text("""SELECT p.n, p.tenant_id
+                FROM unnest(CAST(:n AS int[]), CAST(:t AS text[]), CAST(:a AS bigint[]), CAST(:ts AS timestamptz[]),
+                            CAST(:te AS timestamptz[]), CAST(:s AS bigint[]), CAST(:e AS bigint[]),
+                            CAST(:hs AS int[]), CAST(:he AS int[]))
+                       AS p(n, tenant_id, a, ts, te, s, e, hs, he)
+                WHERE EXISTS (SELECT 1 FROM gpu_coverage WHERE tenant_id = p.tenant_id AND seq > p.a AND seq <= :u
+                              AND start_s < p.e AND end_s > p.s)
+                   OR EXISTS (SELECT 1 FROM usage_log JOIN usage_names n ON n.no = tenant_no
+                              WHERE n.name = p.tenant_id AND kind = 2
+                              AND kashi_epoch_hour(event_time) BETWEEN p.hs AND p.he
+                              AND seq > p.a AND seq <= :u AND event_time >= p.ts AND event_time < p.te)"""),
+        params,
+    ).all()
+    return {(row.tenant_id, row.n) for row in rows}
+
+
+def late_totals(conn: Connection, tenant_id: str, period: Span, tz: str, after: int) -> dict:
+    """Usage of `period` persisted after log position `after` (a close's watermark): card-seconds
+    newly counted inside the period, tokens by event time, and how many events brought them."""
     start, end = period.start(tz), period.end(tz)
     s, e = int(start.timestamp()), int(end.timestamp())
-    return bool(
-        conn.execute(
-            text("""SELECT EXISTS (SELECT 1 FROM gpu_coverage WHERE tenant_id = :t AND seq > :a AND seq <= :u
-                                AND start_s < :e AND end_s > :s)
-                OR EXISTS (SELECT 1 FROM usage_log WHERE tenant_no = (SELECT no FROM usage_names WHERE name = :t)
-                           AND kind = 2 AND kashi_epoch_hour(event_time) BETWEEN :hs AND :he
-                           AND seq > :a AND seq <= :u AND event_time >= :ts AND event_time < :te)"""),
-            {"t": tenant_id, "a": after, "u": upto, "s": s, "e": e, "ts": start, "te": end, **_hours(period, tz)},
-        ).scalar()
-    )
+    gpu = conn.execute(
+        text("""SELECT coalesce(sum(least(end_s, :e) - greatest(start_s, :s)), 0) AS seconds,
+                       count(DISTINCT seq) AS events, min(seq) AS first_seq
+                FROM gpu_coverage WHERE tenant_id = :t AND seq > :a AND start_s < :e AND end_s > :s"""),
+        {"t": tenant_id, "a": after, "s": s, "e": e},
+    ).one()
+    tokens = conn.execute(
+        text("""SELECT coalesce(sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)
+                                  + coalesce(cached_tokens, 0)), 0) AS tokens,
+                       count(*) AS events
+                FROM usage_log WHERE tenant_no = (SELECT no FROM usage_names WHERE name = :t) AND kind = 2
+                  AND kashi_epoch_hour(event_time) BETWEEN :hs AND :he AND seq > :a
+                  AND event_time >= :ts AND event_time < :te"""),
+        {"t": tenant_id, "a": after, "ts": start, "te": end, **_hours(period, tz)},
+    ).one()
+    return {"card_seconds": int(gpu.seconds), "tokens": int(tokens.tokens), "events": gpu.events + tokens.events}

@@ -15,26 +15,86 @@ from kashi.cli.common import servers as _servers
 def close(
     period: Annotated[str, typer.Argument(help="The billing period, YYYY-MM.")],
     tenant: Annotated[str | None, typer.Option(help="Close for this tenant only (default: every tenant).")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes closing chunks of tenants (every tenant; default: one per CPU, at most 4).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated);
-    without --tenant, every supplier's bills of the period too (their ids follow the invoices')."""
-    from billing.core.periods import Period
-    from billing.services.close import close_period
-    from billing.services.supplier_bills import close_suppliers
-    from kashi.errors import KashiError
+    """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated).
 
-    engine = _engine(settings_for(data_dir), start=False)
+    The close first waits (up to KASHI_CLOSE_DRAIN_TIMEOUT_S, 60 s) for every batch the API acknowledged
+    before it began; if one is parked or not recorded in time, it issues nothing and names the batches.
+    It says when the period was already closed (and with which invoices), and when late usage of the
+    period is waiting for the tenant's next invoice. Without --tenant, every supplier's bills of the
+    period are closed too (their ids follow the invoices')."""
+    import os
+
+    import redis
+
+    from billing.core.periods import Period, instant_to_json
+    from billing.services.close import close_period
+    from billing.services.late_usage import late_usage
+    from billing.services.supplier_bills import close_suppliers
+    from billing.store.closes import closes_of
+    from kashi.db import make_engine
+    from kashi.errors import KashiError
+    from metering.receipts import Receipts
+
+    settings = settings_for(data_dir)
+    found = _servers(settings, start=False)
+    engine = make_engine(found.database_url)
+    receipts = Receipts(redis.Redis.from_url(found.redis_url), settings.queue_namespace)
     bills: list[str] = []
     try:
-        ids = close_period(engine, Period.parse(period), tenant)
+        wanted = Period.parse(period)
+        with engine.connect() as conn:
+            before = {row.tenant_id: row for row in closes_of(conn, wanted, tenant)}
+        ids = close_period(
+            engine,
+            wanted,
+            tenant,
+            receipts=receipts,
+            drain_timeout_s=settings.close_drain_timeout_s,
+            processes=processes or min(4, os.cpu_count() or 1),
+        )
         if tenant is None:
-            bills = close_suppliers(engine, Period.parse(period))
+            bills = close_suppliers(engine, wanted)
+        with engine.connect() as conn:
+            after = closes_of(conn, wanted, tenant)
+            late = [item for row in after for item in late_usage(conn, row.tenant_id, wanted)]
     except KashiError as exc:
+        for detail in exc.details:
+            if "batch_id" in detail:
+                err.print(f"  batch {detail['batch_id']}: {detail['status']}: {detail['reason']}", soft_wrap=True)
         fail(exc.message)
     for document_id in [*ids, *bills]:
         typer.echo(document_id)
-    err.print(f"period {period} closed: {len(ids)} invoice(s)" + (f", {len(bills)} supplier bill(s)" if bills else ""))
+    for tenant_id, row in before.items():
+        invoices = ", ".join(row.invoice_ids) or "none"
+        err.print(
+            f"period {period} was already closed for {tenant_id} at {instant_to_json(row.closed_at)}: "
+            f"invoice(s) {invoices} (closing again issues nothing new)",
+            soft_wrap=True,
+        )
+    issued = len([row for row in after if row.tenant_id not in before])
+    err.print(
+        f"period {period} closed: {len(ids)} invoice(s)"
+        + (f", {issued} tenant(s) closed now" if before else "")
+        + (f", {len(bills)} supplier bill(s)" if bills else ""),
+        soft_wrap=True,
+    )
+    for item in late:
+        err.print(
+            f"late usage of {item['period']} for {item['tenant_id']} waits for the next invoice: "
+            f"{item['card_hours']} card-hours, {item['tokens']} tokens ({item['events']} events), "
+            f"billed as adjustment lines at the tenant's next close (GET /v1/usage/late?tenant_id="
+            f"{item['tenant_id']})",
+            soft_wrap=True,
+        )
 
 
 def scheduler(data_dir: DataDirOption = None) -> None:
@@ -54,14 +114,25 @@ def replay(
 ) -> None:
     """Rebuild every projection from the stored events (in place), or with --verify compare a rebuild and
     every re-assembled invoice with what is stored: exit 0 only if identical."""
-    from billing.services.replay import rebuild_in_place, verify_all
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from billing.services.replay import log_top, rebuild_in_place, verify_all
 
     engine = _engine(settings_for(data_dir), start=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("verifying: log seq" if verify else "rebuilding: log seq", total=log_top(engine) or None)
+
+        def advance(_events: int, seq: int) -> None:
+            bar.update(task, completed=seq)
+
+        if not verify:
+            counts = rebuild_in_place(engine, advance)
+        else:
+            differences = verify_all(engine, advance)
     if not verify:
-        counts = rebuild_in_place(engine)
         err.print("rebuilt: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
         return
-    differences = verify_all(engine)
     for difference in differences:
         typer.echo(difference)
     if differences:

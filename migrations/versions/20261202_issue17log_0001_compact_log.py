@@ -1,7 +1,7 @@
 """compact usage log: narrow rows with dictionary numbers, usage_events becomes a view
 
 Revision ID: issue17log_0001
-Revises: issue15_0001
+Revises: issue17_0002
 
 `usage_events` (728 bytes an event with `gpu_coverage`) is moved, row by row and with its seq, into
 `usage_log` (one narrow row an event, `metering.log`), with names in `usage_names` and batch ids
@@ -20,7 +20,7 @@ from metering import log
 from metering.events import UsageRecord
 
 revision = "issue17log_0001"
-down_revision = "issue15_0001"
+down_revision = "issue17_0002"
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,7 @@ from kashi.migrate import upgrade
 from metering.events import validate_batch
 from metering.store import record_batch
 
-BEFORE = "issue15_0001"
+BEFORE = "issue17_0002"
 OLD_COLUMNS = "source, id, seq, type, tenant_id, contract_id, event_time, batch_id, persisted_at, data"
 
 

@@ -1,4 +1,4 @@
-"""Invoices and credit notes (SPEC §7): list, read as JSON or PDF, correct with a credit note."""
+"""Invoices and credit notes: list, read as JSON or PDF, correct with a credit note."""
 
 from datetime import date
 from typing import Annotated, Literal
@@ -32,7 +32,8 @@ def list_invoices(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
-    """SPEC §10 writes `?tenant_id=&period=`: an empty parameter is an absent one."""
+    """Invoices by tenant and period, newest number last. An empty parameter (`?tenant_id=&period=`) is an
+    absent one; a tenant key lists its own."""
     tenant_id = listing_scope(principal, tenant_id or None)
     rows = invoice_store.list_invoices(
         conn, tenant_id=tenant_id, period=period or None, after=cursor or None, limit=limit
@@ -117,7 +118,7 @@ def _preferred(accept: str) -> str:
 
 @router.get("/invoices/{invoice_id}/credit-notes")
 def credit_notes(invoice_id: str, conn: ConnDep, principal: Reader) -> dict:
-    """The credit notes issued against an invoice and what remains of its total (SPEC §7)."""
+    """The credit notes issued against an invoice and what remains of its total."""
     return invoice_store.credit_notes(conn, invoice_id, tenant_id=_scope(principal))
 
 
