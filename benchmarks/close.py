@@ -5,9 +5,10 @@
 Each size gets its own fresh tenants (Asia/Shanghai), each signed, through the contracts service, to
 one CNY contract (a committed GPU-hour item and a token item), with ``--events`` usage events in
 October 2026: half ``gpu.usage`` (an hour each on the tenant's own GPU) and half ``llm.tokens``. The
-usage is seeded by SQL straight into ``usage_events`` and ``gpu_coverage`` (what ingest would have
-written). Each size is then closed by :func:`billing.services.close.close_tenants` — what
-``kashi close 2026-10`` runs for every tenant — over ``--processes`` worker processes. Printed:
+usage is seeded by SQL straight into ``usage_log`` (``benchmarks/seed_log.py``) and
+``gpu_coverage`` (what ingest would have written). Each size is then closed by
+:func:`billing.services.close.close_tenants` — what ``kashi close 2026-10`` runs for every tenant
+— over ``--processes`` worker processes. Printed:
 seconds, tenants/s and the seconds per tenant relative to the smallest size's (the floor of the same
 run: linear growth keeps it near 1). Nothing is asserted on time.
 """
@@ -15,12 +16,16 @@ run: linear growth keeps it near 1). Nothing is asserted on time.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import seed_log  # noqa: E402
 
 from billing.core.periods import Period
 from billing.services import contracts, tenants
@@ -44,7 +49,6 @@ ITEMS = [
     },
 ]
 USAGE = """
-INSERT INTO usage_events (source, id, type, tenant_id, contract_id, event_time, batch_id, data)
 SELECT 'node/' || t, t || '-' || n, CASE WHEN n % 2 = 0 THEN 'gpu.usage' ELSE 'llm.tokens' END, t, 'c-' || t,
        at + interval '1 hour', 'bench-close',
        CASE WHEN n % 2 = 0 THEN jsonb_build_object(
@@ -57,10 +61,11 @@ FROM unnest(CAST(:t AS text[])) AS t, generate_series(0, :n - 1) AS n,
      LATERAL (SELECT timestamptz '2026-10-02 00:00:00+08' + n * interval '1 hour' AS at) AS a
 """
 COVERAGE = """
-INSERT INTO gpu_coverage (gpu, start_s, end_s, seq, tenant_id, contract_id, gpu_model)
-SELECT data->>'gpu', extract(epoch FROM (data->>'start')::timestamptz)::bigint,
-       extract(epoch FROM (data->>'end')::timestamptz)::bigint, seq, tenant_id, contract_id, data->>'gpu_model'
-FROM usage_events WHERE tenant_id = ANY(:t) AND type = 'gpu.usage'
+INSERT INTO gpu_coverage (start_s, end_s, seq, gpu_no, tenant_id, contract_id, gpu_model)
+SELECT l.start_s, l.start_s + l.span_s, l.seq, l.gpu_no, t.name, c.name, m.name
+FROM usage_log l JOIN usage_names t ON t.no = l.tenant_no JOIN usage_names m ON m.no = l.model_no
+LEFT JOIN usage_names c ON c.no = l.contract_no
+WHERE t.name = ANY(:t) AND l.kind & 3 = 1
 """
 
 
@@ -88,10 +93,10 @@ def seed(engine, prefix: str, count: int, events: int) -> list[tuple[str, str]]:
                     actor="bench",
                     now=datetime(2026, 9, 1, tzinfo=UTC),
                 )
-            conn.execute(text(USAGE), {"t": chunk, "n": events})
+            seed_log.seed(conn, USAGE, {"t": chunk, "n": events})
             conn.execute(text(COVERAGE), {"t": chunk})
     with engine.begin() as conn:
-        for table in ("usage_events", "gpu_coverage", "stream_events", "contracts", "tenants"):
+        for table in ("usage_log", "gpu_coverage", "stream_events", "contracts", "tenants"):
             conn.execute(text(f"ANALYZE {table}"))
     return [(tenant, "Asia/Shanghai") for tenant in fleet]
 

@@ -3,11 +3,11 @@
     python benchmarks/replay.py --sizes 1000000 2000000
     python benchmarks/replay.py --sizes 100000 200000 --in-place     # `kashi replay` (rebuild) instead
 
-The log is seeded straight into ``usage_events`` by SQL (half ``gpu.usage`` 5-minute windows over
-4,096 GPUs of 64 nodes, half ``llm.tokens``, 20 tenants); each size then runs the real CLI in a
-child process against the embedded PostgreSQL, and the child's peak RSS (``ru_maxrss``) is printed
-with its ratio to the smallest size's (the floor measured in the same run; flat memory means the
-ratio stays within 1 ± 0.2). Nothing is asserted on time.
+The log is seeded straight into ``usage_log`` by SQL (``benchmarks/seed_log.py``: half
+``gpu.usage`` 5-minute windows over 4,096 GPUs of 64 nodes, half ``llm.tokens``, 20 tenants); each
+size then runs the real CLI in a child process against the embedded PostgreSQL, and the child's
+peak RSS (``ru_maxrss``) is printed with its ratio to the smallest size's (the floor measured in
+the same run; flat memory means the ratio stays within 1 ± 0.2). Nothing is asserted on time.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import seed_log  # noqa: E402
+
 from kashi.db import make_engine
 from kashi.migrate import upgrade
 from kashi.servers import resolve
@@ -30,7 +33,6 @@ from kashi.settings import Settings
 
 GPUS = 4096
 SEED = """
-INSERT INTO usage_events (source, id, type, tenant_id, contract_id, event_time, batch_id, data)
 SELECT 'node/n' || lpad((g % 64)::text, 3, '0'), 'e' || g,
        CASE WHEN g % 2 = 0 THEN 'gpu.usage' ELSE 'llm.tokens' END,
        'tenant-' || lpad((g / 2 % 20)::text, 2, '0'), NULL, w_end, 'bench-' || (g / 1000),
@@ -50,9 +52,9 @@ def seed(engine, lo: int, hi: int) -> None:
     step = 250_000
     for start in range(lo, hi, step):
         with engine.begin() as conn:
-            conn.execute(text(SEED), {"lo": start, "hi": min(hi, start + step), "gpus": GPUS})
+            seed_log.seed(conn, SEED, {"lo": start, "hi": min(hi, start + step), "gpus": GPUS})
     with engine.begin() as conn:
-        conn.execute(text("ANALYZE usage_events"))
+        conn.execute(text("ANALYZE usage_log"))
 
 
 def measure(data_dir: Path, in_place: bool) -> tuple[float, float, int]:
