@@ -2,9 +2,9 @@
 small integer, so a log row and a coverage row carry 4 bytes per name instead of the text.
 
 ``usage_names`` is append-only like the log: a number, once given, names the same string for ever,
-so each process caches both directions. A name new to the dictionary is added in its own short
-committed transaction (on another pooled connection) before the recording transaction uses it; a
-recording that then rolls back leaves at worst an unused name, never a number without its name.
+so each process caches both directions (numbers read as committed only). A name new to the
+dictionary is added in the recording transaction that first needs it, and so is kept exactly when
+the events naming it are.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from kashi.db import raw
 
@@ -37,8 +37,13 @@ def _remember(db: str, pairs: Iterable[tuple[int, str]]) -> None:
 
 
 def numbers(conn: Connection, names: Iterable[str]) -> Mapping[str, int]:
-    """The dictionary number of each name, adding the new ones (committed before this returns);
-    the mapping returned may hold more names than asked for."""
+    """The dictionary number of each name, adding the new ones in ``conn``'s transaction; the
+    mapping returned may hold more names than asked for.
+
+    Only numbers read as committed are cached: a name this transaction adds is cached the next
+    time it is looked up, so a recording that rolls back never leaves a cached number without its
+    name. New names are inserted in sorted order, so two recorders adding the same names wait for
+    each other instead of deadlocking."""
     db = _db(conn)
     known = _by_name.get(db, {})
     wanted = names if isinstance(names, set) else set(names)
@@ -46,17 +51,23 @@ def numbers(conn: Connection, names: Iterable[str]) -> Mapping[str, int]:
     if not missing:
         return known
     found = {name: known[name] for name in wanted if name in known}
-    if missing:
-        with conn.engine.begin() as own:
-            own.execute(
-                text("""INSERT INTO usage_names (name) SELECT unnest(CAST(:n AS text[])) ORDER BY 1
-                        ON CONFLICT (name) DO NOTHING"""),
-                {"n": missing},
-            )
-        with conn.engine.connect() as own:  # a new snapshot: names another process added meanwhile too
-            rows = own.execute(text("SELECT no, name FROM usage_names WHERE name = ANY(:n)"), {"n": missing}).all()
-        _remember(db, rows)
-        found.update((name, no) for no, name in rows)
+    pg = raw(conn)
+    committed = pg.execute("SELECT no, name FROM usage_names WHERE name = ANY(%b::text[])", (missing,)).fetchall()
+    _remember(db, committed)
+    found.update((name, no) for no, name in committed)
+    new = [name for name in missing if name not in found]
+    if new:
+        added = pg.execute(
+            """INSERT INTO usage_names (name) SELECT unnest(%b::text[]) ORDER BY 1
+               ON CONFLICT (name) DO NOTHING RETURNING no, name""",
+            (new,),
+        ).fetchall()
+        found.update((name, no) for no, name in added)
+        raced = [name for name in new if name not in found]  # added and committed by another recorder meanwhile
+        if raced:
+            rows = pg.execute("SELECT no, name FROM usage_names WHERE name = ANY(%b::text[])", (raced,)).fetchall()
+            _remember(db, rows)
+            found.update((name, no) for no, name in rows)
     return found
 
 
