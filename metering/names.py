@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 
 from kashi.db import raw
 
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 50_000
+"""Names cached per database (both directions): past this the cache starts over, so a worker's memory stays flat."""
 _lock = threading.Lock()
 _by_name: dict[str, dict[str, int]] = {}
 _by_no: dict[str, dict[int, str]] = {}
