@@ -123,3 +123,28 @@ def test_only_operators_requeue(kashi, uid, new_tenant):
             f"{kashi.base_url}/v1/ingest/parked/any/requeue", timeout=30, headers={"Authorization": f"Bearer {key}"}
         )
         assert answer.status_code == 403, answer.text
+
+
+def test_kashi_ingest_requeue_puts_a_parked_batch_back_and_names_the_os_user(kashi, uid, new_tenant, operator_client):
+    import getpass
+
+    from typer.testing import CliRunner
+
+    from kashi.cli import app
+
+    event = gpu_event(uid, 1, new_tenant, "2026-09-13T00:00:00+08:00", "2026-09-13T01:00:00+08:00")
+    batch_id = _park(kashi, uid, new_tenant, [event])
+    runner = CliRunner()
+    data_dir = str(kashi.settings.data_dir)
+    listed = runner.invoke(app, ["ingest", "parked", "--data-dir", data_dir])
+    assert listed.exit_code == 0 and batch_id in listed.stdout
+    done = runner.invoke(app, ["ingest", "requeue", batch_id, "--data-dir", data_dir])
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == batch_id and f"batch {batch_id} requeued" in done.stderr
+    kashi.join()
+    assert operator_client.get(f"/v1/ingest/batches/{batch_id}").json()["status"] == "recorded"
+    with kashi.engine.connect() as conn:
+        (audit,) = streams.load(conn, f"ingest-batch:{batch_id}")
+    assert audit.actor == f"cli:{getpass.getuser()}"
+    again = runner.invoke(app, ["ingest", "requeue", batch_id, "--data-dir", data_dir])
+    assert again.exit_code == 1 and "recorded, not parked" in again.stderr
