@@ -51,6 +51,11 @@ def test_errors_use_the_kashi_error_model_on_every_v1_operation(schema):
                 assert ref == "#/components/schemas/Error", f"{method} {path} {status}"
 
 
+def test_the_key_is_the_bearer_scheme_not_a_header_parameter_of_each_operation(schema):
+    for method, path, operation in _operations(schema):
+        assert "authorization" not in [p["name"].lower() for p in operation.get("parameters", [])], f"{method} {path}"
+
+
 def test_v1_operations_need_the_bearer_scheme(schema):
     assert schema["components"]["securitySchemes"]["bearer"] == {
         "type": "http",

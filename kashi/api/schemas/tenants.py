@@ -1,7 +1,7 @@
 """Tenants: their creation, billing profile, the answer, and their balance.
 
-`TenantCreate` and `TenantPatch` are also what the routes validate with (unknown fields refused,
-every bad field named in one 422)."""
+The tenants service validates the bodies itself (one 422 names every bad field, unknown ones included);
+these models describe them."""
 
 from __future__ import annotations
 
