@@ -92,8 +92,9 @@ def stacked_bar_chart(
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / max(1, len(points))
     every = max(1, round(len(points) / 10))
+    bar = min(slot * 0.7, 64.0)  # a few rows are not drawn as slabs
     for i, (label, values) in enumerate(points):
-        x = LEFT + i * slot + slot * 0.15
+        x = LEFT + i * slot + (slot - bar) / 2
         base = TOP + plot_h
         for (name, colour), value in zip(series, values, strict=False):
             if value is None or value <= 0:
@@ -101,18 +102,17 @@ def stacked_bar_chart(
             h = float(value / axis_top) * plot_h
             base -= h
             parts.append(
-                f'<rect x="{x:.1f}" y="{base:.1f}" width="{slot * 0.7:.1f}" height="{h:.1f}" fill="{colour}">'
+                f'<rect x="{x:.1f}" y="{base:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
                 f"<title>{escape(label)} · {escape(name)}: {escape(grouped(value, 1))} {escape(unit)}</title></rect>"
             )
         if i % every == 0:
-            _label(parts, x + slot * 0.35, label)
-    legend_x = WIDTH - RIGHT
-    for name, colour in reversed(series):
-        width = 18 + 6.5 * len(name)
-        legend_x -= width
+            _label(parts, x + bar / 2, label)
+    legend_x = LEFT + 50.0  # after the unit, at the left: visible when a phone scrolls the chart
+    for name, colour in series:
         parts.append(
             f'<rect x="{legend_x:.1f}" y="4" width="10" height="10" fill="{colour}"/>'
             f'<text x="{legend_x + 14:.1f}" y="13" font-size="11" fill="#4f5b6a">{escape(name)}</text>'
         )
+        legend_x += 26 + 7.5 * len(name)
     parts.append(f'<text x="4" y="12" font-size="11" fill="#4f5b6a">{escape(unit)}</text></svg>')
     return Markup("".join(parts))

@@ -15,7 +15,7 @@ from billing.services import invoices as invoice_store
 from billing.services import payments, tenants
 from kashi.api.deps import ConnDep, ensure_tenant_visible
 from kashi.api.routes.invoices import _pdf
-from kashi.console.format import pager
+from kashi.console.format import grouped, pager
 from kashi.console.web import AnyViewer, ConsoleRoute, Staff, Viewer, render
 from kashi.errors import KashiError
 
@@ -80,7 +80,7 @@ def _payment_defaults(tenant: dict, invoice: dict | None = None, remaining: str 
     return {
         "tenant_id": tenant["id"],
         "currency": invoice["currency"] if invoice else tenant["currency"],
-        "amount": remaining or "",
+        "amount": grouped(remaining) if remaining else "",
         "received_at": now.isoformat(),
         "reference": "",
         "invoice_id": invoice["id"] if invoice else "",

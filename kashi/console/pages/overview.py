@@ -46,7 +46,10 @@ def overview_page(request: Request, viewer: AnyViewer, conn: ConnDep):
     late = overview.late_usage(conn, limit=5)
     aging = receivables.report(conn, now.astimezone(ZoneInfo(tz)).date())
     breach = risk.report_json(conn, now)
-    fleet_month = utilization.report(conn, month, "model", tz=tz)["total"]
+    fleet_period, fleet_month = month, utilization.report(conn, month, "model", tz=tz)["total"]
+    if not Decimal(fleet_month["lit"] or 0):  # the month's first hours: the last full month says more
+        fleet_period = month.prev()
+        fleet_month = utilization.report(conn, fleet_period, "model", tz=tz)["total"]
     return render(
         request,
         "overview.html",
@@ -70,6 +73,7 @@ def overview_page(request: Request, viewer: AnyViewer, conn: ConnDep):
         at_risk_count=breach["at_risk"],
         saving_at_risk=breach["saving_at_risk"],
         fleet=fleet_month,
+        fleet_period=str(fleet_period),
         idle=idle_hours(fleet_month),
     )
 
