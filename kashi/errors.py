@@ -91,6 +91,12 @@ class VersionConflict(Conflict):
     code = "version_conflict"
 
 
+class BatchesNotRecorded(Conflict):
+    """A close found acknowledged batches it could not wait for (parked, or not recorded in time)."""
+
+    code = "batches_not_recorded"
+
+
 class CreditExceedsRemaining(KashiError):
     """A credit note larger than what remains of its invoice (SPEC §7)."""
 

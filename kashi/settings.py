@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     close_grace_hours: int = 24
     """Hours after a period's end before the scheduler closes it (SPEC §7)."""
     scheduler_interval_s: int = 60
+    close_drain_timeout_s: float = 60
+    """How long a close waits for batches acknowledged (202) before it began to be recorded, in seconds;
+    past it the close issues nothing and answers 409 naming them (``KASHI_CLOSE_DRAIN_TIMEOUT_S``)."""
     default_timezone: str = "Asia/Shanghai"
     default_currency: str = "CNY"
     log_level: str = "INFO"

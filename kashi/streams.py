@@ -41,13 +41,22 @@ def current_version(conn: Connection, stream_id: str) -> int:
 
 
 def append(
-    conn: Connection, stream_id: str, expected_version: int, events: list[tuple[str, dict]], actor: str
+    conn: Connection,
+    stream_id: str,
+    expected_version: int,
+    events: list[tuple[str, dict]],
+    actor: str,
+    recorded_at: datetime | None = None,
 ) -> list[StoredEvent]:
-    """Append ``(type, data)`` events after ``expected_version``; a concurrent writer gets VersionConflict."""
+    """Append ``(type, data)`` events after ``expected_version``; a concurrent writer gets VersionConflict.
+
+    ``recorded_at`` stamps them with the caller's clock (the event's own instant) instead of the database's."""
     rows = [
         {"stream_id": stream_id, "version": expected_version + i, "type": t, "data": d, "actor": actor}
         for i, (t, d) in enumerate(events, start=1)
     ]
+    if recorded_at is not None:
+        rows = [{**row, "recorded_at": recorded_at} for row in rows]
     try:
         with conn.begin_nested():
             stored = conn.execute(insert(stream_events).returning(stream_events), rows).all()

@@ -27,15 +27,20 @@ class Outcome:
     recorded: Recorded | None = None
 
 
-def _count_delivery(engine: Engine, batch_id: str, events: int) -> tuple[str, int]:
+def _count_delivery(engine: Engine, batch_id: str, events: int, receipt: dict) -> tuple[str, int]:
     with engine.begin() as conn:
         status, attempts = conn.execute(
-            text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
-                    VALUES (:b, 'processing', 1, :n)
+            text("""INSERT INTO ingest_batches (batch_id, status, attempts, events, key_id, accepted_at)
+                    VALUES (:b, 'processing', 1, :n, :k, CAST(:a AS timestamptz))
                     ON CONFLICT (batch_id) DO UPDATE
                     SET attempts = ingest_batches.attempts + 1, last_seen = now()
                     RETURNING status, attempts"""),
-            {"b": batch_id, "n": events},
+            {
+                "b": batch_id,
+                "n": receipt.get("events", events),
+                "k": receipt.get("key_id"),
+                "a": receipt.get("accepted_at"),
+            },
         ).one()
     return status, attempts
 
@@ -61,10 +66,20 @@ def _park(engine: Engine, batch_id: str, rows: list[list], attempts: int, on_par
 
 
 def record(
-    engine: Engine, batch_id: str, rows: list[list], *, max_attempts: int = 5, on_parked: OnParked | None = None
+    engine: Engine,
+    batch_id: str,
+    rows: list[list],
+    *,
+    max_attempts: int = 5,
+    receipt: dict | None = None,
+    on_parked: OnParked | None = None,
 ) -> Outcome:
-    """Record one queued batch exactly once, or park it after ``max_attempts`` deliveries."""
-    status, attempts = _count_delivery(engine, batch_id, len(rows))
+    """Record one queued batch exactly once, or park it after ``max_attempts`` deliveries.
+
+    ``receipt`` (events as sent, key_id, accepted_at: what the 202 promised, carried in the message)
+    is projected into ``ingest_batches`` with the delivery count; ``recorded_at`` and ``new_events``
+    are set in the transaction that records the batch."""
+    status, attempts = _count_delivery(engine, batch_id, len(rows), receipt or {})
     if status in ("done", "parked"):
         log.info("batch already handled", extra={"batch_id": batch_id, "status": status})
         return Outcome("already_recorded" if status == "done" else "parked")
@@ -76,7 +91,8 @@ def record(
     with engine.begin() as conn:
         result = record_batch(conn, batch_id, records)
         conn.execute(
-            text("UPDATE ingest_batches SET status = 'done', persisted = :n WHERE batch_id = :b"),
+            text("""UPDATE ingest_batches SET status = 'done', persisted = :n, new_events = :n,
+                                recorded_at = clock_timestamp() WHERE batch_id = :b"""),
             {"b": batch_id, "n": result.events},
         )
     log.info(
@@ -89,3 +105,14 @@ def record(
         },
     )
     return Outcome("recorded", result)
+
+
+def statuses(engine: Engine, batch_ids: list[str]) -> dict[str, str]:
+    """``ingest_batches`` status (``processing``, ``done``, ``parked``) of each batch id it knows."""
+    if not batch_ids:
+        return {}
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT batch_id, status FROM ingest_batches WHERE batch_id = ANY(:ids)"), {"ids": batch_ids}
+        ).all()
+    return {row.batch_id: row.status for row in rows}

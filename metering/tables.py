@@ -87,4 +87,8 @@ ingest_batches = Table(
     Column("last_seen", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     Column("payload", JSONB),
     Column("error", Text),
+    Column("key_id", Text),
+    Column("accepted_at", DateTime(timezone=True)),
+    Column("recorded_at", DateTime(timezone=True)),
+    Column("new_events", Integer),
 )

@@ -10,6 +10,7 @@ import dramatiq
 from sqlalchemy import Engine
 
 from billing.store.outbox import emit
+from metering.receipts import Receipts
 from metering.record import record
 from workers import close, webhooks
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
@@ -20,11 +21,14 @@ def _emit_parked(conn, batch: dict) -> None:
     emit(conn, "batch.parked", batch)
 
 
-def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, dramatiq.Actor]:
-    """Declare Kashi's actors on ``broker``, bound to ``engine``."""
+def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "kashi") -> dict[str, dramatiq.Actor]:
+    """Declare Kashi's actors on ``broker``, bound to ``engine``; receipts live under ``namespace``."""
+    receipts = Receipts(broker.client, namespace)
 
-    def record_usage(batch_id: str, rows: list[list]) -> None:
-        record(engine, batch_id, rows, max_attempts=max_attempts, on_parked=_emit_parked)
+    def record_usage(batch_id: str, rows: list[list], receipt: dict | None = None) -> None:
+        outcome = record(engine, batch_id, rows, max_attempts=max_attempts, receipt=receipt, on_parked=_emit_parked)
+        if outcome.status != "parked":  # a parked batch stays pending: a close must not pass it by
+            receipts.forget([batch_id])
 
     actors = {
         RECORD_USAGE: dramatiq.actor(
@@ -37,6 +41,6 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5) -> dict[str, drama
             max_backoff=10_000,
         ),
     }
-    actors.update(close.declare(broker, engine))
+    actors.update(close.declare(broker, engine, receipts))
     actors.update(webhooks.declare(broker, engine))
     return actors

@@ -8,6 +8,8 @@ back on the queue. Together they redeliver a dead worker's batch within seconds,
 
 from __future__ import annotations
 
+from uuid import uuid4
+
 import orjson
 from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, current_millis
@@ -16,6 +18,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 from redis.exceptions import RedisError
 
 from kashi.errors import Unavailable
+from metering.receipts import Receipt, Receipts
 
 INGEST_QUEUE = "ingest"
 RECORD_USAGE = "record_usage"
@@ -49,7 +52,8 @@ class DurableRedisBroker(RedisBroker):
         super().__init__(**kwargs)
         self.waitaof_timeout_ms = waitaof_timeout_ms
 
-    def do_enqueue(self, queue_name: str, message_id: str, data: bytes):
+    def do_enqueue(self, queue_name: str, message_id: str, data: bytes, also=None):
+        """Enqueue and wait for the fsync; ``also(pipe)`` adds writes made durable by the same WAITAOF."""
         args = [
             "enqueue",
             current_millis(),
@@ -63,11 +67,21 @@ class DurableRedisBroker(RedisBroker):
             data,
         ]
         pipe = self.client.pipeline(transaction=False)
+        if also is not None:
+            also(pipe)
         self.scripts["dispatch"](keys=[self.namespace], args=args, client=pipe)
         pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
-        _, (local, _replicas) = pipe.execute()
+        local, _replicas = pipe.execute()[-1]
         if local < 1:
             raise NotDurable(f"the AOF was not fsynced within {self.waitaof_timeout_ms} ms")
+
+    def enqueue_with(self, message: Message, also) -> Message:
+        """:meth:`enqueue` (no delay) with ``also(pipe)``'s writes in the same durable pipeline."""
+        message = message.copy(options={"redis_message_id": str(uuid4())})
+        self.emit_before("enqueue", message, None)
+        self.do_enqueue(message.queue_name, message.options["redis_message_id"], message.encode(), also)
+        self.emit_after("enqueue", message, None)
+        return message
 
 
 def make_broker(
@@ -100,13 +114,30 @@ def make_broker(
     )
 
 
-def enqueue_usage(broker: DurableRedisBroker, batch_id: str, rows: list[list]) -> None:
-    """Put one validated batch on the ingest queue as one message; returns once it is durable.
+def receipts_of(broker: DurableRedisBroker, namespace: str) -> Receipts:
+    """The ingest receipts kept beside ``broker``'s queues."""
+    return Receipts(broker.client, namespace)
+
+
+def enqueue_usage(
+    broker: DurableRedisBroker,
+    batch_id: str,
+    rows: list[list],
+    receipt: Receipt | None = None,
+    receipts: Receipts | None = None,
+) -> None:
+    """Put one validated batch on the ingest queue as one message, with its receipt (written in the same
+    pipeline, before the WAITAOF); returns once both are durable.
 
     Raises :class:`~kashi.errors.Unavailable` when the queue is down or not durable: the client retries."""
+    kwargs = {} if receipt is None else {"receipt": receipt.to_message()}
+    message = Message(
+        queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows), kwargs=kwargs, options={}
+    )
     try:
-        broker.enqueue(
-            Message(queue_name=INGEST_QUEUE, actor_name=RECORD_USAGE, args=(batch_id, rows), kwargs={}, options={})
-        )
+        if receipt is None or receipts is None:
+            broker.enqueue(message)
+        else:
+            broker.enqueue_with(message, lambda pipe: receipts.write(pipe, receipt))
     except (RedisError, NotDurable) as exc:
         raise Unavailable(f"the batch could not be durably queued: {exc}") from None

@@ -17,11 +17,16 @@ CLOSE_PERIOD = "close_period"
 CLOSE_SUPPLIER_PERIOD = "close_supplier_period"
 
 
-def declare(broker, engine: Engine) -> dict[str, dramatiq.Actor]:
-    """Declare the close actor on `broker`, bound to `engine`."""
+ACTOR_DRAIN_S = 5
+"""How long the actor waits for acknowledged batches before it gives its thread back and retries
+(with backoff): a worker thread must not sit on a close while the same worker records ingest."""
+
+
+def declare(broker, engine: Engine, receipts=None) -> dict[str, dramatiq.Actor]:
+    """Declare the close actor on `broker`, bound to `engine`; with `receipts` the close barrier runs."""
 
     def close_period(tenant_id: str, period: str) -> None:
-        close_tenant(engine, tenant_id, Period.parse(period))
+        close_tenant(engine, tenant_id, Period.parse(period), receipts=receipts, drain_timeout_s=ACTOR_DRAIN_S)
 
     def close_supplier_period(supplier_id: str, period: str) -> None:
         from billing.services.supplier_bills import close_supplier

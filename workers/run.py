@@ -28,7 +28,7 @@ class RunningWorker:
             heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
             waitaof_timeout_ms=settings.waitaof_timeout_ms,
         )
-        declare(self.broker, self.engine, max_attempts=settings.max_batch_attempts)
+        declare(self.broker, self.engine, max_attempts=settings.max_batch_attempts, namespace=settings.queue_namespace)
         self.worker = Worker(self.broker, worker_threads=threads or settings.worker_threads, worker_timeout=1000)
         self.worker.start()
         self._stamping = start_stamping(self.broker.client, settings.queue_namespace)

@@ -1,9 +1,10 @@
-"""`kashi scheduler`: closes each tenant's most recent ended period once its grace has passed (SPEC §7).
+"""`kashi scheduler`: closes each tenant's most recent ended period once its grace has passed (period end + grace).
 
 Every `scheduler_interval_s` (default 60 s) it asks, per tenant, which period is due
 (`billing.core.periods.period_due`: the latest ended period in the tenant's timezone, once period end +
 `close_grace_hours` (default 24) has passed) and enqueues the `close_period` actor for those not yet
-closed. Older unclosed periods are never closed behind the operator's back. Several schedulers at once
+closed whose contracts were all recorded before the period was due (`billing.core.backdating`).
+Backdated and older unclosed periods are never closed behind the operator's back. Several schedulers at once
 are harmless: the close itself is idempotent and serialised in PostgreSQL.
 """
 
@@ -19,6 +20,7 @@ from sqlalchemy import Engine, text
 
 from billing.core.periods import Period, period_due
 from billing.services.close import utc_now
+from billing.services.pending import backdated_contracts
 from billing.store import tenants
 
 log = logging.getLogger(__name__)
@@ -27,15 +29,25 @@ log = logging.getLogger(__name__)
 def due_closes(
     engine: Engine, now: datetime, grace: timedelta, tenant_ids: Iterable[str] | None = None
 ) -> list[tuple[str, Period]]:
-    """(tenant, period) pairs that are due at `now` and not closed yet; `tenant_ids` limits the tenants."""
+    """(tenant, period) pairs that are due at `now`, not closed yet, and not backdated (a contract in
+    force in the period recorded after it was due leaves it to the operator: `GET /v1/periods/pending`);
+    `tenant_ids` limits the tenants."""
     wanted = None if tenant_ids is None else list(tenant_ids)
+    due = []
     with engine.connect() as conn:
         zones = tenants.zones(conn, wanted)
         closed = {(r.tenant_id, r.period) for r in conn.execute(text("SELECT tenant_id, period FROM period_closes"))}
-    due = []
-    for tenant_id, tz in zones:
-        period = period_due(now, tz, grace)
-        if period is not None and (tenant_id, str(period)) not in closed:
+        for tenant_id, tz in zones:
+            period = period_due(now, tz, grace)
+            if period is None or (tenant_id, str(period)) in closed:
+                continue
+            late = backdated_contracts(conn, tenant_id, period, tz, grace)
+            if late:
+                log.info(
+                    "close left to the operator: backdated contracts",
+                    extra={"tenant_id": tenant_id, "period": str(period), "contract_ids": late},
+                )
+                continue
             due.append((tenant_id, period))
     return due
 

@@ -208,7 +208,7 @@ def _item(raw: object, index: int, catalog: Catalog, problems: _Problems) -> Ite
         problems.add(f"items[{index}]", "must be an object")
         return None
     pricing = raw.get("pricing")
-    if pricing not in _ITEM_FIELDS:
+    if not isinstance(pricing, str) or pricing not in _ITEM_FIELDS:
         problems.add(prefix + "pricing", f"must be one of {', '.join(_ITEM_FIELDS)}, not {pricing!r}")
         return None
     before = len(problems.details)

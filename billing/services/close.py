@@ -34,11 +34,13 @@ from billing.core.pricing import charges_for_period
 from billing.core.rating import rate_period, rating_boundaries
 from billing.core.sla import sla_credit_lines, sla_items
 from billing.services import parties
+from billing.services.barrier import wait_for_acknowledged
 from billing.services.invoices import invoice_json
 from billing.store import balances, closes, contract_streams, invoices, numbering, outbox, tenants
 from kashi.errors import Conflict
 from metering import fleet_query, query
 from metering.hourly import GpuRollupRow
+from metering.receipts import Receipts
 
 Clock = Callable[[], datetime]
 EARLIEST_ZONE = "Etc/GMT-14"
@@ -183,12 +185,28 @@ def assemble(
 # --- the service ---------------------------------------------------------------------------------
 
 
-def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetime | None = None) -> list[str]:
+def close_tenant(
+    engine: Engine,
+    tenant_id: str,
+    period: Period,
+    *,
+    now: datetime | None = None,
+    receipts: Receipts | None = None,
+    drain_timeout_s: float = 60,
+) -> list[str]:
     """Close `period` for `tenant_id` and return its invoice ids (the same ids when repeated).
 
+    With `receipts`, first waits up to `drain_timeout_s` for every batch of the tenant acknowledged
+    before the close began (`billing.services.barrier`; BatchesNotRecorded, 409, when one is not).
     Raises Conflict when the period has not ended in the tenant's timezone, NotFound for an unknown tenant.
     """
     now = now or utc_now()
+    if receipts is not None:
+        with engine.connect() as conn:
+            done = closes.closed_invoice_ids(conn, tenant_id, period)
+        if done is not None:
+            return done
+        wait_for_acknowledged(engine, receipts, tenant_id, drain_timeout_s)
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": close_lock_key(tenant_id)})
         done = closes.closed_invoice_ids(conn, tenant_id, period)
@@ -214,9 +232,18 @@ def close_tenant(engine: Engine, tenant_id: str, period: Period, *, now: datetim
 
 
 def close_period(
-    engine: Engine, period: Period, tenant_id: str | None = None, *, now: datetime | None = None
+    engine: Engine,
+    period: Period,
+    tenant_id: str | None = None,
+    *,
+    now: datetime | None = None,
+    receipts: Receipts | None = None,
+    drain_timeout_s: float = 60,
 ) -> list[str]:
     """Close `period` for one tenant, or for every tenant whose `period` has ended; invoice ids.
+
+    With `receipts`, the close barrier runs first (for every tenant at once when none is named), so a
+    close that cannot include an acknowledged batch issues nothing.
 
     Raises Conflict (naming `period`) when the period has ended for no tenant yet — with no tenant at
     all, when it has not ended anywhere (UTC+14, the first zone to leave a month): an unended period
@@ -224,7 +251,7 @@ def close_period(
     """
     now = now or utc_now()
     if tenant_id is not None:
-        return close_tenant(engine, tenant_id, period, now=now)
+        return close_tenant(engine, tenant_id, period, now=now, receipts=receipts, drain_timeout_s=drain_timeout_s)
     with engine.connect() as conn:
         zones = tenants.zones(conn)
     first_end = min(period.end(tz) for tz in {tz for _, tz in zones} or {EARLIEST_ZONE})
@@ -233,6 +260,8 @@ def close_period(
             f"period {period} has not ended for any tenant",
             [{"field": "period", "reason": f"ends at {instant_to_json(first_end)} at the earliest"}],
         )
+    if receipts is not None:
+        wait_for_acknowledged(engine, receipts, None, drain_timeout_s)
     ids: list[str] = []
     for tenant, tz in zones:
         if now >= period.end(tz):

@@ -251,7 +251,8 @@ def sign(conn: Connection, payload: object, *, actor: str, now: datetime | None 
     event = ContractSigned(terms=terms, recorded_at=now or datetime.now(UTC), actor=actor)
     state = apply(None, event)
     supply.check(conn, state, tenant["timezone"])
-    streams.append(conn, stream, 0, [("ContractSigned", event_to_json(event)["data"])], actor)
+    # stamped with the signing instant: the scheduler compares it with each period's due time
+    streams.append(conn, stream, 0, [("ContractSigned", event_to_json(event)["data"])], actor, event.recorded_at)
     _project(conn, state, tenant["timezone"], new=True)
     return contract_view(state, tenant["timezone"], now or datetime.now(UTC))
 

@@ -74,3 +74,11 @@ def record_close(
 
 def _json(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
+
+
+def closes_of(conn: Connection, period: Period, tenant_id: str | None = None) -> list[Any]:
+    """The closes of `period` (for one tenant, or all): tenant_id, closed_at, invoice_ids."""
+    query = "SELECT tenant_id, closed_at, invoice_ids FROM period_closes WHERE period = :p"
+    if tenant_id is not None:
+        query += " AND tenant_id = :t"
+    return conn.execute(text(query + " ORDER BY tenant_id"), {"p": str(period), "t": tenant_id}).all()

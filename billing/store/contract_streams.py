@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from datetime import datetime
 
 from sqlalchemy import Connection, select, text
 
@@ -93,3 +94,13 @@ def every_contract(conn: Connection) -> list[ContractState]:
 
 def _events(rows) -> list:
     return [event_from_json(stored_event_json(r)) for r in rows]
+
+
+def recorded_at(conn: Connection, tenant_id: str) -> dict[str, datetime]:
+    """When each of the tenant's contracts was recorded (its signing event), by contract id."""
+    rows = conn.execute(
+        text("""SELECT substr(stream_id, :n) AS contract_id, recorded_at FROM stream_events
+                WHERE stream_id LIKE :pattern AND version = 1 AND data->>'tenant_id' = :t"""),
+        {"t": tenant_id, "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
+    ).all()
+    return {row.contract_id: row.recorded_at for row in rows}

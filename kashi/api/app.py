@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import REGISTRY as DEFAULT_REGISTRY
 from prometheus_client import CollectorRegistry
 
-from kashi.api import errors
+from kashi.api import errors, openapi
 from kashi.api.routes import (
     breach_risk,
     catalog,
@@ -38,7 +38,7 @@ from kashi.api.routes import (
 from kashi.db import make_engine
 from kashi.metrics import REQUEST_SECONDS, PipelineCollector
 from kashi.settings import Settings
-from workers.broker import make_broker
+from workers.broker import make_broker, receipts_of
 
 ROUTERS = (
     events,
@@ -78,6 +78,7 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
             heartbeat_timeout_ms=settings.heartbeat_timeout_ms,
             waitaof_timeout_ms=settings.waitaof_timeout_ms,
         )
+        app.state.receipts = receipts_of(app.state.broker, settings.queue_namespace)
         registry = CollectorRegistry()
         for collector in (DEFAULT_REGISTRY,):
             registry.register(collector)
@@ -92,6 +93,8 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
         version="0.1.0",
         default_response_class=JSONResponse,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # served from local assets by kashi.api.openapi
         description="Event-sourced metering and billing for GPU compute rental (卡时).",
     )
     app.state.settings = settings
@@ -115,4 +118,5 @@ def create_app(settings: Settings, *, database_url: str, redis_url: str) -> Fast
     from kashi.console import mount
 
     mount(app, settings)
+    openapi.install(app)
     return app

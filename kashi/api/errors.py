@@ -20,6 +20,7 @@ STATUS = {
     "not_found": 404,
     "conflict": 409,
     "period_closed": 409,
+    "batches_not_recorded": 409,
     "version_conflict": 409,
     "unauthorized": 401,
     "forbidden": 403,

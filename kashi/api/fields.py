@@ -23,9 +23,13 @@ Money = Annotated[
 """A decimal string ("4800.00"); an integer is read as its digits; a float is a 422."""
 
 
+BODIES: dict[str, type[BaseModel]] = {}
+"""Models named by `body_schema`; `kashi.api.openapi` adds each to the schema's components."""
+
+
 def body_schema(model: type[BaseModel]) -> dict:
     """`openapi_extra` documenting a JSON body by `model`, for routes whose service validates the raw
     body itself (so one 422 names every bad field, unknown ones included)."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    schema.pop("$defs", None)
+    BODIES[model.__name__] = model
+    schema = {"$ref": f"#/components/schemas/{model.__name__}"}
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

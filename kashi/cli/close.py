@@ -17,24 +17,68 @@ def close(
     tenant: Annotated[str | None, typer.Option(help="Close for this tenant only (default: every tenant).")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated);
-    without --tenant, every supplier's bills of the period too (their ids follow the invoices')."""
-    from billing.core.periods import Period
-    from billing.services.close import close_period
-    from billing.services.supplier_bills import close_suppliers
-    from kashi.errors import KashiError
+    """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated).
 
-    engine = _engine(settings_for(data_dir), start=False)
+    The close first waits (up to KASHI_CLOSE_DRAIN_TIMEOUT_S, 60 s) for every batch the API acknowledged
+    before it began; if one is parked or not recorded in time, it issues nothing and names the batches.
+    It says when the period was already closed (and with which invoices), and when late usage of the
+    period is waiting for the tenant's next invoice. Without --tenant, every supplier's bills of the
+    period are closed too (their ids follow the invoices')."""
+    import redis
+
+    from billing.core.periods import Period, instant_to_json
+    from billing.services.close import close_period
+    from billing.services.late_usage import late_usage
+    from billing.services.supplier_bills import close_suppliers
+    from billing.store.closes import closes_of
+    from kashi.db import make_engine
+    from kashi.errors import KashiError
+    from metering.receipts import Receipts
+
+    settings = settings_for(data_dir)
+    found = _servers(settings, start=False)
+    engine = make_engine(found.database_url)
+    receipts = Receipts(redis.Redis.from_url(found.redis_url), settings.queue_namespace)
     bills: list[str] = []
     try:
-        ids = close_period(engine, Period.parse(period), tenant)
+        wanted = Period.parse(period)
+        with engine.connect() as conn:
+            before = {row.tenant_id: row for row in closes_of(conn, wanted, tenant)}
+        ids = close_period(engine, wanted, tenant, receipts=receipts, drain_timeout_s=settings.close_drain_timeout_s)
         if tenant is None:
-            bills = close_suppliers(engine, Period.parse(period))
+            bills = close_suppliers(engine, wanted)
+        with engine.connect() as conn:
+            after = closes_of(conn, wanted, tenant)
+            late = [item for row in after for item in late_usage(conn, row.tenant_id, wanted)]
     except KashiError as exc:
+        for detail in exc.details:
+            if "batch_id" in detail:
+                err.print(f"  batch {detail['batch_id']}: {detail['status']}: {detail['reason']}", soft_wrap=True)
         fail(exc.message)
     for document_id in [*ids, *bills]:
         typer.echo(document_id)
-    err.print(f"period {period} closed: {len(ids)} invoice(s)" + (f", {len(bills)} supplier bill(s)" if bills else ""))
+    for tenant_id, row in before.items():
+        invoices = ", ".join(row.invoice_ids) or "none"
+        err.print(
+            f"period {period} was already closed for {tenant_id} at {instant_to_json(row.closed_at)}: "
+            f"invoice(s) {invoices} (closing again issues nothing new)",
+            soft_wrap=True,
+        )
+    issued = len([row for row in after if row.tenant_id not in before])
+    err.print(
+        f"period {period} closed: {len(ids)} invoice(s)"
+        + (f", {issued} tenant(s) closed now" if before else "")
+        + (f", {len(bills)} supplier bill(s)" if bills else ""),
+        soft_wrap=True,
+    )
+    for item in late:
+        err.print(
+            f"late usage of {item['period']} for {item['tenant_id']} waits for the next invoice: "
+            f"{item['card_hours']} card-hours, {item['tokens']} tokens ({item['events']} events), "
+            f"billed as adjustment lines at the tenant's next close (GET /v1/usage/late?tenant_id="
+            f"{item['tenant_id']})",
+            soft_wrap=True,
+        )
 
 
 def scheduler(data_dir: DataDirOption = None) -> None:

@@ -2,7 +2,7 @@
 
 A minimal file::
 
-    source = "node/gpu-07"              # the agent key is bound to this source (SPEC §9)
+    source = "node/gpu-07"              # the agent key is bound to this source
     server = "https://kashi.example.com"
     key_file = "/etc/kashi/agent.key"   # or key = "…", or KASHI_AGENT_KEY
     timezone = "Asia/Shanghai"          # offsets written in event times

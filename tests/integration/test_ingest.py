@@ -82,7 +82,7 @@ def test_batch_accepted_and_rolled_up_per_hour(kashi, agent, uid, new_tenant):
     ]
     answer = agent.post("/v1/events", json=events, headers={"Content-Type": "application/cloudevents-batch+json"})
     assert answer.status_code == 202, answer.text
-    assert answer.json() == {"accepted": 2}
+    assert answer.json() == {"accepted": 2, "batch_id": answer.json()["batch_id"]}
     kashi.join()
     with kashi.engine.connect() as conn:
         hours = conn.execute(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from freezegun import freeze_time
+
 from billing.core.periods import Period
 from billing.services import tenants
 from tests.integration.billing_scenario import contract, invoice_rows, sign
@@ -19,8 +21,9 @@ def test_scheduler_closes_the_latest_period_only_after_grace(kashi, uid):
     with kashi.engine.begin() as conn:
         tenants.create(conn, {"id": tokyo, "name": "東京", "timezone": "Asia/Tokyo"}, actor="test")
         tenants.create(conn, {"id": shanghai, "name": "上海算力"}, actor="test")
-    for tenant_id in (tokyo, shanghai):
-        sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
+    with freeze_time("2026-07-20T00:00:00Z"):  # signed before the periods were due: not backdated
+        for tenant_id in (tokyo, shanghai):
+            sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
     both = [tokyo, shanghai]
     broker = kashi._workers[0].broker
     enqueued: list[tuple[str, Period]] = []

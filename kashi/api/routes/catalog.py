@@ -1,4 +1,4 @@
-"""The GPU catalog (SPEC §2, §10): built-in models merged with those operators add."""
+"""The GPU catalog: built-in models merged with those operators add."""
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse

@@ -1,4 +1,4 @@
-"""Contracts (SPEC §4, §6, §10): operators sign, amend and terminate; finance and the tenant read."""
+"""Contracts: operators sign, amend and terminate; finance and the tenant read."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``POST /v1/events``: CloudEvents batches in, 202 once durably queued (SPEC §3)."""
+"""``POST /v1/events``: CloudEvents batches in, 202 once durably queued (CloudEvents 1.0; receipts and their status)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from kashi.api.deps import Agent
-from kashi.errors import BatchRejected, BatchTooLarge, PayloadTooLarge, UnsupportedMediaType
+from kashi.api.deps import Agent, ConnDep, CurrentPrincipal
+from kashi.errors import BatchRejected, BatchTooLarge, NotFound, PayloadTooLarge, UnsupportedMediaType
 from kashi.metrics import EVENTS_ACCEPTED, EVENTS_REJECTED
 from metering import ingest
 from metering.events import MAX_BYTES
+from metering.receipts import receipt_for
+from metering.receipts import view as receipts_view
 from workers.broker import enqueue_usage
 
 router = APIRouter(tags=["events"])
@@ -18,6 +20,12 @@ router = APIRouter(tags=["events"])
 
 @router.post("/events", status_code=202, summary="Send a batch of usage events (CloudEvents 1.0)")
 async def post_events(request: Request, principal: Agent) -> JSONResponse:
+    if any(name.lower().startswith("ce-") for name in request.headers):
+        raise UnsupportedMediaType(
+            "CloudEvents binary mode (ce-* headers) is not accepted: send the event in structured mode "
+            "(Content-Type: application/cloudevents+json) or a batch (application/cloudevents-batch+json)",
+            [{"field": "ce-specversion", "reason": "put the event's attributes in a JSON body instead of headers"}],
+        )
     media = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
     if media not in ingest.CONTENT_TYPES:
         raise UnsupportedMediaType(
@@ -33,7 +41,25 @@ async def post_events(request: Request, principal: Agent) -> JSONResponse:
         EVENTS_REJECTED.inc()
         raise
     ingest.check_source(records, principal.source if principal.role == "agent" else None)
-    broker = request.app.state.broker
-    await run_in_threadpool(ingest.accept, lambda b, rows: enqueue_usage(broker, b, rows), records)
+    broker, receipts = request.app.state.broker, request.app.state.receipts
+    tenants = {r.tenant_id for r in records}
+
+    def enqueue(batch_id: str, rows: list[list]) -> None:
+        enqueue_usage(broker, batch_id, rows, receipt_for(batch_id, count, principal.key_id, tenants), receipts)
+
+    batch_id = await run_in_threadpool(ingest.accept, enqueue, records)
     EVENTS_ACCEPTED.inc(count)
-    return JSONResponse({"accepted": count}, status_code=202)
+    return JSONResponse({"accepted": count, "batch_id": batch_id}, status_code=202)
+
+
+@router.get("/ingest/batches/{batch_id}", summary="The receipt of a batch: queued, recorded or parked")
+def get_batch(batch_id: str, request: Request, conn: ConnDep, principal: CurrentPrincipal) -> dict:
+    """What became of a batch the API acknowledged (202): ``queued`` until a worker records it, then
+    ``recorded`` with how many events were new and how many were duplicates of events already kept,
+    or ``parked`` when it failed delivery too often. Only the key that sent it, or an operator, reads it;
+    anyone else gets 404."""
+    found = receipts_view(conn, request.app.state.receipts, batch_id)
+    sender = None if found is None else found.pop("key_id")
+    if found is None or (principal.role != "operator" and sender != principal.key_id):
+        raise NotFound(f"batch {batch_id} not found", [{"field": "batch_id", "reason": "not found"}])
+    return found

@@ -1,4 +1,4 @@
-"""Finance exports (SPEC §8): every invoice line of a month, all tenants, as CSV or xlsx; finance and
+"""Finance exports: every invoice line of a month, all tenants, as CSV or xlsx; finance and
 operator keys only. The body streams from a server-side cursor on its own connection, opened once
 the response starts, so a month of a million lines never sits in memory."""
 

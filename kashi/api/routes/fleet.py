@@ -57,6 +57,7 @@ def list_gpus(
 
 @router.get("/fleet/gpus/{gpu}", response_model=FleetGpu)
 def get_gpu(gpu: str, conn: ConnDep, _: BillingReader) -> dict:
+    """One GPU of the fleet: its last state, node, model, first report and retirement (operator, finance)."""
     return fleet.get_gpu(conn, gpu)
 
 

@@ -1,4 +1,4 @@
-"""``/healthz`` and ``/metrics`` (SPEC §10)."""
+"""``/healthz`` and ``/metrics``."""
 
 from __future__ import annotations
 

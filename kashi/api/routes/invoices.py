@@ -1,4 +1,4 @@
-"""Invoices and credit notes (SPEC §7): list, read as JSON or PDF, correct with a credit note."""
+"""Invoices and credit notes: list, read as JSON or PDF, correct with a credit note."""
 
 from datetime import date
 from typing import Annotated, Literal
@@ -40,7 +40,8 @@ def list_invoices(
         ),
     ] = None,
 ) -> dict:
-    """An empty `tenant_id`, `period` or `status` is an absent one."""
+    """Invoices by tenant and period, newest number last. An empty parameter (`?tenant_id=&period=&status=`) is
+    an absent one; a tenant key lists its own."""
     tenant_id = listing_scope(principal, tenant_id or None)
     rows = invoice_store.list_invoices(
         conn, tenant_id=tenant_id, period=period or None, after=cursor or None, limit=limit, status=status or None
@@ -125,7 +126,7 @@ def _preferred(accept: str) -> str:
 
 @router.get("/invoices/{invoice_id}/credit-notes")
 def credit_notes(invoice_id: str, conn: ConnDep, principal: Reader) -> dict:
-    """The credit notes issued against an invoice and what remains of its total (SPEC §7)."""
+    """The credit notes issued against an invoice and what remains of its total."""
     return invoice_store.credit_notes(conn, invoice_id, tenant_id=_scope(principal))
 
 

@@ -42,6 +42,8 @@ class MarginReport(BaseModel):
 
 @router.get("/reports/margin", response_model=MarginReport)
 def margin_report(conn: ConnDep, principal: BillingReader, period: str, format: str = "json"):
+    """Margin of the month per payable item: what the capacity cost, what it was resold for, and the
+    exposure left (json, csv or xlsx)."""
     document = margin.report_json(conn, Period.parse(period))
     if format == "json":
         return document

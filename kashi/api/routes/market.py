@@ -81,4 +81,5 @@ def record_rent(conn: ConnDep, principal: Operator, payload: dict = Body(...)) -
 
 @router.get("/market/rents", response_model=MarketRents, response_model_exclude_none=True)
 def list_rents(conn: ConnDep, principal: BillingReader, gpu_model: str | None = None) -> dict:
+    """Market rent observations, newest first, optionally of one GPU model (operator, finance)."""
     return market.list_rents(conn, gpu_model)

@@ -1,4 +1,4 @@
-"""Payments and balances (SPEC §8). A resent payment (same tenant and reference) answers 200 with
+"""Payments and balances. A resent payment (same tenant and reference) answers 200 with
 the first payment; a new one answers 201."""
 
 from typing import Annotated

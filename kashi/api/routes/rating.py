@@ -1,4 +1,4 @@
-"""Unrated usage (SPEC §3): rollups that match no contract item yet, kept and shown, never dropped."""
+"""Unrated usage: rollups that match no contract item yet, kept and shown, never dropped."""
 
 from fastapi import APIRouter
 

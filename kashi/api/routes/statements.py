@@ -1,5 +1,5 @@
-"""Statements of account (SPEC §8): one tenant, one month, as JSON, CSV, xlsx or PDF. A tenant key
-reads its own only (404 for any other); finance and operator read all; agents none (SPEC §9)."""
+"""Statements of account: one tenant, one month, as JSON, CSV, xlsx or PDF. A tenant key
+reads its own only (404 for any other); finance and operator read all; agents none."""
 
 from fastapi import APIRouter
 from fastapi.responses import Response

@@ -69,6 +69,7 @@ def list_bills(
 
 @router.get("/supplier-bills/{bill_id}", response_model=SupplierBill)
 def get_bill(bill_id: str, conn: ConnDep, principal: BillingReader) -> dict:
+    """One supplier bill: the invoice JSON plus `supplier_id` (operator, finance)."""
     return supplier_bills.bill_json(conn, bill_id)
 
 

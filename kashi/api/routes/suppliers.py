@@ -68,11 +68,13 @@ def create_supplier(conn: ConnDep, principal: Operator, payload: dict = Body(...
 def list_suppliers(
     conn: ConnDep, principal: BillingReader, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000)
 ) -> dict:
+    """Suppliers ordered by id (operator, finance)."""
     return suppliers.list_suppliers(conn, cursor=cursor, limit=limit)
 
 
 @router.get("/suppliers/{supplier_id}", response_model=SupplierOut)
 def get_supplier(supplier_id: str, conn: ConnDep, principal: BillingReader) -> dict:
+    """One supplier (operator, finance); an unknown id is 404."""
     return suppliers.get(conn, supplier_id)
 
 

@@ -1,4 +1,4 @@
-"""Usage queries, conflicts and parked batches (SPEC §10, issue 3)."""
+"""Usage queries, conflicts and parked batches."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from fastapi import APIRouter, Query
 
 from billing.core.contract_payload import parse_instant
 from billing.services import tenants
+from billing.services.late_usage import late_usage
+from billing.store.tenants import zones as tenant_zones
 from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
 from kashi.api.pagination import page
 from kashi.errors import ValidationFailed
@@ -74,3 +76,17 @@ def list_conflicts(
 def list_parked(conn: ConnDep, _: Operator) -> dict:
     """Batches that failed delivery too often and wait for an operator (never silently dropped)."""
     return {"items": health.parked_batches(conn), "next_cursor": None}
+
+
+@router.get("/usage/late")
+def list_late(conn: ConnDep, principal: Reader, tenant_id: str | None = None) -> dict:
+    """Late usage waiting for the next invoice: usage with an event time in a closed period that arrived
+    after that period's close and that no later close has billed yet (it will be, as adjustment lines
+    labelled with its own period). A tenant key reads its own; operator and finance may name a tenant or
+    list every tenant."""
+    tenant_id = listing_scope(principal, tenant_id)
+    if tenant_id is not None:
+        tenants.get(conn, tenant_id)
+        return {"items": late_usage(conn, tenant_id), "next_cursor": None}
+    ids = [t for t, _ in tenant_zones(conn)]
+    return {"items": [item for t in ids for item in late_usage(conn, t)], "next_cursor": None}

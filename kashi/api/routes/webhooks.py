@@ -52,12 +52,14 @@ def create_webhook(conn: ConnDep, principal: Operator, body: WebhookCreate) -> d
 def list_webhooks(
     conn: ConnDep, principal: Operator, cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> dict:
+    """Registered webhook endpoints (operators); secrets are never shown again."""
     items = webhooks.list_endpoints(conn, cursor or None, limit)
     return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
 
 
 @router.get("/webhooks/{webhook_id}", response_model=Webhook)
 def get_webhook(webhook_id: str, conn: ConnDep, principal: Operator) -> dict:
+    """One webhook endpoint and the event types it receives (operators)."""
     return webhooks.get(conn, webhook_id)
 
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from billing.services import contracts as contracts_service
 from billing.services import suppliers, tenants
 from kashi.api.deps import ConnDep
+from kashi.api.errors import STATUS
 from kashi.console.web import ConsoleRoute, Staff, render
 from kashi.errors import KashiError
 
@@ -63,5 +64,5 @@ def contract_page(
         quote_error=quote_error,
         effective_at=effective_at,
         notice_given_at=notice_given_at,
-        status_code=422 if quote_error else 200,
+        status_code=STATUS.get(quote_error["code"], 400) if quote_error else 200,
     )

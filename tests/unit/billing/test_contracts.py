@@ -313,3 +313,9 @@ def test_amendment_and_termination_bodies_are_parsed():
     with pytest.raises(ValidationFailed) as caught:
         parse_amendment({"item_id": "i-1", "effective_at": "soon", "changes": {"machines": 1.5}}, SHANGHAI)
     assert _fields(caught.value) == {"effective_at", "changes.machines"}
+
+
+def test_an_item_whose_pricing_is_an_object_is_named_not_a_server_error():
+    with pytest.raises(ValidationFailed) as caught:
+        contract_from_payload(payload({"id": "i-1", "pricing": {}}), DEFAULT_CATALOG, SHANGHAI)
+    assert _fields(caught.value) == {"items[0].pricing"}

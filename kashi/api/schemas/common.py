@@ -1,0 +1,71 @@
+"""Shapes every resource shares: the error body, money and instants as strings, list pages."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MONEY = r"^-?\d+(\.\d{1,2})?$"
+
+
+def money(description: str, example: str = "10000.00"):
+    return Field(
+        description=description + " A decimal string, 2 places, rounded half up.", examples=[example], pattern=MONEY
+    )
+
+
+def instant(description: str, example: str = "2026-10-01T00:00:00+08:00"):
+    return Field(description=description + " RFC 3339 with an offset; answers are in UTC with a Z.", examples=[example])
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused (422 naming them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Answer(BaseModel):
+    """A response body."""
+
+
+class FieldProblem(Answer):
+    field: str = Field(
+        description="The field (dotted path, or `[i].field` in an event batch) that is wrong.", examples=["timezone"]
+    )
+    reason: str = Field(description="What is wrong with it, in words.", examples=["unknown IANA timezone 'Mars/X'"])
+
+
+class ErrorDetail(Answer):
+    code: str = Field(
+        description="Stable machine-readable code: validation_failed, not_found, conflict, "
+        "period_closed, version_conflict, batches_not_recorded, credit_exceeds_remaining, "
+        "unauthorized, forbidden, payload_too_large, unsupported_media_type, unavailable.",
+        examples=["validation_failed"],
+    )
+    message: str = Field(description="A sentence for a person.", examples=["invalid tenant"])
+    details: list[FieldProblem] = Field(
+        default_factory=list, description="One entry per bad field (may carry more keys, e.g. batch_id)."
+    )
+
+
+class Error(Answer):
+    """Every error Kashi answers, whatever the status."""
+
+    error: ErrorDetail
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": {
+                        "code": "validation_failed",
+                        "message": "invalid tenant",
+                        "details": [{"field": "timezone", "reason": "unknown IANA timezone 'Mars/Olympus'"}],
+                    }
+                }
+            ]
+        }
+    )
+
+
+class Page(Answer):
+    next_cursor: str | int | None = Field(None, description="Pass as `cursor` for the next page; null at the end.")

@@ -1,0 +1,164 @@
+"""Ingest receipts and the close barrier: a 202 names its batch, the batch can be followed until it is
+recorded, and a close includes every batch acknowledged before it began (or issues nothing)."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.billing_scenario import contract, gpu_event, sign
+
+H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50"}
+
+
+def _post(kashi, key: str, events: list[dict]) -> httpx.Response:
+    return httpx.post(
+        f"{kashi.base_url}/v1/events", json=events, timeout=60, headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+def _receipt(kashi, key: str, batch_id: str) -> httpx.Response:
+    return httpx.get(
+        f"{kashi.base_url}/v1/ingest/batches/{batch_id}", timeout=30, headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+def test_receipt_says_recorded_with_new_and_duplicates_to_its_sender_and_operators_only(kashi, uid, new_tenant):
+    agent = kashi.key("agent", source=f"node/{uid}")
+    events = [
+        gpu_event(uid, n, new_tenant, f"2026-09-10T0{n}:00:00+08:00", f"2026-09-10T0{n + 1}:00:00+08:00")
+        for n in range(3)
+    ]
+    first = _post(kashi, agent, events)
+    assert first.status_code == 202, first.text
+    assert first.json()["accepted"] == 3
+    batch_id = first.json()["batch_id"]
+    early = _receipt(kashi, agent, batch_id)
+    assert early.status_code == 200 and early.json()["status"] in ("queued", "recorded")
+    assert early.json()["events"] == 3 and early.json()["accepted_at"].endswith("Z")
+    kashi.join()
+    recorded = _receipt(kashi, agent, batch_id).json()
+    assert recorded["status"] == "recorded"
+    assert (recorded["events"], recorded["new"], recorded["duplicates"]) == (3, 3, 0)
+    assert recorded["recorded_at"] >= recorded["accepted_at"]
+    again = _post(kashi, agent, events[:2])  # a resend: nothing new
+    kashi.join()
+    resent = _receipt(kashi, agent, again.json()["batch_id"]).json()
+    assert (resent["status"], resent["events"], resent["new"], resent["duplicates"]) == ("recorded", 2, 0, 2)
+    assert _receipt(kashi, kashi.key("operator"), batch_id).json()["status"] == "recorded"
+    for other in (
+        kashi.key("agent", source=f"node/{uid}"),
+        kashi.key("tenant", tenant=new_tenant),
+        kashi.key("finance"),
+    ):
+        answer = _receipt(kashi, other, batch_id)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+    assert _receipt(kashi, agent, "no-such-batch").status_code == 404
+    assert _receipt(kashi, "wrong-key", batch_id).status_code == 401
+
+
+def test_close_right_after_a_202_includes_the_batch(kashi, uid, new_tenant, operator_client):
+    sign(kashi, contract(f"c-{uid}", new_tenant, H100))
+    agent = kashi.key("agent", source=f"node/{uid}")
+    answer = _post(
+        kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T04:00:00+08:00")]
+    )
+    assert answer.status_code == 202
+    closed = operator_client.post(f"/v1/periods/2026-09/close?tenant_id={new_tenant}")  # no join: the close waits
+    assert closed.status_code == 200, closed.text
+    (invoice_id,) = closed.json()["invoices"]
+    lines = operator_client.get(f"/v1/invoices/{invoice_id}").json()["lines"]
+    assert [(line["kind"], line["quantity"], line["amount"]) for line in lines] == [("gpu_hour", "4", "50.00")]
+
+
+def test_close_with_the_workers_stopped_issues_nothing_and_names_the_batch(kashi, uid, new_tenant, operator_client):
+    sign(kashi, contract(f"c-{uid}", new_tenant, H100))
+    agent = kashi.key("agent", source=f"node/{uid}")
+    kashi.stop_workers()
+    timeout = kashi.settings.close_drain_timeout_s
+    kashi.settings.close_drain_timeout_s = 0.5
+    try:
+        answer = _post(
+            kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T02:00:00+08:00")]
+        )
+        batch_id = answer.json()["batch_id"]
+        assert _receipt(kashi, agent, batch_id).json()["status"] == "queued"
+        refused = operator_client.post(f"/v1/periods/2026-09/close?tenant_id={new_tenant}")
+        assert refused.status_code == 409, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "batches_not_recorded" and batch_id in error["message"]
+        assert [(d["batch_id"], d["status"]) for d in error["details"]] == [(batch_id, "queued")]
+        assert operator_client.get(f"/v1/invoices?tenant_id={new_tenant}").json()["items"] == []
+    finally:
+        kashi.settings.close_drain_timeout_s = timeout
+        kashi.start_worker()
+    closed = operator_client.post(f"/v1/periods/2026-09/close?tenant_id={new_tenant}")
+    assert closed.status_code == 200, closed.text
+    (invoice_id,) = closed.json()["invoices"]
+    lines = operator_client.get(f"/v1/invoices/{invoice_id}").json()["lines"]
+    assert [(line["kind"], line["quantity"]) for line in lines] == [("gpu_hour", "2")]
+    assert _receipt(kashi, agent, batch_id).json()["status"] == "recorded"
+
+
+def test_binary_mode_cloudevent_is_refused_with_415_naming_structured_or_batch_mode(kashi, uid):
+    agent = kashi.key("agent", source=f"node/{uid}")
+    answer = httpx.post(
+        f"{kashi.base_url}/v1/events",
+        content=b'{"node": "n1"}',
+        timeout=30,
+        headers={
+            "Authorization": f"Bearer {agent}",
+            "Content-Type": "application/json",
+            "ce-specversion": "1.0",
+            "ce-id": "x",
+            "ce-source": f"node/{uid}",
+            "ce-type": "gpu.usage",
+        },
+    )
+    assert answer.status_code == 415
+    assert "structured mode" in answer.json()["error"]["message"] and "batch" in answer.json()["error"]["message"]
+
+
+def test_a_parked_batch_fails_the_close_at_once_and_other_tenants_close(kashi, uid, new_tenant):
+    import time
+
+    import pytest
+    from sqlalchemy import text
+
+    from billing.core.periods import Period
+    from billing.services.close import close_tenant
+    from kashi.errors import BatchesNotRecorded
+    from metering.receipts import Receipts, receipt_for
+
+    broker = kashi._workers[0].broker
+    receipts = Receipts(broker.client, kashi.settings.queue_namespace)
+    batch_id = f"parked-{uid}"
+    pipe = broker.client.pipeline(transaction=False)
+    receipts.write(pipe, receipt_for(batch_id, 1, None, [new_tenant]))
+    pipe.execute()
+    with kashi.engine.begin() as conn:
+        conn.execute(
+            text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
+                              VALUES (:b, 'parked', 6, 1)"""),
+            {"b": batch_id},
+        )
+    try:
+        started = time.monotonic()
+        with pytest.raises(BatchesNotRecorded) as caught:
+            close_tenant(kashi.engine, new_tenant, Period(2026, 9), receipts=receipts, drain_timeout_s=30)
+        assert time.monotonic() - started < 10  # parked: no point waiting out the timeout
+        assert [(d["batch_id"], d["status"]) for d in caught.value.details] == [(batch_id, "parked")]
+        with kashi.engine.connect() as conn:
+            assert (
+                conn.execute(
+                    text("SELECT count(*) FROM period_closes WHERE tenant_id = :t"), {"t": new_tenant}
+                ).scalar_one()
+                == 0
+            )
+        other = f"{new_tenant}-other"
+        from billing.services import tenants
+
+        with kashi.engine.begin() as conn:
+            tenants.create(conn, {"id": other, "name": "Other"}, actor="test")
+        assert close_tenant(kashi.engine, other, Period(2026, 9), receipts=receipts, drain_timeout_s=1) == []
+    finally:
+        receipts.forget([batch_id])
