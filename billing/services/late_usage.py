@@ -44,3 +44,9 @@ def late_usage(conn: Connection, tenant_id: str, period: Period | None = None) -
                 }
             )
     return items
+
+
+def late_usage_of(conn: Connection, tenant_id: str | None = None) -> list[dict]:
+    """`late_usage` of one tenant, or of every tenant (by id) when `tenant_id` is None."""
+    ids = [tenant_id] if tenant_id is not None else [t for t, _ in tenants.zones(conn)]
+    return [item for t in ids for item in late_usage(conn, t)]

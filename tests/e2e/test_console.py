@@ -415,3 +415,44 @@ def test_invoice_totals_at_390_px_are_labelled_rows(browser, kashi, world):
     assert "finance@deepseek.example" in profile and "30 days" in profile
     shoot(page, "finance-tenant-profile", 390)
     context.close()
+
+
+def test_late_usage_waits_on_the_usage_page_and_a_batch_receipt_is_one_lookup_away(browser, kashi, world):
+    uid = world["tenant_a"][2:-2]
+    late = {
+        "specversion": "1.0",
+        "id": f"{uid}-late-1",
+        "source": f"node/{uid}",
+        "type": "gpu.usage",
+        "subject": world["tenant_a"],
+        "time": "2026-11-20T06:00:00+08:00",
+        "data": {
+            "node": f"{uid}-n1",
+            "gpu": f"{uid}-g9",
+            "gpu_model": "H100-SXM",
+            "start": "2026-11-20T02:00:00+08:00",
+            "end": "2026-11-20T06:00:00+08:00",
+        },
+    }
+    agent = {"Authorization": f"Bearer {kashi.key('agent', source=f'node/{uid}')}"}
+    sent = httpx.post(f"{kashi.base_url}/v1/events", json=[late], headers=agent, timeout=60)
+    assert sent.status_code == 202, sent.text
+    kashi.join()
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/usage?tenant_id={world['tenant_a']}")
+    waiting = page.locator("#late-waiting tbody tr", has_text="2026-11")
+    assert waiting.count() == 1 and "4.0" in waiting.locator("td[data-label=Card-hours]").inner_text()
+    page.get_by_label("Batch id").fill(sent.json()["batch_id"])
+    page.get_by_role("button", name="Look up").click()
+    receipt = page.locator("#receipt").inner_text()
+    assert "recorded" in receipt and "1 new, 0 duplicates" in receipt
+    shoot(page, "operator-usage-late", 1280)
+    page.goto(f"{kashi.base_url}/console/usage?batch_id=no-such-batch")
+    assert "batch no-such-batch not found" in page.locator(".alert-error").inner_text()
+    context.close()
+    context, page = signed_in(browser, kashi, world["keys"]["tenant"], 390)
+    page.goto(f"{kashi.base_url}/console/usage")
+    assert page.locator("#late-waiting tbody tr", has_text="2026-11").count() == 1
+    assert page.get_by_label("Batch id").count() == 0  # receipts are the operator's (and the sender's)
+    shoot(page, "tenant-usage-late", 390)
+    context.close()

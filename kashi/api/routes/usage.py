@@ -10,8 +10,7 @@ from fastapi import APIRouter, Query
 
 from billing.core.contract_payload import parse_instant
 from billing.services import tenants
-from billing.services.late_usage import late_usage
-from billing.store.tenants import zones as tenant_zones
+from billing.services.late_usage import late_usage_of
 from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
 from kashi.api.pagination import page
 from kashi.errors import ValidationFailed
@@ -87,6 +86,4 @@ def list_late(conn: ConnDep, principal: Reader, tenant_id: str | None = None) ->
     tenant_id = listing_scope(principal, tenant_id)
     if tenant_id is not None:
         tenants.get(conn, tenant_id)
-        return {"items": late_usage(conn, tenant_id), "next_cursor": None}
-    ids = [t for t, _ in tenant_zones(conn)]
-    return {"items": [item for t in ids for item in late_usage(conn, t)], "next_cursor": None}
+    return {"items": late_usage_of(conn, tenant_id), "next_cursor": None}

@@ -14,12 +14,14 @@ from fastapi.responses import Response
 
 from billing.core.periods import Period, period_of
 from billing.services import overview, tenants, unrated
+from billing.services.late_usage import late_usage_of
 from kashi.api.deps import ConnDep, ensure_tenant_visible
 from kashi.console.format import pager
 from kashi.console.pages.overview import usage_chart
 from kashi.console.web import AnyViewer, ConsoleRoute, render
 from kashi.errors import ValidationFailed
 from metering import health, usage
+from metering.receipts import view as receipt_view
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MonthParam = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
@@ -40,6 +42,7 @@ def usage_page(
     tenant_id: str = "",
     cursor: str = "",
     trail: str = "",
+    batch_id: Annotated[str, Query(max_length=200)] = "",
 ):
     if viewer.tenant_scope:
         return _tenant_usage(request, viewer, conn, period)
@@ -49,12 +52,22 @@ def usage_page(
         tenants.get(conn, tenant_id)
     wanted = [tenant_id] if tenant_id else unrated.tenants_with_usage(conn)
     unrated_items = [item for t in wanted for item in unrated.unrated_usage(conn, t, str(month))]
-    context = {"unrated": unrated_items, "late": overview.late_usage(conn, tenant_id=tenant_id or None, limit=100)}
+    context = {
+        "unrated": unrated_items,
+        "late": overview.late_usage(conn, tenant_id=tenant_id or None, limit=100),
+        # the same listing as GET /v1/usage/late: late usage no close has billed yet
+        "waiting": late_usage_of(conn, tenant_id or None),
+    }
     if viewer.role == "operator":  # conflicts and parked batches are the operator's (as in the API)
         after = int(cursor) if cursor.isdigit() else 0
         conflicts = health.conflicts(conn, after=after, limit=CONFLICTS_PAGE, tenant_id=tenant_id or None)
         next_cursor = str(conflicts[-1]["id"]) if len(conflicts) == CONFLICTS_PAGE else None
+        receipt = receipt_view(conn, request.app.state.receipts, batch_id.strip()) if batch_id.strip() else None
+        if receipt is not None:
+            receipt.pop("key_id", None)
         context.update(
+            batch_id=batch_id.strip(),
+            receipt=receipt,
             conflicts=conflicts,
             parked=health.parked_batches(conn),
             conflicts_pager=pager(
@@ -97,6 +110,7 @@ def _tenant_usage(request: Request, viewer: AnyViewer, conn, period: str | None)
         next_month=str(month.next()),
         days=days,
         tokens=tokens,
+        waiting=late_usage_of(conn, tenant["id"]),
         chart=usage_chart(days, f"Card-hours per day, {month}"),
         total_seconds=sum(d["card_seconds"] for d in days),
     )
