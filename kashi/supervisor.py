@@ -43,6 +43,8 @@ class UpOptions:
     port: int = 8000
     workers: int = 1
     scheduler: bool = True
+    api_processes: int = 1
+    """API processes sharing the port (SO_REUSEPORT: the kernel spreads connections over them)."""
 
 
 def _client_host(host: str) -> str:
@@ -107,7 +109,11 @@ def run_up(settings: Settings, options: UpOptions, err: Console) -> None:
             "KASHI_INSTANCE_ID": instance.instance_id,
         }
         me = [sys.executable, "-m", "kashi.cli"]
-        roles = [("api", ["api", "--host", options.host, "--port", str(options.port)])]
+        api = ["api", "--host", options.host, "--port", str(options.port)]
+        if options.api_processes > 1:
+            roles = [(f"api-{n + 1}", [*api, "--reuse-port"]) for n in range(options.api_processes)]
+        else:
+            roles = [("api", api)]
         roles += [(f"worker-{n + 1}", ["worker"]) for n in range(options.workers)]
         if options.scheduler:
             roles.append(("scheduler", ["scheduler"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from math import ceil
 
 from sqlalchemy import Connection, text
 
@@ -16,6 +17,16 @@ def card_hours(card_seconds: int) -> str:
     return str((Decimal(card_seconds) / 3600).quantize(HOURS_PLACES, rounding=ROUND_HALF_UP))
 
 
+def hour_bounds(start: datetime, end: datetime) -> dict[str, int]:
+    """``[start, end)`` as integer epoch bounds on the bigint ``hour`` column (``:s``, ``:e``).
+
+    Bound as bigints the comparison stays an index condition on (tenant_id, hour); compared with
+    ``extract(epoch …)`` (numeric) PostgreSQL casts every row's hour to numeric and filters the
+    tenant's whole history. ``hour >= x`` ⇔ ``hour >= ⌈x⌉`` and ``hour < x`` ⇔ ``hour < ⌈x⌉`` for integers.
+    """
+    return {"s": ceil(start.timestamp()), "e": ceil(end.timestamp())}
+
+
 def gpu_usage(conn: Connection, tenant_id: str, tz: str, start: datetime, end: datetime, group_by: str) -> list[dict]:
     """Card-seconds per bucket, contract and GPU model, for hours starting in ``[start, end)``."""
     rows = conn.execute(
@@ -23,10 +34,9 @@ def gpu_usage(conn: Connection, tenant_id: str, tz: str, start: datetime, end: d
         SELECT date_trunc(:g, to_timestamp(hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
                contract_id, gpu_model, sum(card_seconds)::bigint AS card_seconds
         FROM gpu_hourly
-        WHERE tenant_id = :t AND hour >= extract(epoch FROM CAST(:s AS timestamptz))
-          AND hour < extract(epoch FROM CAST(:e AS timestamptz))
+        WHERE tenant_id = :t AND hour >= :s AND hour < :e
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"""),
-        {"g": group_by, "tz": tz, "t": tenant_id, "s": start, "e": end},
+        {"g": group_by, "tz": tz, "t": tenant_id, **hour_bounds(start, end)},
     )
     return [
         {
@@ -47,10 +57,9 @@ def token_usage(conn: Connection, tenant_id: str, tz: str, start: datetime, end:
         SELECT date_trunc(:g, to_timestamp(hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
                contract_id, model, kind, sum(tokens)::bigint AS tokens
         FROM token_hourly
-        WHERE tenant_id = :t AND hour >= extract(epoch FROM CAST(:s AS timestamptz))
-          AND hour < extract(epoch FROM CAST(:e AS timestamptz))
+        WHERE tenant_id = :t AND hour >= :s AND hour < :e
         GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""),
-        {"g": group_by, "tz": tz, "t": tenant_id, "s": start, "e": end},
+        {"g": group_by, "tz": tz, "t": tenant_id, **hour_bounds(start, end)},
     )
     return [
         {"bucket": r.bucket, "contract_id": r.contract_id or None, "model": r.model, "kind": r.kind, "tokens": r.tokens}

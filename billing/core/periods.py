@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from fractions import Fraction
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from kashi.errors import ValidationFailed
@@ -124,8 +125,11 @@ def periods_overlapping(start: datetime, end: datetime, tz: Zone) -> list[Period
     return [first.shift(n) for n in range(months_between(first, last) + 1)]
 
 
+@lru_cache(maxsize=8192)
 def add_months(instant: datetime, months: int, tz: Zone) -> datetime:
     """`instant` plus `months` calendar months in `tz`, as an aware UTC datetime (SPEC §4).
+
+    Memoised (it is pure): rating asks for every contract's term end once per usage row.
 
     The local wall time is kept; a day past the month's end clamps to its last day
     (2026-01-31 + 1 month → 2026-02-28). DST is resolved after the arithmetic, so 09:00 stays

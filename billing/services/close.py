@@ -1,6 +1,7 @@
 """Service: close a billing period for a tenant and issue its invoices (SPEC §7).
 
-A close is one transaction per tenant, under a per-tenant advisory lock:
+A close is one transaction per tenant (or per chunk of tenants when every tenant is closed: their
+inputs loaded together, their invoices written in batches), under per-tenant advisory locks:
 1. the ingest watermark W is read under the exclusive INGEST_FENCE (in its own short transaction,
    so ingest pauses only for that instant): every usage event with seq ≤ W is persisted and
    belongs to this close; anything later is late by definition and becomes an adjustment;
@@ -19,14 +20,19 @@ unique (tenant, period, currency) on invoices backs the lock. A crash rolls the 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from billing.core.contracts import ContractState
 from billing.core.invoicing import InvoiceDraft, adjustment_lines, assemble_invoices
 from billing.core.lines import ChargeLine
 from billing.core.periods import Period, instant_to_json
@@ -39,7 +45,7 @@ from billing.services.invoices import invoice_json
 from billing.store import balances, closes, contract_streams, invoices, numbering, outbox, tenants
 from kashi.errors import Conflict
 from metering import fleet_query, query
-from metering.hourly import GpuRollupRow
+from metering.hourly import GpuRollupRow, TokenRollupRow
 from metering.receipts import Receipts
 
 Clock = Callable[[], datetime]
@@ -77,12 +83,69 @@ def late_periods(
         closed = Period.parse(row.period)
         changed = row.inputs.get("contract_versions") != versions
         late_usage = query.has_late_usage(conn, tenant_id, closed, tz, row.watermark, watermark)
-        late_status = with_sla and fleet_query.has_late_status(
-            conn, tenant_id, closed.start(tz), closed.end(tz), row.watermark
-        )
-        if changed or late_usage or late_status:
+        if changed or late_usage or with_sla and _late_status(conn, tenant_id, closed, tz, row.watermark):
             found.append(closed)
     return found
+
+
+def _late_status(conn: Connection, tenant_id: str, closed: Period, tz: str, closed_watermark: int) -> bool:
+    return fleet_query.has_late_status(conn, tenant_id, closed.start(tz), closed.end(tz), closed_watermark)
+
+
+def late_periods_of(
+    conn: Connection,
+    tenants: list[tuple[str, str]],
+    period: Period,
+    watermark: int,
+    states: dict[str, list[ContractState]],
+) -> dict[str, list[Period]]:
+    """:func:`late_periods` of many ``(tenant, timezone)`` at once (two queries)."""
+    earlier = closes.closes_before_of(conn, [tenant for tenant, _ in tenants], period)
+    late: dict[str, list[Period]] = {tenant: [] for tenant, _ in tenants}
+    checks: list[tuple[str, Period, str, int]] = []
+    changed: set[int] = set()
+    for tenant, tz in tenants:
+        versions = {state.id: state.version for state in states.get(tenant, [])}
+        for row in earlier.get(tenant, []):
+            if row.inputs.get("contract_versions") != versions:
+                changed.add(len(checks))
+            checks.append((tenant, Period.parse(row.period), tz, row.watermark))
+    found = {n for _, n in query.late_usage_of(conn, [c for n, c in enumerate(checks) if n not in changed], watermark)}
+    unchanged = [n for n in range(len(checks)) if n not in changed]
+    late_at = changed | {unchanged[n] for n in found}
+    with_sla = {tenant for tenant, _ in tenants if sla_items(states.get(tenant, []))}
+    late_at |= {
+        n
+        for n, (tenant, closed, tz, closed_watermark) in enumerate(checks)
+        if n not in late_at and tenant in with_sla and _late_status(conn, tenant, closed, tz, closed_watermark)
+    }
+    for n, (tenant, closed, _, _) in enumerate(checks):
+        if n in late_at:
+            late[tenant].append(closed)
+    return late
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """What :func:`assemble` reads for the period being closed, fetched for a chunk of tenants at
+    once (`preload`): contract states, the period's usage, the earlier periods to adjust."""
+
+    states: dict[str, list[ContractState]]
+    gpu: dict[str, list[GpuRollupRow]]
+    tokens: dict[str, list[TokenRollupRow]]
+    late: dict[str, list[Period]]
+
+
+def preload(conn: Connection, tenants: list[tuple[str, str]], period: Period, watermark: int) -> Preloaded:
+    """The inputs of closing `period` for every ``(tenant, timezone)``, in a fixed number of queries."""
+    states = contract_streams.contract_states_of(conn, [tenant for tenant, _ in tenants])
+    spans = [(tenant, tz, rating_boundaries(states.get(tenant, []), tz)) for tenant, tz in tenants]
+    return Preloaded(
+        states,
+        query.gpu_rows_of(conn, spans, period, watermark),
+        query.token_rows_of(conn, spans, period, watermark),
+        late_periods_of(conn, tenants, period, watermark, states),
+    )
 
 
 def lit_under_items(
@@ -131,26 +194,35 @@ def assemble(
     contract_versions: dict[str, int] | None = None,
     adjusted: Iterable[str] | None = None,
     before_seq: int | None = None,
+    preloaded: Preloaded | None = None,
     sla_lit: dict[str, list] | None = None,
 ) -> Assembled:
     """Load the inputs of closing `period` and assemble its drafts (pure `billing.invoicing`).
 
     Live closes pass only the watermark; replay passes the stored `contract_versions`, `adjusted`
     periods, the close's `before_seq` and the lit allocated seconds its SLA credits measured
-    (`sla_lit`), and so rebuilds exactly what the close saw.
+    (`sla_lit`), and so rebuilds exactly what the close saw. A close of many
+    tenants passes what `preload` fetched for all of them (earlier periods to adjust are still read
+    per tenant: only tenants with late usage or changed contracts have any).
     """
-    states = contract_streams.contract_states(conn, tenant_id, contract_versions)
+    if preloaded is None:
+        states = contract_streams.contract_states(conn, tenant_id, contract_versions)
+    else:
+        states = preloaded.states.get(tenant_id, [])
     versions = {state.id: state.version for state in states}
     cuts = rating_boundaries(states, tz)
-    rated = rate_period(
-        states,
-        period,
-        tz,
-        query.gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
-        query.token_rows(conn, tenant_id, period, tz, watermark, cuts),
-    )
+    if preloaded is None:
+        gpu, tokens = (
+            query.gpu_rows(conn, tenant_id, period, tz, watermark, cuts),
+            query.token_rows(conn, tenant_id, period, tz, watermark, cuts),
+        )
+    else:
+        gpu, tokens = preloaded.gpu[tenant_id], preloaded.tokens[tenant_id]
+    rated = rate_period(states, period, tz, gpu, tokens)
     with_sla = bool(sla_items(states))
-    if adjusted is None:
+    if adjusted is None and preloaded is not None:
+        late = preloaded.late[tenant_id]
+    elif adjusted is None:
         late = late_periods(conn, tenant_id, period, tz, watermark, versions, with_sla)
     else:
         late = [Period.parse(p) for p in adjusted]
@@ -180,6 +252,66 @@ def assemble(
     if measured:
         inputs["sla_lit"] = measured
     return Assembled(drafts, inputs)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def issue_closes(
+    conn: Connection, period: Period, watermark: int, now: datetime, assembled: list[tuple[str, str, Assembled]]
+) -> dict[str, list[str]]:
+    """Number and store the drafts of many ``(tenant, timezone, assembled)`` closes with their close
+    records and balances, in batches; the invoice ids of each tenant.
+
+    Numbers are drawn per currency as one gapless block (`numbering.allocate_block`, currencies in
+    sorted order so concurrent closes never deadlock on the counters) and handed out in tenant order
+    then draft order: the numbers closing the tenants one after another would have given."""
+    if not assembled:
+        return {}
+    close_seqs = closes.next_close_seqs(conn, len(assembled))
+    drafts = [
+        (tenant, tz, seq, draft)
+        for (tenant, tz, done), seq in zip(assembled, close_seqs, strict=True)
+        for draft in done.drafts
+    ]
+    wanted: dict[str, int] = defaultdict(int)
+    for *_, draft in drafts:
+        wanted[draft.currency] += 1
+    numbers = {
+        currency: iter(numbering.allocate_block(conn, numbering.INVOICE_SERIES, currency, now, wanted[currency]))
+        for currency in sorted(wanted)
+    }
+    ids: dict[str, list[str]] = {tenant: [] for tenant, _, _ in assembled}
+    rows = []
+    for tenant, tz, seq, draft in drafts:
+        invoice_id = f"inv_{uuid.uuid4().hex[:20]}"
+        ids[tenant].append(invoice_id)
+        rows.append((invoice_id, next(numbers[draft.currency]), draft, tz, seq))
+    invoices.insert_invoices(conn, rows, now)
+    balances.add_invoiced(conn, [(draft.tenant_id, draft.currency, draft.total) for *_, draft in drafts])
+    closes.record_closes(
+        conn,
+        [
+            (tenant, period, seq, now, watermark, done.inputs, ids[tenant])
+            for (tenant, _, done), seq in zip(assembled, close_seqs, strict=True)
+        ],
+    )
+    for invoice_id, _, draft, tz, _ in rows:
+        parties.record(conn, invoice_id, draft.tenant_id, tz, now)
+        outbox.emit(conn, "invoice.issued", invoice_json(conn, invoice_id))
+    for tenant, _, _ in assembled:
+        outbox.emit(
+            conn,
+            "period.closed",
+            {"tenant_id": tenant, "period": str(period), "closed_at": instant_to_json(now), "invoice_ids": ids[tenant]},
+        )
+    return ids
+
+
+def lock_tenants(conn: Connection, tenant_ids: Iterable[str]) -> None:
+    """Take the close lock of every tenant, in one sorted order (two closes never deadlock)."""
+    keys = sorted({close_lock_key(tenant) for tenant in tenant_ids})
+    conn.execute(text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:k AS bigint[])) AS k"), {"k": keys})
 
 
 # --- the service ---------------------------------------------------------------------------------
@@ -220,15 +352,29 @@ def close_tenant(
             )
         watermark = query.read_watermark(engine)
         assembled = assemble(conn, tenant_id, period, tz, watermark)
-        close_seq = closes.next_close_seq(conn)
-        ids = [_issue(conn, draft, tz, close_seq, now) for draft in assembled.drafts]
-        closes.record_close(conn, tenant_id, period, close_seq, now, watermark, assembled.inputs, ids)
-        outbox.emit(
-            conn,
-            "period.closed",
-            {"tenant_id": tenant_id, "period": str(period), "closed_at": instant_to_json(now), "invoice_ids": ids},
-        )
-        return ids
+        return issue_closes(conn, period, watermark, now, [(tenant_id, tz, assembled)])[tenant_id]
+
+
+CLOSE_CHUNK = 500
+"""Tenants closed per transaction when every tenant's period is closed."""
+
+
+def close_chunk(engine: Engine, tenants: list[tuple[str, str]], period: Period, now: datetime) -> list[str]:
+    """Close `period` (ended) for a chunk of ``(tenant, timezone)`` in one transaction, under every
+    tenant's close lock: the closed ones answer their ids, the others are loaded together
+    (`preload`), assembled one by one (`assemble`, pure) and written in batches (`issue_closes`)."""
+    with engine.begin() as conn:
+        lock_tenants(conn, [tenant for tenant, _ in tenants])
+        ids = closes.closed_invoice_ids_of(conn, [tenant for tenant, _ in tenants], period)
+        todo = [(tenant, tz) for tenant, tz in tenants if tenant not in ids]
+        if todo:
+            watermark = query.read_watermark(engine)
+            loaded = preload(conn, todo, period, watermark)
+            assembled = [
+                (tenant, tz, assemble(conn, tenant, period, tz, watermark, preloaded=loaded)) for tenant, tz in todo
+            ]
+            ids.update(issue_closes(conn, period, watermark, now, assembled))
+    return [invoice_id for tenant, _ in tenants for invoice_id in ids[tenant]]
 
 
 def close_period(
@@ -239,11 +385,15 @@ def close_period(
     now: datetime | None = None,
     receipts: Receipts | None = None,
     drain_timeout_s: float = 60,
+    processes: int = 1,
 ) -> list[str]:
     """Close `period` for one tenant, or for every tenant whose `period` has ended; invoice ids.
 
     With `receipts`, the close barrier runs first (for every tenant at once when none is named), so a
     close that cannot include an acknowledged batch issues nothing.
+
+    Every tenant: in chunks of `CLOSE_CHUNK` tenants (`close_chunk`), over `processes` worker
+    processes when more than one (each with its own engine).
 
     Raises Conflict (naming `period`) when the period has ended for no tenant yet — with no tenant at
     all, when it has not ended anywhere (UTC+14, the first zone to leave a month): an unended period
@@ -262,19 +412,40 @@ def close_period(
         )
     if receipts is not None:
         wait_for_acknowledged(engine, receipts, None, drain_timeout_s)
-    ids: list[str] = []
-    for tenant, tz in zones:
-        if now >= period.end(tz):
-            ids.extend(close_tenant(engine, tenant, period, now=now))
-    return ids
+    due = [(tenant, tz) for tenant, tz in zones if now >= period.end(tz)]
+    return close_tenants(engine, due, period, now, processes=processes)
 
 
-def _issue(conn: Connection, draft: InvoiceDraft, tz: str, close_seq: int, issued_at: datetime) -> str:
-    """Number and store one draft with its lines; add it to the tenant's balance."""
-    invoice_id = f"inv_{uuid.uuid4().hex[:20]}"
-    number = numbering.allocate(conn, numbering.INVOICE_SERIES, draft.currency, issued_at)
-    invoices.insert_invoice(conn, invoice_id, number, draft, tz, close_seq, issued_at)
-    balances.add_to_balance(conn, draft.tenant_id, draft.currency, invoiced=draft.total)
-    parties.record(conn, invoice_id, draft.tenant_id, tz, issued_at)
-    outbox.emit(conn, "invoice.issued", invoice_json(conn, invoice_id))
-    return invoice_id
+def close_tenants(
+    engine: Engine, tenants: list[tuple[str, str]], period: Period, now: datetime, *, processes: int = 1
+) -> list[str]:
+    """Close the ended `period` for ``(tenant, timezone)`` pairs in chunks of `CLOSE_CHUNK`, over
+    `processes` worker processes (spawned, each with its own engine) when more than one; invoice ids
+    in tenant order."""
+    chunks = [tenants[n : n + CLOSE_CHUNK] for n in range(0, len(tenants), CLOSE_CHUNK)]
+    if processes <= 1 or len(chunks) <= 1:
+        return [invoice_id for chunk in chunks for invoice_id in close_chunk(engine, chunk, period, now)]
+    url = engine.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(
+        min(processes, len(chunks)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_close_process,
+        initargs=(url,),
+    ) as pool:
+        done = pool.map(_close_chunk_in_process, chunks, repeat(str(period)), repeat(now))
+        return [invoice_id for ids in done for invoice_id in ids]
+
+
+_process_engine: Engine | None = None
+
+
+def _start_close_process(url: str) -> None:
+    from kashi.db import make_engine
+
+    global _process_engine
+    _process_engine = make_engine(url)
+
+
+def _close_chunk_in_process(tenants: list[tuple[str, str]], period: str, now: datetime) -> list[str]:
+    assert _process_engine is not None
+    return close_chunk(_process_engine, tenants, Period.parse(period), now)

@@ -13,7 +13,8 @@ Projections, and what each is the fold of:
   same log's `gpu.status` and `gpu.usage` (`metering.fleet_store.record_fleet`), and the `fleet:<gpu>`
   retirement streams;
 
-`rebuild_in_place` empties and refills them in one transaction, with ingest fenced off.
+`rebuild_in_place` empties and refills them with ingest fenced off, committing the usage projections one
+chunk of the log at a time with a resumable checkpoint (`replay_checkpoints`).
 `verify_all` rebuilds them into a scratch schema (first on the search_path, so the very same code
 writes there), compares each with what is stored, then re-assembles every issued invoice from its
 close's stored inputs (watermark, contract versions, adjusted periods) against the rebuilt usage and
@@ -25,22 +26,25 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
 from billing.core.periods import Period
+from billing.core.rating import rating_boundaries
 from billing.services import market, risk, suppliers
 from billing.services.catalog import rebuild_projection
-from billing.services.close import assemble
+from billing.services.close import Preloaded, assemble
 from billing.services.contracts import projection_state
 from billing.services.invoices import rebuild_fapiao
 from billing.services.supplier_bills import verify_bills
 from billing.services.tenants import rebuild_profiles
 from billing.services.webhooks import rebuild_endpoints
 from billing.store import tenants
-from billing.store.contract_streams import contract_states
+from billing.store.contract_streams import contract_states_of, every_contract
 from billing.store.invoices import line_row
+from metering import query
 from metering.events import UsageRecord
 from metering.fleet import FLEET_COLUMNS, FLEET_TABLES, rebuild_retirements
 from metering.fleet_store import record_fleet
@@ -55,8 +59,7 @@ from metering.store import (
 )
 
 USAGE_TABLES = ("gpu_coverage", "usage_conflicts", "gpu_hourly", "token_hourly", *FLEET_TABLES)
-PROJECTIONS = (
-    *USAGE_TABLES,
+STREAM_PROJECTIONS = (
     "suppliers",
     "contracts",
     "gpu_models",
@@ -85,6 +88,7 @@ _COMPARED_COLUMNS = {
     "fapiao": "number, invoice_id, issued_on, kind, recorded_at",
     "webhook_endpoints": "id, url, events, secret, created_at, deleted_at",
 }
+PROJECTIONS = (*USAGE_TABLES, *STREAM_PROJECTIONS)
 """What a comparison looks at (`contracts.updated_at` is when the row was written, not state)."""
 
 
@@ -99,64 +103,82 @@ def record_from_row(row: Any) -> UsageRecord:
 REPLAY_CHUNK = 10_000
 """Log rows replayed per step: memory stays flat however long the log is."""
 
+Progress = Callable[[int, int], None]
+"""Called after each chunk with (events in the chunk, the seq reached)."""
 
-def rebuild_usage(conn: Connection) -> int:
-    """Refill the (empty) usage projections from the whole log in seq order; returns events replayed.
 
-    The log is streamed in chunks, and each chunk goes through the steps a worker takes for a batch
-    (`load_coverage`, `claim`, inserts, rollups), so a replay counts every GPU-second exactly as ingest did.
-    """
-    rows = conn.execute(
-        text("SELECT * FROM usage_events ORDER BY seq"),
-        execution_options={"stream_results": True, "yield_per": REPLAY_CHUNK},
-    )
+def log_chunks(conn: Connection, after: int = 0) -> Iterator[list[Any]]:
+    """The log after seq `after` in seq order, `REPLAY_CHUNK` rows per query (a keyset loop on the
+    seq index: every chunk is one bounded fetch, whatever the driver does with cursors)."""
+    while True:
+        rows = conn.execute(
+            text("SELECT * FROM usage_events WHERE seq > :a ORDER BY seq LIMIT :n"), {"a": after, "n": REPLAY_CHUNK}
+        ).all()
+        if not rows:
+            return
+        yield rows
+        after = rows[-1].seq
+
+
+def replay_chunk(conn: Connection, chunk: list[Any]) -> None:
+    """One chunk of the log through the steps a worker takes for a batch (`load_coverage`, `claim`,
+    inserts, rollups), so a replay counts every GPU-second exactly as ingest did."""
+    gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
+    tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
+    status = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.status"]
+    pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
+    insert_pieces(conn, pieces)
+    insert_conflicts(conn, conflicts)
+    add_gpu_rollups(conn, gpu_rollup(pieces))
+    add_token_rollups(conn, token_rollup(tokens))
+    record_fleet(conn, pieces, dict(gpu), status)
+
+
+def rebuild_usage(conn: Connection, progress: Progress | None = None) -> int:
+    """Refill the (empty) usage projections from the whole log in seq order, in the caller's
+    transaction (verify); returns events replayed."""
     count = 0
-    for chunk in rows.partitions():
-        gpu = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.usage"]
-        tokens = [record_from_row(row) for row in chunk if row.type == "llm.tokens"]
-        status = [(row.seq, record_from_row(row)) for row in chunk if row.type == "gpu.status"]
-        pieces, conflicts = claim(gpu, load_coverage(conn, [record for _, record in gpu]))
-        insert_pieces(conn, pieces)
-        insert_conflicts(conn, conflicts)
-        add_gpu_rollups(conn, gpu_rollup(pieces))
-        add_token_rollups(conn, token_rollup(tokens))
-        record_fleet(conn, pieces, dict(gpu), status)
+    for chunk in log_chunks(conn):
+        replay_chunk(conn, chunk)
         count += len(chunk)
+        if progress:
+            progress(len(chunk), chunk[-1].seq)
     return count
+
+
+def log_top(engine: Engine) -> int:
+    """The highest seq in the log (a progress bar's total)."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
 
 
 def rebuild_contracts(conn: Connection) -> int:
-    """Refill `contracts` by folding every contract stream."""
-    count = 0
-    for tenant_id, tz in tenants.zones(conn):
-        for state in contract_states(conn, tenant_id):
-            conn.execute(
-                text("""INSERT INTO contracts (id, tenant_id, currency, version, state)
-                        VALUES (:id, :t, :c, :v, CAST(:s AS jsonb))"""),
+    """Refill `contracts` by folding every contract stream (one pass over the streams: which
+    contracts are a tenant's is what this projection answers, so it is not read while rebuilt)."""
+    zones = dict(tenants.zones(conn))
+    supplier_zones = dict(conn.execute(text("SELECT id, timezone FROM suppliers")).all())
+    rows = []
+    for state in every_contract(conn):
+        tenant, supplier = state.terms.tenant_id, state.terms.supplier_id
+        tz = supplier_zones.get(supplier) if supplier is not None else zones.get(tenant)
+        if tz is not None:
+            rows.append(
                 {
                     "id": state.id,
-                    "t": tenant_id,
+                    "t": tenant if supplier is None else None,
+                    "su": supplier,
                     "c": state.currency,
                     "v": state.version,
                     "s": _json(projection_state(state, tz)),
-                },
+                }
             )
-            count += 1
-    for supplier_id, tz in conn.execute(text("SELECT id, timezone FROM suppliers")).all():
-        for state in contract_states(conn, supplier_id, party="supplier_id"):
-            conn.execute(
-                text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
-                        VALUES (:id, NULL, :s, :c, :v, CAST(:st AS jsonb))"""),
-                {
-                    "id": state.id,
-                    "s": supplier_id,
-                    "c": state.currency,
-                    "v": state.version,
-                    "st": _json(projection_state(state, tz)),
-                },
-            )
-            count += 1
-    return count
+    if rows:
+        conn.execute(
+            text("""INSERT INTO contracts (id, tenant_id, supplier_id, currency, version, state)
+                             VALUES (:id, :t, :su, :c, :v, CAST(:s AS jsonb))"""),
+            rows,
+        )
+    return len(rows)
 
 
 def rebuild_balances(conn: Connection) -> int:
@@ -171,9 +193,8 @@ def rebuild_balances(conn: Connection) -> int:
     ).rowcount
 
 
-def _rebuild_all(conn: Connection) -> dict[str, int]:
+def _rebuild_streams(conn: Connection) -> dict[str, int]:
     return {
-        "usage events": rebuild_usage(conn),
         "suppliers": suppliers.rebuild_projection(conn),
         "contracts": rebuild_contracts(conn),
         "gpu models": rebuild_projection(conn),
@@ -187,23 +208,81 @@ def _rebuild_all(conn: Connection) -> dict[str, int]:
     }
 
 
-def rebuild_in_place(engine: Engine) -> dict[str, int]:
-    """Empty every projection and rebuild it from the events, in one transaction (ingest waits)."""
+def _rebuild_all(conn: Connection, progress: Progress | None = None) -> dict[str, int]:
+    return {"usage events": rebuild_usage(conn, progress), **_rebuild_streams(conn)}
+
+
+def rebuild_in_place(engine: Engine, progress: Progress | None = None) -> dict[str, int]:
+    """Empty every projection and rebuild it from the events; ingest and closes wait meanwhile.
+
+    The usage projections are rebuilt one committed chunk at a time, each with its checkpoint in
+    `replay_checkpoints`, so no transaction grows with the log; the stream projections (contracts,
+    catalog, balances, suppliers, market rents, profiles, …) are rebuilt in the last transaction,
+    which also drops the checkpoint. The ingest fence is held, exclusively, by a session lock for the
+    whole rebuild. A rebuild that died is resumed from its checkpoint when nothing was logged since,
+    and started over otherwise.
+    """
+    with engine.connect() as fence:
+        fence.execute(text("SELECT pg_advisory_lock(:k)"), {"k": INGEST_FENCE})
+        fence.commit()
+        try:
+            after, count = _start_or_resume(engine)
+            if progress and after:
+                progress(0, after)
+            while True:
+                with engine.begin() as conn:
+                    chunk = next(log_chunks(conn, after), None)
+                    if chunk is None:
+                        break
+                    replay_chunk(conn, chunk)
+                    after, count = chunk[-1].seq, count + len(chunk)
+                    conn.execute(
+                        text("UPDATE replay_checkpoints SET seq = :s, events = :n WHERE id = 1"),
+                        {"s": after, "n": count},
+                    )
+                if progress:
+                    progress(len(chunk), after)
+            with engine.begin() as conn:
+                conn.execute(
+                    text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk IN EXCLUSIVE MODE")
+                )
+                for table in STREAM_PROJECTIONS:
+                    conn.execute(text(f"DELETE FROM {table}"))
+                counts = {"usage events": count, **_rebuild_streams(conn)}
+                conn.execute(text("DELETE FROM replay_checkpoints"))
+            return counts
+        finally:
+            fence.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": INGEST_FENCE})
+            fence.commit()
+
+
+def _start_or_resume(engine: Engine) -> tuple[int, int]:
+    """(seq replayed so far, events) of the rebuild to continue: a checkpoint whose log top is still
+    the log's top (nothing recorded since it died), else a fresh start with the usage tables emptied."""
     with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_FENCE})
-        conn.execute(
-            text("LOCK TABLE contracts, balances, suppliers, market_rents, contracts_at_risk IN EXCLUSIVE MODE")
-        )
-        for table in PROJECTIONS:
+        top = conn.execute(text("SELECT coalesce(max(seq), 0) FROM usage_events")).scalar_one()
+        checkpoint = conn.execute(text("SELECT upto, seq, events FROM replay_checkpoints WHERE id = 1")).first()
+        if checkpoint is not None and checkpoint.upto == top:
+            return checkpoint.seq, checkpoint.events
+        for table in USAGE_TABLES:
             conn.execute(text(f"DELETE FROM {table}"))
-        return _rebuild_all(conn)
+        conn.execute(
+            text("""INSERT INTO replay_checkpoints (id, upto, seq, events) VALUES (1, :u, 0, 0)
+                             ON CONFLICT (id) DO UPDATE SET upto = :u, seq = 0, events = 0, started_at = now()"""),
+            {"u": top},
+        )
+    return 0, 0
 
 
 # --- verifying ------------------------------------------------------------------------------------
 
 
-def verify_all(engine: Engine) -> list[str]:
-    """Every difference between the stored state and a replay from the events; [] when identical."""
+def verify_all(engine: Engine, progress: Progress | None = None) -> list[str]:
+    """Every difference between the stored state and a replay from the events; [] when identical.
+
+    One REPEATABLE READ transaction, rolled back: verifying changes nothing, so it needs one
+    consistent snapshot rather than commits; the log is still read and replayed chunk by chunk
+    (`log_chunks`), so memory stays flat."""
     schema = f"kashi_replay_{uuid.uuid4().hex[:12]}"
     with engine.connect() as conn, conn.begin() as transaction:
         conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
@@ -212,7 +291,7 @@ def verify_all(engine: Engine) -> list[str]:
         for table in PROJECTIONS:
             conn.execute(text(f"CREATE TABLE {schema}.{table} (LIKE public.{table} INCLUDING ALL)"))
         conn.execute(text(f"SET LOCAL search_path = {schema}, public"))
-        _rebuild_all(conn)
+        _rebuild_all(conn, progress)
         differences = [d for table in PROJECTIONS for d in _compare(conn, schema, table)]
         differences += verify_invoices(conn)
         differences += verify_bills(conn)
@@ -235,53 +314,78 @@ def _compare(conn: Connection, schema: str, table: str) -> list[str]:
 
 
 def verify_invoices(conn: Connection) -> list[str]:
-    """Re-assemble every close from its stored inputs and compare with its stored invoices."""
-    closes = conn.execute(text("SELECT * FROM period_closes ORDER BY close_seq")).all()
+    """Re-assemble every close from its stored inputs and compare with its stored invoices.
+
+    Closes that saw the same period and watermark (a chunk of a close of every tenant) are loaded
+    together, as the chunk was (`close.Preloaded`, each contract capped at its stored version), with
+    their stored invoices and lines in two queries; each is then assembled alone."""
+    groups: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for close in conn.execute(text("SELECT * FROM period_closes ORDER BY close_seq")):
+        groups[(close.period, close.watermark)].append(close)
     differences: list[str] = []
-    for close in closes:
-        inputs = close.inputs
-        tz = inputs["timezone"]
-        assembled = assemble(
-            conn,
-            close.tenant_id,
-            Period.parse(close.period),
-            tz,
-            close.watermark,
-            contract_versions=inputs["contract_versions"],
-            adjusted=inputs["adjusted"],
-            before_seq=close.close_seq,
-            sla_lit=inputs.get("sla_lit", {}),
-        )
-        stored = {
-            row.currency: row
-            for row in conn.execute(text("SELECT * FROM invoices WHERE close_seq = :s"), {"s": close.close_seq})
+    for (period_text, watermark), group in groups.items():
+        period = Period.parse(period_text)
+        spans = [(close.tenant_id, close.inputs["timezone"]) for close in group]
+        versions = {
+            contract: version for close in group for contract, version in close.inputs["contract_versions"].items()
         }
-        replayed = {draft.currency: draft for draft in assembled.drafts}
-        where = f"{close.tenant_id} {close.period}"
-        for currency in sorted(set(stored) | set(replayed)):
-            invoice, draft = stored.get(currency), replayed.get(currency)
-            if invoice is None or draft is None:
-                differences.append(f"invoice {where} {currency}: {'stored' if invoice else 'replayed'} only")
-                continue
-            differences += _compare_invoice(conn, invoice, draft, tz)
+        states = contract_states_of(conn, [tenant for tenant, _ in spans], versions)
+        cuts = [(tenant, tz, rating_boundaries(states.get(tenant, []), tz)) for tenant, tz in spans]
+        loaded = Preloaded(
+            states,
+            query.gpu_rows_of(conn, cuts, period, watermark),
+            query.token_rows_of(conn, cuts, period, watermark),
+            late={},
+        )
+        stored_invoices = conn.execute(
+            text("SELECT * FROM invoices WHERE close_seq = ANY(:s)"), {"s": [close.close_seq for close in group]}
+        ).all()
+        lines: dict[str, list[dict]] = defaultdict(list)
+        for row in conn.execute(
+            text("SELECT * FROM invoice_lines WHERE invoice_id = ANY(:i) ORDER BY position"),
+            {"i": [invoice.id for invoice in stored_invoices]},
+        ).mappings():
+            lines[row["invoice_id"]].append(dict(row))
+        by_close: dict[int, dict[str, Any]] = defaultdict(dict)
+        for invoice in stored_invoices:
+            by_close[invoice.close_seq][invoice.currency] = invoice
+        for close in group:
+            inputs = close.inputs
+            tz = inputs["timezone"]
+            assembled = assemble(
+                conn,
+                close.tenant_id,
+                period,
+                tz,
+                close.watermark,
+                contract_versions=inputs["contract_versions"],
+                adjusted=inputs["adjusted"],
+                before_seq=close.close_seq,
+                preloaded=loaded,
+                sla_lit=inputs.get("sla_lit", {}),
+            )
+            stored = by_close[close.close_seq]
+            replayed = {draft.currency: draft for draft in assembled.drafts}
+            where = f"{close.tenant_id} {close.period}"
+            for currency in sorted(set(stored) | set(replayed)):
+                invoice, draft = stored.get(currency), replayed.get(currency)
+                if invoice is None or draft is None:
+                    differences.append(f"invoice {where} {currency}: {'stored' if invoice else 'replayed'} only")
+                    continue
+                differences += _compare_invoice(invoice, draft, tz, lines[invoice.id])
     return differences
 
 
-def _compare_invoice(conn: Connection, invoice: Any, draft: Any, tz: str) -> list[str]:
+def _compare_invoice(invoice: Any, draft: Any, tz: str, stored_lines: list[dict]) -> list[str]:
     found = []
     label = f"invoice {invoice.number}"
     for field in ("subtotal", "tax", "total"):
         if getattr(invoice, field) != getattr(draft, field):
             found.append(f"{label}: {field} stored {getattr(invoice, field)} replayed {getattr(draft, field)}")
-    stored_lines = (
-        conn.execute(text("SELECT * FROM invoice_lines WHERE invoice_id = :i ORDER BY position"), {"i": invoice.id})
-        .mappings()
-        .all()
-    )
     replayed = [line_row(invoice.id, n, line, draft.period, tz) for n, line in enumerate(draft.lines, 1)]
     by_position = defaultdict(dict)
     for row in stored_lines:
-        by_position[row["position"]]["stored"] = dict(row)
+        by_position[row["position"]]["stored"] = row
     for row in replayed:
         by_position[row["position"]]["replayed"] = row
     for position in sorted(by_position):

@@ -23,3 +23,18 @@ def add_to_balance(
                   credited = balances.credited + EXCLUDED.credited, paid = balances.paid + EXCLUDED.paid"""),
         {"t": tenant_id, "c": currency, "i": invoiced, "cr": credited, "p": paid},
     )
+
+
+def add_invoiced(conn: Connection, amounts: list[tuple[str, str, Decimal]]) -> None:
+    """Add ``(tenant, currency, invoiced)`` amounts to the balance projection in one batch (rows summed
+    per key and written in key order, so concurrent closes never deadlock)."""
+    totals: dict[tuple[str, str], Decimal] = {}
+    for tenant_id, currency, amount in amounts:
+        totals[(tenant_id, currency)] = totals.get((tenant_id, currency), Decimal(0)) + amount
+    if totals:
+        conn.execute(
+            text("""INSERT INTO balances (tenant_id, currency, invoiced, credited, paid) VALUES (:t, :c, :i, 0, 0)
+                    ON CONFLICT (tenant_id, currency)
+                    DO UPDATE SET invoiced = balances.invoiced + EXCLUDED.invoiced"""),
+            [{"t": t, "c": c, "i": totals[(t, c)]} for t, c in sorted(totals)],
+        )

@@ -33,6 +33,28 @@ def closes_before(conn: Connection, tenant_id: str, period: Period) -> list[Any]
     ).all()
 
 
+def closes_before_of(conn: Connection, tenant_ids: list[str], period: Period) -> dict[str, list[Any]]:
+    """:func:`closes_before` of many tenants in one query (tenants without earlier closes are absent)."""
+    rows = conn.execute(
+        text("""SELECT tenant_id, period, watermark, inputs FROM period_closes
+                WHERE tenant_id = ANY(:t) AND period < :p ORDER BY tenant_id, period"""),
+        {"t": list(tenant_ids), "p": str(period)},
+    ).all()
+    found: dict[str, list[Any]] = {}
+    for row in rows:
+        found.setdefault(row.tenant_id, []).append(row)
+    return found
+
+
+def closed_invoice_ids_of(conn: Connection, tenant_ids: list[str], period: Period) -> dict[str, list[str]]:
+    """The invoice ids of each of `tenant_ids` that has closed `period` already (one query)."""
+    rows = conn.execute(
+        text("SELECT tenant_id, invoice_ids FROM period_closes WHERE tenant_id = ANY(:t) AND period = :p"),
+        {"t": list(tenant_ids), "p": str(period)},
+    ).all()
+    return {row.tenant_id: list(row.invoice_ids) for row in rows}
+
+
 def closed_invoice_ids(conn: Connection, tenant_id: str, period: Period) -> list[str] | None:
     row = conn.execute(
         text("SELECT invoice_ids FROM period_closes WHERE tenant_id = :t AND period = :p"),
@@ -41,35 +63,32 @@ def closed_invoice_ids(conn: Connection, tenant_id: str, period: Period) -> list
     return None if row is None else list(row.invoice_ids)
 
 
-def next_close_seq(conn: Connection) -> int:
-    """The next close's sequence number: invoices issued by it carry it, replay orders by it."""
-    return conn.execute(text("SELECT nextval(pg_get_serial_sequence('period_closes', 'close_seq'))")).scalar_one()
-
-
-def record_close(
-    conn: Connection,
-    tenant_id: str,
-    period: Period,
-    close_seq: int,
-    closed_at: datetime,
-    watermark: int,
-    inputs: dict[str, Any],
-    invoice_ids: list[str],
-) -> None:
-    """Store the close record of (tenant, period)."""
-    conn.execute(
-        text("""INSERT INTO period_closes (tenant_id, period, close_seq, closed_at, watermark, inputs, invoice_ids)
-                VALUES (:t, :p, :s, :at, :w, CAST(:i AS jsonb), CAST(:ids AS jsonb))"""),
-        {
-            "t": tenant_id,
-            "p": str(period),
-            "s": close_seq,
-            "at": closed_at,
-            "w": watermark,
-            "i": _json(inputs),
-            "ids": _json(invoice_ids),
-        },
+def next_close_seqs(conn: Connection, count: int) -> list[int]:
+    """`count` close sequence numbers, ascending, in one round trip."""
+    return sorted(
+        conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence('period_closes', 'close_seq')) FROM generate_series(1, :n)"),
+            {"n": count},
+        ).scalars()
     )
+
+
+CloseRecord = tuple[str, Period, int, datetime, int, dict[str, Any], list[str]]
+"""(tenant, period, close_seq, closed_at, watermark, inputs, invoice_ids)."""
+
+
+def record_closes(conn: Connection, records: list[CloseRecord]) -> None:
+    """Store many close records ``(tenant, period, close_seq, closed_at, watermark, inputs, invoice_ids)``
+    in one batch."""
+    if records:
+        conn.execute(
+            text("""INSERT INTO period_closes (tenant_id, period, close_seq, closed_at, watermark, inputs, invoice_ids)
+                    VALUES (:t, :p, :s, :at, :w, CAST(:i AS jsonb), CAST(:ids AS jsonb))"""),
+            [
+                {"t": t, "p": str(p), "s": s, "at": at, "w": w, "i": _json(i), "ids": _json(ids)}
+                for t, p, s, at, w, i, ids in records
+            ],
+        )
 
 
 def _json(value: Any) -> str:

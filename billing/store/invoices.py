@@ -16,34 +16,45 @@ from billing.core.lines import ChargeLine
 from billing.core.periods import Period, period_of
 
 
-def insert_invoice(
-    conn: Connection, invoice_id: str, number: str, draft: InvoiceDraft, tz: str, close_seq: int, issued_at: datetime
+def insert_invoices(
+    conn: Connection, invoices: list[tuple[str, str, InvoiceDraft, str, int]], issued_at: datetime
 ) -> None:
-    """Store one numbered draft and its lines, in order."""
+    """Store many numbered drafts ``(invoice_id, number, draft, timezone, close_seq)`` and their lines,
+    in two batches."""
+    if not invoices:
+        return
     conn.execute(
         text("""INSERT INTO invoices (id, number, tenant_id, period, currency, issued_at, subtotal, tax, total,
                                       close_seq)
                 VALUES (:id, :n, :t, :p, :c, :at, :sub, :tax, :total, :s)"""),
-        {
-            "id": invoice_id,
-            "n": number,
-            "t": draft.tenant_id,
-            "p": str(draft.period),
-            "c": draft.currency,
-            "at": issued_at,
-            "sub": draft.subtotal,
-            "tax": draft.tax,
-            "total": draft.total,
-            "s": close_seq,
-        },
+        [
+            {
+                "id": invoice_id,
+                "n": number,
+                "t": draft.tenant_id,
+                "p": str(draft.period),
+                "c": draft.currency,
+                "at": issued_at,
+                "sub": draft.subtotal,
+                "tax": draft.tax,
+                "total": draft.total,
+                "s": close_seq,
+            }
+            for invoice_id, number, draft, _, close_seq in invoices
+        ],
     )
-    if draft.lines:
+    lines = [
+        line_row(invoice_id, position, line, draft.period, tz)
+        for invoice_id, _, draft, tz, _ in invoices
+        for position, line in enumerate(draft.lines, 1)
+    ]
+    if lines:
         conn.execute(
             text("""INSERT INTO invoice_lines (invoice_id, position, kind, contract_id, item_id, description,
                         quantity, unit, unit_price, amount, tax_rate, tax, period_start, period_end, charged_period)
                     VALUES (:invoice_id, :position, :kind, :contract_id, :item_id, :description, :quantity, :unit,
                             :unit_price, :amount, :tax_rate, :tax, :period_start, :period_end, :charged_period)"""),
-            [line_row(invoice_id, position, line, draft.period, tz) for position, line in enumerate(draft.lines, 1)],
+            lines,
         )
 
 

@@ -59,3 +59,20 @@ def allocate(conn: Connection, series: str, currency: str, issued_at: datetime) 
         {"series": series, "currency": currency, "year": year},
     ).scalar_one()
     return format_number(series, currency, year, n)
+
+
+def allocate_block(conn: Connection, series: str, currency: str, issued_at: datetime, count: int) -> list[str]:
+    """The next `count` numbers of `series` for `currency` in the year of `issued_at`, in order, in
+    one round trip (the counter row is locked until commit, as for :func:`allocate`)."""
+    if count <= 0:
+        return []
+    year = number_year(issued_at)
+    last = conn.execute(
+        text(
+            """INSERT INTO document_counters (series, currency, year, last) VALUES (:series, :currency, :year, :n)
+               ON CONFLICT (series, currency, year) DO UPDATE SET last = document_counters.last + :n
+               RETURNING last"""
+        ),
+        {"series": series, "currency": currency, "year": year, "n": count},
+    ).scalar_one()
+    return [format_number(series, currency, year, n) for n in range(last - count + 1, last + 1)]

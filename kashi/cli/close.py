@@ -15,6 +15,13 @@ from kashi.cli.common import servers as _servers
 def close(
     period: Annotated[str, typer.Argument(help="The billing period, YYYY-MM.")],
     tenant: Annotated[str | None, typer.Option(help="Close for this tenant only (default: every tenant).")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes closing chunks of tenants (every tenant; default: one per CPU, at most 4).",
+        ),
+    ] = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Close an ended period on demand and print the invoice ids, one a line (the same ids when repeated).
@@ -24,6 +31,8 @@ def close(
     It says when the period was already closed (and with which invoices), and when late usage of the
     period is waiting for the tenant's next invoice. Without --tenant, every supplier's bills of the
     period are closed too (their ids follow the invoices')."""
+    import os
+
     import redis
 
     from billing.core.periods import Period, instant_to_json
@@ -44,7 +53,14 @@ def close(
         wanted = Period.parse(period)
         with engine.connect() as conn:
             before = {row.tenant_id: row for row in closes_of(conn, wanted, tenant)}
-        ids = close_period(engine, wanted, tenant, receipts=receipts, drain_timeout_s=settings.close_drain_timeout_s)
+        ids = close_period(
+            engine,
+            wanted,
+            tenant,
+            receipts=receipts,
+            drain_timeout_s=settings.close_drain_timeout_s,
+            processes=processes or min(4, os.cpu_count() or 1),
+        )
         if tenant is None:
             bills = close_suppliers(engine, wanted)
         with engine.connect() as conn:
@@ -98,14 +114,25 @@ def replay(
 ) -> None:
     """Rebuild every projection from the stored events (in place), or with --verify compare a rebuild and
     every re-assembled invoice with what is stored: exit 0 only if identical."""
-    from billing.services.replay import rebuild_in_place, verify_all
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from billing.services.replay import log_top, rebuild_in_place, verify_all
 
     engine = _engine(settings_for(data_dir), start=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task("verifying: log seq" if verify else "rebuilding: log seq", total=log_top(engine) or None)
+
+        def advance(_events: int, seq: int) -> None:
+            bar.update(task, completed=seq)
+
+        if not verify:
+            counts = rebuild_in_place(engine, advance)
+        else:
+            differences = verify_all(engine, advance)
     if not verify:
-        counts = rebuild_in_place(engine)
         err.print("rebuilt: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
         return
-    differences = verify_all(engine)
     for difference in differences:
         typer.echo(difference)
     if differences:

@@ -32,6 +32,7 @@ def up(
     host: Annotated[str, typer.Option(help="Address to bind the API to.")] = "127.0.0.1",
     workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
     no_scheduler: Annotated[bool, typer.Option("--no-scheduler", help="Leave every close to the operator.")] = False,
+    api_processes: Annotated[int, typer.Option(min=1, help="API processes behind the one port (SO_REUSEPORT).")] = 1,
 ) -> None:
     """Run everything in the foreground: PostgreSQL, Valkey, migrations, API, workers, scheduler.
 
@@ -43,7 +44,11 @@ def up(
     settings = settings_for(data_dir)
     logs.configure(settings.log_level)
     try:
-        run_up(settings, UpOptions(host=host, port=port, workers=workers, scheduler=not no_scheduler), err)
+        run_up(
+            settings,
+            UpOptions(host=host, port=port, workers=workers, scheduler=not no_scheduler, api_processes=api_processes),
+            err,
+        )
     except (AlreadyRunning, PortTaken) as exc:
         fail(str(exc))
     except UpFailed:
@@ -86,6 +91,9 @@ def api(
     data_dir: DataDir = None,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    reuse_port: Annotated[
+        bool, typer.Option("--reuse-port", help="Bind with SO_REUSEPORT, so several API processes share the port.")
+    ] = False,
 ) -> None:
     """Serve the HTTP API (uvicorn) against the configured servers."""
     import uvicorn
@@ -99,7 +107,17 @@ def api(
     servers = _servers(settings, start=False)
     application = create_app(settings, database_url=servers.database_url, redis_url=servers.redis_url)
     tune_gc()
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    if not reuse_port:
+        uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+        return
+    import socket
+
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    uvicorn.run(application, fd=sock.fileno(), log_level="warning", access_log=False)
 
 
 def worker(data_dir: DataDir = None) -> None:

@@ -28,12 +28,12 @@ def one_line(text: str) -> str:
     return " ".join(text.split())  # rich wraps stderr at 80 columns
 
 
-def start_up(data_dir, port: int) -> subprocess.Popen:
+def start_up(data_dir, port: int, *options: str) -> subprocess.Popen:
     """``kashi up`` with its stderr (and its children's) in ``<data_dir>.log`` (a pipe could fill and block)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(f"{data_dir}.log", "a") as log:
         return subprocess.Popen(
-            [*KASHI, "up", "--port", str(port), "--no-scheduler"],
+            [*KASHI, "up", "--port", str(port), "--no-scheduler", *options],
             env=env_for(data_dir),
             stdout=subprocess.DEVNULL,
             stderr=log,

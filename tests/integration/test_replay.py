@@ -96,3 +96,52 @@ def test_replay_in_small_chunks_counts_overlaps_across_chunk_edges_the_same(kash
     _scenario(kashi, uid, new_tenant)
     monkeypatch.setattr(replay, "REPLAY_CHUNK", 2)  # the overlapping intervals land in different chunks
     assert _mine(verify_all(kashi.engine), new_tenant) == []
+
+
+def test_replay_fetches_the_log_in_more_than_one_chunk_of_bounded_size(kashi, uid, new_tenant, monkeypatch):
+    from billing.services import replay
+
+    _scenario(kashi, uid, new_tenant)
+    monkeypatch.setattr(replay, "REPLAY_CHUNK", 2)
+    chunks: list[int] = []
+    assert _mine(verify_all(kashi.engine, lambda events, seq: chunks.append(events)), new_tenant) == []
+    assert len(chunks) > 1 and max(chunks) <= 2, chunks
+
+
+def test_rebuild_in_place_that_dies_is_refused_by_a_close_then_resumed_from_its_checkpoint(
+    kashi, uid, new_tenant, monkeypatch
+):
+    import pytest
+
+    from billing.services import replay
+    from kashi.errors import Conflict
+
+    _scenario(kashi, uid, new_tenant)
+    monkeypatch.setattr(replay, "REPLAY_CHUNK", 2)
+    replayed = replay.replay_chunk
+    calls = []
+
+    def dies_on_the_third_chunk(conn, chunk):
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise RuntimeError("killed")
+        replayed(conn, chunk)
+
+    monkeypatch.setattr(replay, "replay_chunk", dies_on_the_third_chunk)
+    with pytest.raises(RuntimeError):
+        replay.rebuild_in_place(kashi.engine)
+    with kashi.engine.connect() as conn:
+        checkpoint = conn.execute(text("SELECT seq, events FROM replay_checkpoints")).one()
+    assert checkpoint.events == 4
+    with pytest.raises(Conflict, match="rebuild"):
+        close_tenant(kashi.engine, new_tenant, Period(2026, 11))
+
+    monkeypatch.setattr(replay, "replay_chunk", replayed)
+    monkeypatch.setattr(replay, "REPLAY_CHUNK", 1000)
+    reached: list[int] = []
+    counts = replay.rebuild_in_place(kashi.engine, lambda events, seq: reached.append(seq))
+    assert reached[0] == checkpoint.seq  # resumed, not restarted
+    with kashi.engine.connect() as conn:
+        assert counts["usage events"] == conn.execute(text("SELECT count(*) FROM usage_events")).scalar_one()
+        assert conn.execute(text("SELECT count(*) FROM replay_checkpoints")).scalar_one() == 0
+    assert _mine(verify_all(kashi.engine), new_tenant) == []
