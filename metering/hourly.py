@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 HOUR = timedelta(hours=1)
 
 
+@lru_cache(maxsize=65_536)
+def _epoch(seconds: int) -> datetime:
+    """A UTC instant from epoch seconds (a close of many tenants meets the same hours again and again)."""
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def _instant(hour: datetime | int) -> datetime:
-    return datetime.fromtimestamp(hour, UTC) if isinstance(hour, int) else hour.astimezone(UTC)
+    return _epoch(hour) if isinstance(hour, int) else hour.astimezone(UTC)
 
 
 @dataclass(frozen=True)

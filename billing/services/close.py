@@ -41,7 +41,7 @@ from billing.core.rating import rate_period, rating_boundaries
 from billing.core.sla import sla_credit_lines, sla_items
 from billing.services import parties
 from billing.services.barrier import wait_for_acknowledged
-from billing.services.invoices import invoice_json
+from billing.services.invoices import invoice_jsons
 from billing.store import balances, closes, contract_streams, invoices, numbering, outbox, tenants
 from kashi.errors import Conflict
 from metering import fleet_query, query
@@ -296,15 +296,17 @@ def issue_closes(
             for (tenant, _, done), seq in zip(assembled, close_seqs, strict=True)
         ],
     )
-    for invoice_id, _, draft, tz, _ in rows:
-        parties.record(conn, invoice_id, draft.tenant_id, tz, now)
-        outbox.emit(conn, "invoice.issued", invoice_json(conn, invoice_id))
-    for tenant, _, _ in assembled:
-        outbox.emit(
-            conn,
-            "period.closed",
-            {"tenant_id": tenant, "period": str(period), "closed_at": instant_to_json(now), "invoice_ids": ids[tenant]},
-        )
+    parties.record(conn, [(invoice_id, draft.tenant_id, tz) for invoice_id, _, draft, tz, _ in rows], now)
+    outbox.emit_many(conn, "invoice.issued", invoice_jsons(conn, [invoice_id for invoice_id, *_ in rows]))
+    closed_at = instant_to_json(now)
+    outbox.emit_many(
+        conn,
+        "period.closed",
+        [
+            {"tenant_id": tenant, "period": str(period), "closed_at": closed_at, "invoice_ids": ids[tenant]}
+            for tenant, _, _ in assembled
+        ],
+    )
     return ids
 
 

@@ -18,13 +18,21 @@ from billing.services import issuer, tenants
 from billing.store import parties as store
 
 
-def record(conn: Connection, invoice_id: str, tenant_id: str, tz: str, issued_at: datetime) -> None:
-    tenant = tenants.get(conn, tenant_id)
+def record(conn: Connection, invoices: list[tuple[str, str, str]], issued_at: datetime) -> None:
+    """Store the parties of many invoices ``(invoice_id, tenant_id, timezone)`` issued at `issued_at`:
+    the current issuer profile and each tenant's profile, read once for all of them."""
+    if not invoices:
+        return
+    profiles = tenants.get_many(conn, sorted({tenant_id for _, tenant_id, _ in invoices}))
     profile = issuer.current(conn)
     if profile is not None:
         profile = {k: profile[k] for k in issuer.FIELDS}
-    terms = tenant["payment_terms_days"]
-    store.insert(conn, invoice_id, profile, tenants.party(tenant), terms, due_at(issued_at, terms, tz))
+    rows = []
+    for invoice_id, tenant_id, tz in invoices:
+        tenant = profiles[tenant_id]
+        terms = tenant["payment_terms_days"]
+        rows.append((invoice_id, profile, tenants.party(tenant), terms, due_at(issued_at, terms, tz)))
+    store.insert(conn, rows)
 
 
 def of_invoice(conn: Connection, invoice: dict[str, Any]) -> dict[str, Any]:

@@ -60,10 +60,18 @@ class Ledger:
 
 
 def ledgers(
-    conn: Connection, *, tenant_id: str | None = None, currency: str | None = None, until: datetime | None = None
+    conn: Connection,
+    *,
+    tenant_id: str | None = None,
+    currency: str | None = None,
+    until: datetime | None = None,
+    tenant_ids: list[str] | None = None,
 ) -> dict[tuple[str, str], Ledger]:
-    """Every (tenant, currency) ledger, allocated; `until` keeps only documents dated before it."""
-    params = {"tenant_id": tenant_id, "currency": currency, "until": until}
+    """Every (tenant, currency) ledger — of `tenant_id`, or of `tenant_ids`, or of every tenant —
+    allocated, in three queries; `until` keeps only documents dated before it."""
+    if tenant_id is not None:
+        tenant_ids = [tenant_id]
+    params = {"tenant_ids": tenant_ids, "currency": currency, "until": until}
     books: dict[tuple[str, str], Ledger] = {}
 
     def book(row) -> Ledger:
@@ -88,8 +96,12 @@ def invoice_figures(conn: Connection, rows: list[Any], now: datetime | None = No
     """Per invoice id: due_at, amount_credited, amount_paid, amount_due and status at `now`."""
     now = now or datetime.now(UTC)
     out: dict[str, dict[str, Any]] = {}
-    for tenant_id, currency in sorted({(r.tenant_id, r.currency) for r in rows}):
-        ledger = ledgers(conn, tenant_id=tenant_id, currency=currency).get((tenant_id, currency))
+    if not rows:
+        return out
+    wanted = {(r.tenant_id, r.currency) for r in rows}
+    books = ledgers(conn, tenant_ids=sorted({tenant_id for tenant_id, _ in wanted}))
+    for key in sorted(wanted):
+        ledger = books.get(key)
         for invoice in ledger.invoices if ledger else ():
             out[invoice.id] = ledger.figures(invoice, now)
     return out

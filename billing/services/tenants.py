@@ -184,6 +184,11 @@ def get(conn: Connection, tenant_id: str) -> dict:
     return _json(row)
 
 
+def get_many(conn: Connection, tenant_ids: list[str]) -> dict[str, dict]:
+    """`get` of many tenants in one query, by id (unknown ids are absent)."""
+    return {tenant_id: _json(row) for tenant_id, row in profiles.read_many(conn, tenant_ids).items()}
+
+
 def search(conn: Connection, q: str | None, after: str | None, limit: int) -> list[dict]:
     """Tenants by id whose id, name or legal name contains `q` (any case); `after`: the last id seen."""
     rows = profiles.search(conn, q, after, limit)

@@ -42,19 +42,31 @@ def emit(conn: Connection, event_type: str, data: dict) -> None:
     Call it inside the transaction that makes the change; it commits or rolls back with it.
     Raises ValueError for an event type outside EVENT_TYPES.
     """
+    emit_many(conn, event_type, [data])
+
+
+def emit_many(conn: Connection, event_type: str, datas: list[dict]) -> None:
+    """`emit` of many events of one type (a month close's invoices), in three statements."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    event_id = f"evt_{uuid.uuid4().hex[:24]}"
+    if not datas:
+        return
     created_at = datetime.now(UTC)
+    events = [(f"evt_{uuid.uuid4().hex[:24]}", data) for data in datas]
     conn.execute(
         text("INSERT INTO webhook_events (id, type, created_at, body) VALUES (:i, :t, :at, :b)"),
-        {"i": event_id, "t": event_type, "at": created_at, "b": body_of(event_id, event_type, created_at, data)},
+        [
+            {"i": event_id, "t": event_type, "at": created_at, "b": body_of(event_id, event_type, created_at, data)}
+            for event_id, data in events
+        ],
     )
     added = conn.execute(
         text("""INSERT INTO webhook_deliveries (event_id, endpoint_id, status)
-                SELECT :i, id, 'pending' FROM webhook_endpoints
-                 WHERE deleted_at IS NULL AND jsonb_exists(events, :t)"""),
-        {"i": event_id, "t": event_type},
+                SELECT e.id, w.id, 'pending' FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS e(id, n)
+                CROSS JOIN webhook_endpoints w
+                 WHERE w.deleted_at IS NULL AND jsonb_exists(w.events, :t)
+                 ORDER BY e.n, w.id"""),
+        {"ids": [event_id for event_id, _ in events], "t": event_type},
     ).rowcount
     if added:
         conn.execute(text("SELECT pg_notify(:c, '')"), {"c": CHANNEL})

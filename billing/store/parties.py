@@ -9,20 +9,27 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+Parties = tuple[str, dict | None, dict, int, datetime]
+"""(invoice_id, issuer profile or None, bill-to party, payment terms in days, due at)."""
 
-def insert(
-    conn: Connection, invoice_id: str, issuer: dict | None, tenant: dict, terms_days: int, due_at: datetime
-) -> None:
+
+def insert(conn: Connection, rows: list[Parties]) -> None:
+    """Store the parties of many invoices in one statement."""
+    if not rows:
+        return
     conn.execute(
         text("""INSERT INTO invoice_parties (invoice_id, issuer, tenant, payment_terms_days, due_at)
                 VALUES (:i, CAST(:issuer AS jsonb), CAST(:tenant AS jsonb), :terms, :due)"""),
-        {
-            "i": invoice_id,
-            "issuer": json.dumps(issuer) if issuer else None,
-            "tenant": json.dumps(tenant),
-            "terms": terms_days,
-            "due": due_at,
-        },
+        [
+            {
+                "i": invoice_id,
+                "issuer": json.dumps(issuer) if issuer else None,
+                "tenant": json.dumps(tenant),
+                "terms": terms_days,
+                "due": due_at,
+            }
+            for invoice_id, issuer, tenant, terms_days, due_at in rows
+        ],
     )
 
 
