@@ -198,26 +198,3 @@ def late_usage_of(conn: Connection, checks: list[tuple[str, Span, str, int]], up
         params,
     ).all()
     return {(row.tenant_id, row.n) for row in rows}
-
-
-def late_totals(conn: Connection, tenant_id: str, period: Span, tz: str, after: int) -> dict:
-    """Usage of `period` persisted after log position `after` (a close's watermark): card-seconds
-    newly counted inside the period, tokens by event time, and how many events brought them."""
-    start, end = period.start(tz), period.end(tz)
-    s, e = int(start.timestamp()), int(end.timestamp())
-    gpu = conn.execute(
-        text("""SELECT coalesce(sum(least(end_s, :e) - greatest(start_s, :s)), 0) AS seconds,
-                       count(DISTINCT seq) AS events, min(seq) AS first_seq
-                FROM gpu_coverage WHERE tenant_id = :t AND seq > :a AND start_s < :e AND end_s > :s"""),
-        {"t": tenant_id, "a": after, "s": s, "e": e},
-    ).one()
-    tokens = conn.execute(
-        text("""SELECT coalesce(sum(coalesce((data->>'input_tokens')::bigint, 0)
-                                  + coalesce((data->>'output_tokens')::bigint, 0)
-                                  + coalesce((data->>'cached_tokens')::bigint, 0)), 0) AS tokens,
-                       count(*) AS events
-                FROM usage_events WHERE tenant_id = :t AND type = 'llm.tokens' AND seq > :a
-                  AND event_time >= :ts AND event_time < :te"""),
-        {"t": tenant_id, "a": after, "ts": start, "te": end},
-    ).one()
-    return {"card_seconds": int(gpu.seconds), "tokens": int(tokens.tokens), "events": gpu.events + tokens.events}

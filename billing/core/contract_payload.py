@@ -346,6 +346,13 @@ def contract_from_payload(
         supplier_id = problems.text(payload, "supplier_id", "supplier_id")
     else:
         tenant_id = problems.text(payload, "tenant_id", "tenant_id")
+    if (
+        tenant_id is None
+        and supplier_id is None
+        and not any(d["field"] in ("tenant_id", "supplier_id") for d in problems.details)
+    ):  # a null party names no one: a contract bills a tenant or is bought from a supplier
+        party = "supplier_id" if "supplier_id" in payload else "tenant_id"
+        problems.add(party, "must name a tenant (tenant_id) or a supplier (supplier_id), not null")
     currency = None
     try:
         currency = validate_currency(payload.get("currency", default_currency))

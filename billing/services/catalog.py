@@ -118,7 +118,9 @@ def _project_price(conn: Connection, name: str, price: Decimal) -> None:
 
 def is_price_update(conn: Connection, payload: object) -> bool:
     """A POST that names a model the catalog knows and gives its list price: a price change, not an addition."""
-    return isinstance(payload, Mapping) and PRICE_FIELD in payload and payload.get("name") in catalog(conn)
+    if not isinstance(payload, Mapping) or PRICE_FIELD not in payload or not isinstance(payload.get("name"), str):
+        return False  # a name that is no string is the addition's 422 to name
+    return payload["name"] in catalog(conn)
 
 
 def set_list_price(conn: Connection, payload: Mapping, *, actor: str) -> dict:
@@ -151,11 +153,19 @@ def add(conn: Connection, payload: object, *, actor: str) -> dict:
     An optional ``list_price_per_card_hour`` (CNY per card-hour, for the utilisation report's idle
     value) is recorded with it as ``GpuModelListPriced``; sent for a known name, it only sets the price
     (`set_list_price`)."""
-    price = None
+    price, problems = None, []
     if isinstance(payload, Mapping) and PRICE_FIELD in payload:
-        price = _parse_price(payload)
+        try:
+            price = _parse_price(payload)
+        except ValidationFailed as exc:  # named together with the model's own bad fields
+            problems = exc.details
         payload = {k: v for k, v in payload.items() if k != PRICE_FIELD}
-    model = parse_model(payload)
+    try:
+        model = parse_model(payload)
+    except ValidationFailed as exc:
+        raise ValidationFailed(exc.message, problems + exc.details) from None
+    if problems:
+        raise ValidationFailed("invalid GPU model", problems)
     data = {"name": model.name, "fp16_tflops": format(model.fp16_tflops, "f"), "source": model.source}
     for attempt in range(1, APPEND_ATTEMPTS + 1):
         if model.name in catalog(conn):

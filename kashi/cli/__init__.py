@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from kashi.cli import agent, close, demo, export, keys, report, up
+from kashi.cli import agent, close, demo, export, ingest, keys, report, up
 
 app = typer.Typer(
     help="Kashi (卡时): metering and billing for GPU compute rental.",
@@ -28,6 +28,7 @@ app.command()(close.replay)
 agent.mount(app)
 app.add_typer(export.export_app, name="export")
 app.add_typer(report.report_app, name="report")
+app.add_typer(ingest.ingest_app, name="ingest")
 
 
 def main() -> None:

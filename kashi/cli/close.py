@@ -65,7 +65,8 @@ def close(
             bills = close_suppliers(engine, wanted)
         with engine.connect() as conn:
             after = closes_of(conn, wanted, tenant)
-            late = [item for row in after for item in late_usage(conn, row.tenant_id, wanted)]
+            closed = {row.tenant_id for row in after}
+            late = [item for item in late_usage(conn, tenant, wanted) if item["tenant_id"] in closed]
     except KashiError as exc:
         for detail in exc.details:
             if "batch_id" in detail:

@@ -121,3 +121,9 @@ def test_unrated_usage_is_shown_until_a_contract_matches(kashi, operator_client,
     }
     operator_client.post("/v1/contracts", json=contract).raise_for_status()
     assert operator_client.get("/v1/usage/unrated", params={"tenant_id": new_tenant}).json()["items"] == []
+
+
+def test_a_price_for_a_name_that_is_no_string_is_a_422_not_a_server_error(operator_client):
+    answer = operator_client.post("/v1/gpu-models", json={"name": {}, "list_price_per_card_hour": None})
+    assert answer.status_code == 422, answer.text
+    assert "name" in [d["field"] for d in answer.json()["error"]["details"]]

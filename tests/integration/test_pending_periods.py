@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from billing.services import tenants
 from billing.services.close import utc_now
 from kashi.cli import app
-from tests.integration.billing_scenario import contract, gpu_event, send, sign
+from tests.integration.billing_scenario import contract, gpu_event, send, sign, token_event
 from workers.scheduler import run_once
 
 H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50"}
@@ -91,3 +91,38 @@ def test_late_usage_is_listed_until_a_later_close_bills_it(kashi, uid, operator_
 
     assert operator_client.post(f"/v1/periods/2026-10/close?tenant_id={new_tenant}").status_code == 200
     assert operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}").json()["items"] == []
+
+
+def test_late_usage_of_every_tenant_in_one_answer_matches_each_tenants_own(kashi, uid, operator_client):
+    gpu_late, token_late, on_time = f"t-{uid}-gpu", f"t-{uid}-tok", f"t-{uid}-none"
+    with kashi.engine.begin() as conn:
+        tenants.create(conn, {"id": gpu_late, "name": "GPU late"}, actor="test")
+        tenants.create(conn, {"id": token_late, "name": "Tokens late", "timezone": "Europe/Berlin"}, actor="test")
+        tenants.create(conn, {"id": on_time, "name": "Nothing late"}, actor="test")
+    for tenant in (gpu_late, token_late, on_time):
+        sign(kashi, contract(f"c-{tenant}", tenant, H100))
+    send(kashi, uid, [gpu_event(uid, 1, on_time, "2026-09-10T00:00:00+08:00", "2026-09-10T01:00:00+08:00")])
+    for tenant in (gpu_late, token_late, on_time):
+        assert operator_client.post(f"/v1/periods/2026-09/close?tenant_id={tenant}").status_code == 200
+    assert operator_client.post(f"/v1/periods/2026-10/close?tenant_id={gpu_late}").status_code == 200
+    send(
+        kashi,
+        uid,
+        [
+            gpu_event(uid, 2, gpu_late, "2026-09-30T23:00:00+08:00", "2026-10-01T02:00:00+08:00", gpu="G1"),
+            gpu_event(uid, 3, gpu_late, "2026-10-31T22:30:00+08:00", "2026-10-31T23:00:00+08:00", gpu="G2"),
+            token_event(uid, 4, token_late, "2026-09-30T23:30:00+02:00", input_tokens=7, output_tokens=5),
+            token_event(uid, 5, token_late, "2026-10-01T00:30:00+02:00"),  # October: not closed, not late
+        ],
+    )
+    everyone = operator_client.get("/v1/usage/late").json()["items"]
+    ours = [item for item in everyone if item["tenant_id"] in (gpu_late, token_late, on_time)]
+    assert [(i["tenant_id"], i["period"], i["card_seconds"], i["tokens"], i["events"]) for i in ours] == [
+        (gpu_late, "2026-09", 3600, 0, 1),
+        (gpu_late, "2026-10", 3 * 3600 - 3600 + 1800, 0, 2),
+        (token_late, "2026-09", 0, 12, 1),
+    ]
+    assert ours[0]["card_hours"] == "1.0000" and ours[1]["card_hours"] == "2.5000"
+    for tenant in (gpu_late, token_late, on_time):
+        own = operator_client.get(f"/v1/usage/late?tenant_id={tenant}").json()["items"]
+        assert own == [item for item in ours if item["tenant_id"] == tenant]

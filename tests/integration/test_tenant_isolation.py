@@ -42,6 +42,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/v1/usage"): None,
     ("GET", "/v1/usage/conflicts"): None,
     ("GET", "/v1/ingest/parked"): None,
+    ("POST", "/v1/ingest/parked/{batch_id}/requeue"): None,
     ("GET", "/v1/usage/late"): None,
     ("GET", "/v1/usage/unrated"): None,
     ("POST", "/v1/tenants"): lambda f: {"id": f["tenant_id"], "name": "taken over"},

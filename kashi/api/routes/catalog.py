@@ -11,7 +11,8 @@ router = APIRouter(tags=["catalog"])
 
 @router.post("/gpu-models", status_code=201)
 def add_gpu_model(conn: ConnDep, principal: Operator, payload: dict = Body(...)):
-    """Add a model (201), or set the `list_price_per_card_hour` of a known one (200)."""
+    """Operators only. Add a model the built-in catalog lacks (201), or set the `list_price_per_card_hour`
+    of a known one (200). A model's TFLOPS never change (409)."""
     actor = f"key:{principal.key_id}"
     if catalog_service.is_price_update(conn, payload):
         return JSONResponse(catalog_service.set_list_price(conn, payload, actor=actor), status_code=200)
@@ -20,4 +21,5 @@ def add_gpu_model(conn: ConnDep, principal: Operator, payload: dict = Body(...))
 
 @router.get("/gpu-models")
 def list_gpu_models(conn: ConnDep, _: Reader) -> dict:
+    """Built-in models and those operators added, by name, with their FP16 TFLOPS."""
     return catalog_service.list_models(conn)

@@ -26,6 +26,8 @@ def _version(if_match: str | None) -> int | None:
 
 @router.post("/contracts", status_code=201)
 def sign_contract(conn: ConnDep, principal: Operator, payload: dict = Body(...)) -> dict:
+    """Operators only. Recorded as the first event of the contract's stream; answers the contract as it
+    stands now. Every bad field (nested ones as `items[0].unit_price`) is named in one 422."""
     return contracts_service.sign(conn, payload, actor=f"key:{principal.key_id}")
 
 
@@ -38,6 +40,8 @@ def list_contracts(
     limit: int = Query(100, ge=1, le=1000),
     supplier_id: str | None = None,
 ) -> dict:
+    """Contracts by id. A tenant key lists its own; operators and finance may name a tenant or a
+    supplier (payable contracts)."""
     tenant_id = listing_scope(principal, tenant_id)
     if principal.role == "tenant":
         supplier_id = None  # a tenant lists its own contracts only
@@ -48,6 +52,8 @@ def list_contracts(
 def get_contract(
     conn: ConnDep, principal: Reader, contract_id: VisibleContract, response: Response, at: str | None = None
 ) -> dict:
+    """The contract as it stands at `at` (default now). The ETag is its version: send it as If-Match
+    to amend or terminate."""
     contract = contracts_service.get(conn, contract_id, offset_restored(at))
     response.headers["ETag"] = f'"{contract["version"]}"'
     return contract
@@ -55,6 +61,7 @@ def get_contract(
 
 @router.get("/contracts/{contract_id}/events")
 def contract_events(conn: ConnDep, principal: Reader, contract_id: VisibleContract) -> dict:
+    """Signed, amended, terminated: the contract at any instant is the fold of these events."""
     return contracts_service.events(conn, contract_id)
 
 
@@ -62,6 +69,9 @@ def contract_events(conn: ConnDep, principal: Reader, contract_id: VisibleContra
 def amend_contract(
     contract_id: str, conn: ConnDep, principal: Operator, if_match: IfMatch = None, payload: dict = Body(...)
 ) -> dict:
+    """Change an item's machines, capacity_p or committed_card_hours from `effective_at`; a reduction
+    inside the closed term carries the penalty on the part removed. Not inside a closed period (409).
+    If-Match: the version read (409 when it moved on)."""
     return contracts_service.amend(
         conn, contract_id, payload, actor=f"key:{principal.key_id}", expected_version=_version(if_match)
     )
@@ -75,6 +85,7 @@ def termination_quote(
     effective_at: str | None = None,
     notice_given_at: str | None = None,
 ) -> dict:
+    """The penalty or notice in lieu a termination effective at `effective_at` would bill, without acting."""
     return contracts_service.termination_quote_json(
         conn, contract_id, offset_restored(effective_at), offset_restored(notice_given_at)
     )
@@ -84,6 +95,8 @@ def termination_quote(
 def terminate_contract(
     contract_id: str, conn: ConnDep, principal: Operator, if_match: IfMatch = None, payload: dict = Body(...)
 ) -> dict:
+    """Fees end at `effective_at`. Inside the closed term: a penalty line; inside the open term: notice
+    in lieu up to notice_given_at + notice_days. Billed at the next close; not inside a closed period (409)."""
     return contracts_service.terminate(
         conn, contract_id, payload, actor=f"key:{principal.key_id}", expected_version=_version(if_match)
     )

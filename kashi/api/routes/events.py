@@ -18,8 +18,13 @@ from workers.broker import enqueue_usage
 router = APIRouter(tags=["events"])
 
 
-@router.post("/events", status_code=202, summary="Send a batch of usage events (CloudEvents 1.0)")
+@router.post("/events", status_code=202)
 async def post_events(request: Request, principal: Agent) -> JSONResponse:
+    """A JSON array of CloudEvents 1.0 (batch mode) or one event (structured mode); binary mode (ce-*
+    headers) answers 415. Validated whole: one bad event answers 422 naming each bad index and field,
+    and nothing is kept. At most 10,000 events or 5 MiB (413). 202 only once the batch is durably
+    queued, with the `batch_id` to follow; (source, id) makes a resend harmless. An agent key sends
+    only its own source (403)."""
     if any(name.lower().startswith("ce-") for name in request.headers):
         raise UnsupportedMediaType(
             "CloudEvents binary mode (ce-* headers) is not accepted: send the event in structured mode "
@@ -52,7 +57,7 @@ async def post_events(request: Request, principal: Agent) -> JSONResponse:
     return JSONResponse({"accepted": count, "batch_id": batch_id}, status_code=202)
 
 
-@router.get("/ingest/batches/{batch_id}", summary="The receipt of a batch: queued, recorded or parked")
+@router.get("/ingest/batches/{batch_id}")
 def get_batch(batch_id: str, request: Request, conn: ConnDep, principal: CurrentPrincipal) -> dict:
     """What became of a batch the API acknowledged (202): ``queued`` until a worker records it, then
     ``recorded`` with how many events were new and how many were duplicates of events already kept,

@@ -41,6 +41,8 @@ def _xlsx(engine: Engine, period: Period) -> Iterator[bytes]:
 
 @router.get("/exports/invoice-lines")
 def invoice_lines(engine: EngineDep, principal: BillingReader, period: str, format: str = "csv"):
+    """Operators and finance: every invoice line of the month, all tenants, with tax, as CSV (UTF-8 with
+    BOM, opens in Excel in a Chinese locale) or xlsx; streamed, however many lines."""
     month = Period.parse(period)
     if format not in ("csv", "xlsx"):
         raise ValidationFailed.of("format", "must be csv or xlsx")

@@ -37,7 +37,8 @@ def _check(request: Request) -> dict:
 
 @router.get("/healthz", include_in_schema=True)
 async def healthz(request: Request) -> JSONResponse:
-    """200 only when the API, PostgreSQL, Redis and at least one worker are ready; 503 otherwise."""
+    """200 only when the API, PostgreSQL, Redis and at least one worker are ready; 503 otherwise, and
+    `checks` says which is not. No key needed."""
     checks = await run_in_threadpool(_check, request)
     ok = (
         all(v == "ok" for k, v in checks.items() if k != "workers")
@@ -54,5 +55,7 @@ async def healthz(request: Request) -> JSONResponse:
 
 @router.get("/metrics")
 async def metrics(request: Request) -> Response:
+    """Request latencies, events accepted and rejected, queue depth, parked batches (Prometheus text).
+    No key needed."""
     body = await run_in_threadpool(generate_latest, request.app.state.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,16 +1,15 @@
 """Invoices and credit notes: list, read as JSON or PDF, correct with a credit note."""
 
-from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from billing.services import invoices as invoice_store
 from billing.services import parties, tenants
 from kashi.api.deps import ConnDep, Reader, listing_scope, require
 from kashi.api.pagination import page
+from kashi.api.schemas.invoices import FapiaoCreate
 from kashi.errors import ValidationFailed
 from kashi.keys import Principal
 
@@ -62,22 +61,8 @@ def _pdf(conn, invoice_id: str, principal: Principal) -> Response:
     )
 
 
-class FapiaoRecord(BaseModel):
-    """A fapiao (发票) the tax system issued for an invoice, recorded by finance."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    number: str = Field(
-        min_length=1, max_length=64, description="The fapiao number.", examples=["24312000000012345678"]
-    )
-    issued_on: date = Field(description="The fapiao's issue date.", examples=["2026-11-05"])
-    kind: Literal["general", "special"] = Field(
-        description="general: 普票 (general VAT fapiao); special: 专票 (special VAT fapiao).", examples=["special"]
-    )
-
-
 @router.post("/invoices/{invoice_id}/fapiao", status_code=201)
-def record_fapiao(invoice_id: str, conn: ConnDep, principal: Issuer, body: FapiaoRecord) -> dict:
+def record_fapiao(invoice_id: str, conn: ConnDep, principal: Issuer, body: FapiaoCreate) -> dict:
     """Record a fapiao issued for the invoice (an event); answers the invoice, whose `fapiao` lists it.
     The same number again changes nothing; a number recorded for another invoice is 409."""
     return invoice_store.record_fapiao(
@@ -93,6 +78,7 @@ def invoice_by_number(number: str, conn: ConnDep, principal: Reader) -> dict:
 
 @router.get("/invoices/{invoice_id}.pdf", response_class=Response)
 def invoice_pdf(invoice_id: str, conn: ConnDep, principal: Reader) -> Response:
+    """The same as `?format=pdf`."""
     return _pdf(conn, invoice_id, principal)
 
 
@@ -132,4 +118,6 @@ def credit_notes(invoice_id: str, conn: ConnDep, principal: Reader) -> dict:
 
 @router.post("/invoices/{invoice_id}/credit-notes", status_code=201)
 def credit_note(invoice_id: str, conn: ConnDep, principal: Issuer, payload: dict = Body(...)) -> dict:
+    """Operators and finance. Never more than what remains of the invoice (422 credit_exceeds_remaining);
+    numbered gaplessly per currency. The invoice itself never changes."""
     return invoice_store.issue_credit_note(conn, invoice_id, payload)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from billing.core.periods import Period
 from billing.services import margin
@@ -15,32 +14,7 @@ from kashi.api.report_media import render_report
 router = APIRouter(tags=["reports"])
 
 
-class MarginRow(BaseModel):
-    supplier_id: str
-    contract_id: str = Field(description="The payable contract.")
-    item_id: str
-    gpu_model: str | None
-    currency: str
-    cost: str = Field(description="What the supplier bills for the item in the period.")
-    revenue: str = Field(description="What the tenant items it supplies are billed in the period.")
-    margin: str
-    margin_rate: str | None = Field(description="margin ÷ revenue; null without revenue.")
-    machines_bought: str
-    machines_resold: str
-    exposure: str = Field(
-        description="Remaining closed cost − remaining closed value of the tenant items it "
-        "supplies: owed even if every tenant left."
-    )
-    supplies: list[str] = Field(description="The tenant items supplied, as <contract>/<item>.")
-
-
-class MarginReport(BaseModel):
-    period: str
-    items: list[MarginRow]
-    totals: dict[str, dict[str, str]] = Field(description="Per currency: cost, revenue, margin, exposure.")
-
-
-@router.get("/reports/margin", response_model=MarginReport)
+@router.get("/reports/margin")
 def margin_report(conn: ConnDep, principal: BillingReader, period: str, format: str = "json"):
     """Margin of the month per payable item: what the capacity cost, what it was resold for, and the
     exposure left (json, csv or xlsx)."""

@@ -5,7 +5,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from billing.services import payments, tenants
 from kashi.api.deps import ConnDep, Reader, VisibleTenant, listing_scope, require
@@ -16,36 +15,11 @@ router = APIRouter(tags=["payments"])
 Cashier = Annotated[Principal, require("operator", "finance")]
 
 
-class PaymentCreate(BaseModel):
-    """A payment received from a tenant (validated by the payments service: money as a string or an integer,
-    never a JSON float)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    tenant_id: str = Field(description="The paying tenant.", examples=["tenant-a"])
-    amount: str | int = Field(description="Amount received, a decimal string (or an integer).", examples=["7632.00"])
-    currency: str = Field(description="ISO 4217 code.", examples=["CNY"])
-    received_at: str = Field(
-        description="When the money arrived, RFC 3339 with an offset.", examples=["2026-11-04T10:00:00+08:00"]
-    )
-    reference: str = Field(
-        description="The bank's or payer's reference, unique per tenant: a resent payment is not counted twice.",
-        examples=["CMB-20261104-01"],
-    )
-    invoice_id: str | None = Field(
-        None,
-        description="The invoice it pays first; absent: the oldest unpaid invoices of its currency first.",
-        examples=["inv_3f9c0d1e2a4b5c6d7e8f"],
-    )
-
-
-_PAYMENT_BODY = {
-    "requestBody": {"required": True, "content": {"application/json": {"schema": PaymentCreate.model_json_schema()}}}
-}
-
-
-@router.post("/payments", status_code=201, openapi_extra=_PAYMENT_BODY)
+@router.post("/payments", status_code=201)
 def record_payment(conn: ConnDep, principal: Cashier, payload: dict = Body(...)):
+    """Operators and finance. `reference` is unique per tenant: a resend answers 200 with the first
+    payment, a new one 201. Allocated to `invoice_id` first if named, else to the tenant's oldest
+    unpaid invoices of its currency; what is left is its credit balance."""
     payment, created = payments.record_payment(conn, payload)
     return JSONResponse(payment, status_code=201 if created else 200)
 
@@ -58,6 +32,7 @@ def list_payments(
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict:
+    """Payments by id. A tenant key lists its own; operators and finance may name a tenant."""
     tenant_id = listing_scope(principal, tenant_id)
     return page(payments.list_payments(conn, tenant_id, cursor, limit), limit, key="id")
 
@@ -72,5 +47,6 @@ def get_payment(payment_id: str, conn: ConnDep, principal: Reader) -> dict:
 
 @router.get("/tenants/{tenant_id}/balance")
 def balance(conn: ConnDep, principal: Reader, tenant_id: VisibleTenant) -> dict:
+    """Per currency: invoiced, credited, paid, and the balance owed."""
     tenants.get(conn, tenant_id)
     return {"tenant_id": tenant_id, "balances": payments.balances(conn, tenant_id)}

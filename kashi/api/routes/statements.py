@@ -19,6 +19,8 @@ MEDIA = {
 
 @router.get("/tenants/{tenant_id}/statements/{period}")
 def get_statement(conn: ConnDep, principal: Reader, tenant_id: VisibleTenant, period: str, format: str = "json"):
+    """One tenant, one month (YYYY-MM): opening balance, invoices, credit notes, payments, closing
+    balance, as json, csv, xlsx or pdf. A tenant key reads its own only."""
     if format not in ("json", *MEDIA):
         raise ValidationFailed.of("format", "must be json, csv, xlsx or pdf")
     statement = statements.statement_json(conn, tenant_id, Period.parse(period))

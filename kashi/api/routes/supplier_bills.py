@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from billing.core.periods import Period
 from billing.services import supplier_bills
@@ -16,45 +15,7 @@ from kashi.errors import ValidationFailed
 router = APIRouter(tags=["supplier-bills"])
 
 
-class BillLine(BaseModel):
-    kind: str = Field(
-        description="machine_month | p_year | gpu_hour | gpu_hour_shortfall | token | penalty | notice_in_lieu"
-    )
-    contract_id: str = Field(description="The payable contract.")
-    item_id: str | None
-    description: str
-    quantity: str
-    unit: str
-    unit_price: str
-    amount: str = Field(description="Rounded once to 0.01 (ROUND_HALF_UP).")
-    tax_rate: str
-    tax: str
-    period_start: str
-    period_end: str
-
-
-class SupplierBill(BaseModel):
-    """What a supplier bills us for a period: the invoice JSON plus `supplier_id` (no tenant)."""
-
-    id: str
-    number: str = Field(description="KP-YYYY-NNNNNN, gapless per currency, apart from the KS- invoices.")
-    tenant_id: None = None
-    supplier_id: str
-    period: str
-    currency: str
-    issued_at: str
-    lines: list[BillLine]
-    subtotal: str
-    tax: str
-    total: str
-
-
-class SupplierBills(BaseModel):
-    items: list[SupplierBill]
-    next_cursor: str | None = Field(description="The last number listed; pass it as cursor for the next page.")
-
-
-@router.get("/supplier-bills", response_model=SupplierBills)
+@router.get("/supplier-bills")
 def list_bills(
     conn: ConnDep,
     principal: BillingReader,
@@ -63,11 +24,11 @@ def list_bills(
     cursor: str | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict:
-    """Bills by number, each the invoice JSON plus `supplier_id`."""
+    """Bills by number, each the invoice JSON plus `supplier_id` (operator, finance)."""
     return supplier_bills.list_bills(conn, supplier_id=supplier_id, period=period, after=cursor, limit=limit)
 
 
-@router.get("/supplier-bills/{bill_id}", response_model=SupplierBill)
+@router.get("/supplier-bills/{bill_id}")
 def get_bill(bill_id: str, conn: ConnDep, principal: BillingReader) -> dict:
     """One supplier bill: the invoice JSON plus `supplier_id` (operator, finance)."""
     return supplier_bills.bill_json(conn, bill_id)

@@ -4,67 +4,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Body, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from billing.core.periods import Period
 from billing.services import supplier_bills, suppliers
 from kashi.api.deps import BillingReader, ConnDep, Operator
-from kashi.api.fields import body_schema
 from kashi.api.report_media import render_report
 
 router = APIRouter(tags=["suppliers"])
 
 
-class SupplierIn(BaseModel):
-    """A supplier: who bills us for capacity bought under payable contracts."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "sup-hz",
-                    "name": "杭州智算中心",
-                    "legal_name": "杭州智算中心有限公司",
-                    "tax_id": "91330100MA2XXXXXX1",
-                    "currency": "CNY",
-                }
-            ]
-        },
-    )
-
-    id: StrictStr = Field(description="Letters, digits and . _ : - only, at most 128.")
-    name: StrictStr | None = Field(None, description="Display name (the id when absent).")
-    legal_name: StrictStr | None = Field(None, description="The registered name on its bills.")
-    tax_id: StrictStr | None = Field(None, description="e.g. a 统一社会信用代码, 18 characters.")
-    currency: StrictStr | None = Field(None, description="ISO 4217 code; CNY when absent.")
-    timezone: StrictStr | None = Field(
-        None, description="IANA timezone its billing months count in; Asia/Shanghai when absent."
-    )
-
-
-class SupplierOut(BaseModel):
-    id: str
-    name: str
-    legal_name: str | None
-    tax_id: str | None
-    currency: str
-    timezone: str
-    created_at: str
-
-
-class Suppliers(BaseModel):
-    items: list[SupplierOut]
-    next_cursor: str | None
-
-
-@router.post("/suppliers", status_code=201, response_model=SupplierOut, openapi_extra=body_schema(SupplierIn))
+@router.post("/suppliers", status_code=201)
 def create_supplier(conn: ConnDep, principal: Operator, payload: dict = Body(...)) -> dict:
-    """Every bad field is named at once (422); an id already taken is 409."""
+    """Operators only. Every bad field is named at once (422); an id already taken is 409."""
     return suppliers.create(conn, payload, actor=f"key:{principal.key_id}")
 
 
-@router.get("/suppliers", response_model=Suppliers)
+@router.get("/suppliers")
 def list_suppliers(
     conn: ConnDep, principal: BillingReader, cursor: str | None = None, limit: int = Query(100, ge=1, le=1000)
 ) -> dict:
@@ -72,7 +27,7 @@ def list_suppliers(
     return suppliers.list_suppliers(conn, cursor=cursor, limit=limit)
 
 
-@router.get("/suppliers/{supplier_id}", response_model=SupplierOut)
+@router.get("/suppliers/{supplier_id}")
 def get_supplier(supplier_id: str, conn: ConnDep, principal: BillingReader) -> dict:
     """One supplier (operator, finance); an unknown id is 404."""
     return suppliers.get(conn, supplier_id)
@@ -80,7 +35,8 @@ def get_supplier(supplier_id: str, conn: ConnDep, principal: BillingReader) -> d
 
 @router.get("/suppliers/{supplier_id}/statements/{period}")
 def supplier_statement(supplier_id: str, period: str, conn: ConnDep, principal: BillingReader, format: str = "json"):
-    """What we owe the supplier by month: opening balance, the month's bills, closing balance."""
+    """What we owe the supplier by month: opening balance, the month's bills, closing balance (json,
+    csv or xlsx; operator, finance)."""
     statement = supplier_bills.statement_json(conn, supplier_id, Period.parse(period))
     if format == "json":
         return statement

@@ -6,15 +6,16 @@ from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from billing.core.contract_payload import parse_instant
 from billing.services import tenants
-from billing.services.late_usage import late_usage_of
+from billing.services.late_usage import late_usage
 from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
 from kashi.api.pagination import page
 from kashi.errors import ValidationFailed
-from metering import health, usage
+from metering import health, requeue, usage
+from workers.broker import enqueue_usage
 
 router = APIRouter(tags=["usage"])
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,6 +78,17 @@ def list_parked(conn: ConnDep, _: Operator) -> dict:
     return {"items": health.parked_batches(conn), "next_cursor": None}
 
 
+@router.post("/ingest/parked/{batch_id}/requeue", status_code=202)
+def requeue_parked(batch_id: str, request: Request, conn: ConnDep, principal: Operator) -> dict:
+    """Put a parked batch back on the ingest queue (durably, as a 202 does) with fresh deliveries."""
+    broker, receipts = request.app.state.broker, request.app.state.receipts
+
+    def enqueue(batch: str, rows: list[list], receipt) -> None:
+        enqueue_usage(broker, batch, rows, receipt, receipts)
+
+    return requeue.requeue(conn, batch_id, actor=f"key:{principal.key_id}", enqueue=enqueue)
+
+
 @router.get("/usage/late")
 def list_late(conn: ConnDep, principal: Reader, tenant_id: str | None = None) -> dict:
     """Late usage waiting for the next invoice: usage with an event time in a closed period that arrived
@@ -86,4 +98,4 @@ def list_late(conn: ConnDep, principal: Reader, tenant_id: str | None = None) ->
     tenant_id = listing_scope(principal, tenant_id)
     if tenant_id is not None:
         tenants.get(conn, tenant_id)
-    return {"items": late_usage_of(conn, tenant_id), "next_cursor": None}
+    return {"items": late_usage(conn, tenant_id), "next_cursor": None}

@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
 
 from billing.core.periods import Period
 from billing.services import utilization
@@ -15,63 +14,8 @@ from kashi.api.routes.statements import MEDIA
 
 router = APIRouter(tags=["reports"])
 
-CARD_HOURS = "card-hours to 6 places, a decimal string"
 
-
-class UtilizationFigures(BaseModel):
-    capacity: str | None = Field(
-        description=f"In the fleet (first report to retirement): {CARD_HOURS}; null for a tenant row.",
-        examples=["5952.000000"],
-    )
-    reported: str | None = Field(description=f"Covered by a gpu.status: {CARD_HOURS}.", examples=["5904.000000"])
-    down: str | None = Field(
-        description=f"Reported down (XID, off the bus, driver): {CARD_HOURS}.", examples=["24.000000"]
-    )
-    lit: str | None = Field(description=f"reported − down: {CARD_HOURS}.", examples=["5880.000000"])
-    allocated: str | None = Field(description=f"Sold: the union of gpu.usage: {CARD_HOURS}.", examples=["3675.000000"])
-    busy: str | None = Field(description=f"Σ utilisation × allocated seconds: {CARD_HOURS}.", examples=["2278.500000"])
-    dark: str | None = Field(description=f"capacity − reported (silent): {CARD_HOURS}.", examples=["48.000000"])
-    lit_rate: str | None = Field(description="lit ÷ capacity (4 places); null when capacity is 0.", examples=["0.9879"])
-    allocation_rate: str | None = Field(description="allocated ÷ lit; null when nothing was lit.", examples=["0.6250"])
-    busy_rate: str | None = Field(description="busy ÷ allocated; null when nothing was allocated.", examples=["0.6200"])
-    idle_value: str | None = Field(
-        description="(lit − allocated) card-hours × the model's list price per card-hour "
-        "(CNY); null when a model of the row has no list price.",
-        examples=["27562.50"],
-    )
-
-
-class UtilizationRow(UtilizationFigures):
-    group: str = Field(description="The row's key as text.", examples=["H100-SXM"])
-    gpu_model: str | None = Field(None, description="With group_by=model.")
-    node: str | None = Field(None, description="With group_by=node.")
-    tenant_id: str | None = Field(None, description="With group_by=tenant (allocated and busy only).")
-    day: str | None = Field(None, description="With group_by=day: the local date, YYYY-MM-DD.")
-
-
-class UtilizationReport(BaseModel):
-    period: str = Field(examples=["2026-10"])
-    timezone: str = Field(description="The zone months and days are cut in.", examples=["Asia/Shanghai"])
-    group_by: str = Field(examples=["model"])
-    period_start: str = Field(examples=["2026-09-30T16:00:00Z"])
-    period_end: str = Field(examples=["2026-10-31T16:00:00Z"])
-    unit: str = Field(examples=["card-hour"])
-    currency: str = Field(description="Of idle_value.", examples=["CNY"])
-    rows: list[UtilizationRow]
-    total: UtilizationFigures = Field(description="The whole fleet (within the node / model filter).")
-    unpriced_models: list[str] = Field(description="Models without a list price (their idle value is unknown).")
-
-
-@router.get(
-    "/reports/utilization",
-    response_model=None,
-    responses={
-        200: {
-            "description": "The report (JSON), or the CSV, xlsx or PNG document.",
-            "content": {"application/json": {"schema": UtilizationReport.model_json_schema()}},
-        }
-    },
-)
+@router.get("/reports/utilization", response_model=None)
 def utilization_report(
     conn: ConnDep,
     _: BillingReader,

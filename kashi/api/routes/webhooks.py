@@ -1,50 +1,24 @@
 """Webhook endpoints (operator): register, read, delete, and read each endpoint's delivery log."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from billing.services import webhooks
 from kashi.api.deps import ConnDep, Operator
+from kashi.api.schemas.webhooks import WebhookCreate
 from kashi.errors import ValidationFailed
 
 router = APIRouter(tags=["webhooks"])
-EventType = Literal[
-    "invoice.issued", "credit_note.issued", "payment.recorded", "period.closed", "batch.parked", "contract.at_risk"
-]
-_SIGNING = (
-    'Each delivery is a POST of `{"id","type","created_at","data"}` with headers `Kashi-Event-Id` and '
-    '`Kashi-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. A 2xx answer is delivered; '
-    "anything else or no answer in 10 s is retried with exponential backoff (2 s doubling, at most 1 h "
-    "apart) for 25 hours."
-)
 
 
-class WebhookCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = Field(description="Where events are POSTed (http or https).", examples=["https://erp.example.cn/kashi"])
-    events: list[EventType] = Field(
-        min_length=1, description="The event types to send.", examples=[["invoice.issued", "payment.recorded"]]
-    )
-
-
-class Webhook(BaseModel):
-    id: str
-    url: str
-    events: list[str]
-    created_at: str
-
-
-class WebhookCreated(Webhook):
-    secret: str = Field(description="The signing secret, shown only in this answer.")
-
-
-@router.post("/webhooks", status_code=201, response_model=WebhookCreated, description=_SIGNING)
+@router.post("/webhooks", status_code=201)
 def create_webhook(conn: ConnDep, principal: Operator, body: WebhookCreate) -> dict:
-    """Register an endpoint; the answer carries its signing `secret`, shown once."""
+    """Register an endpoint; the answer carries its signing `secret`, shown once. Each delivery is a POST
+    of `{"id","type","created_at","data"}` with headers `Kashi-Event-Id` and `Kashi-Signature:
+    t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`. A 2xx answer is delivered; anything else or no
+    answer in 10 s is retried with exponential backoff (2 s doubling, at most 1 h apart) for 25 hours."""
     return webhooks.create(conn, body.url, list(body.events), actor=f"key:{principal.key_id}")
 
 
@@ -57,7 +31,7 @@ def list_webhooks(
     return {"items": items, "next_cursor": items[-1]["id"] if len(items) == limit else None}
 
 
-@router.get("/webhooks/{webhook_id}", response_model=Webhook)
+@router.get("/webhooks/{webhook_id}")
 def get_webhook(webhook_id: str, conn: ConnDep, principal: Operator) -> dict:
     """One webhook endpoint and the event types it receives (operators)."""
     return webhooks.get(conn, webhook_id)

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from billing.core.periods import Period, period_of
 from billing.services import overview, tenants, unrated
-from billing.services.late_usage import late_usage_of
+from billing.services.late_usage import late_usage
 from kashi.api.deps import ConnDep, ensure_tenant_visible
 from kashi.console.format import pager
 from kashi.console.pages.overview import usage_chart
@@ -56,7 +56,7 @@ def usage_page(
         "unrated": unrated_items,
         "late": overview.late_usage(conn, tenant_id=tenant_id or None, limit=100),
         # the same listing as GET /v1/usage/late: late usage no close has billed yet
-        "waiting": late_usage_of(conn, tenant_id or None),
+        "waiting": late_usage(conn, tenant_id or None),
     }
     if viewer.role == "operator":  # conflicts and parked batches are the operator's (as in the API)
         after = int(cursor) if cursor.isdigit() else 0
@@ -110,7 +110,7 @@ def _tenant_usage(request: Request, viewer: AnyViewer, conn, period: str | None)
         next_month=str(month.next()),
         days=days,
         tokens=tokens,
-        waiting=late_usage_of(conn, tenant["id"]),
+        waiting=late_usage(conn, tenant["id"]),
         chart=usage_chart(days, f"Card-hours per day, {month}"),
         total_seconds=sum(d["card_seconds"] for d in days),
     )

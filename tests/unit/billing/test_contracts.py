@@ -319,3 +319,11 @@ def test_an_item_whose_pricing_is_an_object_is_named_not_a_server_error():
     with pytest.raises(ValidationFailed) as caught:
         contract_from_payload(payload({"id": "i-1", "pricing": {}}), DEFAULT_CATALOG, SHANGHAI)
     assert _fields(caught.value) == {"items[0].pricing"}
+
+
+@pytest.mark.parametrize("party", [{"supplier_id": None}, {"tenant_id": None}])
+def test_a_null_party_is_named_not_signed_without_one(party):
+    bad = {k: v for k, v in SPEC_PAYLOAD.items() if k != "tenant_id"} | party
+    with pytest.raises(ValidationFailed) as caught:
+        contract_from_payload(bad, DEFAULT_CATALOG, SHANGHAI)
+    assert [d["field"] for d in caught.value.details] == list(party)
