@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.console_scenario import seed
+from tests.integration.billing_scenario import gpu_event, park
 
 CHROMIUM = os.environ.get("KASHI_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -455,4 +456,20 @@ def test_late_usage_waits_on_the_usage_page_and_a_batch_receipt_is_one_lookup_aw
     assert page.locator("#late-waiting tbody tr", has_text="2026-11").count() == 1
     assert page.get_by_label("Batch id").count() == 0  # receipts are the operator's (and the sender's)
     shoot(page, "tenant-usage-late", 390)
+    context.close()
+
+
+def test_an_operator_requeues_a_parked_batch_from_the_usage_page(browser, kashi, world):
+    uid = world["tenant_a"][2:-2] + "-rq"
+    event = gpu_event(uid, 1, world["tenant_a"], "2026-11-21T00:00:00+08:00", "2026-11-21T01:00:00+08:00")
+    batch_id = park(kashi, uid, world["tenant_a"], [event])
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/usage")
+    page.get_by_role("form", name=f"Requeue batch {batch_id}").get_by_role("button", name="Requeue").click()
+    assert batch_id in page.locator(".alert-ok").inner_text()
+    kashi.join()
+    page.goto(f"{kashi.base_url}/console/usage?batch_id={batch_id}")
+    assert "recorded" in page.locator("#receipt").inner_text()
+    assert page.get_by_role("form", name=f"Requeue batch {batch_id}").count() == 0
+    shoot(page, "operator-usage-requeued", 1280)
     context.close()

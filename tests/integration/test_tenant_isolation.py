@@ -137,6 +137,7 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/console/keys"): None,
     ("POST", "/console/keys"): None,
     ("POST", "/console/keys/{key_id}/revoke"): None,
+    ("POST", "/console/ingest/parked/{batch_id}/requeue"): None,
     ("GET", "/console/static/{path}"): None,
 }
 OK = {
