@@ -36,7 +36,7 @@ def zone(tz: Zone) -> tzinfo:
         return tz
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:
         raise ValidationFailed.of("timezone", f"unknown IANA timezone {tz!r}") from error
 
 

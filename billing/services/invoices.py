@@ -52,15 +52,50 @@ def invoice_jsons(conn: Connection, invoice_ids: list[str]) -> list[dict[str, An
     return _invoices_json(conn, [by_id[invoice_id] for invoice_id in invoice_ids])
 
 
+INVOICE_STATUSES = ("open", "partially_paid", "paid", "credited", "overdue")
+
+
 def list_invoices(
-    conn: Connection, *, tenant_id: str | None, period: str | None, after: str | None, limit: int
+    conn: Connection,
+    *,
+    tenant_id: str | None,
+    period: str | None,
+    after: str | None,
+    limit: int,
+    status: str | None = None,
 ) -> list[dict[str, Any]]:
     """Invoices (each the SPEC §7 JSON, lines included) ordered by number; `after` is the cursor,
-    the last number seen (ValidationFailed naming `cursor` when it is not an invoice number)."""
+    the last number seen (ValidationFailed naming `cursor` when it is not an invoice number).
+
+    `status` keeps only invoices of that derived status: the listing reads on past the ones that
+    differ until `limit` match or none is left, so the last number answered is still the cursor of
+    the next page of the same filter."""
     if period is not None:
         Period.parse(period)
     if after is not None and not _is_invoice_number(after):
         raise ValidationFailed.of("cursor", f"{after!r} is not a cursor of this listing")
+    if status is None:
+        return _invoice_page(conn, tenant_id, period, after, limit)
+    if status not in INVOICE_STATUSES:
+        raise ValidationFailed.of("status", f"must be one of {', '.join(INVOICE_STATUSES)}")
+    found: list[dict[str, Any]] = []
+    chunk = max(limit, 100)
+    while len(found) < limit:
+        rows = _invoice_page(conn, tenant_id, period, after, chunk)
+        for invoice in rows:
+            if invoice["status"] == status:
+                found.append(invoice)
+                if len(found) == limit:
+                    break
+        if len(rows) < chunk:
+            break
+        after = rows[-1]["number"]
+    return found
+
+
+def _invoice_page(
+    conn: Connection, tenant_id: str | None, period: str | None, after: str | None, limit: int
+) -> list[dict[str, Any]]:
     rows = conn.execute(
         text("""SELECT * FROM invoices
                 WHERE (CAST(:t AS text) IS NULL OR tenant_id = :t) AND (CAST(:p AS text) IS NULL OR period = :p)

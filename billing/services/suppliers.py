@@ -38,8 +38,10 @@ def validate(payload: object, *, default_timezone: str = "Asia/Shanghai", defaul
             problems.append({"field": field, "reason": "must be a non-empty string of at most 200 characters"})
     tz = payload.get("timezone") or default_timezone
     try:
-        ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError):
+        if not isinstance(tz, str):
+            raise ValueError(tz)
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         problems.append({"field": "timezone", "reason": f"unknown IANA timezone {tz!r}"})
     currency = payload.get("currency") or default_currency
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):

@@ -67,8 +67,10 @@ def validate(payload: dict, *, default_timezone: str, default_currency: str) -> 
         problems.append({"field": "name", "reason": "must be a non-empty string"})
     tz = payload.get("timezone") or default_timezone
     try:
-        ZoneInfo(str(tz))
-    except (ZoneInfoNotFoundError, ValueError):
+        if not isinstance(tz, str):
+            raise ValueError(tz)
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         problems.append({"field": "timezone", "reason": f"unknown IANA timezone {tz!r}"})
     currency = payload.get("currency") or default_currency
     if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):

@@ -30,7 +30,7 @@ def _zone(tz: str) -> str:
 
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValidationFailed.of("tz", f"unknown IANA timezone {tz!r}") from None
     return tz
 

@@ -101,3 +101,36 @@ def pager(
     prev_url = url(visited[-1], visited[:-1]) if visited else url(None, [])
     next_url = url(next_cursor, [*visited, cursor]) if next_cursor else None
     return Pager(url(None, []), prev_url, next_url)
+
+
+def rate(value: object, places: int = 1) -> str:
+    """A rate the API gives as a decimal fraction, as a percentage: ``"0.9879"`` → ``98.8%``; a
+    missing rate (its denominator was 0) is a dash."""
+    if value is None or value == "":
+        return "—"
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    if not number.is_finite():
+        return str(value)
+    return f"{grouped(number * 100, places)}%"
+
+
+BUCKET_LABELS = {
+    "current": "Not yet due",
+    "1_30": "1–30 days",
+    "31_60": "31–60 days",
+    "61_90": "61–90 days",
+    "over_90": "Over 90 days",
+}
+
+
+def bucket_label(bucket: str) -> str:
+    """The heading of an aging bucket of the receivables report: ``1_30`` → ``1–30 days``."""
+    return BUCKET_LABELS.get(bucket, bucket.replace("_", " "))
+
+
+def overdue_of(row: dict, buckets: list[str] | tuple[str, ...]) -> Decimal:
+    """What a receivables row (or total) has past its due date: every bucket but ``current``."""
+    return sum((Decimal(str(row[b])) for b in buckets if b != "current"), Decimal("0.00"))

@@ -8,7 +8,20 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter
 
-from kashi.console.pages import contracts, invoices, keys, overview, signin, statements, tenants, usage
+from kashi.console.pages import (
+    contracts,
+    fleet,
+    invoices,
+    keys,
+    overview,
+    receivables,
+    risk,
+    signin,
+    statements,
+    suppliers,
+    tenants,
+    usage,
+)
 
 STAFF = ("operator", "finance")
 READERS = ("operator", "finance", "tenant")
@@ -30,8 +43,12 @@ PAGES = (
     Page("Tenants", "/console/tenants", STAFF, tenants.router),
     Page(None, "/console/contracts", STAFF, contracts.router),
     Page("Invoices", "/console/invoices", READERS, invoices.router),
+    Page("Receivables", "/console/receivables", STAFF, receivables.router),
     Page("Statements", "/console/statements", ("tenant",), statements.router),
     Page("Usage", "/console/usage", READERS, usage.router),
+    Page("Fleet", "/console/fleet", STAFF, fleet.router),
+    Page("Breach risk", "/console/breach-risk", STAFF, risk.router),
+    Page("Suppliers", "/console/suppliers", STAFF, suppliers.router),
     Page("Keys", "/console/keys", ("operator",), keys.router),
 )
 

@@ -29,7 +29,14 @@ TEMPLATES = Environment(
     lstrip_blocks=True,
 )
 TEMPLATES.filters.update(
-    money=fmt.money, grouped=fmt.grouped, price=fmt.price, hours=fmt.hours, count=fmt.count, local_time=fmt.local_time
+    money=fmt.money,
+    grouped=fmt.grouped,
+    price=fmt.price,
+    hours=fmt.hours,
+    count=fmt.count,
+    local_time=fmt.local_time,
+    rate=fmt.rate,
+    bucket_label=fmt.bucket_label,
 )
 
 

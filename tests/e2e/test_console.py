@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tests.e2e.console_scenario import seed
+from tests.integration.billing_scenario import gpu_event, park
 
 CHROMIUM = os.environ.get("KASHI_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
@@ -28,6 +29,16 @@ ARGS = [
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 WIDTHS = (1280, 390)
+NEW_PAGES = {
+    "receivables": "/console/receivables",
+    "fleet": "/console/fleet?period=2026-11",
+    "fleet-by-node": "/console/fleet?period=2026-11&group_by=node",
+    "breach-risk": "/console/breach-risk",
+    "suppliers": "/console/suppliers?period=2026-11",
+}
+"""The pages of receivables, fleet utilisation, breach risk and suppliers: finance and operator
+only, as their API routes."""
+LATE_BUCKETS = ("1–30 days", "31–60 days", "61–90 days", "Over 90 days")
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +92,7 @@ def test_operator_sees_every_page_and_each_is_captured_at_both_widths(browser, k
         "statement": f"/console/tenants/{world['tenant_a']}/statements/2026-11",
         "usage": "/console/usage?period=2026-11",
         "keys": "/console/keys",
+        **NEW_PAGES,
     }
     for width in WIDTHS:
         context, page = signed_in(browser, kashi, world["keys"]["operator"], width)
@@ -164,13 +176,18 @@ def test_tenant_sees_only_its_own_invoices_and_a_foreign_invoice_is_404(browser,
         shoot(page, "tenant-portal", width)
         page.goto(f"{kashi.base_url}/console/invoices")
         listed = page.locator("tbody tr")
-        assert listed.count() == 1 and page.locator(f"a[href='/console/invoices/{world['invoice_a']}']").count()
+        assert listed.count() == 2 and page.locator(f"a[href='/console/invoices/{world['invoice_a']}']").count()
+        assert page.locator(f"a[href='/console/invoices/{world['invoice_b']}']").count() == 0
         shoot(page, "tenant-invoices", width)
         assert page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_b']}").status == 404
         assert "not found" in page.locator(".alert-error").inner_text()
         assert page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_b']}.pdf").status == 404
         assert page.goto(f"{kashi.base_url}/console/tenants/{world['tenant_b']}/statements/2026-11").status == 404
         assert page.goto(f"{kashi.base_url}/console/tenants").status == 403
+        for path in (*NEW_PAGES.values(), "/console/receivables.csv", "/console/margin.csv"):
+            assert page.goto(kashi.base_url + path).status == 403, path  # as the API answers a tenant key
+        for label in ("Receivables", "Fleet", "Breach risk", "Suppliers"):
+            assert label not in nav
         answer = page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_a']}")
         assert answer.status == 200 and page.locator("form[action*='credit-notes']").count() == 0
         shoot(page, "tenant-invoice", width)
@@ -234,4 +251,225 @@ def test_operator_creates_a_key_shown_once_and_revokes_it(browser, kashi, world)
     page.get_by_role("button", name=f"Revoke key {key_id}").click()
     assert f"Key {key_id} revoked" in page.locator("[role=status]").inner_text()
     assert httpx.get(f"{kashi.base_url}/v1/invoices", headers={"Authorization": f"Bearer {key}"}).status_code == 401
+    context.close()
+
+
+def test_finance_sees_each_new_page_and_each_is_captured_at_both_widths(browser, kashi, world):
+    for width in WIDTHS:
+        context, page = signed_in(browser, kashi, world["keys"]["finance"], width)
+        nav = page.get_by_role("navigation", name="Main").inner_text()
+        assert all(label in nav for label in ("Receivables", "Fleet", "Breach risk", "Suppliers"))
+        for name, path in NEW_PAGES.items():
+            answer = page.goto(kashi.base_url + path)
+            assert answer.status == 200, (path, answer.status)
+            assert page.locator(".alert-error").count() == 0, path
+            assert page.evaluate("document.documentElement.scrollWidth") <= width, (path, "overflows")
+            shoot(page, f"finance-{name}", width)
+        context.close()
+
+
+def test_receivables_page_ages_the_overdue_invoice_and_its_csv_is_the_apis(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["finance"])
+    page.goto(f"{kashi.base_url}/console/receivables")
+    row = page.locator("tbody tr", has_text=f"深度求索算力 DeepSeek {world['tenant_a'][2:-2]}")
+    # September: 60 machines × 5,000 = 300,000.00 + 6% tax = 318,000.00, due 2026-11-01: past due;
+    # November: 319,060.00, issued today, not yet due
+    late = [row.locator(f"td[data-label='{label}']").inner_text() for label in LATE_BUCKETS]
+    assert sorted(late) == ["0.00", "0.00", "0.00", "318,000.00"]
+    assert row.locator("td[data-label='Not yet due']").inner_text() == "319,060.00"
+    assert row.locator("td[data-label='Total due']").inner_text() == "637,060.00 CNY"
+    overdue = page.locator("#overdue tbody tr").filter(
+        has=page.locator(f"a[href='/console/invoices/{world['overdue_a']}']")
+    )
+    assert "318,000.00 CNY" in overdue.locator("td[data-label='Still due']").inner_text()
+    page.locator(f"#overdue a[href='/console/invoices/{world['overdue_a']}']").click()
+    assert "overdue" in page.locator("h1").inner_text()
+    with page.expect_download() as download:
+        page.goto(f"{kashi.base_url}/console/receivables")
+        page.get_by_role("link", name="Download CSV").click()
+    console_csv = Path(download.value.path()).read_bytes()
+    api = httpx.get(
+        f"{kashi.base_url}/v1/reports/receivables",
+        params={"format": "csv", "as_of": download.value.suggested_filename[12:22]},
+        headers={"Authorization": f"Bearer {world['keys']['finance']}"},
+    )
+    assert console_csv == api.content and console_csv.startswith(b"\xef\xbb\xbf")
+    context.close()
+
+
+def test_fleet_page_charts_the_months_card_hours_with_the_numbers_one_click_away(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/fleet?period=2026-11&group_by=node")
+    assert page.locator("figure.chart svg rect").count() > 0
+    numbers = page.locator("details.numbers")
+    page.get_by_text("The numbers behind this chart").click()
+    assert numbers.get_attribute("open") is not None
+    # four cards of the supplier's model idle the whole month on their own node: 4 × 720 card-hours
+    node = numbers.locator("tbody tr", has_text=f"{world['model'][9:]}-n2")
+    assert node.locator("td[data-label=Idle]").inner_text() == "2,880.0"
+    assert node.locator("td[data-label='Idle value (CNY)']").inner_text() == "5,184.00"  # 2,880 × 1.80
+    page.goto(f"{kashi.base_url}/console/fleet?period=2026-11&group_by=tenant")
+    assert page.locator("details.numbers tbody tr", has_text=world["tenant_a"]).count() == 1
+    down = page.locator("#down-now tbody tr", has_text=f"{world['model'][9:]}-g4")
+    assert down.count() == 1 and "XID 79" in down.inner_text()
+    context.close()
+
+
+def test_breach_risk_ranks_the_contract_and_links_its_termination_quote(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["finance"])
+    page.goto(f"{kashi.base_url}/console/breach-risk?as_of=2026-12-15&only=at_risk")
+    row = page.locator("tbody tr", has_text=world["contract_a"])
+    assert "at risk" in row.inner_text()
+    assert row.locator("td[data-label=Drop]").inner_text() == "30.0%"
+    api = httpx.get(
+        f"{kashi.base_url}/v1/reports/breach-risk",
+        params={"as_of": "2026-12-15"},
+        headers={"Authorization": f"Bearer {world['keys']['finance']}"},
+    ).json()
+    (mine,) = [r for r in api["items"] if r["contract_id"] == world["contract_a"]]
+    from kashi.console.format import grouped
+
+    assert row.locator("td[data-label='Saving if broken']").inner_text() == grouped(mine["saving_if_broken"])
+    assert row.locator("td[data-label=Penalty]").inner_text() == grouped(mine["penalty"])
+    row.get_by_role("link", name="termination quote").click()
+    quote = page.locator("#h-quote").locator("..").inner_text()
+    assert grouped(mine["penalty"]) in quote
+    context.close()
+
+
+def test_suppliers_page_shows_the_margin_of_the_resold_machines_and_the_suppliers_bill(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/suppliers?period=2026-11")
+    row = page.locator("tbody tr", has_text=world["payable"])
+    # bought 60 × 4,000 = 240,000.00, resold at 60 × 5,000 = 300,000.00: margin 60,000.00 (20%)
+    assert "240,000.00 CNY" in row.locator("td[data-label=Cost]").inner_text()
+    assert row.locator("td[data-label=Revenue]").inner_text() == "300,000.00"
+    assert row.locator("td[data-label=Margin]").inner_text() == "60,000.00"
+    assert row.locator("td[data-label='Margin rate']").inner_text() == "20.0%"
+    bill = page.locator("tbody tr", has_text=f"杭州智算中心 {world['supplier'][4:]}").filter(has_text="KP-")
+    assert "254,400.00 CNY" in bill.inner_text()  # 240,000.00 + 6% tax
+    row.get_by_role("link", name=world["payable"]).click()
+    assert "Supplier" in page.locator("main").inner_text() and page.locator(".alert-error").count() == 0
+    context.close()
+
+
+def test_overview_cards_link_due_overdue_risk_and_idle_cards_to_their_pages(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["finance"])
+    watch = page.locator("#h-watch").locator("..")
+    for label in ("Due (receivables)", "Overdue", "Contracts at risk", "Idle cards"):
+        assert label in watch.inner_text()
+    assert page.locator("#f-risk").locator("..").locator(f"a[href='/console/contracts/{world['contract_a']}']").count()
+    watch.get_by_role("link", name="Overdue invoices").click()
+    page.wait_for_url(re.compile(r"/console/receivables#overdue"))
+    page.go_back()
+    watch.get_by_role("link", name="Fleet").click()
+    page.wait_for_url(re.compile(r"/console/fleet"))
+    context.close()
+
+
+def test_a_payment_recorded_from_an_invoice_pays_that_invoice_and_its_status_changes(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["finance"])
+    page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_a']}")
+    assert "open" in page.locator("h1 .chip").inner_text()
+    page.get_by_label("Amount", exact=True).fill("1,000.00")
+    page.get_by_label("Bank reference").fill(f"招商银行-{world['tenant_a']}")
+    page.get_by_role("button", name="Record payment").click()
+    page.wait_for_url(re.compile(r"done=payment"))
+    assert "partially paid" in page.locator("h1 .chip").inner_text()
+    assert "1,000.00 CNY" in page.locator("dl.totals").inner_text()
+    payment_id = re.search(r"number=(pay_[0-9a-f]+)", page.url).group(1)
+    paid = httpx.get(
+        f"{kashi.base_url}/v1/payments/{payment_id}", headers={"Authorization": f"Bearer {world['keys']['finance']}"}
+    ).json()
+    # without invoice_id it would have paid the older, overdue September invoice first
+    assert [a["invoice_id"] for a in paid["allocations"]] == [world["invoice_a"]]
+    page.goto(f"{kashi.base_url}/console/invoices/{world['overdue_a']}")
+    assert "overdue" in page.locator("h1 .chip").inner_text()
+    context.close()
+
+
+def test_the_invoice_status_filter_holds_across_pages(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/invoices?status=overdue")
+    statuses = page.locator("td[data-label=Status]").all_inner_texts()
+    assert statuses and set(statuses) == {"overdue"}
+    following = page.get_by_role("link", name="Next ›")
+    if following.count():
+        assert "status=overdue" in following.get_attribute("href")
+        following.click()
+        assert set(page.locator("td[data-label=Status]").all_inner_texts()) <= {"overdue"}
+    context.close()
+
+
+def test_invoice_totals_at_390_px_are_labelled_rows(browser, kashi, world):
+    context, page = signed_in(browser, kashi, world["keys"]["finance"], 390)
+    page.goto(f"{kashi.base_url}/console/invoices/{world['invoice_a']}")
+    totals = page.locator("dl.totals")
+    labels = totals.locator("dt").all_inner_texts()
+    assert labels[:3] == ["Subtotal", "Tax", "Total"]
+    assert totals.locator("dd").all_inner_texts()[:3] == ["301,000.00 CNY", "18,060.00 CNY", "319,060.00 CNY"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shoot(page, "finance-invoice-totals", 390)
+    page.goto(f"{kashi.base_url}/console/tenants/{world['tenant_a']}")
+    profile = page.locator("#h-profile").locator("..").inner_text()
+    assert "杭州深度求索人工智能基础技术研究有限公司" in profile and "91330105MA2KXXXX1X" in profile
+    assert "finance@deepseek.example" in profile and "30 days" in profile
+    shoot(page, "finance-tenant-profile", 390)
+    context.close()
+
+
+def test_late_usage_waits_on_the_usage_page_and_a_batch_receipt_is_one_lookup_away(browser, kashi, world):
+    uid = world["tenant_a"][2:-2]
+    late = {
+        "specversion": "1.0",
+        "id": f"{uid}-late-1",
+        "source": f"node/{uid}",
+        "type": "gpu.usage",
+        "subject": world["tenant_a"],
+        "time": "2026-11-20T06:00:00+08:00",
+        "data": {
+            "node": f"{uid}-n1",
+            "gpu": f"{uid}-g9",
+            "gpu_model": "H100-SXM",
+            "start": "2026-11-20T02:00:00+08:00",
+            "end": "2026-11-20T06:00:00+08:00",
+        },
+    }
+    agent = {"Authorization": f"Bearer {kashi.key('agent', source=f'node/{uid}')}"}
+    sent = httpx.post(f"{kashi.base_url}/v1/events", json=[late], headers=agent, timeout=60)
+    assert sent.status_code == 202, sent.text
+    kashi.join()
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/usage?tenant_id={world['tenant_a']}")
+    waiting = page.locator("#late-waiting tbody tr", has_text="2026-11")
+    assert waiting.count() == 1 and "4.0" in waiting.locator("td[data-label=Card-hours]").inner_text()
+    page.get_by_label("Batch id").fill(sent.json()["batch_id"])
+    page.get_by_role("button", name="Look up").click()
+    receipt = page.locator("#receipt").inner_text()
+    assert "recorded" in receipt and "1 new, 0 duplicates" in receipt
+    shoot(page, "operator-usage-late", 1280)
+    page.goto(f"{kashi.base_url}/console/usage?batch_id=no-such-batch")
+    assert "batch no-such-batch not found" in page.locator(".alert-error").inner_text()
+    context.close()
+    context, page = signed_in(browser, kashi, world["keys"]["tenant"], 390)
+    page.goto(f"{kashi.base_url}/console/usage")
+    assert page.locator("#late-waiting tbody tr", has_text="2026-11").count() == 1
+    assert page.get_by_label("Batch id").count() == 0  # receipts are the operator's (and the sender's)
+    shoot(page, "tenant-usage-late", 390)
+    context.close()
+
+
+def test_an_operator_requeues_a_parked_batch_from_the_usage_page(browser, kashi, world):
+    uid = world["tenant_a"][2:-2] + "-rq"
+    event = gpu_event(uid, 1, world["tenant_a"], "2026-11-21T00:00:00+08:00", "2026-11-21T01:00:00+08:00")
+    batch_id = park(kashi, uid, world["tenant_a"], [event])
+    context, page = signed_in(browser, kashi, world["keys"]["operator"])
+    page.goto(f"{kashi.base_url}/console/usage")
+    page.get_by_role("form", name=f"Requeue batch {batch_id}").get_by_role("button", name="Requeue").click()
+    assert batch_id in page.locator(".alert-ok").inner_text()
+    kashi.join()
+    page.goto(f"{kashi.base_url}/console/usage?batch_id={batch_id}")
+    assert "recorded" in page.locator("#receipt").inner_text()
+    assert page.get_by_role("form", name=f"Requeue batch {batch_id}").count() == 0
+    shoot(page, "operator-usage-requeued", 1280)
     context.close()

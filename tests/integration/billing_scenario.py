@@ -68,3 +68,31 @@ def send(kashi, uid: str, events: list[dict]) -> None:
 def invoice_rows(kashi, tenant_id: str) -> list:
     with kashi.engine.connect() as conn:
         return conn.execute(text("SELECT * FROM invoices WHERE tenant_id = :t ORDER BY number"), {"t": tenant_id}).all()
+
+
+def post_events(kashi, key: str, events: list[dict]) -> httpx.Response:
+    return httpx.post(
+        f"{kashi.base_url}/v1/events", json=events, timeout=60, headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+def park(kashi, uid: str, tenant: str, events: list[dict]) -> str:
+    """Send `events` and have the worker park them for real: with the workers stopped, the batch is
+    marked as delivered max_attempts times already (each delivery died mid-batch), so the next
+    delivery parks it with its payload, as a batch that kills its workers would be."""
+    agent = kashi.key("agent", source=f"node/{uid}")
+    kashi.stop_workers()
+    try:
+        answer = post_events(kashi, agent, events)
+        assert answer.status_code == 202, answer.text
+        batch_id = answer.json()["batch_id"]
+        with kashi.engine.begin() as conn:
+            conn.execute(
+                text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
+                        VALUES (:b, 'processing', :n, :e)"""),
+                {"b": batch_id, "n": kashi.settings.max_batch_attempts, "e": len(events)},
+            )
+    finally:
+        kashi.start_worker()
+    kashi.join()
+    return batch_id

@@ -7,37 +7,9 @@ import httpx
 from sqlalchemy import text
 
 from kashi import streams
-from tests.integration.billing_scenario import contract, gpu_event, send, sign
+from tests.integration.billing_scenario import contract, gpu_event, park, post_events, send, sign
 
 H100 = {"id": "i-h", "pricing": "gpu_hour", "gpu_model": "H100-SXM", "unit_price": "12.50"}
-
-
-def _post(kashi, key: str, events: list[dict]) -> httpx.Response:
-    return httpx.post(
-        f"{kashi.base_url}/v1/events", json=events, timeout=60, headers={"Authorization": f"Bearer {key}"}
-    )
-
-
-def _park(kashi, uid: str, tenant: str, events: list[dict]) -> str:
-    """Send `events` and have the worker park them for real: with the workers stopped, the batch is
-    marked as delivered max_attempts times already (each delivery died mid-batch), so the next
-    delivery parks it with its payload, as a batch that kills its workers would be."""
-    agent = kashi.key("agent", source=f"node/{uid}")
-    kashi.stop_workers()
-    try:
-        answer = _post(kashi, agent, events)
-        assert answer.status_code == 202, answer.text
-        batch_id = answer.json()["batch_id"]
-        with kashi.engine.begin() as conn:
-            conn.execute(
-                text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
-                        VALUES (:b, 'processing', :n, :e)"""),
-                {"b": batch_id, "n": kashi.settings.max_batch_attempts, "e": len(events)},
-            )
-    finally:
-        kashi.start_worker()
-    kashi.join()
-    return batch_id
 
 
 def _usage_events(kashi, uid: str) -> int:
@@ -50,7 +22,7 @@ def test_requeued_parked_batch_is_recorded_once_and_the_close_passes(kashi, uid,
     first = gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T02:00:00+08:00")
     send(kashi, uid, [first])  # already recorded: the parked batch repeats it
     second = gpu_event(uid, 2, new_tenant, "2026-09-11T00:00:00+08:00", "2026-09-11T03:00:00+08:00", gpu="G1")
-    batch_id = _park(kashi, uid, new_tenant, [first, second])
+    batch_id = park(kashi, uid, new_tenant, [first, second])
     parked = operator_client.get("/v1/ingest/parked").json()["items"]
     assert [p["batch_id"] for p in parked if p["batch_id"] == batch_id] == [batch_id]
     assert operator_client.get(f"/v1/ingest/batches/{batch_id}").json()["status"] == "parked"
@@ -90,7 +62,7 @@ def test_requeue_of_a_batch_that_is_not_parked_is_409_and_of_an_unknown_one_404(
     kashi, uid, new_tenant, operator_client
 ):
     agent = kashi.key("agent", source=f"node/{uid}")
-    sent = _post(
+    sent = post_events(
         kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T01:00:00+08:00")]
     )
     kashi.join()
@@ -103,7 +75,7 @@ def test_requeue_of_a_batch_that_is_not_parked_is_409_and_of_an_unknown_one_404(
 
 def test_a_second_requeue_of_the_same_batch_is_409_and_the_events_land_once(kashi, uid, new_tenant, operator_client):
     event = gpu_event(uid, 1, new_tenant, "2026-09-12T00:00:00+08:00", "2026-09-12T01:00:00+08:00")
-    batch_id = _park(kashi, uid, new_tenant, [event])
+    batch_id = park(kashi, uid, new_tenant, [event])
     kashi.stop_workers()  # the first requeue's message waits in the queue
     try:
         assert operator_client.post(f"/v1/ingest/parked/{batch_id}/requeue").status_code == 202
@@ -133,7 +105,7 @@ def test_kashi_ingest_requeue_puts_a_parked_batch_back_and_names_the_os_user(kas
     from kashi.cli import app
 
     event = gpu_event(uid, 1, new_tenant, "2026-09-13T00:00:00+08:00", "2026-09-13T01:00:00+08:00")
-    batch_id = _park(kashi, uid, new_tenant, [event])
+    batch_id = park(kashi, uid, new_tenant, [event])
     runner = CliRunner()
     data_dir = str(kashi.settings.data_dir)
     listed = runner.invoke(app, ["ingest", "parked", "--data-dir", data_dir])

@@ -126,9 +126,18 @@ ROUTES: dict[tuple[str, str], object] = {
     ("GET", "/console/tenants/{tenant_id}/statements/{period}"): None,
     ("GET", "/console/usage"): None,
     ("GET", "/console/usage/card-hours.csv"): None,
+    ("GET", "/console/receivables"): None,
+    ("GET", "/console/receivables.csv"): None,
+    ("GET", "/console/fleet"): None,
+    ("GET", "/console/fleet.csv"): None,
+    ("GET", "/console/breach-risk"): None,
+    ("GET", "/console/breach-risk.csv"): None,
+    ("GET", "/console/suppliers"): None,
+    ("GET", "/console/margin.csv"): None,
     ("GET", "/console/keys"): None,
     ("POST", "/console/keys"): None,
     ("POST", "/console/keys/{key_id}/revoke"): None,
+    ("POST", "/console/ingest/parked/{batch_id}/requeue"): None,
     ("GET", "/console/static/{path}"): None,
 }
 OK = {

@@ -20,6 +20,11 @@ def breach_risk(conn: ConnDep, principal: BillingReader, as_of: str | None = Non
     document = risk.report_json(conn, risk.parse_as_of(offset_restored(as_of)))
     if format == "json":
         return document
+    return report_file(document, format)
+
+
+def report_file(document: dict, format: str) -> Response:
+    """The breach-risk report as a CSV or xlsx download (the API's and the console's)."""
     body, media = render_report(
         format,
         "Breach risk",

@@ -30,12 +30,20 @@ def list_invoices(
     period: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    status: Annotated[
+        str | None,
+        Query(
+            description="Only invoices of this status (open, partially_paid, paid, credited, overdue); "
+            "the cursor of a filtered page continues the same filter.",
+            examples=["overdue"],
+        ),
+    ] = None,
 ) -> dict:
-    """Invoices by tenant and period, newest number last. An empty parameter (`?tenant_id=&period=`) is an
-    absent one; a tenant key lists its own."""
+    """Invoices by tenant and period, newest number last. An empty parameter (`?tenant_id=&period=&status=`) is
+    an absent one; a tenant key lists its own."""
     tenant_id = listing_scope(principal, tenant_id or None)
     rows = invoice_store.list_invoices(
-        conn, tenant_id=tenant_id, period=period or None, after=cursor or None, limit=limit
+        conn, tenant_id=tenant_id, period=period or None, after=cursor or None, limit=limit, status=status or None
     )
     return page(rows, limit, key="number")
 

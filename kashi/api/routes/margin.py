@@ -21,6 +21,12 @@ def margin_report(conn: ConnDep, principal: BillingReader, period: str, format: 
     document = margin.report_json(conn, Period.parse(period))
     if format == "json":
         return document
+    return report_file(document, format)
+
+
+def report_file(document: dict, format: str) -> Response:
+    """The margin report as a CSV or xlsx download (the API's and the console's)."""
+    period = document["period"]
     body, media = render_report(
         format,
         "Margin",

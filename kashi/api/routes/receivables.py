@@ -36,6 +36,11 @@ def receivables_report(
     report = receivables.report(conn, as_of)
     if format == "json":
         return report
+    return report_file(report, format)
+
+
+def report_file(report: dict, format: Literal["csv", "xlsx"]) -> Response:
+    """The receivables report as a CSV (UTF-8 with BOM) or xlsx download (the API's and the console's)."""
     from billing.documents import csv, xlsx
 
     if format == "csv":
@@ -45,7 +50,7 @@ def receivables_report(
     return Response(
         body,
         media_type=MEDIA[format],
-        headers={"Content-Disposition": f'attachment; filename="receivables-{as_of}.{format}"'},
+        headers={"Content-Disposition": f'attachment; filename="receivables-{report["as_of"]}.{format}"'},
     )
 
 

@@ -81,12 +81,17 @@ def list_parked(conn: ConnDep, _: Operator) -> dict:
 @router.post("/ingest/parked/{batch_id}/requeue", status_code=202)
 def requeue_parked(batch_id: str, request: Request, conn: ConnDep, principal: Operator) -> dict:
     """Put a parked batch back on the ingest queue (durably, as a 202 does) with fresh deliveries."""
+    return requeue_batch(request, conn, batch_id, actor=f"key:{principal.key_id}")
+
+
+def requeue_batch(request: Request, conn, batch_id: str, *, actor: str) -> dict:
+    """`metering.requeue.requeue` through this API's broker and receipts (the console's button too)."""
     broker, receipts = request.app.state.broker, request.app.state.receipts
 
     def enqueue(batch: str, rows: list[list], receipt) -> None:
         enqueue_usage(broker, batch, rows, receipt, receipts)
 
-    return requeue.requeue(conn, batch_id, actor=f"key:{principal.key_id}", enqueue=enqueue)
+    return requeue.requeue(conn, batch_id, actor=actor, enqueue=enqueue)
 
 
 @router.get("/usage/late")

@@ -46,13 +46,7 @@ def utilization_report(
         report = utilization.report(conn, month, group_by, tz=tz, node=node, gpu_model=gpu_model)
         if format == "json":
             return report
-        from billing.documents.utilization_tables import to_csv
-
-        return Response(
-            to_csv(report),
-            media_type=MEDIA["csv"],
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-        )
+        return report_csv(report)
     pack = utilization.pack(conn, month, tz=tz)
     if format == "xlsx":
         from billing.documents.utilization_tables import write_workbook
@@ -70,4 +64,14 @@ def utilization_report(
         render(pack, "model" if group_by == "model" else "day"),
         media_type="image/png",
         headers={"Content-Disposition": f'inline; filename="{filename}"'},
+    )
+
+
+def report_csv(report: dict) -> Response:
+    """One grouping of the report as a CSV download (UTF-8 with BOM; the API's and the console's)."""
+    from billing.documents.utilization_tables import to_csv
+
+    filename = f"utilization-{report['period']}-{report['group_by']}.csv"
+    return Response(
+        to_csv(report), media_type=MEDIA["csv"], headers={"Content-Disposition": f'attachment; filename="{filename}"'}
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from billing.services import contracts as contracts_service
-from billing.services import tenants
+from billing.services import suppliers, tenants
 from kashi.api.deps import ConnDep
 from kashi.api.errors import STATUS
 from kashi.console.web import ConsoleRoute, Staff, render
@@ -39,7 +39,8 @@ def contract_page(
     request: Request, contract_id: str, viewer: Staff, conn: ConnDep, effective_at: str = "", notice_given_at: str = ""
 ):
     contract = contracts_service.get(conn, contract_id)
-    tenant = tenants.get(conn, contract["tenant_id"])
+    supplier = suppliers.get(conn, contract["supplier_id"]) if contract.get("supplier_id") else None
+    tenant = supplier or tenants.get(conn, contract["tenant_id"])
     timeline = contracts_service.events(conn, contract_id)["items"]
     for event in timeline:
         event["summary"] = describe(event)
@@ -56,6 +57,7 @@ def contract_page(
         title=f"Contract {contract_id}",
         contract=contract,
         tenant=tenant,
+        supplier=supplier,
         tz=tenant["timezone"],
         timeline=timeline[::-1],
         quote=quote,

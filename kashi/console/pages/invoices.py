@@ -15,7 +15,7 @@ from billing.services import invoices as invoice_store
 from billing.services import payments, tenants
 from kashi.api.deps import ConnDep, ensure_tenant_visible
 from kashi.api.routes.invoices import _pdf
-from kashi.console.format import pager
+from kashi.console.format import grouped, pager
 from kashi.console.web import AnyViewer, ConsoleRoute, Staff, Viewer, render
 from kashi.errors import KashiError
 
@@ -44,11 +44,10 @@ def invoice_list(
     scope = viewer.tenant_scope or tenant_id or None
     if scope:
         ensure_tenant_visible(viewer.principal, scope)
-    rows = invoice_store.list_invoices(conn, tenant_id=scope, period=period or None, after=cursor or None, limit=PAGE)
+    rows = invoice_store.list_invoices(
+        conn, tenant_id=scope, period=period or None, after=cursor or None, limit=PAGE, status=status or None
+    )
     next_cursor = rows[-1]["number"] if len(rows) == PAGE else None
-    has_status = bool(rows) and "status" in rows[0]
-    if status and has_status:
-        rows = [row for row in rows if row["status"] == status]
     names = {t: tenants.get(conn, t)["name"] for t in {row["tenant_id"] for row in rows}}
     links = pager(
         "/console/invoices",
@@ -69,7 +68,7 @@ def invoice_list(
         tenant_id=tenant_id,
         period=period,
         status=status,
-        has_status=has_status,
+        statuses=invoice_store.INVOICE_STATUSES,
         tenant=tenant,
         tz=tenant["timezone"] if tenant else request.app.state.settings.default_timezone,
         payment_form=_payment_defaults(tenant) if tenant and viewer.role != "tenant" else None,
@@ -81,7 +80,7 @@ def _payment_defaults(tenant: dict, invoice: dict | None = None, remaining: str 
     return {
         "tenant_id": tenant["id"],
         "currency": invoice["currency"] if invoice else tenant["currency"],
-        "amount": remaining or "",
+        "amount": grouped(remaining) if remaining else "",
         "received_at": now.isoformat(),
         "reference": "",
         "invoice_id": invoice["id"] if invoice else "",
@@ -120,7 +119,7 @@ def _invoice_page(
         credit_error=credit_error,
         payment_error=payment_error,
         credit_form=credit_form or {"amount": "", "reason": ""},
-        payment_form=payment_form or _payment_defaults(tenant, invoice, notes["remaining"]),
+        payment_form=payment_form or _payment_defaults(tenant, invoice, invoice.get("amount_due", notes["remaining"])),
         balances=payments.balances(conn, tenant["id"]) if viewer.role != "tenant" else [],
     )
 
@@ -183,7 +182,7 @@ def record_payment(
         "received_at": received_at.strip(),
         "reference": reference,
     }
-    if invoice_id and _payments_name_invoices():
+    if invoice_id:
         form["invoice_id"] = invoice_id
     try:
         with conn.begin_nested():
@@ -207,11 +206,6 @@ def record_payment(
     return RedirectResponse(f"/console/invoices?tenant_id={tenant_id}&done=payment", status_code=303)
 
 
-def _payments_name_invoices() -> bool:
-    """Whether a payment may name the invoice it pays (receivables); without them it is the tenant's."""
-    return False
-
-
 def _invoices_with_payment_error(request: Request, viewer: Viewer, conn, raw: dict, error: dict) -> Response:
     tenant = None
     try:
@@ -229,7 +223,7 @@ def _invoices_with_payment_error(request: Request, viewer: Viewer, conn, raw: di
         tenant_id=raw["tenant_id"],
         period="",
         status="",
-        has_status=False,
+        statuses=invoice_store.INVOICE_STATUSES,
         tenant=tenant,
         tz=tenant["timezone"] if tenant else request.app.state.settings.default_timezone,
         payment_form=raw,

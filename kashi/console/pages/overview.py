@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 
 from billing.core.periods import period_of
 from billing.services import invoices as invoice_store
-from billing.services import overview, payments, tenants, unrated
+from billing.services import overview, payments, receivables, risk, tenants, unrated, utilization
 from kashi.api.deps import ConnDep
 from kashi.console.charts import bar_chart
+from kashi.console.format import overdue_of
+from kashi.console.pages.fleet import idle_hours
+from kashi.console.pages.risk import top_at_risk
 from kashi.console.web import AnyViewer, ConsoleRoute, render
 from metering import health
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 CHART_DAYS = 30
+AT_RISK_SHOWN = 5
 
 
 def usage_chart(days: list[dict], title: str):
@@ -39,6 +44,12 @@ def overview_page(request: Request, viewer: AnyViewer, conn: ConnDep):
     ]
     ingest = health.counts(conn) if viewer.role == "operator" else None
     late = overview.late_usage(conn, limit=5)
+    aging = receivables.report(conn, now.astimezone(ZoneInfo(tz)).date())
+    breach = risk.report_json(conn, now)
+    fleet_period, fleet_month = month, utilization.report(conn, month, "model", tz=tz)["total"]
+    if not Decimal(fleet_month["lit"] or 0):  # the month's first hours: the last full month says more
+        fleet_period = month.prev()
+        fleet_month = utilization.report(conn, fleet_period, "model", tz=tz)["total"]
     return render(
         request,
         "overview.html",
@@ -54,6 +65,16 @@ def overview_page(request: Request, viewer: AnyViewer, conn: ConnDep):
         unrated_count=len(unrated_items),
         ingest=ingest,
         late=late,
+        due=[
+            {"currency": t["currency"], "due": t["total_due"], "overdue": overdue_of(t, aging["buckets"])}
+            for t in aging["totals"]
+        ],
+        at_risk=top_at_risk(breach, AT_RISK_SHOWN),
+        at_risk_count=breach["at_risk"],
+        saving_at_risk=breach["saving_at_risk"],
+        fleet=fleet_month,
+        fleet_period=str(fleet_period),
+        idle=idle_hours(fleet_month),
     )
 
 

@@ -10,16 +10,19 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from billing.core.periods import Period, period_of
 from billing.services import overview, tenants, unrated
+from billing.services.late_usage import late_usage
 from kashi.api.deps import ConnDep, ensure_tenant_visible
+from kashi.api.routes.usage import requeue_batch
 from kashi.console.format import pager
 from kashi.console.pages.overview import usage_chart
-from kashi.console.web import AnyViewer, ConsoleRoute, render
-from kashi.errors import ValidationFailed
+from kashi.console.web import AnyViewer, ConsoleRoute, OperatorOnly, render
+from kashi.errors import KashiError, ValidationFailed
 from metering import health, usage
+from metering.receipts import view as receipt_view
 
 router = APIRouter(route_class=ConsoleRoute, include_in_schema=False)
 MonthParam = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")]
@@ -40,6 +43,9 @@ def usage_page(
     tenant_id: str = "",
     cursor: str = "",
     trail: str = "",
+    batch_id: Annotated[str, Query(max_length=200)] = "",
+    requeued: str = "",
+    requeue_error: Annotated[str, Query(max_length=500)] = "",
 ):
     if viewer.tenant_scope:
         return _tenant_usage(request, viewer, conn, period)
@@ -49,12 +55,24 @@ def usage_page(
         tenants.get(conn, tenant_id)
     wanted = [tenant_id] if tenant_id else unrated.tenants_with_usage(conn)
     unrated_items = [item for t in wanted for item in unrated.unrated_usage(conn, t, str(month))]
-    context = {"unrated": unrated_items, "late": overview.late_usage(conn, tenant_id=tenant_id or None, limit=100)}
+    context = {
+        "unrated": unrated_items,
+        "late": overview.late_usage(conn, tenant_id=tenant_id or None, limit=100),
+        # the same listing as GET /v1/usage/late: late usage no close has billed yet
+        "waiting": late_usage(conn, tenant_id or None),
+    }
     if viewer.role == "operator":  # conflicts and parked batches are the operator's (as in the API)
         after = int(cursor) if cursor.isdigit() else 0
         conflicts = health.conflicts(conn, after=after, limit=CONFLICTS_PAGE, tenant_id=tenant_id or None)
         next_cursor = str(conflicts[-1]["id"]) if len(conflicts) == CONFLICTS_PAGE else None
+        receipt = receipt_view(conn, request.app.state.receipts, batch_id.strip()) if batch_id.strip() else None
+        if receipt is not None:
+            receipt.pop("key_id", None)
         context.update(
+            requeued=requeued,
+            requeue_error=requeue_error,
+            batch_id=batch_id.strip(),
+            receipt=receipt,
             conflicts=conflicts,
             parked=health.parked_batches(conn),
             conflicts_pager=pager(
@@ -97,9 +115,25 @@ def _tenant_usage(request: Request, viewer: AnyViewer, conn, period: str | None)
         next_month=str(month.next()),
         days=days,
         tokens=tokens,
+        waiting=late_usage(conn, tenant["id"]),
         chart=usage_chart(days, f"Card-hours per day, {month}"),
         total_seconds=sum(d["card_seconds"] for d in days),
     )
+
+
+@router.post("/console/ingest/parked/{batch_id}/requeue")
+def requeue_parked(request: Request, batch_id: str, viewer: OperatorOnly, conn: ConnDep):
+    """The operator's requeue button: the API's own requeue, then the batch's receipt."""
+    from urllib.parse import urlencode
+
+    try:
+        with conn.begin_nested():
+            requeue_batch(request, conn, batch_id, actor=f"key:{viewer.principal.key_id}")
+    except KashiError as exc:
+        query = urlencode({"batch_id": batch_id, "requeue_error": exc.message})
+        return RedirectResponse(f"/console/usage?{query}#h-receipt", status_code=303)
+    query = urlencode({"batch_id": batch_id, "requeued": batch_id})
+    return RedirectResponse(f"/console/usage?{query}#h-receipt", status_code=303)
 
 
 @router.get("/console/usage/card-hours.csv")
