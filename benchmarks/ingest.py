@@ -299,7 +299,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients (default 8)")
     ap.add_argument("--batch", type=int, default=1000, help="events per request (default 1000)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--worker-threads", type=int, default=2, help="threads per worker (default 2)")
+    ap.add_argument("--worker-threads", type=int, default=Settings().worker_threads, help="threads per worker")
     ap.add_argument("--rate", type=float, default=None, help="offered load in events/s (open loop)")
     ap.add_argument("--in-process", action="store_true", help="LocalKashi threads instead of subprocesses")
     ap.add_argument("--seed", type=int, default=1)

@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     port: int = 8000
     workers: int = 1
     """Worker processes started by ``kashi up``."""
-    worker_threads: int = 2
+    worker_threads: int = 8
+    """Threads of each worker process. Threads mostly wait: on PostgreSQL, or for the transaction that
+    records their batch together with the other threads' (`metering.record.Recorder`, group commit)."""
     queue_namespace: str = "kashi"
     waitaof_timeout_ms: int = 2000
     """How long an ingest request waits for Redis to fsync its batch to the AOF (SPEC §3)."""

@@ -7,9 +7,8 @@ bad batch is ever kept. Records are plain values; they travel on the queue as JS
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 
 from pydantic import AwareDatetime, Field, StrictInt, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
@@ -107,8 +106,7 @@ class LlmTokensEvent(TypedDict):
 UsageEvent = Annotated[GpuUsageEvent | LlmTokensEvent | GpuStatusEvent, Field(discriminator="type")]
 
 
-@dataclass(frozen=True, slots=True)
-class UsageRecord:
+class UsageRecord(NamedTuple):
     """One validated event, flattened: instants as UTC epoch seconds, card time in whole seconds.
 
     ``start`` is floored and ``end`` is floored to the second (card time is counted in whole
@@ -134,27 +132,11 @@ class UsageRecord:
     cached_tokens: int = 0
 
     def to_wire(self) -> list:
-        return [
-            self.kind,
-            self.source,
-            self.id,
-            self.tenant_id,
-            self.time,
-            self.contract_id,
-            self.data,
-            self.gpu,
-            self.gpu_model,
-            self.start,
-            self.end,
-            self.model,
-            self.input_tokens,
-            self.output_tokens,
-            self.cached_tokens,
-        ]
+        return list(self)
 
     @classmethod
     def from_wire(cls, row: list) -> UsageRecord:
-        return cls(*row)
+        return cls._make(row)  # the queued list holds every field, in order
 
     @classmethod
     def from_log(

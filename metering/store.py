@@ -1,4 +1,4 @@
-"""Batch SQL for the usage log: COPY into a staging table, INSERT … ON CONFLICT, array upserts.
+"""Batch SQL for the usage log: a key lookup, COPY straight into the log, array upserts.
 
 Every function takes a whole batch and costs a fixed number of round trips, never one per event.
 """
@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
+import psycopg.errors
 from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
 
@@ -24,13 +25,6 @@ INGEST_FENCE = 7_206_530_002
 """Advisory lock: recorders hold it shared; a month close takes it exclusively to read a watermark."""
 MAX_INTERVAL_S = 24 * 3600
 
-_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS ingest_log_stage (
-  ord int, event_time timestamptz, start_s bigint, input_tokens bigint, output_tokens bigint, cached_tokens bigint,
-  source_no int, id_prefix_no int, tenant_no int, model_no int, gpu_no int, node_no int, contract_no int,
-  span_s int, kind smallint, util_pct smallint, id_suffix text, utilization text, rest jsonb
-) ON COMMIT DELETE ROWS
-"""
 _LOG_COLUMNS = ", ".join(log.COLUMNS)
 
 
@@ -49,43 +43,88 @@ def gpu_lock_key(gpu: str) -> int:
     return int.from_bytes(hashlib.blake2b(gpu.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def batch_number(conn: Connection, batch_id: str) -> int:
-    """The batch's row in ``usage_batches`` (its id and when it was persisted, kept once per batch)."""
+def batch_numbers(conn: Connection, batch_ids: list[str]) -> dict[str, int]:
+    """Each batch's row in ``usage_batches`` (its id and when it was persisted, kept once per batch)."""
     pg = raw(conn)
-    row = pg.execute(
-        "INSERT INTO usage_batches (batch_id) VALUES (%s) ON CONFLICT (batch_id) DO NOTHING RETURNING no", (batch_id,)
-    ).fetchone()
-    return row[0] if row else pg.execute("SELECT no FROM usage_batches WHERE batch_id = %s", (batch_id,)).fetchone()[0]
+    pg.execute(
+        "INSERT INTO usage_batches (batch_id) SELECT unnest(%b::text[]) ORDER BY 1 ON CONFLICT (batch_id) DO NOTHING",
+        (batch_ids,),
+    )
+    return dict(pg.execute("SELECT batch_id, no FROM usage_batches WHERE batch_id = ANY(%b::text[])", (batch_ids,)))
 
 
-def append_events(conn: Connection, batch_id: str, records: list[UsageRecord]) -> dict[tuple[str, str], int]:
-    """Append the batch to the log (``usage_log``); return ``{(source, id): seq}`` of the rows that are new.
+LOG_KEY = "ux_usage_log_key"
+"""The log's dedup key: a COPY that meets it lost a race with another recorder (:class:`LostRace`)."""
 
-    The rows are copied into a session-local staging table and inserted in batch order with
-    ``ON CONFLICT DO NOTHING`` on the dedup key: an event already logged, by this batch's earlier
-    delivery or by any other batch, is left out and draws no seq."""
-    splits = [log.split_id(r.id) for r in records]
-    no = names.numbers(conn, {name for r, s in zip(records, splits, strict=True) for name in log.names_of(r, s[0])})
-    batch_no = batch_number(conn, batch_id)
-    keys = {}
+
+class LostRace(Exception):
+    """Another recorder logged one of these events after this one looked it up: redo the transaction."""
+
+
+def append_events(
+    conn: Connection, batches: Sequence[tuple[str, list[UsageRecord]]]
+) -> list[tuple[int, int, UsageRecord]]:
+    """Append batches to the log (``usage_log``) in order; return ``(seq, batch index, record)`` of
+    each event new to the log, in seq order.
+
+    An event already logged (resent, or its batch redelivered) or met earlier in these batches is
+    left out and draws no seq. The keys are looked up first (one index probe each), seqs drawn for
+    the new rows, and the rows COPYed straight into the log. An event another recorder logs in the
+    meantime makes the COPY meet the unique key: :class:`LostRace` is raised, the caller rolls back
+    and records again (the lookup then finds it)."""
+    wanted = set()
+    splits = []
+    for _, records in batches:
+        for r in records:
+            split = log.split_id(r.id)
+            splits.append(split)
+            wanted.update(log.names_of(r, split[0]))
+    no = names.numbers(conn, wanted)
+    batch_no = batch_numbers(conn, [batch_id for batch_id, _ in batches])
+    candidates: dict[tuple[int, int, str], tuple[int, int, UsageRecord, tuple[str, str]]] = {}
+    at = 0
+    for index, (batch_id, records) in enumerate(batches):
+        for r in records:
+            split = splits[at]
+            at += 1
+            key = (no[r.source], no[split[0]], split[1])
+            if key not in candidates:
+                candidates[key] = (batch_no[batch_id], index, r, split)
     pg = raw(conn)
-    with pg.cursor() as cur:
-        cur.execute(_STAGE)
-        cur.execute("DELETE FROM ingest_log_stage")  # an earlier batch of the same transaction
-        with cur.copy(f"COPY ingest_log_stage (ord, {_LOG_COLUMNS}) FROM STDIN") as copy:
-            for ord_, (r, split) in enumerate(zip(records, splits, strict=True)):
+    logged = pg.execute(
+        """SELECT k.s, k.p, k.x FROM unnest(%b::int[], %b::int[], %b::text[]) AS k(s, p, x)
+           WHERE EXISTS (SELECT FROM usage_log l
+                         WHERE l.source_no = k.s AND l.id_prefix_no = k.p AND l.id_suffix = k.x)""",
+        ([k[0] for k in candidates], [k[1] for k in candidates], [k[2] for k in candidates]),
+    ).fetchall()
+    for key in logged:
+        del candidates[key]
+    if not candidates:
+        return []
+    seqs = _draw_seqs(pg, len(candidates))
+    new = []
+    try:
+        with pg.cursor() as cur, cur.copy(f"COPY usage_log (seq, batch_no, {_LOG_COLUMNS}) FROM STDIN") as copy:
+            for seq, (batch, index, r, split) in zip(seqs, candidates.values(), strict=True):
                 row = log.encode(r, no, split)
-                keys[(row[5], row[6], row[15])] = (r.source, r.id)
                 rest = row[-1]
-                copy.write_row((ord_, *row[:-1], None if rest is None else orjson.dumps(rest).decode()))
-        cur.execute(
-            f"""INSERT INTO usage_log (batch_no, {_LOG_COLUMNS})
-               SELECT %s, {_LOG_COLUMNS} FROM ingest_log_stage ORDER BY ord
-               ON CONFLICT (source_no, id_prefix_no, id_suffix) DO NOTHING
-               RETURNING source_no, id_prefix_no, id_suffix, seq""",
-            (batch_no,),
-        )
-        return {keys[(s, p, x)]: seq for s, p, x, seq in cur.fetchall()}
+                copy.write_row((seq, batch, *row[:-1], None if rest is None else orjson.dumps(rest).decode()))
+                new.append((seq, index, r))
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name == LOG_KEY:
+            raise LostRace(str(exc)) from exc
+        raise
+    return new
+
+
+def _draw_seqs(pg, n: int) -> Iterable[int]:
+    """``n`` new log positions, ascending: a contiguous range when no other recorder drew meanwhile."""
+    low, high, values = pg.execute(
+        """SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 <> count(*) THEN array_agg(v ORDER BY v) END
+           FROM (SELECT nextval('usage_log_seq_seq') FROM generate_series(1, %s)) AS s(v)""",
+        (n,),
+    ).fetchone()
+    return range(low, high + 1) if values is None else values
 
 
 def lock_gpus(conn: Connection, gpus: Iterable[str]) -> None:
@@ -196,19 +235,21 @@ def add_token_rollups(conn: Connection, totals: dict[tuple, int]) -> None:
     )
 
 
-def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) -> Recorded:
-    """Persist a validated batch in the caller's transaction: log, coverage, conflicts, rollups.
+def record_batches(conn: Connection, batches: Sequence[tuple[str, list[UsageRecord]]]) -> list[Recorded]:
+    """Persist validated batches in the caller's transaction, in order: log, coverage, conflicts,
+    rollups; what each batch changed.
 
     A redelivered batch (or a resent event) finds its ``(source, id)`` already in the log and
-    changes nothing; overlapping GPU time is counted once, for the event persisted first.
+    changes nothing; overlapping GPU time is counted once, for the event persisted first. Several
+    batches recorded together fold into the same rollup rows: one upsert per row for all of them.
     """
     raw(conn).execute("SELECT pg_advisory_xact_lock_shared(%s)", (INGEST_FENCE,))
     # GPU locks before the log positions are drawn: two batches touching one GPU then get their
     # seqs in the order they claim its time, so a replay in seq order claims it the same way.
-    lock_gpus(conn, (r.gpu for r in records if r.kind in ("gpu", "status")))
-    seqs = append_events(conn, batch_id, records)
-    new = [(seqs[(r.source, r.id)], r) for r in records if (r.source, r.id) in seqs]
-    gpu_new = [(seq, r) for seq, r in new if r.kind == "gpu"]
+    lock_gpus(conn, (r.gpu for _, records in batches for r in records if r.kind in ("gpu", "status")))
+    new = append_events(conn, batches)
+    batch_of = {seq: index for seq, index, _ in new}
+    gpu_new = [(seq, r) for seq, _, r in new if r.kind == "gpu"]
     pieces: list[Piece] = []
     conflicts: list[Conflict] = []
     if gpu_new:
@@ -217,16 +258,26 @@ def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) ->
         insert_pieces(conn, pieces)
         insert_conflicts(conn, conflicts)
         add_gpu_rollups(conn, gpu_rollup(pieces))
-    add_token_rollups(conn, token_rollup(r for _, r in new if r.kind == "tokens"))
-    status_new = [(seq, r) for seq, r in new if r.kind == "status"]
+    add_token_rollups(conn, token_rollup(r for _, _, r in new if r.kind == "tokens"))
+    status_new = [(seq, r) for seq, _, r in new if r.kind == "status"]
     if pieces or status_new:
         record_fleet(conn, pieces, dict(gpu_new), status_new)
-    return Recorded(
-        events=len(new),
-        duplicates=len(records) - len(new),
-        card_seconds=sum(p.end - p.start for p in pieces),
-        conflicts=len(conflicts),
-    )
+    events, seconds, clashes = [0] * len(batches), [0] * len(batches), [0] * len(batches)
+    for _, index, _ in new:
+        events[index] += 1
+    for p in pieces:
+        seconds[batch_of[p.seq]] += p.end - p.start
+    for c in conflicts:
+        clashes[batch_of[c.seq]] += 1
+    return [
+        Recorded(events=events[i], duplicates=len(records) - events[i], card_seconds=seconds[i], conflicts=clashes[i])
+        for i, (_, records) in enumerate(batches)
+    ]
+
+
+def record_batch(conn: Connection, batch_id: str, records: list[UsageRecord]) -> Recorded:
+    """:func:`record_batches` of one batch."""
+    return record_batches(conn, [(batch_id, records)])[0]
 
 
 def read_log(conn: Connection, after: int, upto: int) -> list[tuple[int, UsageRecord]]:

@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from billing.store.outbox import emit
 from metering.receipts import Receipts
-from metering.record import record
+from metering.record import Recorder
 from workers import close, webhooks
 from workers.broker import INGEST_QUEUE, RECORD_USAGE
 
@@ -24,9 +24,10 @@ def _emit_parked(conn, batch: dict) -> None:
 def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "kashi") -> dict[str, dramatiq.Actor]:
     """Declare Kashi's actors on ``broker``, bound to ``engine``; receipts live under ``namespace``."""
     receipts = Receipts(broker.client, namespace)
+    recorder = Recorder(engine, max_attempts=max_attempts, on_parked=_emit_parked)
 
     def record_usage(batch_id: str, rows: list[list], receipt: dict | None = None) -> None:
-        outcome = record(engine, batch_id, rows, max_attempts=max_attempts, receipt=receipt, on_parked=_emit_parked)
+        outcome = recorder.record(batch_id, rows, receipt)  # with the batches other threads hold meanwhile
         if outcome.status != "parked":  # a parked batch stays pending: a close must not pass it by
             receipts.forget([batch_id])
 
