@@ -364,6 +364,11 @@ def main() -> None:
                 "CPU during the run (s, share of 2 cores): "
                 + ", ".join(f"{k} {v:.1f} ({v / wall / (os.cpu_count() or 1):.0%})" for k, v in cpu.items())
             )
+            (transactions,) = pg.execute("SELECT count(DISTINCT persisted_at) FROM usage_batches").fetchone()
+            print(
+                f"recording transactions: {transactions:,} ({len(bodies) / max(1, transactions):.1f} batches each: "
+                "the batches a worker process holds at once are recorded together)"
+            )
             rows, copy_s = measure_copy(pg)
             copy_rate = rows / copy_s
             print(

@@ -134,3 +134,15 @@ def test_a_recorder_groups_what_its_threads_hand_in_and_each_returns_after_its_c
     assert card_seconds(kashi, new_tenant) == 12 * 3600
     together = [r.together_with for r in caplog.records if r.getMessage() == "batch recorded"]
     assert len(together) == 12 and max(together) > 0
+
+
+def test_tokens_roll_up_per_kind_and_utc_hour_of_the_event_time_from_the_log(kashi, uid, new_tenant):
+    late_in_hour = {**token_event(uid, 3, tenant=new_tenant, cached_tokens=5), "time": "2026-10-03T12:59:59.999Z"}
+    events = [token_event(uid, 1, tenant=new_tenant), token_event(uid, 2, tenant=new_tenant, cached_tokens=5)]
+    record(kashi.engine, f"k-{uid}", rows([*events, late_in_hour, {**events[0], "id": f"{uid}-x", "subject": uid}]))
+    with kashi.engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT kind, hour, tokens FROM token_hourly WHERE tenant_id = :t ORDER BY kind"), {"t": new_tenant}
+        ).all()
+    hour = 1791028800  # 2026-10-03T12:00:00Z
+    assert [tuple(r) for r in found] == [("cached", hour, 10), ("input", hour, 3600), ("output", hour, 900)]
