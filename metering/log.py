@@ -141,6 +141,27 @@ COLUMNS = (
     "rest",
 )
 """The columns :func:`encode` fills, in its order."""
+COLUMN_TYPES = {
+    "event_time": "timestamptz",
+    "start_s": "int8",
+    "input_tokens": "int8",
+    "output_tokens": "int8",
+    "cached_tokens": "int8",
+    "source_no": "int4",
+    "id_prefix_no": "int4",
+    "tenant_no": "int4",
+    "model_no": "int4",
+    "gpu_no": "int4",
+    "node_no": "int4",
+    "contract_no": "int4",
+    "span_s": "int4",
+    "kind": "int2",
+    "util_pct": "int2",
+    "id_suffix": "text",
+    "utilization": "text",
+    "rest": "jsonb",
+}
+"""Each column's PostgreSQL type (``usage_log``'s)."""
 
 
 def _name(rest: dict, key: str, no: Mapping[str, int]) -> int | None:

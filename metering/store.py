@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import orjson
 import psycopg.errors
 from psycopg.rows import namedtuple_row
+from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 
 from kashi.db import raw
@@ -26,6 +27,9 @@ INGEST_FENCE = 7_206_530_002
 MAX_INTERVAL_S = 24 * 3600
 
 _LOG_COLUMNS = ", ".join(log.COLUMNS)
+_LOG_TYPES = ("int8", "int4", *(log.COLUMN_TYPES[c] for c in log.COLUMNS))
+"""The binary COPY's types of seq, batch_no and :data:`metering.log.COLUMNS` (binary: the client formats
+nothing as text, a sixth of the CPU per row)."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +108,15 @@ def append_events(
     seqs = _draw_seqs(pg, len(candidates))
     new = []
     try:
-        with pg.cursor() as cur, cur.copy(f"COPY usage_log (seq, batch_no, {_LOG_COLUMNS}) FROM STDIN") as copy:
+        with (
+            pg.cursor() as cur,
+            cur.copy(f"COPY usage_log (seq, batch_no, {_LOG_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
+        ):
+            copy.set_types(_LOG_TYPES)
             for seq, (batch, index, r, split) in zip(seqs, candidates.values(), strict=True):
                 row = log.encode(r, no, split)
                 rest = row[-1]
-                copy.write_row((seq, batch, *row[:-1], None if rest is None else orjson.dumps(rest).decode()))
+                copy.write_row((seq, batch, *row[:-1], None if rest is None else Jsonb(rest, orjson.dumps)))
                 new.append((seq, index, r))
     except psycopg.errors.UniqueViolation as exc:
         if exc.diag.constraint_name == LOG_KEY:
@@ -176,9 +184,11 @@ def insert_pieces(conn: Connection, pieces: list[Piece]) -> None:
     with (
         raw(conn).cursor() as cur,
         cur.copy(
-            "COPY gpu_coverage (gpu_no, start_s, end_s, seq, tenant_id, contract_id, gpu_model) FROM STDIN"
+            "COPY gpu_coverage (gpu_no, start_s, end_s, seq, tenant_id, contract_id, gpu_model)"
+            " FROM STDIN (FORMAT BINARY)"
         ) as copy,
     ):
+        copy.set_types(("int4", "int8", "int8", "int8", "text", "text", "text"))
         for p in pieces:
             copy.write_row((gpu_no[p.gpu], p.start, p.end, p.seq, p.tenant_id, p.contract_id, p.gpu_model))
 
@@ -188,8 +198,11 @@ def insert_conflicts(conn: Connection, conflicts: list[Conflict]) -> None:
         return
     with (
         raw(conn).cursor() as cur,
-        cur.copy("COPY usage_conflicts (seq, gpu, start_s, end_s, tenant_id, holder_tenant_id) FROM STDIN") as copy,
+        cur.copy(
+            "COPY usage_conflicts (seq, gpu, start_s, end_s, tenant_id, holder_tenant_id) FROM STDIN (FORMAT BINARY)"
+        ) as copy,
     ):
+        copy.set_types(("int8", "text", "int8", "int8", "text", "text"))
         for c in conflicts:
             copy.write_row((c.seq, c.gpu, c.start, c.end, c.tenant_id, c.holder_tenant_id))
 
