@@ -33,7 +33,6 @@ TYPES = {1: GPU_USAGE, 2: LLM_TOKENS, 3: GPU_STATUS}
 RECORD_KINDS = {v: k for k, v in KINDS.items()}
 START_Z, END_Z = 4, 8
 """Bits of ``usage_log.kind``: the interval's start (end) was written ``…Z`` rather than ``…+00:00``."""
-_PERCENT = re.compile(r"0\.[0-9][0-9]|1\.00")
 TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
 _INT8 = 2**63
 
@@ -70,40 +69,70 @@ def names_of(record: UsageRecord, prefix: str) -> list[str]:
 
 def encode(record: UsageRecord, no: Mapping[str, int], split: tuple[str, str]) -> tuple:
     """The row of ``usage_log`` for ``record`` (in :data:`COLUMNS` order, without seq and batch);
-    ``split`` is :func:`split_id` of its id."""
+    ``split`` is :func:`split_id` of its id. (Once per event on the worker's hot path: written out.)"""
     rest = dict(record.data)
-    kind = KINDS[record.kind]
+    pop = rest.pop
     prefix, suffix = split
-    contract = _name(rest, "contract_id", no) if record.kind != "status" else None
-    flags = 0
-    start = span = gpu = node = model = utilization = percent = None
-    tokens: list[int | None] = [None, None, None]
-    if record.kind in ("gpu", "status"):
-        gpu, model, node = _name(rest, "gpu", no), _name(rest, "gpu_model", no), _name(rest, "node", no)
+    contract = gpu = node = start = span = utilization = percent = None
+    input_tokens = output_tokens = cached_tokens = None
+    if record.kind == "tokens":
+        kind = 2
+        value = rest.get("contract_id")
+        if type(value) is str:
+            contract = no[pop("contract_id")]
+        value = rest.get("model")
+        model = no[pop("model")] if type(value) is str else None
+        value = rest.get("input_tokens")
+        if type(value) is int and -_INT8 <= value < _INT8:
+            input_tokens = pop("input_tokens")
+        value = rest.get("output_tokens")
+        if type(value) is int and -_INT8 <= value < _INT8:
+            output_tokens = pop("output_tokens")
+        value = rest.get("cached_tokens")
+        if type(value) is int and -_INT8 <= value < _INT8:
+            cached_tokens = pop("cached_tokens")
+    else:
+        kind = KINDS[record.kind]
+        if kind == 1:
+            value = rest.get("contract_id")
+            if type(value) is str:
+                contract = no[pop("contract_id")]
+        value = rest.get("gpu")
+        if type(value) is str:
+            gpu = no[pop("gpu")]
+        value = rest.get("gpu_model")
+        model = no[pop("gpu_model")] if type(value) is str else None
+        value = rest.get("node")
+        if type(value) is str:
+            node = no[pop("node")]
         start, span = record.start, record.end - record.start
-        for key, seconds, z in (("start", record.start, START_Z), ("end", record.end, END_Z)):
-            value = rest.get(key)
-            plus, zulu = canonical(seconds)
-            if value in (plus, zulu):
-                del rest[key]
-                flags |= z if value == zulu else 0
+        value = rest.get("start")
+        plus, zulu = canonical(record.start)
+        if value == zulu:
+            del rest["start"]
+            kind |= START_Z
+        elif value == plus:
+            del rest["start"]
+        value = rest.get("end")
+        plus, zulu = canonical(record.end)
+        if value == zulu:
+            del rest["end"]
+            kind |= END_Z
+        elif value == plus:
+            del rest["end"]
         value = rest.get("utilization")
-        if isinstance(value, str):
+        if type(value) is str:
             del rest["utilization"]
-            if _PERCENT.fullmatch(value):  # "0.83": two bytes, hundredths
+            if _is_percent(value):  # "0.83": two bytes, hundredths
                 percent = int(value[0]) * 100 + int(value[2:])
             else:
                 utilization = value
-    else:
-        model = _name(rest, "model", no)
-        for i, key in enumerate(TOKEN_KEYS):
-            value = rest.get(key)
-            if type(value) is int and -_INT8 <= value < _INT8:
-                tokens[i] = rest.pop(key)
     return (
         datetime.fromtimestamp(record.time, UTC),
         start,
-        *tokens,
+        input_tokens,
+        output_tokens,
+        cached_tokens,
         no[record.source],
         no[prefix],
         no[record.tenant_id],
@@ -112,12 +141,22 @@ def encode(record: UsageRecord, no: Mapping[str, int], split: tuple[str, str]) -
         node,
         contract,
         span,
-        kind | flags,
+        kind,
         percent,
         suffix,
         utilization,
         rest or None,
     )
+
+
+_DIGITS = frozenset("0123456789")
+
+
+def _is_percent(value: str) -> bool:
+    """Whether ``value`` is ``0.dd`` (ASCII digits) or ``1.00``: a utilisation kept in hundredths."""
+    if len(value) != 4 or value[1] != "." or value[2] not in _DIGITS or value[3] not in _DIGITS:
+        return False
+    return value[0] == "0" or value == "1.00"
 
 
 COLUMNS = (
@@ -162,14 +201,6 @@ COLUMN_TYPES = {
     "rest": "jsonb",
 }
 """Each column's PostgreSQL type (``usage_log``'s)."""
-
-
-def _name(rest: dict, key: str, no: Mapping[str, int]) -> int | None:
-    value = rest.get(key)
-    if isinstance(value, str):
-        del rest[key]
-        return no[value]
-    return None
 
 
 def data_of(row: Any, name: Callable[[int], str]) -> dict:

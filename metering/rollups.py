@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from metering.events import TOKEN_KINDS, UsageRecord
+from metering.events import UsageRecord
 from metering.intervals import HOUR, gaps, split
 
 
@@ -134,8 +134,11 @@ def token_rollup(records: Iterable[UsageRecord]) -> dict[TokenKey, int]:
     totals: dict[TokenKey, int] = defaultdict(int)
     for rec in records:
         hour = int(rec.time // HOUR * HOUR)
-        for kind in TOKEN_KINDS:
-            count = rec.tokens[kind]
-            if count:
-                totals[(rec.tenant_id, rec.contract_id or "", rec.model, kind, hour)] += count
+        tenant, contract, model = rec.tenant_id, rec.contract_id or "", rec.model
+        if rec.input_tokens:
+            totals[(tenant, contract, model, "input", hour)] += rec.input_tokens
+        if rec.output_tokens:
+            totals[(tenant, contract, model, "output", hour)] += rec.output_tokens
+        if rec.cached_tokens:
+            totals[(tenant, contract, model, "cached", hour)] += rec.cached_tokens
     return dict(totals)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
@@ -171,3 +172,8 @@ def test_an_explicit_null_and_an_offset_instant_stay_in_rest():
         "contract_id": None,
     }
     assert again == record
+
+
+@given(st.one_of(st.text(max_size=6), st.from_regex(r"[01]\.[0-9٠-٩][0-9]", fullmatch=True)))
+def test_a_utilisation_is_kept_in_hundredths_exactly_when_written_0_dd_or_1_00(value):
+    assert log._is_percent(value) == bool(re.fullmatch(r"0\.[0-9][0-9]|1\.00", value))
