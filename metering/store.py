@@ -76,24 +76,25 @@ def append_events(
     the new rows, and the rows COPYed straight into the log. An event another recorder logs in the
     meantime makes the COPY meet the unique key: :class:`LostRace` is raised, the caller rolls back
     and records again (the lookup then finds it)."""
-    wanted = set()
-    splits = []
-    for _, records in batches:
+    first: dict[tuple[str, str], tuple[int, UsageRecord]] = {}
+    for index, (_, records) in enumerate(batches):
         for r in records:
-            split = log.split_id(r.id)
-            splits.append(split)
-            wanted.update(log.names_of(r, split[0]))
+            if (r.source, r.id) not in first:
+                first[(r.source, r.id)] = (index, r)
+    wanted: set[str] = set()
+    add, split_id, names_of = wanted.update, log.split_id, log.names_of
+    splits = []
+    for _, r in first.values():
+        split = split_id(r.id)
+        splits.append(split)
+        add(names_of(r, split[0]))
     no = names.numbers(conn, wanted)
     batch_no = batch_numbers(conn, [batch_id for batch_id, _ in batches])
-    candidates: dict[tuple[int, int, str], tuple[int, int, UsageRecord, tuple[str, str]]] = {}
-    at = 0
-    for index, (batch_id, records) in enumerate(batches):
-        for r in records:
-            split = splits[at]
-            at += 1
-            key = (no[r.source], no[split[0]], split[1])
-            if key not in candidates:
-                candidates[key] = (batch_no[batch_id], index, r, split)
+    numbers = [batch_no[batch_id] for batch_id, _ in batches]
+    candidates = {
+        (no[r.source], no[split[0]], split[1]): (numbers[index], index, r, split)
+        for (index, r), split in zip(first.values(), splits, strict=True)
+    }
     pg = raw(conn)
     logged = pg.execute(
         """SELECT k.s, k.p, k.x FROM unnest(%b::int[], %b::int[], %b::text[]) AS k(s, p, x)
