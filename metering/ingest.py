@@ -50,12 +50,12 @@ def _has_nul(value) -> bool:
     return False
 
 
-def check_source(rows: list[list], bound_source: str | None) -> None:
+def check_source(rows: list[list] | list[UsageRecord], bound_source: str | None) -> None:
     """An agent key sends only events of the source it is bound to (SPEC §9); ``rows`` as from
-    :func:`parse_rows`."""
+    :func:`parse_rows` (or records, as from :func:`parse`)."""
     if bound_source is None:
         return
-    bad = [i for i, row in enumerate(rows) if row[1] != bound_source]
+    bad = [i for i, row in enumerate(rows) if (row[1] if type(row) is list else row.source) != bound_source]
     if bad:
         raise SourceNotAllowed(bad, bound_source)
 

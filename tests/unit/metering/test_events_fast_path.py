@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kashi.errors import BatchRejected, ValidationFailed
+from kashi.errors import BatchRejected, SourceNotAllowed, ValidationFailed
 from metering import events, ingest
 from metering.agent.simulate import simulate_events
 from metering.events import UsageRecord, validate_batch, validate_rows
@@ -257,3 +257,16 @@ def test_parse_is_parse_rows_as_records():
     records, same = ingest.parse(body)
     assert (count, same, len(rows)) == (2, 2, 1)
     assert [r.to_wire() for r in records] == rows
+
+
+def test_check_source_names_the_index_of_each_foreign_event_in_rows_and_records():
+    body = orjson.dumps(
+        [gpu(1, end="2026-10-01T01:00:00+08:00"), {**gpu(2, end="2026-10-01T01:00:00+08:00"), "source": "x"}]
+    )
+    rows, _ = ingest.parse_rows(body)
+    records, _ = ingest.parse(body)
+    for batch in (rows, records):
+        with pytest.raises(SourceNotAllowed) as caught:
+            ingest.check_source(batch, "node/n7")
+        assert caught.value.indexes == [1]
+        ingest.check_source(batch, None)
