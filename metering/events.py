@@ -7,7 +7,8 @@ bad batch is ever kept. Records are plain values; they travel on the queue as JS
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 
 from pydantic import AwareDatetime, Field, StrictInt, TypeAdapter, ValidationError
@@ -299,6 +300,23 @@ def validate_batch(payload: Any) -> list[UsageRecord]:
     the SPEC says strings or integers. A ``(source, id)`` repeated inside one batch is kept once.
     Each record keeps the event's ``data`` as it arrived (the log stores what was sent).
     """
+    return [UsageRecord.from_wire(row) for row in validate_rows(payload)]
+
+
+def validate_rows(payload: Any) -> list[list]:
+    """:func:`validate_batch`, answering the records' :meth:`UsageRecord.to_wire` rows (what the
+    queue carries) without building the records: the API's hot path."""
+    if isinstance(payload, dict):
+        payload = [payload]
+    if type(payload) is list and payload:
+        rows = _fast_rows(payload)
+        if rows is not None:
+            return rows
+    return [r.to_wire() for r in _validate_full(payload)]
+
+
+def _validate_full(payload: Any) -> list[UsageRecord]:
+    """The one validator: pydantic checks the shapes, then the cross-field rules; every problem named."""
     if isinstance(payload, dict):
         payload = [payload]
     if not isinstance(payload, list):
@@ -319,3 +337,149 @@ def validate_batch(payload: Any) -> list[UsageRecord]:
             seen.add(key)
             records.append(_to_record(event, raw["data"]))
     return records
+
+
+# The fast path. Agents send the plain forms: exact JSON types, known keys, instants as
+# ``YYYY-MM-DDThh:mm:ss[.ffffff](Z|±hh:mm)``. For a batch of only such events the rows are built
+# here, without pydantic, at a few microseconds an event; anything else — any doubt, any problem —
+# returns None and the batch goes through :func:`_validate_full`, the one validator, which alone
+# answers rejections. So the fast path never rejects and never accepts what the full one would
+# not, with the same values (tests/unit/metering/test_events_fast_path.py checks it by property).
+_STAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)  # hours, minutes and offsets bounded here: datetime.fromisoformat would take "+00:60" as one hour
+_UTILIZATION = re.compile(r"0(?:\.[0-9]+)?|1(?:\.0*)?|\.[0-9]+")  # Utilization's pattern, whole-string
+_INSTANTS: dict[str, tuple[int, float, int]] = {}
+"""Parsed instants by their text (an agent's windows share their bounds): pure, so safely shared."""
+_UTILIZATIONS: set[str] = set()
+"""Utilization texts already matched (a few hundred distinct values in practice)."""
+_CACHE_MAX = 100_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_MAX_INTERVAL_US = MAX_INTERVAL // _MICROSECOND
+_EVENT_KEYS = frozenset(("specversion", "id", "source", "subject", "time", "type", "data"))
+_GPU_KEYS = frozenset(("gpu", "gpu_model", "start", "end", "node", "utilization", "contract_id"))
+_STATUS_KEYS = frozenset(("gpu", "gpu_model", "start", "end", "state", "node", "utilization", "reason"))
+_TOKEN_KEYS = frozenset(("model", "input_tokens", "output_tokens", "cached_tokens", "contract_id"))
+_STATES = frozenset(("idle", "allocated", "down"))
+_MAX_COUNT = 2**62
+
+
+def _instant_of(text: Any) -> tuple[int, float, int] | None:
+    """``(epoch microseconds, epoch seconds, floored epoch second)`` of a plain RFC 3339 text, else
+    None. Microseconds are exact integers: the window rules compare them as the full path compares
+    datetimes (comparing aware datetimes costs more than the rest of an event's checks)."""
+    if type(text) is not str:
+        return None
+    found = _INSTANTS.get(text)
+    if found is not None:
+        return found
+    if _STAMP.fullmatch(text) is None:
+        return None
+    try:
+        instant = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    stamp = instant.timestamp()
+    if len(_INSTANTS) >= _CACHE_MAX:
+        _INSTANTS.clear()
+    found = _INSTANTS[text] = ((instant - _EPOCH) // _MICROSECOND, stamp, _epoch(instant))
+    return found
+
+
+def _plain_instant(text: Any, instants: dict = _INSTANTS) -> tuple[int, float, int] | None:
+    return instants.get(text) or _instant_of(text) if type(text) is str else None
+
+
+def _window(data: dict) -> tuple[int, int] | None:
+    """The floored ``(start, end)`` of a plain, valid ``gpu.usage`` or ``gpu.status`` window, else None."""
+    start, end = _plain_instant(data.get("start")), _plain_instant(data.get("end"))
+    if start is None or end is None or not 0 < end[0] - start[0] <= _MAX_INTERVAL_US:
+        return None
+    gpu, model, node, utilization = (
+        data.get("gpu"),
+        data.get("gpu_model"),
+        data.get("node", "-"),
+        data.get("utilization"),
+    )
+    if not (type(gpu) is str and type(model) is str and type(node) is str):
+        return None
+    if not (0 < len(gpu) <= 256 and 0 < len(model) <= 256 and 0 < len(node) <= 256):
+        return None
+    if utilization is not None and (type(utilization) is not str or utilization not in _UTILIZATIONS):
+        if type(utilization) is not str or _UTILIZATION.fullmatch(utilization) is None:
+            return None
+        if len(_UTILIZATIONS) >= _CACHE_MAX:
+            _UTILIZATIONS.clear()
+        _UTILIZATIONS.add(utilization)
+    return start[2], end[2]
+
+
+def _fast_row(event: Any) -> list | None:
+    """The wire row of a plain, valid event; None to leave it to the full validator."""
+    if type(event) is not dict or not _EVENT_KEYS.issuperset(event):
+        return None
+    data, kind, source, event_id = event.get("data"), event.get("type"), event.get("source"), event.get("id")
+    specversion, subject = event.get("specversion"), event.get("subject", "-" if kind == GPU_STATUS else None)
+    if not (type(data) is dict and type(source) is str and type(event_id) is str and type(subject) is str):
+        return None
+    if not (0 < len(source) <= 256 and 0 < len(event_id) <= 256 and 0 < len(subject) <= 256):
+        return None
+    if type(specversion) is not str or specversion != "1.0":
+        return None
+    time = _plain_instant(event.get("time"))
+    if time is None:
+        return None
+    if kind == GPU_USAGE:
+        contract_id = data.get("contract_id")
+        if not _GPU_KEYS.issuperset(data) or not (contract_id is None or _text(contract_id)):
+            return None
+        window = _window(data)
+        if window is None:
+            return None
+        gpu, model, start, end = data["gpu"], data["gpu_model"], window[0], window[1]
+        return ["gpu", source, event_id, subject, time[1], contract_id, data, gpu, model, start, end, None, 0, 0, 0]
+    if kind == LLM_TOKENS:
+        contract_id, model = data.get("contract_id"), data.get("model")
+        if not _TOKEN_KEYS.issuperset(data) or not (contract_id is None or _text(contract_id)) or not _text(model):
+            return None
+        counts = data.get("input_tokens", 0), data.get("output_tokens", 0), data.get("cached_tokens", 0)
+        for count in counts:
+            if type(count) is not int or not 0 <= count <= _MAX_COUNT:
+                return None
+        if not any(counts):
+            return None
+        return ["tokens", source, event_id, subject, time[1], contract_id, data, None, None, 0, 0, model, *counts]
+    if kind == GPU_STATUS:
+        state, reason = data.get("state"), data.get("reason")
+        if not _STATUS_KEYS.issuperset(data) or not (reason is None or _text(reason)):
+            return None
+        if type(state) is not str or state not in _STATES:
+            return None
+        window = _window(data)
+        if window is None:
+            return None
+        if "subject" not in event:
+            subject = ""
+        gpu, model, start, end = data["gpu"], data["gpu_model"], window[0], window[1]
+        return ["status", source, event_id, subject, time[1], None, data, gpu, model, start, end, None, 0, 0, 0]
+    return None
+
+
+def _text(value: Any) -> bool:
+    return type(value) is str and 0 < len(value) <= 256
+
+
+def _fast_rows(payload: list) -> list[list] | None:
+    """The rows of a batch of plain, valid events (a repeated ``(source, id)`` kept once), or None."""
+    rows, seen = [], set()
+    for event in payload:
+        row = _fast_row(event)
+        if row is None:
+            return None
+        key = (row[1], row[2])
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
+    return rows

@@ -11,7 +11,7 @@ import uuid
 import orjson
 
 from kashi.errors import BatchRejected, BatchTooLarge, SourceNotAllowed, ValidationFailed
-from metering.events import MAX_BYTES, MAX_EVENTS, UsageRecord, validate_batch
+from metering.events import MAX_BYTES, MAX_EVENTS, UsageRecord, validate_rows
 
 CONTENT_TYPES = ("application/cloudevents-batch+json", "application/json", "application/cloudevents+json")
 
@@ -20,6 +20,13 @@ def parse(body: bytes) -> tuple[list[UsageRecord], int]:
     """Decode and validate a request body into its records (a repeat of one ``(source, id)`` in the
     same batch kept once) and the number of events it held; raise BatchTooLarge, ValidationFailed
     or BatchRejected."""
+    rows, count = parse_rows(body)
+    return [UsageRecord.from_wire(row) for row in rows], count
+
+
+def parse_rows(body: bytes) -> tuple[list[list], int]:
+    """:func:`parse`, answering the records as their queue rows (:meth:`UsageRecord.to_wire`):
+    what the API does per request, without building records it would only take apart again."""
     if len(body) > MAX_BYTES:
         raise BatchTooLarge(f"the body is {len(body)} bytes; at most {MAX_BYTES} per request")
     try:
@@ -30,7 +37,7 @@ def parse(body: bytes) -> tuple[list[UsageRecord], int]:
         raise ValidationFailed.of("body", "must not contain NUL characters (\\u0000)")
     if isinstance(payload, list) and len(payload) > MAX_EVENTS:
         raise BatchTooLarge(f"the batch has {len(payload)} events; at most {MAX_EVENTS} per request")
-    return validate_batch(payload), len(payload) if isinstance(payload, list) else 1
+    return validate_rows(payload), len(payload) if isinstance(payload, list) else 1
 
 
 def _has_nul(value) -> bool:
@@ -43,20 +50,22 @@ def _has_nul(value) -> bool:
     return False
 
 
-def check_source(records: list[UsageRecord], bound_source: str | None) -> None:
-    """An agent key sends only events of the source it is bound to (SPEC §9)."""
+def check_source(rows: list[list] | list[UsageRecord], bound_source: str | None) -> None:
+    """An agent key sends only events of the source it is bound to (SPEC §9); ``rows`` as from
+    :func:`parse_rows` (or records, as from :func:`parse`)."""
     if bound_source is None:
         return
-    bad = [i for i, r in enumerate(records) if r.source != bound_source]
+    bad = [i for i, row in enumerate(rows) if (row[1] if type(row) is list else row.source) != bound_source]
     if bad:
         raise SourceNotAllowed(bad, bound_source)
 
 
-def accept(enqueue, records: list[UsageRecord]) -> str:
-    """Enqueue the batch as one message via ``enqueue(batch_id, rows)``; return the batch id."""
+def accept(enqueue, rows: list[list]) -> str:
+    """Enqueue the batch's rows (as from :func:`parse_rows`) as one message via ``enqueue(batch_id,
+    rows)``; return the batch id."""
     batch_id = uuid.uuid4().hex
-    enqueue(batch_id, [r.to_wire() for r in records])
+    enqueue(batch_id, rows)
     return batch_id
 
 
-__all__ = ["BatchRejected", "BatchTooLarge", "SourceNotAllowed", "accept", "check_source", "parse"]
+__all__ = ["BatchRejected", "BatchTooLarge", "SourceNotAllowed", "accept", "check_source", "parse", "parse_rows"]

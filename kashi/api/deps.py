@@ -51,7 +51,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def require(*roles: str):
     """A dependency admitting only ``roles`` (403 for any other valid key)."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:  # no I/O: async keeps it off the threadpool
         if principal.role not in roles:
             raise Forbidden(
                 f"a {principal.role} key may not do this",
