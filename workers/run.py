@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -16,8 +15,6 @@ from workers.broker import make_broker
 from workers.liveness import start_stamping
 
 log = logging.getLogger(__name__)
-GC_THRESHOLD = 20_000
-"""Allocations between young-generation collections in a worker process (CPython's default: 700)."""
 
 
 class RunningWorker:
@@ -52,12 +49,6 @@ def run_forever(settings: Settings, database_url: str, redis_url: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     worker = RunningWorker(settings, database_url, redis_url)
-    # A batch makes ~40 container objects per event that live until its transaction commits: the
-    # default gen-0 threshold (700) collects, and promotes, them dozens of times per batch. Modules and
-    # the engine are frozen out of collections; cycles are still collected, so memory stays flat.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD, 10, 10)
     log.info("worker ready")
     done.wait()
     log.info("worker stopping")
