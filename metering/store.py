@@ -9,6 +9,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import orjson
 import psycopg.errors
@@ -42,6 +43,7 @@ class Recorded:
     conflicts: int
 
 
+@lru_cache(maxsize=1 << 16)
 def gpu_lock_key(gpu: str) -> int:
     """A stable signed 64-bit advisory-lock key for one GPU."""
     return int.from_bytes(hashlib.blake2b(gpu.encode(), digest_size=8).digest(), "big", signed=True)
