@@ -20,23 +20,27 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 
 from sqlalchemy import Connection
 
 from kashi.db import raw
 from metering import names
 from metering.events import UsageRecord
+from metering.intervals import HOUR
 from metering.rollups import Piece
 from metering.status import (
     HourTotals,
     Stretch,
+    TenantHour,
     claim_status,
+    fleet_totals,
+    fold_status,
+    fold_usage,
     latest_reports,
     lit_hourly,
     lit_overlap,
     merge_runs,
-    status_hourly,
-    usage_hourly,
 )
 
 
@@ -50,7 +54,11 @@ def _windows(spans: Iterable[tuple[str, int, int]]) -> dict[str, list[int]]:
 
 def load_status(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[str, list[Stretch]]:
     """Each GPU's status runs touching ``[lo, hi]`` of its spans (touching: so new time can join them)."""
-    window = _windows(spans)
+    return _load_runs(conn, _windows(spans))
+
+
+def _load_runs(conn: Connection, window: Mapping[str, list[int]]) -> dict[str, list[Stretch]]:
+    """Each GPU's status runs touching its window ``[lo, hi]``."""
     if not window:
         return {}
     gpus = list(window)
@@ -75,6 +83,20 @@ def load_status(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict
     for gpu, start, end, state in rows:
         found[gpu].append(Stretch(start, end, state))
     return found
+
+
+def _hour_windows(cells: Iterable[tuple]) -> dict[str, list[int]]:
+    """Per GPU of `fold_usage` cells, the whole hours they cover: a window holding each of its pieces."""
+    window: dict[str, list[int]] = {}
+    for gpu, _, _, _, _, hour in cells:
+        w = window.get(gpu)
+        if w is None:
+            window[gpu] = [hour, hour + HOUR]
+        elif hour < w[0]:
+            w[0] = hour
+        elif hour + HOUR > w[1]:
+            w[1] = hour + HOUR
+    return window
 
 
 def _coverage(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[str, list[tuple]]:
@@ -134,15 +156,6 @@ def shard_of(node: str) -> int:
     return int.from_bytes(hashlib.blake2b(node.encode(), digest_size=2).digest(), "big") % SHARDS
 
 
-def by_model(by_node: Mapping[tuple, HourTotals]) -> dict[tuple, HourTotals]:
-    """(node, gpu_model, hour) totals folded into (gpu_model, hour, shard of the node)."""
-    found: dict[tuple, HourTotals] = {}
-    for (node, model, hour), t in by_node.items():
-        key = (model, hour, shard_of(node))
-        found[key] = found.get(key, HourTotals()).plus(t)
-    return found
-
-
 def _add_hourly(
     conn: Connection,
     table: str,
@@ -174,19 +187,13 @@ def _add_hourly(
     )
 
 
-def _add_model_hourly(conn: Connection, by_node: Mapping[tuple, HourTotals]) -> None:
-    _add_hourly(
-        conn, "fleet_model_hourly", ("gpu_model", "hour", "shard"), by_model(by_node), ("text", "bigint", "smallint")
-    )
-
-
-def _add_tenant(
-    conn: Connection, usage: Mapping[tuple, HourTotals], lit: Mapping[tuple, tuple[int, int]], seqs: Mapping[tuple, int]
-) -> None:
+def _add_tenant(conn: Connection, usage: Mapping[tuple, TenantHour], lit: Mapping[tuple, tuple[int, int]]) -> None:
     keys = sorted(set(usage) | set(lit))
     if not keys:
         return
-    none = HourTotals()
+    none = TenantHour(0, Decimal(0), 0)
+    used = [usage.get(k, none) for k in keys]
+    lits = [lit.get(k, (0, 0)) for k in keys]
     raw(conn).execute(
         """INSERT INTO tenant_fleet_hourly (tenant_id, contract_id, gpu_model, hour, allocated_s, lit_allocated_s,
                                             busy_s, last_seq)
@@ -202,10 +209,10 @@ def _add_tenant(
             [k[1] for k in keys],
             [k[2] for k in keys],
             [k[3] for k in keys],
-            [usage.get(k, none).allocated for k in keys],
-            [lit.get(k, (0, 0))[0] for k in keys],
-            [usage.get(k, none).busy for k in keys],
-            [max(seqs.get(k, 0), lit.get(k, (0, 0))[1]) for k in keys],
+            [u.allocated for u in used],
+            [lt[0] for lt in lits],
+            [u.busy for u in used],
+            [max(u.seq, lt[1]) for u, lt in zip(used, lits, strict=True)],
         ),
     )
 
@@ -245,11 +252,6 @@ def _upsert_registry(conn: Connection, latest: Mapping[str, dict]) -> None:
     )
 
 
-def _merge(into: dict[tuple, HourTotals], more: Mapping[tuple, HourTotals]) -> None:
-    for key, t in more.items():
-        into[key] = into.get(key, HourTotals()).plus(t)
-
-
 def record_fleet(
     conn: Connection,
     usage_pieces: list[Piece],
@@ -259,31 +261,27 @@ def record_fleet(
     """Fold a batch's new usage pieces (already inserted into ``gpu_coverage``) and new status
     events into the fleet's projections; returns the status card-seconds newly reported.
 
-    Everything is computed first and each shared rollup is written once, tables in one order and
-    rows in key order, so two recorders touching the same node or model rows never deadlock."""
+    Each piece is split at hours once (`metering.status.fold_usage`, `fold_status`) and every rollup
+    row is summed from those cells (`fleet_totals`). Everything is computed first and each shared
+    rollup is written once, tables in one order and rows in key order, so two recorders touching the
+    same node or model rows never deadlock."""
     overlaps: list[tuple[tuple[str, str, str], int, int, int]] = []
-    seqs: dict[tuple, int] = {}
-    by_gpu: dict[tuple, HourTotals] = {}
-    by_node: dict[tuple, HourTotals] = {}
-    by_tenant: dict[tuple, HourTotals] = {}
-    if usage_pieces:  # usage against the status known before this batch's status (counted below)
-        known = load_status(conn, ((p.gpu, p.start, p.end) for p in usage_pieces))
-        for p in usage_pieces:
-            for start, end in lit_overlap(p.start, p.end, known.get(p.gpu, ())):
-                overlaps.append(((p.tenant_id, p.contract_id or "", p.gpu_model), start, end, p.seq))
-        by_gpu, by_node, by_tenant = usage_hourly(usage_pieces, usage_records)
-        for p in usage_pieces:
-            key_prefix = (p.tenant_id, p.contract_id or "", p.gpu_model)
-            for hour in range(p.start - p.start % 3600, p.end, 3600):
-                seqs[(*key_prefix, hour)] = max(seqs.get((*key_prefix, hour), 0), p.seq)
+    usage = fold_usage(usage_pieces, usage_records) if usage_pieces else {}
+    if usage:  # usage against the status known before this batch's status (counted below)
+        known = _load_runs(conn, _hour_windows(usage))
+        if known:
+            for p in usage_pieces:
+                runs = known.get(p.gpu)
+                if runs:
+                    for start, end in lit_overlap(p.start, p.end, runs):
+                        overlaps.append(((p.tenant_id, p.contract_id or "", p.gpu_model), start, end, p.seq))
+    status: dict[tuple, list] = {}
     reported = 0
     if status_new:
         loaded = load_status(conn, ((r.gpu, r.start, r.end) for _, r in status_new))
         pieces = claim_status(status_new, loaded)
         _replace_runs(conn, loaded, pieces)  # per GPU: under the GPU locks the batch holds
-        status_by_gpu, status_by_node = status_hourly(pieces)
-        _merge(by_gpu, status_by_gpu)
-        _merge(by_node, status_by_node)
+        status = fold_status(pieces)
         lit = [p for p in pieces if p.state != "down"]
         covered = _coverage(conn, ((p.gpu, p.start, p.end) for p in lit))
         for p in lit:
@@ -291,10 +289,13 @@ def record_fleet(
                 if start < p.end and end > p.start:
                     overlaps.append(((tenant, contract, model), max(start, p.start), min(end, p.end), p.seq))
         reported = sum(p.end - p.start for p in pieces)
-    _add_hourly(conn, "gpu_status_hourly", ("gpu", "hour"), by_gpu)
-    _add_hourly(conn, "fleet_hourly", ("node", "gpu_model", "hour"), by_node)
-    _add_model_hourly(conn, by_node)
-    _add_tenant(conn, by_tenant, lit_hourly(overlaps), seqs)
+    totals = fleet_totals(usage, status, shard_of)
+    _add_hourly(conn, "gpu_status_hourly", ("gpu", "hour"), totals.by_gpu)
+    _add_hourly(conn, "fleet_hourly", ("node", "gpu_model", "hour"), totals.by_node)
+    _add_hourly(
+        conn, "fleet_model_hourly", ("gpu_model", "hour", "shard"), totals.by_model, ("text", "bigint", "smallint")
+    )
+    _add_tenant(conn, totals.by_tenant, lit_hourly(overlaps))
     if status_new:
         _upsert_registry(conn, latest_reports(status_new))
     return reported

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import NamedTuple
 
 from metering.events import UsageRecord
@@ -133,51 +134,204 @@ class HourTotals(NamedTuple):
     """From `gpu.status` reported allocated: its utilization × the seconds it newly reported. The report
     uses it for an hour whose usage carried no utilization at all."""
 
-    def plus(self, other: HourTotals) -> HourTotals:
-        return HourTotals(*(a + b for a, b in zip(self, other, strict=True)))
+
+class TenantHour(NamedTuple):
+    """Newly counted usage of one (tenant, contract, gpu_model, hour): the seconds, their busy card-seconds,
+    and the highest log sequence among the pieces that added to it."""
+
+    allocated: int
+    busy: Decimal
+    seq: int
 
 
-def _add(totals: dict, key: tuple, **seconds) -> None:
-    totals[key] = totals.get(key, HourTotals()).plus(HourTotals(**seconds))
+# Busy card-seconds are summed exactly as integers: a utilization ``"0.83"`` is the coefficient 83 at
+# the exponent -2, and utilization × seconds is ``83 * seconds`` at -2. A sum keeps the smallest
+# exponent of its terms (never above 0), which is the exponent Decimal arithmetic gives the same sum,
+# so the numeric written is the same value with the same scale ("2988.00"); there is no rounding at
+# any number of digits. Decimals are built once per rollup row, not per piece-hour.
+
+
+@lru_cache(maxsize=4096)
+def _exact_text(text: str) -> tuple[int, int]:
+    return _exact_decimal(Decimal(text))
+
+
+def _exact_decimal(value: Decimal) -> tuple[int, int]:
+    sign, digits, exponent = value.as_tuple()
+    coefficient = int("".join(map(str, digits))) if digits else 0
+    return (-coefficient if sign else coefficient), int(exponent)
+
+
+def exact(value: str | Decimal) -> tuple[int, int]:
+    """``(coefficient, exponent)`` with value = coefficient × 10 ** exponent, exactly (the exponent
+    Decimal gives it: ``"0.830"`` is ``(830, -3)``)."""
+    if isinstance(value, str):
+        return _exact_text(value)
+    return _exact_decimal(value if isinstance(value, Decimal) else Decimal(value))
+
+
+def exact_decimal(coefficient: int, exponent: int) -> Decimal:
+    """The Decimal ``coefficient × 10 ** exponent``, built without rounding."""
+    return Decimal(f"{coefficient}E{exponent}")
+
+
+def _add_scaled(cell: list, at: int, coefficient: int, exponent: int) -> None:
+    """``cell[at] × 10 ** cell[at + 1]`` += ``coefficient × 10 ** exponent``, keeping the smaller exponent."""
+    held = cell[at + 1]
+    if exponent == held:
+        cell[at] += coefficient
+    elif exponent < held:
+        cell[at] = cell[at] * 10 ** (held - exponent) + coefficient
+        cell[at + 1] = exponent
+    else:
+        cell[at] += coefficient * 10 ** (exponent - held)
+
+
+def usage_rate(rec: UsageRecord) -> tuple[int, int]:
+    """The usage event's utilization as an exact ``(coefficient, exponent)``; ``(0, 0)`` without one
+    (or for a zero one: a usage piece without utilization adds plain 0 to busy)."""
+    value = rec.data.get("utilization")
+    if value is None:
+        return 0, 0
+    coefficient, exponent = exact(value)
+    return (coefficient, exponent) if coefficient else (0, 0)
+
+
+def fold_usage(pieces: Iterable, records: Mapping[int, UsageRecord]) -> dict[tuple, list]:
+    """Newly counted usage pieces (`metering.rollups.Piece`) split at hours once and summed per
+    ``(gpu, node, gpu_model, tenant, contract or "", hour)``: ``[allocated seconds, busy coefficient,
+    busy exponent, highest seq]``. Every usage rollup is a sum of these cells (`fleet_totals`).
+
+    busy = the usage event's `utilization` × the seconds it newly counted (0 without one); node is
+    the one the usage event names."""
+    cells: dict[tuple, list] = {}
+    get = cells.get
+    for p in pieces:
+        start, end, seq = p.start, p.end, p.seq
+        if start >= end:
+            continue
+        rec = records[seq]
+        rate, exponent = usage_rate(rec)
+        node = rec.data.get("node") or ""
+        gpu, model, tenant, contract = p.gpu, p.gpu_model, p.tenant_id, p.contract_id or ""
+        hour = start - start % HOUR
+        while True:
+            stop = hour + HOUR
+            seconds = (end if end < stop else stop) - start
+            key = (gpu, node, model, tenant, contract, hour)
+            cell = get(key)
+            if cell is None:
+                cells[key] = [seconds, rate * seconds, exponent, seq]
+            else:
+                cell[0] += seconds
+                if exponent == cell[2]:
+                    cell[1] += rate * seconds
+                else:
+                    _add_scaled(cell, 1, rate * seconds, exponent)
+                if seq > cell[3]:
+                    cell[3] = seq
+            if end <= stop:
+                break
+            start = hour = stop
+    return cells
+
+
+def fold_status(pieces: Iterable[StatusPiece]) -> dict[tuple, list]:
+    """Newly reported status pieces split at hours once and summed per ``(gpu, node, gpu_model, hour)``:
+    ``[reported, down, status busy coefficient, status busy exponent]`` (status busy: the report's
+    utilization × seconds, for pieces reported allocated with a utilization)."""
+    cells: dict[tuple, list] = {}
+    for p in pieces:
+        if p.state == "allocated" and p.utilization is not None:
+            rate, exponent = exact(p.utilization)
+        else:
+            rate, exponent = 0, 0
+        down = p.state == DOWN
+        for hour, seconds in split((p.start, p.end), HOUR):
+            key = (p.gpu, p.node, p.gpu_model, hour)
+            cell = cells.get(key)
+            if cell is None:
+                cell = cells[key] = [0, 0, 0, 0]
+            cell[0] += seconds
+            if down:
+                cell[1] += seconds
+            _add_scaled(cell, 2, rate * seconds, exponent)
+    return cells
+
+
+def _hour_totals(sums: Mapping[tuple, list]) -> dict[tuple, HourTotals]:
+    return {
+        key: HourTotals(s[0], s[1], s[2], exact_decimal(s[3], s[4]), exact_decimal(s[5], s[6]))
+        for key, s in sums.items()
+    }
+
+
+class FleetTotals(NamedTuple):
+    """What a batch adds to each hourly fleet rollup, by its key."""
+
+    by_gpu: dict[tuple, HourTotals]
+    """(gpu, hour)"""
+    by_node: dict[tuple, HourTotals]
+    """(node, gpu_model, hour)"""
+    by_model: dict[tuple, HourTotals]
+    """(gpu_model, hour, shard of the node)"""
+    by_tenant: dict[tuple, TenantHour]
+    """(tenant, contract or "", gpu_model, hour)"""
+
+
+def fleet_totals(
+    usage: Mapping[tuple, list], status: Mapping[tuple, list], shard: Callable[[str], int] = lambda node: 0
+) -> FleetTotals:
+    """The rollup rows of `fold_usage` and `fold_status` cells: each row the exact sum of its cells."""
+    gpu: dict[tuple, list] = {}
+    node: dict[tuple, list] = {}
+    tenant: dict[tuple, list] = {}
+
+    def add(into: dict, key: tuple, reported: int, down: int, allocated: int, busy: tuple, status_busy: tuple) -> None:
+        s = into.get(key)
+        if s is None:
+            s = into[key] = [0, 0, 0, 0, 0, 0, 0]
+        s[0] += reported
+        s[1] += down
+        s[2] += allocated
+        _add_scaled(s, 3, *busy)
+        _add_scaled(s, 5, *status_busy)
+
+    none = (0, 0)
+    for (g, n, model, t, contract, hour), (allocated, rate, exponent, seq) in usage.items():
+        busy = (rate, exponent)
+        add(gpu, (g, hour), 0, 0, allocated, busy, none)
+        add(node, (n, model, hour), 0, 0, allocated, busy, none)
+        s = tenant.get((t, contract, model, hour))
+        if s is None:
+            s = tenant[(t, contract, model, hour)] = [0, 0, 0, 0]
+        s[0] += allocated
+        _add_scaled(s, 1, rate, exponent)
+        s[3] = max(s[3], seq)
+    for (g, n, model, hour), (reported, down, rate, exponent) in status.items():
+        add(gpu, (g, hour), reported, down, 0, none, (rate, exponent))
+        add(node, (n, model, hour), reported, down, 0, none, (rate, exponent))
+    shards = {n: shard(n) for n, _, _ in node}
+    model_sums: dict[tuple, list] = {}
+    for (n, model, hour), s in node.items():
+        add(model_sums, (model, hour, shards[n]), s[0], s[1], s[2], (s[3], s[4]), (s[5], s[6]))
+    return FleetTotals(
+        _hour_totals(gpu),
+        _hour_totals(node),
+        _hour_totals(model_sums),
+        {key: TenantHour(s[0], exact_decimal(s[1], s[2]), s[3]) for key, s in tenant.items()},
+    )
 
 
 def status_hourly(pieces: Iterable[StatusPiece]) -> tuple[dict[tuple, HourTotals], dict[tuple, HourTotals]]:
     """Reported and down seconds per (gpu, hour) and per (node, gpu_model, hour), split at hours."""
-    by_gpu: dict[tuple, HourTotals] = {}
-    by_node: dict[tuple, HourTotals] = {}
-    for p in pieces:
-        for hour, seconds in split((p.start, p.end), HOUR):
-            down = seconds if p.state == DOWN else 0
-            busy = p.utilization * seconds if p.state == "allocated" and p.utilization is not None else Decimal(0)
-            _add(by_gpu, (p.gpu, hour), reported=seconds, down=down, status_busy=busy)
-            _add(by_node, (p.node, p.gpu_model, hour), reported=seconds, down=down, status_busy=busy)
-    return by_gpu, by_node
+    totals = fleet_totals({}, fold_status(pieces))
+    return totals.by_gpu, totals.by_node
 
 
 def utilization_of(rec: UsageRecord) -> Decimal | None:
     value = rec.data.get("utilization")
     return None if value is None else Decimal(value)
-
-
-def usage_hourly(pieces: Iterable, records: Mapping[int, UsageRecord]) -> tuple[dict, dict, dict]:
-    """Allocated and busy seconds of newly counted usage pieces (`metering.rollups.Piece`), per
-    (gpu, hour), (node, gpu_model, hour) and (tenant, contract, gpu_model, hour).
-
-    busy = the usage event's `utilization` × the seconds it newly counted (0 without one); node is
-    the one the usage event names.
-    """
-    by_gpu: dict[tuple, HourTotals] = {}
-    by_node: dict[tuple, HourTotals] = {}
-    by_tenant: dict[tuple, HourTotals] = {}
-    for p in pieces:
-        rec = records[p.seq]
-        util = utilization_of(rec) or Decimal(0)
-        for hour, seconds in split((p.start, p.end), HOUR):
-            busy = util * seconds
-            _add(by_gpu, (p.gpu, hour), allocated=seconds, busy=busy)
-            _add(by_node, (node_of(rec), p.gpu_model, hour), allocated=seconds, busy=busy)
-            _add(by_tenant, (p.tenant_id, p.contract_id or "", p.gpu_model, hour), allocated=seconds, busy=busy)
-    return by_gpu, by_node, by_tenant
 
 
 def lit_hourly(overlaps: Iterable[tuple[tuple[str, str, str], int, int, int]]) -> dict[tuple, tuple[int, int]]:
