@@ -143,7 +143,11 @@ def _replace_runs(conn: Connection, loaded: Mapping[str, list[Stretch]], pieces:
                       WHERE c.gpu = g.gpu AND c.start_s = g.start_s""",
             ([g for g, _ in gone], [s for _, s in gone]),
         )
-    with pg.cursor() as cur, cur.copy("COPY gpu_status_coverage (gpu, start_s, end_s, state) FROM STDIN") as copy:
+    with (
+        pg.cursor() as cur,
+        cur.copy("COPY gpu_status_coverage (gpu, start_s, end_s, state) FROM STDIN (FORMAT BINARY)") as copy,
+    ):
+        copy.set_types(("text", "int8", "int8", "text"))
         for gpu, s in runs:
             copy.write_row((gpu, s.start, s.end, s.state))
 
