@@ -48,6 +48,7 @@ from kashi.keys import create_key
 from kashi.lifeline import die_with_parent
 from kashi.local import free_port
 from kashi.migrate import upgrade
+from kashi.settings import Settings
 from workers.broker import INGEST_QUEUE, make_broker
 
 KASHI = [sys.executable, "-m", "kashi.cli"]
@@ -309,7 +310,7 @@ def main() -> None:
     ap.add_argument("--agents", type=int, default=8, help="concurrent agents (default 8)")
     ap.add_argument("--batch", type=int, default=1000, help="events per request (default 1000)")
     ap.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    ap.add_argument("--worker-threads", type=int, default=2)
+    ap.add_argument("--worker-threads", type=int, default=Settings().worker_threads, help="threads per worker")
     ap.add_argument("--rate", type=float, default=None, help="pace the agents to N events/s (default: flat out)")
     ap.add_argument("--kill-worker-every", type=float, default=20.0, help="seconds between worker SIGKILLs")
     ap.add_argument("--drain-timeout", type=float, default=600, help="seconds to wait for the queue to drain")
