@@ -23,6 +23,12 @@ _by_name: dict[str, dict[str, int]] = {}
 _by_no: dict[str, dict[int, str]] = {}
 
 
+_LOOKUP = """SELECT n.no, n.name FROM unnest(%b::text[]) AS w(name)
+             CROSS JOIN LATERAL (SELECT no, name FROM usage_names WHERE name = w.name) AS n"""
+"""One index probe per name. ``name = ANY(…)`` was planned as a sequential scan of the whole dictionary
+while its statistics lagged behind its growth (ingest adds names faster than autovacuum analyzes)."""
+
+
 def _db(conn: Connection) -> str:
     return conn.engine.url.render_as_string(hide_password=True)
 
@@ -53,7 +59,7 @@ def numbers(conn: Connection, names: Iterable[str]) -> Mapping[str, int]:
         return known
     found = {name: known[name] for name in wanted if name in known}
     pg = raw(conn)
-    committed = pg.execute("SELECT no, name FROM usage_names WHERE name = ANY(%b::text[])", (missing,)).fetchall()
+    committed = pg.execute(_LOOKUP, (missing,)).fetchall()
     _remember(db, committed)
     found.update((name, no) for no, name in committed)
     new = [name for name in missing if name not in found]
@@ -66,7 +72,7 @@ def numbers(conn: Connection, names: Iterable[str]) -> Mapping[str, int]:
         found.update((name, no) for no, name in added)
         raced = [name for name in new if name not in found]  # added and committed by another recorder meanwhile
         if raced:
-            rows = pg.execute("SELECT no, name FROM usage_names WHERE name = ANY(%b::text[])", (raced,)).fetchall()
+            rows = pg.execute(_LOOKUP, (raced,)).fetchall()
             _remember(db, rows)
             found.update((name, no) for no, name in rows)
     return found
