@@ -3,7 +3,7 @@
     python benchmarks/usage_queries.py --months 100 --fleet-tenants 200 --explain
 
 Rollups are seeded straight into ``gpu_hourly`` and ``token_hourly`` by SQL: a fleet of
-``--fleet-tenants`` tenants with two months each (3 GPU models, 2 LLM models × 3 token kinds, every
+``--fleet-tenants`` tenants with two months each (3 GPU models, 2 LLM models with 3 token kinds, every
 hour) and one tenant with ``--months`` months of the same; the floor is a tenant with one month.
 Each query is the service call behind the route (:func:`metering.usage.gpu_usage` /
 ``token_usage``, group by day, the last month, Asia/Shanghai), run ``--runs`` times; printed are
@@ -38,10 +38,9 @@ FROM unnest(ARRAY['H100-SXM', 'A100-80G', 'RTX-4090']) AS m,
      generate_series(:last - :hours * 3600, :last - 3600, 3600) AS h
 """
 SEED_TOKENS = """
-INSERT INTO token_hourly (tenant_id, contract_id, model, kind, hour, tokens)
-SELECT :t, 'c-' || :t, m, k, h, 100000
-FROM unnest(ARRAY['llama-70b', 'qwen-72b']) AS m, unnest(ARRAY['input', 'output', 'cached']) AS k,
-     generate_series(:last - :hours * 3600, :last - 3600, 3600) AS h
+INSERT INTO token_hourly (tenant_id, contract_id, model, hour, input_tokens, output_tokens, cached_tokens)
+SELECT :t, 'c-' || :t, m, h, 100000, 100000, 100000
+FROM unnest(ARRAY['llama-70b', 'qwen-72b']) AS m, generate_series(:last - :hours * 3600, :last - 3600, 3600) AS h
 """
 BEFORE = {
     "gpu": """SELECT date_trunc(:g, to_timestamp(hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
@@ -50,12 +49,14 @@ BEFORE = {
               WHERE tenant_id = :t AND hour >= extract(epoch FROM CAST(:s AS timestamptz))
                 AND hour < extract(epoch FROM CAST(:e AS timestamptz))
               GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
-    "tokens": """SELECT date_trunc(:g, to_timestamp(hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
-                        contract_id, model, kind, sum(tokens)::bigint AS tokens
-                 FROM token_hourly
-                 WHERE tenant_id = :t AND hour >= extract(epoch FROM CAST(:s AS timestamptz))
-                   AND hour < extract(epoch FROM CAST(:e AS timestamptz))
-                 GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4""",
+    "tokens": """SELECT date_trunc(:g, to_timestamp(t.hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
+                        t.contract_id, t.model, k.kind, sum(k.tokens)::bigint AS tokens
+                 FROM token_hourly t
+                 CROSS JOIN LATERAL (VALUES ('input', t.input_tokens), ('output', t.output_tokens),
+                                            ('cached', t.cached_tokens)) AS k(kind, tokens)
+                 WHERE t.tenant_id = :t AND t.hour >= extract(epoch FROM CAST(:s AS timestamptz))
+                   AND t.hour < extract(epoch FROM CAST(:e AS timestamptz))
+                 GROUP BY 1, 2, 3, 4 HAVING sum(k.tokens) > 0 ORDER BY 1, 2, 3, 4""",
 }
 AFTER = {
     "gpu": BEFORE["gpu"]

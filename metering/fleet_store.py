@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from sqlalchemy import Connection
 
-from kashi.db import raw
+from kashi.db import Int4s, Int8s, raw
 from metering import names
 from metering.events import UsageRecord
 from metering.intervals import HOUR
@@ -75,7 +75,7 @@ def _load_runs(conn: Connection, window: Mapping[str, list[int]]) -> dict[str, l
               WHERE gpu = w.gpu AND start_s >= w.lo AND start_s <= w.hi)
            ) AS c
            WHERE c.end_s >= w.lo""",
-            (gpus, [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+            (gpus, Int8s([window[g][0] for g in gpus]), Int8s([window[g][1] for g in gpus])),
         )
         .fetchall()
     )
@@ -119,7 +119,12 @@ def _coverage(conn: Connection, spans: Iterable[tuple[str, int, int]]) -> dict[s
               WHERE gpu_no = w.gpu_no AND start_s >= w.lo AND start_s < w.hi)
            ) AS c
            WHERE c.end_s > w.lo""",
-            (gpus, [gpu_no[g] for g in gpus], [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+            (
+                gpus,
+                Int4s([gpu_no[g] for g in gpus]),
+                Int8s([window[g][0] for g in gpus]),
+                Int8s([window[g][1] for g in gpus]),
+            ),
         )
         .fetchall()
     )
@@ -141,7 +146,7 @@ def _replace_runs(conn: Connection, loaded: Mapping[str, list[Stretch]], pieces:
         pg.execute(
             """DELETE FROM gpu_status_coverage c USING unnest(%b::text[], %b::bigint[]) AS g(gpu, start_s)
                       WHERE c.gpu = g.gpu AND c.start_s = g.start_s""",
-            ([g for g, _ in gone], [s for _, s in gone]),
+            ([g for g, _ in gone], Int8s([s for _, s in gone])),
         )
     with (
         pg.cursor() as cur,
@@ -170,8 +175,9 @@ def _add_hourly(
     if not totals:
         return
     ordered = sorted(totals)
-    columns = [[k[i] for k in ordered] for i in range(len(keys))]
     types = types or ("text",) * (len(keys) - 1) + ("bigint",)
+    packed = {"bigint": Int8s, "int": Int4s, "integer": Int4s}
+    columns = [packed.get(types[i], list)(k[i] for k in ordered) for i in range(len(keys))]
     unnest = ", ".join(f"%b::{t}[]" for t in types)
     raw(conn).execute(
         f"""INSERT INTO {table} ({", ".join(keys)}, reported_s, down_s, allocated_s, busy_s, status_busy_s)
@@ -182,9 +188,9 @@ def _add_hourly(
               status_busy_s = {table}.status_busy_s + EXCLUDED.status_busy_s""",
         (
             *columns,
-            [totals[k].reported for k in ordered],
-            [totals[k].down for k in ordered],
-            [totals[k].allocated for k in ordered],
+            Int8s([totals[k].reported for k in ordered]),
+            Int8s([totals[k].down for k in ordered]),
+            Int8s([totals[k].allocated for k in ordered]),
             [totals[k].busy for k in ordered],
             [totals[k].status_busy for k in ordered],
         ),
@@ -212,11 +218,11 @@ def _add_tenant(conn: Connection, usage: Mapping[tuple, TenantHour], lit: Mappin
             [k[0] for k in keys],
             [k[1] for k in keys],
             [k[2] for k in keys],
-            [k[3] for k in keys],
-            [u.allocated for u in used],
-            [lt[0] for lt in lits],
+            Int8s([k[3] for k in keys]),
+            Int8s([u.allocated for u in used]),
+            Int8s([lt[0] for lt in lits]),
             [u.busy for u in used],
-            [max(u.seq, lt[1]) for u, lt in zip(used, lits, strict=True)],
+            Int8s([max(u.seq, lt[1]) for u, lt in zip(used, lits, strict=True)]),
         ),
     )
 

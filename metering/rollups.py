@@ -116,8 +116,8 @@ def _merge_conflicts(conflicts: list[Conflict]) -> list[Conflict]:
 
 GpuKey = tuple[str, str, str, int]
 """(tenant_id, contract_id or "", gpu_model, hour start as UTC epoch)."""
-TokenKey = tuple[str, str, str, str, int]
-"""(tenant_id, contract_id or "", model, token kind, hour start as UTC epoch)."""
+TokenKey = tuple[str, str, str, int]
+"""(tenant_id, contract_id or "", model, hour start as UTC epoch)."""
 
 
 def gpu_rollup(pieces: Iterable[Piece]) -> dict[GpuKey, int]:
@@ -129,16 +129,16 @@ def gpu_rollup(pieces: Iterable[Piece]) -> dict[GpuKey, int]:
     return dict(totals)
 
 
-def token_rollup(records: Iterable[UsageRecord]) -> dict[TokenKey, int]:
-    """Tokens per tenant, contract, model, kind and hour of the event's ``time``."""
-    totals: dict[TokenKey, int] = defaultdict(int)
+def token_rollup(records: Iterable[UsageRecord]) -> dict[TokenKey, list[int]]:
+    """``[input, output, cached]`` tokens per tenant, contract, model and hour of the event's ``time``."""
+    totals: dict[TokenKey, list[int]] = {}
     for rec in records:
-        hour = int(rec.time // HOUR * HOUR)
-        tenant, contract, model = rec.tenant_id, rec.contract_id or "", rec.model
-        if rec.input_tokens:
-            totals[(tenant, contract, model, "input", hour)] += rec.input_tokens
-        if rec.output_tokens:
-            totals[(tenant, contract, model, "output", hour)] += rec.output_tokens
-        if rec.cached_tokens:
-            totals[(tenant, contract, model, "cached", hour)] += rec.cached_tokens
-    return dict(totals)
+        key = (rec.tenant_id, rec.contract_id or "", rec.model, int(rec.time // HOUR * HOUR))
+        found = totals.get(key)
+        if found is None:
+            totals[key] = [rec.input_tokens, rec.output_tokens, rec.cached_tokens]
+        else:
+            found[0] += rec.input_tokens
+            found[1] += rec.output_tokens
+            found[2] += rec.cached_tokens
+    return totals

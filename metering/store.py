@@ -17,7 +17,7 @@ from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
 from sqlalchemy import Connection
 
-from kashi.db import raw
+from kashi.db import Int4s, Int8s, raw
 from metering import log, names
 from metering.events import UsageRecord
 from metering.fleet_store import record_fleet
@@ -102,7 +102,7 @@ def append_events(
         """SELECT k.s, k.p, k.x FROM unnest(%b::int[], %b::int[], %b::text[]) AS k(s, p, x)
            WHERE EXISTS (SELECT FROM usage_log l
                          WHERE l.source_no = k.s AND l.id_prefix_no = k.p AND l.id_suffix = k.x)""",
-        ([k[0] for k in candidates], [k[1] for k in candidates], [k[2] for k in candidates]),
+        (Int4s([k[0] for k in candidates]), Int4s([k[1] for k in candidates]), [k[2] for k in candidates]),
     ).fetchall()
     for key in logged:
         del candidates[key]
@@ -142,7 +142,7 @@ def lock_gpus(conn: Connection, gpus: Iterable[str]) -> None:
     """Serialise writers of the same GPUs (taken in one sorted order, so never a deadlock)."""
     keys = sorted({gpu_lock_key(g) for g in gpus})
     if keys:
-        raw(conn).execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%b::bigint[]) AS k", (keys,))
+        raw(conn).execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%b::bigint[]) AS k", (Int8s(keys),))
 
 
 def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, list[Covered]]:
@@ -170,7 +170,12 @@ def load_coverage(conn: Connection, records: list[UsageRecord]) -> dict[str, lis
               WHERE gpu_no = w.gpu_no AND start_s >= w.lo AND start_s < w.hi)
            ) AS c
            WHERE c.end_s > w.lo""",
-            (gpus, [gpu_no[g] for g in gpus], [window[g][0] for g in gpus], [window[g][1] for g in gpus]),
+            (
+                gpus,
+                Int4s([gpu_no[g] for g in gpus]),
+                Int8s([window[g][0] for g in gpus]),
+                Int8s([window[g][1] for g in gpus]),
+            ),
         )
         .fetchall()
     )
@@ -224,29 +229,34 @@ def add_gpu_rollups(conn: Connection, totals: dict[tuple, int]) -> None:
             [k[0] for k in keys],
             [k[1] for k in keys],
             [k[2] for k in keys],
-            [k[3] for k in keys],
-            [totals[k] for k in keys],
+            Int8s([k[3] for k in keys]),
+            Int8s([totals[k] for k in keys]),
         ),
     )
 
 
-def add_token_rollups(conn: Connection, totals: dict[tuple, int]) -> None:
+def add_token_rollups(conn: Connection, totals: dict[tuple, list[int]]) -> None:
     """Add tokens to ``token_hourly`` (rows in key order)."""
     if not totals:
         return
     keys = sorted(totals)
+    counts = [totals[k] for k in keys]
     raw(conn).execute(
-        """INSERT INTO token_hourly (tenant_id, contract_id, model, kind, hour, tokens)
-           SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[])
-           ON CONFLICT (tenant_id, contract_id, model, kind, hour)
-           DO UPDATE SET tokens = token_hourly.tokens + EXCLUDED.tokens""",
+        """INSERT INTO token_hourly (tenant_id, contract_id, model, hour, input_tokens, output_tokens, cached_tokens)
+           SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[],
+                                %b::bigint[])
+           ON CONFLICT (tenant_id, contract_id, model, hour) DO UPDATE
+           SET input_tokens = token_hourly.input_tokens + EXCLUDED.input_tokens,
+               output_tokens = token_hourly.output_tokens + EXCLUDED.output_tokens,
+               cached_tokens = token_hourly.cached_tokens + EXCLUDED.cached_tokens""",
         (
             [k[0] for k in keys],
             [k[1] for k in keys],
             [k[2] for k in keys],
-            [k[3] for k in keys],
-            [k[4] for k in keys],
-            [totals[k] for k in keys],
+            Int8s([k[3] for k in keys]),
+            Int8s([c[0] for c in counts]),
+            Int8s([c[1] for c in counts]),
+            Int8s([c[2] for c in counts]),
         ),
     )
 

@@ -117,14 +117,16 @@ gpu_hourly = Table(
 token_hourly = Table(
     "token_hourly",
     metadata,
+    Column("hour", BigInteger, primary_key=True),
+    Column("input_tokens", BigInteger, nullable=False),
+    Column("output_tokens", BigInteger, nullable=False),
+    Column("cached_tokens", BigInteger, nullable=False),
     Column("tenant_id", Text, primary_key=True),
     Column("contract_id", Text, primary_key=True),
     Column("model", Text, primary_key=True),
-    Column("kind", Text, primary_key=True),
-    Column("hour", BigInteger, primary_key=True),
-    Column("tokens", BigInteger, nullable=False),
     Index("ix_token_hourly_tenant_hour", "tenant_id", "hour"),
 )
+"""Tokens per tenant, contract, model and UTC hour, a column per kind (one upsert row per model-hour)."""
 
 ingest_batches = Table(
     "ingest_batches",

@@ -51,14 +51,17 @@ def gpu_usage(conn: Connection, tenant_id: str, tz: str, start: datetime, end: d
 
 
 def token_usage(conn: Connection, tenant_id: str, tz: str, start: datetime, end: datetime, group_by: str) -> list[dict]:
-    """Tokens per bucket, contract, model and kind, for hours starting in ``[start, end)``."""
+    """Tokens per bucket, contract, model and kind, for hours starting in ``[start, end)`` (a kind with
+    no tokens in a bucket has no row)."""
     rows = conn.execute(
         text("""
-        SELECT date_trunc(:g, to_timestamp(hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
-               contract_id, model, kind, sum(tokens)::bigint AS tokens
-        FROM token_hourly
-        WHERE tenant_id = :t AND hour >= :s AND hour < :e
-        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4"""),
+        SELECT date_trunc(:g, to_timestamp(t.hour) AT TIME ZONE :tz) AT TIME ZONE :tz AS bucket,
+               t.contract_id, t.model, k.kind, sum(k.tokens)::bigint AS tokens
+        FROM token_hourly t
+        CROSS JOIN LATERAL (VALUES ('input', t.input_tokens), ('output', t.output_tokens),
+                                   ('cached', t.cached_tokens)) AS k(kind, tokens)
+        WHERE t.tenant_id = :t AND t.hour >= :s AND t.hour < :e
+        GROUP BY 1, 2, 3, 4 HAVING sum(k.tokens) > 0 ORDER BY 1, 2, 3, 4"""),
         {"g": group_by, "tz": tz, "t": tenant_id, **hour_bounds(start, end)},
     )
     return [
@@ -85,7 +88,7 @@ def totals(conn: Connection, start: datetime, end: datetime) -> tuple[int, int]:
         SELECT (SELECT coalesce(sum(card_seconds), 0) FROM gpu_hourly
                 WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
                   AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS card_seconds,
-               (SELECT coalesce(sum(tokens), 0) FROM token_hourly
+               (SELECT coalesce(sum(input_tokens + output_tokens + cached_tokens), 0) FROM token_hourly
                 WHERE hour >= extract(epoch FROM CAST(:s AS timestamptz))
                   AND hour < extract(epoch FROM CAST(:e AS timestamptz)))::bigint AS tokens"""),
         {"s": start, "e": end},

@@ -77,7 +77,7 @@ _COMPARED_COLUMNS = {
     "gpu_coverage": "gpu_no, start_s, end_s, seq, tenant_id, contract_id, gpu_model",
     "usage_conflicts": "seq, gpu, start_s, end_s, tenant_id, holder_tenant_id",
     "gpu_hourly": "tenant_id, contract_id, gpu_model, hour, card_seconds",
-    "token_hourly": "tenant_id, contract_id, model, kind, hour, tokens",
+    "token_hourly": "tenant_id, contract_id, model, hour, input_tokens, output_tokens, cached_tokens",
     "contracts": "id, tenant_id, supplier_id, currency, version, state",
     "suppliers": "id, name, legal_name, tax_id, currency, timezone, created_at",
     "market_rents": "gpu_model, version, unit, price, currency, cards_per_machine, observed_at, source, recorded_at",

@@ -30,7 +30,9 @@ def batch_rows(kashi, batch_ids):
 def tokens(kashi, tenant) -> int:
     with kashi.engine.connect() as conn:
         return conn.execute(
-            text("SELECT coalesce(sum(tokens), 0) FROM token_hourly WHERE tenant_id = :t"), {"t": tenant}
+            text("""SELECT coalesce(sum(input_tokens + output_tokens + cached_tokens), 0)
+                    FROM token_hourly WHERE tenant_id = :t"""),
+            {"t": tenant},
         ).scalar_one()
 
 
@@ -142,7 +144,8 @@ def test_tokens_roll_up_per_kind_and_utc_hour_of_the_event_time_from_the_log(kas
     record(kashi.engine, f"k-{uid}", rows([*events, late_in_hour, {**events[0], "id": f"{uid}-x", "subject": uid}]))
     with kashi.engine.connect() as conn:
         found = conn.execute(
-            text("SELECT kind, hour, tokens FROM token_hourly WHERE tenant_id = :t ORDER BY kind"), {"t": new_tenant}
+            text("SELECT hour, input_tokens, output_tokens, cached_tokens FROM token_hourly WHERE tenant_id = :t"),
+            {"t": new_tenant},
         ).all()
     hour = 1791028800  # 2026-10-03T12:00:00Z
-    assert [tuple(r) for r in found] == [("cached", hour, 10), ("input", hour, 3600), ("output", hour, 900)]
+    assert [tuple(r) for r in found] == [(hour, 3600, 900, 10)]

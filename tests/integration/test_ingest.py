@@ -88,11 +88,12 @@ def test_batch_accepted_and_rolled_up_per_hour(kashi, agent, uid, new_tenant):
         hours = conn.execute(
             text("SELECT hour, card_seconds FROM gpu_hourly WHERE tenant_id = :t ORDER BY hour"), {"t": new_tenant}
         ).all()
-        tokens = dict(
-            conn.execute(text("SELECT kind, tokens FROM token_hourly WHERE tenant_id = :t"), {"t": new_tenant}).all()
-        )
+        tokens = conn.execute(
+            text("SELECT input_tokens, output_tokens, cached_tokens FROM token_hourly WHERE tenant_id = :t"),
+            {"t": new_tenant},
+        ).all()
     assert [s for _, s in hours] == [1800, 3600, 900]
-    assert tokens == {"input": 1200, "output": 300}
+    assert [tuple(r) for r in tokens] == [(1200, 300, 0)]
 
 
 def test_usage_api_answers_card_hours_per_day_in_tenant_timezone(kashi, agent, operator_client, uid, new_tenant):

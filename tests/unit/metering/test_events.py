@@ -99,9 +99,7 @@ def test_claim_respects_what_was_counted_before():
     assert [(p.start - rec.start, p.end - rec.start) for p in pieces] == [(600, 3600)] and not conflicts
 
 
-def test_token_rollup_per_kind_and_hour():
+def test_token_rollup_per_model_and_hour_a_count_per_kind():
     assert token_rollup(validate_batch([tokens(1), tokens(2, cached_tokens=5)])) == {
-        ("tenant-b", "", "qwen2.5-72b", "input", 1791028800): 2400,
-        ("tenant-b", "", "qwen2.5-72b", "output", 1791028800): 600,
-        ("tenant-b", "", "qwen2.5-72b", "cached", 1791028800): 5,
+        ("tenant-b", "", "qwen2.5-72b", 1791028800): [2400, 600, 5],
     }
