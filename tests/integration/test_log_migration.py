@@ -216,3 +216,28 @@ def test_upgrade_keeps_every_event_and_replays_as_ingest_would(kashi, uid):
             assert (
                 conn.execute(text("SELECT nextval(pg_get_serial_sequence('usage_events', 'seq'))")).scalar() > later_seq
             )
+
+
+def test_epoch_hour_is_the_utc_hour_whatever_the_session_zone(kashi):
+    """``kashi_epoch_hour`` (issue17ingest_0001: inlinable) gives the hours since 1970 of the instant,
+    as the index built with the earlier body holds them: at hour edges, to the microsecond, in any zone."""
+    instants = [
+        "2026-10-01T00:00:00Z",
+        "2026-09-30T23:59:59.999999Z",
+        "2026-10-01T08:00:00+08:00",
+        "2026-03-08T06:59:59.999999Z",  # New York springs forward at 07:00Z
+        "2026-11-01T06:00:00.000001Z",  # and falls back at 06:00Z
+        "1969-12-31T23:59:59Z",
+        "2100-01-01T00:30:00+05:30",
+    ]
+    with kashi.engine.connect() as conn:
+        for zone in ("UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"):
+            conn.execute(text(f"SET TIME ZONE '{zone}'"))
+            rows = conn.execute(
+                text("""SELECT kashi_epoch_hour(CAST(t AS timestamptz)),
+                               floor(extract(epoch FROM CAST(t AS timestamptz)) / 3600)::int
+                        FROM unnest(CAST(:ts AS text[])) AS t"""),
+                {"ts": instants},
+            ).all()
+            assert [a for a, _ in rows] == [b for _, b in rows], zone
+        conn.rollback()
