@@ -262,6 +262,15 @@ def test_healthz_and_metrics(kashi):
         assert name in metrics
 
 
+def test_request_seconds_by_method_route_and_status(kashi, agent, uid, new_tenant):
+    agent.post("/v1/events", json=[gpu_event(uid, 1, tenant=new_tenant)]).raise_for_status()
+    assert httpx.get(f"{kashi.base_url}/v1/nowhere-{uid}").status_code == 404
+    metrics = httpx.get(f"{kashi.base_url}/metrics").text
+    name = "kashi_http_request_duration_seconds_count"
+    assert f'{name}{{method="POST",route="/v1/events",status="202"}}' in metrics
+    assert f'{name}{{method="GET",route="unmatched",status="404"}}' in metrics
+
+
 def test_usage_query_takes_bare_dates_unencoded_offsets_and_defaults(kashi, agent, operator_client, uid, new_tenant):
     agent.post("/v1/events", json=[gpu_event(uid, 1, tenant=new_tenant)]).raise_for_status()
     kashi.join()
