@@ -123,12 +123,11 @@ def encode(record: UsageRecord, no: Mapping[str, int], split: tuple[str, str]) -
         value = rest.get("utilization")
         if type(value) is str:
             del rest["utilization"]
-            if _is_percent(value):  # "0.83": two bytes, hundredths
-                percent = int(value[0]) * 100 + int(value[2:])
-            else:
+            percent = _percent(value)  # "0.83": two bytes, hundredths
+            if percent is None:
                 utilization = value
     return (
-        datetime.fromtimestamp(record.time, UTC),
+        _utc(record.time),
         start,
         input_tokens,
         output_tokens,
@@ -152,11 +151,22 @@ def encode(record: UsageRecord, no: Mapping[str, int], split: tuple[str, str]) -
 _DIGITS = frozenset("0123456789")
 
 
-def _is_percent(value: str) -> bool:
-    """Whether ``value`` is ``0.dd`` (ASCII digits) or ``1.00``: a utilisation kept in hundredths."""
+@lru_cache(maxsize=1 << 12)
+def _percent(value: str) -> int | None:
+    """``value`` in hundredths if it is ``0.dd`` (ASCII digits) or ``1.00``, else None (an agent
+    reports a few hundred distinct utilisations, hence the cache)."""
     if len(value) != 4 or value[1] != "." or value[2] not in _DIGITS or value[3] not in _DIGITS:
-        return False
-    return value[0] == "0" or value == "1.00"
+        return None
+    if value[0] != "0" and value != "1.00":
+        return None
+    return int(value[0]) * 100 + int(value[2:])
+
+
+@lru_cache(maxsize=1 << 16)
+def _utc(seconds: float) -> datetime:
+    """The instant ``seconds`` after the epoch, in UTC (events share their times: a node's windows
+    end together, and most instants are sent to the second)."""
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 COLUMNS = (

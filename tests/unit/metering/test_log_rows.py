@@ -176,4 +176,5 @@ def test_an_explicit_null_and_an_offset_instant_stay_in_rest():
 
 @given(st.one_of(st.text(max_size=6), st.from_regex(r"[01]\.[0-9٠-٩][0-9]", fullmatch=True)))
 def test_a_utilisation_is_kept_in_hundredths_exactly_when_written_0_dd_or_1_00(value):
-    assert log._is_percent(value) == bool(re.fullmatch(r"0\.[0-9][0-9]|1\.00", value))
+    expected = int(value.replace(".", "")) if re.fullmatch(r"0\.[0-9][0-9]|1\.00", value) else None
+    assert log._percent(value) == expected
