@@ -9,7 +9,9 @@ Three changes to what each recording transaction costs PostgreSQL (issue 17, ing
   (a STABLE `date_part`), so PostgreSQL could not inline the IMMUTABLE SQL function and ran it
   through the SQL-function executor for every token row appended (a third of the log's COPY cost).
   The epoch of `at AT TIME ZONE 'UTC'` is the same number from IMMUTABLE parts, so the function now
-  inlines. Every value is unchanged (same epoch, same floor), so the index stays as it is.
+  inlines. Every value is unchanged (same epoch, same floor), so the index stays as it is; its
+  storage parameter is set again (to its default) only so that every open connection drops the
+  expression it cached with the old body, which no longer matches the inlined one in queries.
 - `token_hourly` kept one row per token kind; it now keeps one row per (tenant, contract, model,
   hour) with the three counts as columns: a third of the rows to upsert. Existing rows are summed
   into the new shape (and back on downgrade, a row per kind with tokens, as ingest wrote them).
@@ -34,8 +36,12 @@ KINDS = ("input", "output", "cached")
 HOT_TABLES = ("gpu_hourly", "tenant_fleet_hourly", "fleet_hourly", "fleet_model_hourly", "gpu_status_hourly")
 
 
+REFRESH_INDEX = "ALTER INDEX ix_usage_log_tokens SET (deduplicate_items = on)"
+
+
 def upgrade() -> None:
     op.execute(EPOCH_HOUR)
+    op.execute(REFRESH_INDEX)
     op.execute("""
         DO $$ BEGIN
           IF EXISTS (SELECT FROM token_hourly WHERE kind NOT IN ('input', 'output', 'cached')) THEN
@@ -79,3 +85,4 @@ def downgrade() -> None:
     )
     op.execute("CREATE INDEX ix_token_hourly_tenant_hour ON token_hourly (tenant_id, hour)")
     op.execute(OLD_EPOCH_HOUR)
+    op.execute(REFRESH_INDEX)

@@ -241,3 +241,57 @@ def test_epoch_hour_is_the_utc_hour_whatever_the_session_zone(kashi):
             ).all()
             assert [a for a, _ in rows] == [b for _, b in rows], zone
         conn.rollback()
+
+
+TOKEN_QUERY = """EXPLAIN SELECT count(*) FROM usage_log
+                 WHERE kind = 2 AND tenant_no = 1 AND kashi_epoch_hour(event_time) BETWEEN 1 AND 2"""
+
+
+def _index_condition(conn) -> str:
+    plan = [r[0] for r in conn.execute(text(TOKEN_QUERY))]
+    assert any("ix_usage_log_tokens" in line for line in plan), plan
+    return " ".join(line for line in plan if "Index Cond" in line)
+
+
+def test_token_rollups_move_to_a_row_per_model_hour_and_back(kashi, uid):
+    """issue17ingest_0001: the per-kind rows are summed into one row per (tenant, contract, model, hour)
+    and unpivoted back on downgrade; a connection open across the upgrade still uses the token index."""
+    from alembic import command
+
+    from kashi.migrate import alembic_config
+
+    old_rows = [
+        (f"t-{uid}", "c-1", "m-1", "cached", 3600, 3),
+        (f"t-{uid}", "c-1", "m-1", "input", 3600, 10),
+        (f"t-{uid}", "", "m-2", "output", 7200, 7),
+    ]
+    with _database(kashi, f"kashi_tok_{uid}") as engine:
+        upgrade(engine, "issue17log_0001")
+        with engine.begin() as conn:
+            for row in old_rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO token_hourly (tenant_id, contract_id, model, kind, hour, tokens) "
+                        "VALUES (:t, :c, :m, :k, :h, :n)"
+                    ),
+                    dict(zip("tcmkhn", row, strict=True)),
+                )
+        with engine.connect() as held:  # open across the upgrade, its index expression cached
+            held.execute(text("SET enable_seqscan = off"))
+            assert "kashi_epoch_hour" in _index_condition(held)
+            upgrade(engine, "issue17ingest_0001")
+            assert "3600" in _index_condition(held)  # the hour bounds, inlined, still bound the index scan
+            held.rollback()
+        with engine.connect() as conn:
+            assert _rows(
+                conn,
+                """SELECT tenant_id, contract_id, model, hour, input_tokens, output_tokens, cached_tokens
+                                  FROM token_hourly ORDER BY model""",
+            ) == [
+                (f"t-{uid}", "c-1", "m-1", 3600, 10, 0, 3),
+                (f"t-{uid}", "", "m-2", 7200, 0, 7, 0),
+            ]
+        command.downgrade(alembic_config(engine.url.render_as_string(hide_password=False)), "issue17log_0001")
+        with engine.connect() as conn:
+            back = _rows(conn, "SELECT tenant_id, contract_id, model, kind, hour, tokens FROM token_hourly")
+            assert sorted(back) == sorted(old_rows)
