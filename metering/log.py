@@ -3,9 +3,10 @@
 Pure: names (source, tenant, contract, GPU, model, node, id prefix) are passed in and out as
 dictionary numbers by the caller (``metering.names``). A row keeps every fact of the event once:
 
-- the dedup key ``(source_no, id_prefix_no, id_suffix)``: the id split after its last non-digit
-  (``node7-GPU-…-1759276800`` → prefix ``node7-GPU-…-``, a dictionary number, and ``1759276800``),
-  so an agent's ids cost a few bytes each while the key stays exact (no hash, no collision);
+- the dedup key ``(source_no, id_prefix_no, id_suffix)``: the id split where what changes from one
+  event of an agent to the next begins (:func:`split_id`: ``node7-GPU-…-1759276800`` → prefix
+  ``node7-GPU-…-``, a dictionary number, and ``1759276800``), so an agent's ids cost a few bytes
+  each while the key stays exact (no hash, no collision);
 - what billing reads as columns: ``kind`` (with two bits telling how the interval's instants were
   written), tenant, contract, event time, GPU, model, node, start and length of the interval,
   utilisation (hundredths in two bytes when written ``0.dd``), token counts;
@@ -38,13 +39,32 @@ _INT8 = 2**63
 
 
 _SPLIT = re.compile(r"(.*[^0-9])([0-9]+)", re.DOTALL)
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_LAST_LONG_RUN = re.compile(r".*(?<![0-9])([0-9]{6,})", re.DOTALL)
+"""Its group starts the last run of six or more ASCII digits."""
+_UUID_LENGTH = 36
 
 
 def split_id(event_id: str) -> tuple[str, str]:
-    """``(prefix, suffix)`` with ``prefix + suffix == event_id``: the suffix is the trailing ASCII
-    digits (what changes from one event of an agent to the next), or the whole id if it has none
-    or is nothing but digits."""
+    """``(prefix, suffix)`` with ``prefix + suffix == event_id``: the suffix is what changes from one
+    event of an agent to the next, the prefix (a dictionary name) what stays. In order:
+
+    - an id ending in a UUID (``8-4-4-4-12`` hex digits): the UUID, random, is the suffix;
+    - else from the last run of six or more ASCII digits (a timestamp, a counter) to the end
+      (``n7-GPU-3-1790812800-overlap-2`` → ``n7-GPU-3-`` and ``1790812800-overlap-2``);
+    - else the trailing ASCII digits, or the whole id if it has none or is nothing but digits.
+
+    So the dictionary holds a name per agent, GPU or stream, not one per event (issue17ingest_0002
+    moved the keys logged under the earlier rule, the last item alone)."""
+    if len(event_id) >= _UUID_LENGTH and _UUID.fullmatch(event_id, len(event_id) - _UUID_LENGTH):
+        cut = len(event_id) - _UUID_LENGTH
+        return event_id[:cut], event_id[cut:]
     found = _SPLIT.fullmatch(event_id)
+    if found is not None and len(found[2]) >= 6:  # an agent's usual id: a timestamp at the end
+        return found[1], found[2]
+    run = _LAST_LONG_RUN.match(event_id)
+    if run is not None:
+        return event_id[: run.start(1)], event_id[run.start(1) :]
     return (found[1], found[2]) if found else ("", event_id)
 
 

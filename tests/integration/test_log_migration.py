@@ -295,3 +295,71 @@ def test_token_rollups_move_to_a_row_per_model_hour_and_back(kashi, uid):
         with engine.connect() as conn:
             back = _rows(conn, "SELECT tenant_id, contract_id, model, kind, hour, tokens FROM token_hourly")
             assert sorted(back) == sorted(old_rows)
+
+
+def _migration(name: str):
+    import importlib.util
+    from pathlib import Path
+
+    path = next((Path(__file__).parents[2] / "migrations" / "versions").glob(f"*_{name}_*.py"))
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+KEYS = """SELECT l.seq, n.name, l.id_suffix FROM usage_log l JOIN usage_names n ON n.no = l.id_prefix_no
+          ORDER BY l.seq"""
+
+
+def test_keys_move_to_the_new_id_split_and_back(kashi, uid, monkeypatch):
+    """issue17ingest_0002: rows logged under the old split (after the last non-digit) get the new one
+    (a trailing UUID, else from the last long digit run); each event keeps one key, a resend still
+    finds it, replay agrees, and the downgrade moves them back."""
+    import uuid
+
+    from alembic import command
+
+    from kashi.migrate import alembic_config
+    from metering import log
+
+    mig = _migration("issue17ingest_0002")
+    ids = [
+        "n7-GPU-1-1790812800",  # an agent's id: the same under both rules (the source is the test's own)
+        "n7-GPU-1-1790812800-overlap-2",
+        "550e8400-e29b-41d4-a716-446655440000",  # the old rule kept all but its last 12 digits as a name
+        f"urn:uuid:{uuid.UUID(int=7)}",
+        "n7-tok-3-17",
+    ]
+    raw_events = _events(uid)[:5]
+    for event, event_id in zip(raw_events, ids, strict=True):
+        event["id"] = event_id
+    records = validate_batch(raw_events)
+    with _database(kashi, f"kashi_ids_{uid}") as engine:
+        upgrade(engine, "issue17ingest_0001")
+        with monkeypatch.context() as patch, engine.begin() as conn:
+            patch.setattr(log, "split_id", mig.old_split)
+            record_batch(conn, f"old-{uid}", records)
+        with engine.connect() as conn:
+            before = _rows(conn, KEYS)
+        assert [(name, suffix) for _, name, suffix in before] == [mig.old_split(i) for i in ids]
+
+        upgrade(engine, "issue17ingest_0002")
+        with engine.connect() as conn:
+            after = _rows(conn, KEYS)
+            sent = _rows(conn, "SELECT id FROM usage_events ORDER BY seq")
+        assert [(name, suffix) for _, name, suffix in after] == [log.split_id(i) for i in ids]
+        assert [seq for seq, _, _ in after] == [seq for seq, _, _ in before] and [s for (s,) in sent] == ids
+        assert sum(old != new for old, new in zip(before, after, strict=True)) == 3  # overlap and both UUIDs
+        with engine.begin() as conn:
+            again = record_batch(conn, f"again-{uid}", records)
+        assert (again.events, again.duplicates) == (0, len(records))
+        rebuild_in_place(engine)
+        assert verify_all(engine) == []
+
+        command.downgrade(alembic_config(engine.url.render_as_string(hide_password=False)), "issue17ingest_0001")
+        with engine.connect() as conn:
+            assert _rows(conn, KEYS) == before
+        with monkeypatch.context() as patch, engine.begin() as conn:
+            patch.setattr(log, "split_id", mig.old_split)
+            assert record_batch(conn, f"back-{uid}", records).events == 0

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 from hypothesis import given, settings
@@ -19,6 +22,8 @@ ids = st.one_of(
     st.builds(lambda p, n: f"{p}{n}", names, st.integers(0, 10**12).map(str)),
     st.uuids().map(str),
     st.integers(0, 10**6).map(lambda n: f"{n:07d}"),
+    st.builds(lambda p, n, t: f"{p}{n}{t}", names, st.integers(0, 10**12).map(str), names),
+    st.builds(lambda p, u: f"{p}{u}", names, st.uuids().map(lambda u: str(u).upper())),
 )
 
 
@@ -110,6 +115,35 @@ def test_an_agents_id_keeps_its_trailing_digits_as_the_suffix():
     assert log.split_id("n002-tok-3-17") == ("n002-tok-3-", "17")
     assert log.split_id("12345") == ("", "12345")
     assert log.split_id("abc") == ("", "abc")
+
+
+def test_what_varies_is_the_suffix_so_the_dictionary_holds_a_name_per_stream():
+    # text after the counter: the counter starts the suffix
+    assert log.split_id("n7-GPU-3-1790812800-overlap-2") == ("n7-GPU-3-", "1790812800-overlap-2")
+    assert log.split_id("job-20261001-run-3") == ("job-", "20261001-run-3")
+    # a trailing UUID is the suffix whatever its last digits
+    assert log.split_id("550e8400-e29b-41d4-a716-446655440000") == ("", "550e8400-e29b-41d4-a716-446655440000")
+    assert log.split_id("node7-550E8400-E29B-41D4-A716-44665544000A") == (
+        "node7-",
+        "550E8400-E29B-41D4-A716-44665544000A",
+    )
+    # short counters and ids without six digits in a row split as before
+    assert log.split_id("n002-tok-3-17") == ("n002-tok-3-", "17")
+    assert log.split_id("x-12345678-y-1234567") == ("x-12345678-y-", "1234567")
+
+
+@functools.cache
+def _id_split_migration():
+    path = next((Path(__file__).parents[3] / "migrations" / "versions").glob("*_issue17ingest_0002_*.py"))
+    spec = importlib.util.spec_from_file_location("issue17ingest_0002", path)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    return migration
+
+
+@given(ids)
+def test_the_migration_moved_keys_to_the_rule_ingest_uses(event_id):
+    assert _id_split_migration().new_split(event_id) == log.split_id(event_id)
 
 
 def test_a_usage_row_keeps_nothing_of_its_data_in_rest_when_written_canonically():
