@@ -3,8 +3,11 @@
 ``usage_events`` is a view; a benchmark writes rows of the old shape (source, id, type, tenant_id,
 contract_id, event_time, batch_id, data) into a temporary table and :func:`seed` encodes them into
 ``usage_log`` in SQL as ``metering.log`` does for what benchmarks send: canonical instants
-(``…Z`` or ``…+00:00``, whole seconds), integer token counts, string names. Other shapes (explicit
-nulls, offset instants) are not handled here: ingest them through ``metering.store.record_batch``.
+(``…Z`` or ``…+00:00``, whole seconds), integer token counts, string names, and ids that
+``metering.log.split_id`` splits after their last non-digit (no UUID or long hex run at the end, no
+run of six digits before a short trailing counter; :func:`seed` refuses others). Other shapes
+(explicit nulls, offset instants) are not handled here: ingest them through
+``metering.store.record_batch``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ ORDER BY e.event_time, e.source, e.id
 """
 
 
+PLAIN_ID = r"""e.id !~ '[0-9A-Fa-f]{16}$' AND (e.id ~ '[0-9]{6}$' OR e.id !~ '[0-9]{6}')
+                AND e.id !~ '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$'"""
+"""Ids :data:`PREFIX` splits as ``metering.log.split_id`` does (see the module's docstring)."""
+
+
 def seed(conn: Connection, select: str, params: dict) -> None:
     """Encode the rows ``select`` gives (columns of the old ``usage_events`` shape) into the log."""
     conn.execute(text(STAGE))
@@ -52,6 +60,9 @@ def seed(conn: Connection, select: str, params: dict) -> None:
         ),
         params,
     )
+    odd = conn.execute(text(f"SELECT min(e.id) FROM seed_events e WHERE NOT ({PLAIN_ID})")).scalar_one()
+    if odd is not None:
+        raise ValueError(f"seed_log encodes only ids split after their last non-digit, not {odd!r}")
     conn.execute(
         text(f"""INSERT INTO usage_names (name)
                  SELECT DISTINCT n FROM seed_events e,

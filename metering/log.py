@@ -40,9 +40,11 @@ _INT8 = 2**63
 
 _SPLIT = re.compile(r"(.*[^0-9])([0-9]+)", re.DOTALL)
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+_TRAILING_HEX = re.compile(r"(.*[^0-9A-Fa-f]|)([0-9A-Fa-f]{16,})", re.DOTALL)
 _LAST_LONG_RUN = re.compile(r".*(?<![0-9])([0-9]{6,})", re.DOTALL)
 """Its group starts the last run of six or more ASCII digits."""
 _UUID_LENGTH = 36
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def split_id(event_id: str) -> tuple[str, str]:
@@ -50,6 +52,7 @@ def split_id(event_id: str) -> tuple[str, str]:
     event of an agent to the next, the prefix (a dictionary name) what stays. In order:
 
     - an id ending in a UUID (``8-4-4-4-12`` hex digits): the UUID, random, is the suffix;
+    - else an id ending in sixteen or more hex digits (a hash, a UUID without hyphens): those;
     - else from the last run of six or more ASCII digits (a timestamp, a counter) to the end
       (``n7-GPU-3-1790812800-overlap-2`` → ``n7-GPU-3-`` and ``1790812800-overlap-2``);
     - else the trailing ASCII digits, or the whole id if it has none or is nothing but digits.
@@ -60,7 +63,12 @@ def split_id(event_id: str) -> tuple[str, str]:
         cut = len(event_id) - _UUID_LENGTH
         return event_id[:cut], event_id[cut:]
     found = _SPLIT.fullmatch(event_id)
-    if found is not None and len(found[2]) >= 6:  # an agent's usual id: a timestamp at the end
+    if found is not None and len(found[2]) >= 6 and found[1][-1] not in _HEX:  # an agent's usual id
+        return found[1], found[2]
+    hexed = _TRAILING_HEX.fullmatch(event_id)
+    if hexed is not None:
+        return hexed[1], hexed[2]
+    if found is not None and len(found[2]) >= 6:
         return found[1], found[2]
     run = _LAST_LONG_RUN.match(event_id)
     if run is not None:

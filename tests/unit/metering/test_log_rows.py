@@ -127,6 +127,9 @@ def test_what_varies_is_the_suffix_so_the_dictionary_holds_a_name_per_stream():
         "node7-",
         "550E8400-E29B-41D4-A716-44665544000A",
     )
+    # a trailing hash or hyphenless UUID is the suffix
+    assert log.split_id("sha-3f2a9c0d41b7e8a6f0c2d4e6b8a0c2e4") == ("sha-", "3f2a9c0d41b7e8a6f0c2d4e6b8a0c2e4")
+    assert log.split_id("abcdef1790812800") == ("", "abcdef1790812800")
     # short counters and ids without six digits in a row split as before
     assert log.split_id("n002-tok-3-17") == ("n002-tok-3-", "17")
     assert log.split_id("x-12345678-y-1234567") == ("x-12345678-y-", "1234567")
