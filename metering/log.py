@@ -38,13 +38,12 @@ TOKEN_KEYS = ("input_tokens", "output_tokens", "cached_tokens")
 _INT8 = 2**63
 
 
-_SPLIT = re.compile(r"(.*[^0-9])([0-9]+)", re.DOTALL)
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
-_TRAILING_HEX = re.compile(r"(.*[^0-9A-Fa-f]|)([0-9A-Fa-f]{16,})", re.DOTALL)
-_LAST_LONG_RUN = re.compile(r".*(?<![0-9])([0-9]{6,})", re.DOTALL)
-"""Its group starts the last run of six or more ASCII digits."""
 _UUID_LENGTH = 36
-_HEX = frozenset("0123456789abcdefABCDEF")
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+"""Every ASCII digit written ``0`` (and nothing else): a run of six digits is then ``000000``."""
+_ASCII_DIGITS = "0123456789"
+_HEX_DIGITS = "0123456789abcdefABCDEF"
 
 
 def split_id(event_id: str) -> tuple[str, str]:
@@ -58,22 +57,33 @@ def split_id(event_id: str) -> tuple[str, str]:
     - else the trailing ASCII digits, or the whole id if it has none or is nothing but digits.
 
     So the dictionary holds a name per agent, GPU or stream, not one per event (issue17ingest_0002
-    moved the keys logged under the earlier rule, the last item alone)."""
-    if len(event_id) >= _UUID_LENGTH and _UUID.fullmatch(event_id, len(event_id) - _UUID_LENGTH):
-        cut = len(event_id) - _UUID_LENGTH
+    moved the keys logged under the earlier rule, the last item alone; it keeps this rule as regular
+    expressions, and a property test holds the two equal). Once per event on the worker's hot path,
+    hence string methods rather than backtracking patterns."""
+    n = len(event_id)
+    if n >= _UUID_LENGTH and event_id[-13] == "-" and _UUID.fullmatch(event_id, n - _UUID_LENGTH):
+        return event_id[:-_UUID_LENGTH], event_id[-_UUID_LENGTH:]
+    head = event_id.rstrip(_ASCII_DIGITS)
+    digits = n - len(head)
+    if not head:  # nothing but digits: every rule keeps it whole
+        return "", event_id
+    if head[-1] not in _HEX_DIGITS:  # the trailing hex digits are the trailing digits
+        if digits >= 6:  # an agent's usual id: a timestamp at the end
+            return head, event_id[len(head) :]
+    else:
+        hex_head = event_id.rstrip(_HEX_DIGITS)
+        if n - len(hex_head) >= 16:
+            return hex_head, event_id[len(hex_head) :]
+    if digits >= 6:
+        return head, event_id[len(head) :]
+    # one byte per character (anything not ASCII a "?"), so positions are the id's
+    zeros = event_id.encode("ascii", "replace").translate(_DIGITS_AS_ZERO)
+    cut = zeros.rfind(b"000000")  # inside the last run of six or more digits; back to its start
+    if cut >= 0:
+        while cut and zeros[cut - 1] == 48:  # b"0"
+            cut -= 1
         return event_id[:cut], event_id[cut:]
-    found = _SPLIT.fullmatch(event_id)
-    if found is not None and len(found[2]) >= 6 and found[1][-1] not in _HEX:  # an agent's usual id
-        return found[1], found[2]
-    hexed = _TRAILING_HEX.fullmatch(event_id)
-    if hexed is not None:
-        return hexed[1], hexed[2]
-    if found is not None and len(found[2]) >= 6:
-        return found[1], found[2]
-    run = _LAST_LONG_RUN.match(event_id)
-    if run is not None:
-        return event_id[: run.start(1)], event_id[run.start(1) :]
-    return (found[1], found[2]) if found else ("", event_id)
+    return (head, event_id[len(head) :]) if digits else ("", event_id)
 
 
 @lru_cache(maxsize=1 << 16)
