@@ -11,6 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 
+import msgspec
 from pydantic import AwareDatetime, Field, StrictInt, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
@@ -305,13 +306,7 @@ def validate_batch(payload: Any) -> list[UsageRecord]:
 
 def validate_rows(payload: Any) -> list[list]:
     """:func:`validate_batch`, answering the records' :meth:`UsageRecord.to_wire` rows (what the
-    queue carries) without building the records: the API's hot path."""
-    if isinstance(payload, dict):
-        payload = [payload]
-    if type(payload) is list and payload:
-        rows = _fast_rows(payload)
-        if rows is not None:
-            return rows
+    queue carries) without building the records (a request body goes to :func:`fast_rows` first)."""
     return [r.to_wire() for r in _validate_full(payload)]
 
 
@@ -340,11 +335,13 @@ def _validate_full(payload: Any) -> list[UsageRecord]:
 
 
 # The fast path. Agents send the plain forms: exact JSON types, known keys, instants as
-# ``YYYY-MM-DDThh:mm:ss[.ffffff](Z|±hh:mm)``. For a batch of only such events the rows are built
-# here, without pydantic, at a few microseconds an event; anything else — any doubt, any problem —
-# returns None and the batch goes through :func:`_validate_full`, the one validator, which alone
-# answers rejections. So the fast path never rejects and never accepts what the full one would
-# not, with the same values (tests/unit/metering/test_events_fast_path.py checks it by property).
+# ``YYYY-MM-DDThh:mm:ss[.ffffff](Z|±hh:mm)``. A request body of only such events is decoded and its
+# shapes checked by msgspec (in C, against the structs below: types, lengths, ranges, known keys,
+# the ``type`` tag), the instants and cross-field rules here, and the rows built at about a
+# microsecond an event; anything else — any doubt, any problem — returns None and the body goes
+# through :func:`_validate_full`, the one validator, which alone answers rejections. So the fast
+# path never rejects and never accepts what the full one would not, with the same values
+# (tests/unit/metering/test_events_fast_path.py checks it by property).
 _STAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
@@ -358,23 +355,77 @@ _CACHE_MAX = 100_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _MAX_INTERVAL_US = MAX_INTERVAL // _MICROSECOND
-_EVENT_KEYS = frozenset(("specversion", "id", "source", "subject", "time", "type", "data"))
-_GPU_KEYS = frozenset(("gpu", "gpu_model", "start", "end", "node", "utilization", "contract_id"))
-_STATUS_KEYS = frozenset(("gpu", "gpu_model", "start", "end", "state", "node", "utilization", "reason"))
-_TOKEN_KEYS = frozenset(("model", "input_tokens", "output_tokens", "cached_tokens", "contract_id"))
-_STATES = frozenset(("idle", "allocated", "down"))
-_MAX_COUNT = 2**62
+
+_Text = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+_Count = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
+_Instant = str  # RFC 3339 in the plain form: checked (and cached) by _instant_of
+_Maybe = msgspec.UnsetType
+_UNSET = msgspec.UNSET
 
 
-def _instant_of(text: Any) -> tuple[int, float, int] | None:
+class _GpuData(msgspec.Struct, forbid_unknown_fields=True):
+    gpu: _Text
+    gpu_model: _Text
+    start: _Instant
+    end: _Instant
+    node: _Text | _Maybe = _UNSET
+    utilization: str | None | _Maybe = _UNSET
+    contract_id: _Text | None | _Maybe = _UNSET
+
+
+class _StatusData(msgspec.Struct, forbid_unknown_fields=True):
+    gpu: _Text
+    gpu_model: _Text
+    start: _Instant
+    end: _Instant
+    state: Literal["idle", "allocated", "down"]
+    node: _Text | _Maybe = _UNSET
+    utilization: str | None | _Maybe = _UNSET
+    reason: _Text | None | _Maybe = _UNSET
+
+
+class _TokensData(msgspec.Struct, forbid_unknown_fields=True):
+    model: _Text
+    input_tokens: _Count | _Maybe = _UNSET
+    output_tokens: _Count | _Maybe = _UNSET
+    cached_tokens: _Count | _Maybe = _UNSET
+    contract_id: _Text | None | _Maybe = _UNSET
+
+
+class _GpuEvent(msgspec.Struct, tag_field="type", tag=GPU_USAGE, forbid_unknown_fields=True):
+    specversion: Literal["1.0"]
+    id: _Text
+    source: _Text
+    subject: _Text
+    time: _Instant
+    data: _GpuData
+
+
+class _TokensEvent(msgspec.Struct, tag_field="type", tag=LLM_TOKENS, forbid_unknown_fields=True):
+    specversion: Literal["1.0"]
+    id: _Text
+    source: _Text
+    subject: _Text
+    time: _Instant
+    data: _TokensData
+
+
+class _StatusEvent(msgspec.Struct, tag_field="type", tag=GPU_STATUS, forbid_unknown_fields=True):
+    specversion: Literal["1.0"]
+    id: _Text
+    source: _Text
+    time: _Instant
+    data: _StatusData
+    subject: _Text | _Maybe = _UNSET
+
+
+_PLAIN_BATCH = msgspec.json.Decoder(list[_GpuEvent | _TokensEvent | _StatusEvent])
+
+
+def _instant_of(text: str) -> tuple[int, float, int] | None:
     """``(epoch microseconds, epoch seconds, floored epoch second)`` of a plain RFC 3339 text, else
     None. Microseconds are exact integers: the window rules compare them as the full path compares
     datetimes (comparing aware datetimes costs more than the rest of an event's checks)."""
-    if type(text) is not str:
-        return None
-    found = _INSTANTS.get(text)
-    if found is not None:
-        return found
     if _STAMP.fullmatch(text) is None:
         return None
     try:
@@ -388,27 +439,15 @@ def _instant_of(text: Any) -> tuple[int, float, int] | None:
     return found
 
 
-def _plain_instant(text: Any, instants: dict = _INSTANTS) -> tuple[int, float, int] | None:
-    return instants.get(text) or _instant_of(text) if type(text) is str else None
-
-
-def _window(data: dict) -> tuple[int, int] | None:
-    """The floored ``(start, end)`` of a plain, valid ``gpu.usage`` or ``gpu.status`` window, else None."""
-    start, end = _plain_instant(data.get("start")), _plain_instant(data.get("end"))
+def _window(data: _GpuData | _StatusData) -> tuple[int, int] | None:
+    """The floored ``(start, end)`` of a plain, valid window (and its utilisation), else None."""
+    start = _INSTANTS.get(data.start) or _instant_of(data.start)
+    end = _INSTANTS.get(data.end) or _instant_of(data.end)
     if start is None or end is None or not 0 < end[0] - start[0] <= _MAX_INTERVAL_US:
         return None
-    gpu, model, node, utilization = (
-        data.get("gpu"),
-        data.get("gpu_model"),
-        data.get("node", "-"),
-        data.get("utilization"),
-    )
-    if not (type(gpu) is str and type(model) is str and type(node) is str):
-        return None
-    if not (0 < len(gpu) <= 256 and 0 < len(model) <= 256 and 0 < len(node) <= 256):
-        return None
-    if utilization is not None and (type(utilization) is not str or utilization not in _UTILIZATIONS):
-        if type(utilization) is not str or _UTILIZATION.fullmatch(utilization) is None:
+    utilization = data.utilization
+    if type(utilization) is str and utilization not in _UTILIZATIONS:
+        if _UTILIZATION.fullmatch(utilization) is None:
             return None
         if len(_UTILIZATIONS) >= _CACHE_MAX:
             _UTILIZATIONS.clear()
@@ -416,70 +455,50 @@ def _window(data: dict) -> tuple[int, int] | None:
     return start[2], end[2]
 
 
-def _fast_row(event: Any) -> list | None:
-    """The wire row of a plain, valid event; None to leave it to the full validator."""
-    if type(event) is not dict or not _EVENT_KEYS.issuperset(event):
+def fast_rows(body: bytes) -> tuple[list[list], int] | None:
+    """The rows of a request body holding a JSON array of plain, valid events (a repeated
+    ``(source, id)`` kept once) and the number of events it held; None to leave it to the full
+    validator. ``data`` is given back as it arrived (what was sent, and only that)."""
+    if b"\\u0000" in body:  # PostgreSQL stores no NUL: the full path names it
         return None
-    data, kind, source, event_id = event.get("data"), event.get("type"), event.get("source"), event.get("id")
-    specversion, subject = event.get("specversion"), event.get("subject", "-" if kind == GPU_STATUS else None)
-    if not (type(data) is dict and type(source) is str and type(event_id) is str and type(subject) is str):
+    try:
+        events = _PLAIN_BATCH.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
         return None
-    if not (0 < len(source) <= 256 and 0 < len(event_id) <= 256 and 0 < len(subject) <= 256):
+    if not events or len(events) > MAX_EVENTS:
         return None
-    if type(specversion) is not str or specversion != "1.0":
-        return None
-    time = _plain_instant(event.get("time"))
-    if time is None:
-        return None
-    if kind == GPU_USAGE:
-        contract_id = data.get("contract_id")
-        if not _GPU_KEYS.issuperset(data) or not (contract_id is None or _text(contract_id)):
+    rows, seen, to_builtins = [], set(), msgspec.to_builtins
+    for event in events:  # every event checked, a repeat too (the full validator checks each)
+        time = _INSTANTS.get(event.time) or _instant_of(event.time)
+        if time is None:
             return None
-        window = _window(data)
-        if window is None:
-            return None
-        gpu, model, start, end = data["gpu"], data["gpu_model"], window[0], window[1]
-        return ["gpu", source, event_id, subject, time[1], contract_id, data, gpu, model, start, end, None, 0, 0, 0]
-    if kind == LLM_TOKENS:
-        contract_id, model = data.get("contract_id"), data.get("model")
-        if not _TOKEN_KEYS.issuperset(data) or not (contract_id is None or _text(contract_id)) or not _text(model):
-            return None
-        counts = data.get("input_tokens", 0), data.get("output_tokens", 0), data.get("cached_tokens", 0)
-        for count in counts:
-            if type(count) is not int or not 0 <= count <= _MAX_COUNT:
+        data = event.data
+        if type(event) is _TokensEvent:
+            counts = [0 if n is _UNSET else n for n in (data.input_tokens, data.output_tokens, data.cached_tokens)]
+            if not any(counts):
                 return None
-        if not any(counts):
-            return None
-        return ["tokens", source, event_id, subject, time[1], contract_id, data, None, None, 0, 0, model, *counts]
-    if kind == GPU_STATUS:
-        state, reason = data.get("state"), data.get("reason")
-        if not _STATUS_KEYS.issuperset(data) or not (reason is None or _text(reason)):
-            return None
-        if type(state) is not str or state not in _STATES:
-            return None
-        window = _window(data)
-        if window is None:
-            return None
-        if "subject" not in event:
-            subject = ""
-        gpu, model, start, end = data["gpu"], data["gpu_model"], window[0], window[1]
-        return ["status", source, event_id, subject, time[1], None, data, gpu, model, start, end, None, 0, 0, 0]
-    return None
-
-
-def _text(value: Any) -> bool:
-    return type(value) is str and 0 < len(value) <= 256
-
-
-def _fast_rows(payload: list) -> list[list] | None:
-    """The rows of a batch of plain, valid events (a repeated ``(source, id)`` kept once), or None."""
-    rows, seen = [], set()
-    for event in payload:
-        row = _fast_row(event)
-        if row is None:
-            return None
-        key = (row[1], row[2])
-        if key not in seen:
-            seen.add(key)
-            rows.append(row)
-    return rows
+        else:
+            window = _window(data)
+            if window is None:
+                return None
+        source, event_id = event.source, event.id
+        if (source, event_id) in seen:
+            continue
+        seen.add((source, event_id))
+        if type(event) is _TokensEvent:
+            contract_id = None if data.contract_id is _UNSET else data.contract_id
+            rows.append(
+                ["tokens", source, event_id, event.subject, time[1], contract_id, to_builtins(data)]
+                + [None, None, 0, 0, data.model, *counts]
+            )
+            continue
+        if type(event) is _GpuEvent:
+            kind, subject = "gpu", event.subject
+            contract_id = None if data.contract_id is _UNSET else data.contract_id
+        else:
+            kind, subject, contract_id = "status", "" if event.subject is _UNSET else event.subject, None
+        rows.append(
+            [kind, source, event_id, subject, time[1], contract_id, to_builtins(data), data.gpu, data.gpu_model]
+            + [window[0], window[1], None, 0, 0, 0]
+        )
+    return rows, len(events)

@@ -1,7 +1,7 @@
-"""The ingest fast path (plain events, no pydantic) and the full validator agree on every batch.
+"""The ingest fast path (plain events, msgspec, no pydantic) and the full validator agree on every batch.
 
-The fast path may only decline (return None, leaving the batch to the full validator): whenever it
-answers, the full validator accepts the same batch with the very same rows. Batches are generated
+The fast path may only decline (return None, leaving the body to the full validator): whenever it
+answers, the full validator accepts the same batch with the very same rows and count. Batches are generated
 from the odd corners of the shapes: RFC 3339 spellings, JSON types, lengths, NULs, unknown keys,
 missing keys, repeated ``(source, id)``.
 """
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kashi.errors import BatchRejected, SourceNotAllowed, ValidationFailed
+from kashi.errors import BatchRejected, BatchTooLarge, SourceNotAllowed, ValidationFailed
 from metering import events, ingest
 from metering.agent.simulate import simulate_events
-from metering.events import UsageRecord, validate_batch, validate_rows
+from metering.events import MAX_EVENTS, UsageRecord, validate_batch
 
 
 def full_answer(payload):
@@ -30,10 +30,25 @@ def full_answer(payload):
 
 
 def answer(payload):
-    try:
-        return validate_rows(payload)
-    except BatchRejected as exc:
-        return exc.details
+    """What a request body of ``payload`` is validated to: the fast path's rows, else the full validator's
+    answer (:func:`metering.ingest.parse_rows`, less its NUL check)."""
+    rows = fast(payload)
+    return full_answer(sent(payload)) if rows is None else rows
+
+
+def fast(payload):
+    """The fast path's rows for a request body of ``payload`` (None: left to the full validator)."""
+    found = events.fast_rows(orjson.dumps(payload))
+    if found is not None:
+        rows, count = found
+        assert count == len(payload)
+        return rows
+    return None
+
+
+def sent(payload):
+    """``payload`` as the API decodes it from the body (JSON has no infinity: orjson writes null)."""
+    return orjson.loads(orjson.dumps(payload))
 
 
 # --- generators of the odd corners -------------------------------------------------------------
@@ -156,26 +171,26 @@ def odd_events(draw):
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(odd_events(), min_size=1, max_size=3))
 def test_fast_path_answers_only_what_the_full_validator_answers_the_same(batch):
-    fast = events._fast_rows(batch)
-    full = full_answer(batch)
-    if fast is not None:
-        assert fast == full, "the fast path accepted what the full validator answers differently"
+    rows = fast(batch)
+    full = full_answer(sent(batch))
+    if rows is not None:
+        assert rows == full, "the fast path accepted what the full validator answers differently"
     assert answer(batch) == full
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(plain_events(), min_size=1, max_size=5))
 def test_fast_path_takes_plain_batches_with_the_same_rows_and_repeats_kept_once(batch):
-    fast = events._fast_rows(batch)
-    assert fast is not None
-    assert fast == full_answer(batch)
+    rows = fast(batch)
+    assert rows is not None
+    assert rows == full_answer(batch)
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(plain_events(), min_size=1, max_size=3), st.lists(odd_events(), min_size=1, max_size=2), st.data())
 def test_one_odd_event_sends_the_whole_batch_to_the_full_validator(plain, odd, data):
     batch = data.draw(st.permutations(plain + odd))
-    assert answer(batch) == full_answer(batch)
+    assert answer(batch) == full_answer(sent(batch))
 
 
 # --- worked examples -----------------------------------------------------------------------------
@@ -195,7 +210,7 @@ def gpu(n=1, **data):
 
 def test_plain_gpu_event_row_has_float_time_floored_window_and_data_as_sent():
     event = gpu(end="2026-10-01T01:00:00.999999+08:00", utilization="0.83")
-    (row,) = events._fast_rows([event])
+    (row,) = fast([event])
     assert row == [
         "gpu",
         "node/n7",
@@ -213,7 +228,7 @@ def test_plain_gpu_event_row_has_float_time_floored_window_and_data_as_sent():
         0,
         0,
     ]
-    assert row[6] is event["data"]
+    assert row[6] == event["data"]
     assert UsageRecord.from_wire(row) == validate_batch([event])[0]
 
 
@@ -228,19 +243,19 @@ def test_plain_gpu_event_row_has_float_time_floored_window_and_data_as_sent():
     ],
 )
 def test_fast_path_declines_edges_and_the_full_validator_decides(end):
-    assert events._fast_rows([gpu(end=end)]) is None
+    assert fast([gpu(end=end)]) is None
     assert answer([gpu(end=end)]) == full_answer([gpu(end=end)])
 
 
 def test_exactly_24_hours_is_taken_by_the_fast_path():
-    assert events._fast_rows([gpu(end="2026-10-02T00:00:00.9+08:00")]) is not None
+    assert fast([gpu(end="2026-10-02T00:00:00.9+08:00")]) is not None
 
 
 def test_simulated_agent_batches_all_take_the_fast_path():
     start = datetime(2026, 10, 1, tzinfo=UTC)
     batch = simulate_events(gpus=4, start=start, window_s=300, seed=3, source="node/n1", tenant_ids=["t1", "t2"])
-    assert events._fast_rows(batch) is not None
-    assert events._fast_rows(batch) == full_answer(batch)
+    assert fast(batch) is not None
+    assert fast(batch) == full_answer(batch)
 
 
 def test_parse_rows_refuses_nul_characters_like_parse():
@@ -270,3 +285,59 @@ def test_check_source_names_the_index_of_each_foreign_event_in_rows_and_records(
             ingest.check_source(batch, "node/n7")
         assert caught.value.indexes == [1]
         ingest.check_source(batch, None)
+
+
+def tokens(n=1, **data):
+    return {
+        "specversion": "1.0",
+        "id": f"t-{n}",
+        "source": "node/n7",
+        "type": "llm.tokens",
+        "subject": "tenant-a",
+        "time": "2026-10-01T01:00:00Z",
+        "data": {"model": "qwen2.5-72b", **data},
+    }
+
+
+def test_data_comes_back_as_sent_absent_keys_absent_explicit_nulls_kept():
+    usage = gpu(end="2026-10-01T01:00:00+08:00", contract_id=None, utilization=None)
+    counted = tokens(input_tokens=5, contract_id="c-1")
+    rows = fast([usage, counted])
+    assert [row[6] for row in rows] == [usage["data"], counted["data"]]
+    assert "output_tokens" not in rows[1][6]
+    assert rows[1][11:] == ["qwen2.5-72b", 5, 0, 0]
+    assert rows == full_answer([usage, counted])
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        orjson.dumps(gpu(end="2026-10-01T01:00:00+08:00")),  # one event (structured mode): the full path takes it
+        b"[]",
+        orjson.dumps([tokens(n) for n in range(MAX_EVENTS + 1)]),  # 413 is the full path's to answer
+        b'[{"specversion":"1.0","id":"\\ud800","source":"s","type":"llm.tokens","subject":"t",'
+        b'"time":"2026-10-01T01:00:00Z","data":{"model":"m","input_tokens":1}}]',  # a lone surrogate
+        orjson.dumps([tokens(model="m\x00")]),
+        orjson.dumps([tokens(input_tokens=1.0)]),
+        orjson.dumps([tokens(input_tokens=True)]),
+        orjson.dumps([{**tokens(input_tokens=1), "datacontenttype": "application/json"}]),
+    ],
+)
+def test_fast_path_declines_bodies_it_does_not_know_and_the_full_path_answers(body):
+    assert events.fast_rows(body) is None
+    try:
+        expected = ingest.parse_rows(body)
+    except (BatchRejected, BatchTooLarge, ValidationFailed) as exc:
+        expected = type(exc)
+    if not isinstance(expected, type):
+        assert expected[0] == [r.to_wire() for r in validate_batch(orjson.loads(body))]
+
+
+def test_a_key_repeated_in_an_object_counts_as_its_last_value_on_both_paths():
+    body = (
+        b'[{"specversion":"1.0","id":"t-1","source":"node/n7","type":"llm.tokens","subject":"tenant-a",'
+        b'"time":"2026-10-01T01:00:00Z","data":{"model":"m","input_tokens":1,"input_tokens":7}}]'
+    )
+    rows, count = events.fast_rows(body)
+    assert (count, rows[0][12], rows[0][6]) == (1, 7, {"model": "m", "input_tokens": 7})
+    assert rows == full_answer(orjson.loads(body))
