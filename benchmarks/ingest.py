@@ -335,6 +335,7 @@ def main() -> None:
                 flush=True,
             )
             pg = pg_connect(stack)
+            wal0 = pg.execute("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal").fetchone()
             cpu0 = cpu_seconds(stack)
             t0 = time.perf_counter()
             if args.rate:
@@ -363,6 +364,16 @@ def main() -> None:
             print(
                 "CPU during the run (s, share of 2 cores): "
                 + ", ".join(f"{k} {v:.1f} ({v / wall / (os.cpu_count() or 1):.0%})" for k, v in cpu.items())
+            )
+            wal = [
+                b - a
+                for a, b in zip(
+                    wal0, pg.execute("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal").fetchone(), strict=True
+                )
+            ]
+            print(
+                f"WAL: {wal[2] / total:,.0f} bytes per event ({wal[0] / total:.1f} records, "
+                f"{wal[1] * 8192 / max(1, wal[2]):.0%} of it full-page images at most)"
             )
             (transactions,) = pg.execute("SELECT count(DISTINCT persisted_at) FROM usage_batches").fetchone()
             print(

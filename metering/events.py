@@ -363,7 +363,7 @@ _Maybe = msgspec.UnsetType
 _UNSET = msgspec.UNSET
 
 
-class _GpuData(msgspec.Struct, forbid_unknown_fields=True):
+class _GpuData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     gpu: _Text
     gpu_model: _Text
     start: _Instant
@@ -373,7 +373,7 @@ class _GpuData(msgspec.Struct, forbid_unknown_fields=True):
     contract_id: _Text | None | _Maybe = _UNSET
 
 
-class _StatusData(msgspec.Struct, forbid_unknown_fields=True):
+class _StatusData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     gpu: _Text
     gpu_model: _Text
     start: _Instant
@@ -384,7 +384,7 @@ class _StatusData(msgspec.Struct, forbid_unknown_fields=True):
     reason: _Text | None | _Maybe = _UNSET
 
 
-class _TokensData(msgspec.Struct, forbid_unknown_fields=True):
+class _TokensData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     model: _Text
     input_tokens: _Count | _Maybe = _UNSET
     output_tokens: _Count | _Maybe = _UNSET
@@ -392,7 +392,7 @@ class _TokensData(msgspec.Struct, forbid_unknown_fields=True):
     contract_id: _Text | None | _Maybe = _UNSET
 
 
-class _GpuEvent(msgspec.Struct, tag_field="type", tag=GPU_USAGE, forbid_unknown_fields=True):
+class _GpuEvent(msgspec.Struct, tag_field="type", tag=GPU_USAGE, forbid_unknown_fields=True, gc=False):
     specversion: Literal["1.0"]
     id: _Text
     source: _Text
@@ -401,7 +401,7 @@ class _GpuEvent(msgspec.Struct, tag_field="type", tag=GPU_USAGE, forbid_unknown_
     data: _GpuData
 
 
-class _TokensEvent(msgspec.Struct, tag_field="type", tag=LLM_TOKENS, forbid_unknown_fields=True):
+class _TokensEvent(msgspec.Struct, tag_field="type", tag=LLM_TOKENS, forbid_unknown_fields=True, gc=False):
     specversion: Literal["1.0"]
     id: _Text
     source: _Text
@@ -410,7 +410,7 @@ class _TokensEvent(msgspec.Struct, tag_field="type", tag=LLM_TOKENS, forbid_unkn
     data: _TokensData
 
 
-class _StatusEvent(msgspec.Struct, tag_field="type", tag=GPU_STATUS, forbid_unknown_fields=True):
+class _StatusEvent(msgspec.Struct, tag_field="type", tag=GPU_STATUS, forbid_unknown_fields=True, gc=False):
     specversion: Literal["1.0"]
     id: _Text
     source: _Text
