@@ -301,12 +301,12 @@ def validate_batch(payload: Any) -> list[UsageRecord]:
     the SPEC says strings or integers. A ``(source, id)`` repeated inside one batch is kept once.
     Each record keeps the event's ``data`` as it arrived (the log stores what was sent).
     """
-    return [UsageRecord.from_wire(row) for row in validate_rows(payload)]
+    return _validate_full(payload)
 
 
 def validate_rows(payload: Any) -> list[list]:
     """:func:`validate_batch`, answering the records' :meth:`UsageRecord.to_wire` rows (what the
-    queue carries) without building the records (a request body goes to :func:`fast_rows` first)."""
+    queue carries); a request body goes to :func:`fast_rows` first (:func:`metering.ingest.parse_rows`)."""
     return [r.to_wire() for r in _validate_full(payload)]
 
 
@@ -359,7 +359,7 @@ _MAX_INTERVAL_US = MAX_INTERVAL // _MICROSECOND
 _Text = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 _Count = Annotated[int, msgspec.Meta(ge=0, le=2**62)]
 _Instant = str  # RFC 3339 in the plain form: checked (and cached) by _instant_of
-_Maybe = msgspec.UnsetType
+_Unset = msgspec.UnsetType
 _UNSET = msgspec.UNSET
 
 
@@ -368,9 +368,9 @@ class _GpuData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     gpu_model: _Text
     start: _Instant
     end: _Instant
-    node: _Text | _Maybe = _UNSET
-    utilization: str | None | _Maybe = _UNSET
-    contract_id: _Text | None | _Maybe = _UNSET
+    node: _Text | _Unset = _UNSET
+    utilization: str | None | _Unset = _UNSET
+    contract_id: _Text | None | _Unset = _UNSET
 
 
 class _StatusData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
@@ -379,17 +379,17 @@ class _StatusData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     start: _Instant
     end: _Instant
     state: Literal["idle", "allocated", "down"]
-    node: _Text | _Maybe = _UNSET
-    utilization: str | None | _Maybe = _UNSET
-    reason: _Text | None | _Maybe = _UNSET
+    node: _Text | _Unset = _UNSET
+    utilization: str | None | _Unset = _UNSET
+    reason: _Text | None | _Unset = _UNSET
 
 
 class _TokensData(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     model: _Text
-    input_tokens: _Count | _Maybe = _UNSET
-    output_tokens: _Count | _Maybe = _UNSET
-    cached_tokens: _Count | _Maybe = _UNSET
-    contract_id: _Text | None | _Maybe = _UNSET
+    input_tokens: _Count | _Unset = _UNSET
+    output_tokens: _Count | _Unset = _UNSET
+    cached_tokens: _Count | _Unset = _UNSET
+    contract_id: _Text | None | _Unset = _UNSET
 
 
 class _GpuEvent(msgspec.Struct, tag_field="type", tag=GPU_USAGE, forbid_unknown_fields=True, gc=False):
@@ -416,7 +416,7 @@ class _StatusEvent(msgspec.Struct, tag_field="type", tag=GPU_STATUS, forbid_unkn
     source: _Text
     time: _Instant
     data: _StatusData
-    subject: _Text | _Maybe = _UNSET
+    subject: _Text | _Unset = _UNSET
 
 
 _PLAIN_BATCH = msgspec.json.Decoder(list[_GpuEvent | _TokensEvent | _StatusEvent])
@@ -439,10 +439,14 @@ def _instant_of(text: str) -> tuple[int, float, int] | None:
     return found
 
 
+def _plain_instant(text: str) -> tuple[int, float, int] | None:
+    """:func:`_instant_of`, from the cache when the text was seen before (an agent's windows share their bounds)."""
+    return _INSTANTS.get(text) or _instant_of(text)
+
+
 def _window(data: _GpuData | _StatusData) -> tuple[int, int] | None:
-    """The floored ``(start, end)`` of a plain, valid window (and its utilisation), else None."""
-    start = _INSTANTS.get(data.start) or _instant_of(data.start)
-    end = _INSTANTS.get(data.end) or _instant_of(data.end)
+    """The floored ``(start, end)`` of a plain, valid window (with a valid ``utilization``), else None."""
+    start, end = _plain_instant(data.start), _plain_instant(data.end)
     if start is None or end is None or not 0 < end[0] - start[0] <= _MAX_INTERVAL_US:
         return None
     utilization = data.utilization
@@ -458,7 +462,8 @@ def _window(data: _GpuData | _StatusData) -> tuple[int, int] | None:
 def fast_rows(body: bytes) -> tuple[list[list], int] | None:
     """The rows of a request body holding a JSON array of plain, valid events (a repeated
     ``(source, id)`` kept once) and the number of events it held; None to leave it to the full
-    validator. ``data`` is given back as it arrived (what was sent, and only that)."""
+    validator. ``data`` is rebuilt from the structs with what was sent and only that (absent keys
+    absent, explicit nulls kept); its key order is the struct's (the log never kept key order)."""
     if b"\\u0000" in body:  # PostgreSQL stores no NUL: the full path names it
         return None
     try:
@@ -469,7 +474,7 @@ def fast_rows(body: bytes) -> tuple[list[list], int] | None:
         return None
     rows, seen, to_builtins = [], set(), msgspec.to_builtins
     for event in events:  # every event checked, a repeat too (the full validator checks each)
-        time = _INSTANTS.get(event.time) or _instant_of(event.time)
+        time = _plain_instant(event.time)
         if time is None:
             return None
         data = event.data
@@ -477,28 +482,22 @@ def fast_rows(body: bytes) -> tuple[list[list], int] | None:
             counts = [0 if n is _UNSET else n for n in (data.input_tokens, data.output_tokens, data.cached_tokens)]
             if not any(counts):
                 return None
+            contract_id = None if data.contract_id is _UNSET else data.contract_id
+            row = ["tokens", event.source, event.id, event.subject, time[1], contract_id, to_builtins(data)]
+            row += [None, None, 0, 0, data.model, *counts]
         else:
             window = _window(data)
             if window is None:
                 return None
-        source, event_id = event.source, event.id
-        if (source, event_id) in seen:
-            continue
-        seen.add((source, event_id))
-        if type(event) is _TokensEvent:
-            contract_id = None if data.contract_id is _UNSET else data.contract_id
-            rows.append(
-                ["tokens", source, event_id, event.subject, time[1], contract_id, to_builtins(data)]
-                + [None, None, 0, 0, data.model, *counts]
-            )
-            continue
-        if type(event) is _GpuEvent:
-            kind, subject = "gpu", event.subject
-            contract_id = None if data.contract_id is _UNSET else data.contract_id
-        else:
-            kind, subject, contract_id = "status", "" if event.subject is _UNSET else event.subject, None
-        rows.append(
-            [kind, source, event_id, subject, time[1], contract_id, to_builtins(data), data.gpu, data.gpu_model]
-            + [window[0], window[1], None, 0, 0, 0]
-        )
+            if type(event) is _GpuEvent:
+                kind, subject = "gpu", event.subject
+                contract_id = None if data.contract_id is _UNSET else data.contract_id
+            else:
+                kind, subject, contract_id = "status", "" if event.subject is _UNSET else event.subject, None
+            row = [kind, event.source, event.id, subject, time[1], contract_id, to_builtins(data), data.gpu]
+            row += [data.gpu_model, window[0], window[1], None, 0, 0, 0]
+        key = (row[1], row[2])
+        if key not in seen:
+            seen.add(key)
+            rows.append(row)
     return rows, len(events)

@@ -25,10 +25,9 @@ def parse(body: bytes) -> tuple[list[UsageRecord], int]:
 
 
 def parse_rows(body: bytes) -> tuple[list[list], int]:
-    """:func:`parse`, answering the records as their queue rows (:meth:`UsageRecord.to_wire`):
-    what the API does per request, without building records it would only take apart again. A body
-    of plain events takes the fast path (:func:`metering.events.fast_rows`); any other, the full
-    validator."""
+    """:func:`parse`, answering the records as their queue rows (:meth:`UsageRecord.to_wire`): what
+    the API does per request. A body of plain events takes the fast path
+    (:func:`metering.events.fast_rows`, no records built); any other, the full validator."""
     if len(body) > MAX_BYTES:
         raise BatchTooLarge(f"the body is {len(body)} bytes; at most {MAX_BYTES} per request")
     fast = fast_rows(body)
