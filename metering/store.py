@@ -78,33 +78,31 @@ def append_events(
     the new rows, and the rows COPYed straight into the log. An event another recorder logs in the
     meantime makes the COPY meet the unique key: :class:`LostRace` is raised, the caller rolls back
     and records again (the lookup then finds it)."""
-    first: dict[tuple[str, str], tuple[int, UsageRecord, tuple[str, str]]] = {}
+    first: dict[tuple[str, str], tuple[int, UsageRecord]] = {}
+    for index, (_, records) in enumerate(batches):
+        for r in records:
+            if (r.source, r.id) not in first:
+                first[(r.source, r.id)] = (index, r)
     wanted: set[str] = set()
     add, split_id, names_of = wanted.update, log.split_id, log.names_of
-    for index, (_, records) in enumerate(batches):  # one pass: first sighting, id split, names
-        for r in records:
-            key = (r.source, r.id)
-            if key not in first:
-                split = split_id(r.id)
-                first[key] = (index, r, split)
-                add(names_of(r, split[0]))
+    splits = []
+    for _, r in first.values():
+        split = split_id(r.id)
+        splits.append(split)
+        add(names_of(r, split[0]))
     no = names.numbers(conn, wanted)
     batch_no = batch_numbers(conn, [batch_id for batch_id, _ in batches])
     numbers = [batch_no[batch_id] for batch_id, _ in batches]
-    candidates = {}
-    sources, prefixes, suffixes = Int4s(), Int4s(), []
-    for index, r, split in first.values():
-        key = (no[r.source], no[split[0]], split[1])
-        candidates[key] = (numbers[index], index, r, split)
-        sources.append(key[0])
-        prefixes.append(key[1])
-        suffixes.append(key[2])
+    candidates = {
+        (no[r.source], no[split[0]], split[1]): (numbers[index], index, r, split)
+        for (index, r), split in zip(first.values(), splits, strict=True)
+    }
     pg = raw(conn)
     logged = pg.execute(
         """SELECT k.s, k.p, k.x FROM unnest(%b::int[], %b::int[], %b::text[]) AS k(s, p, x)
            WHERE EXISTS (SELECT FROM usage_log l
                          WHERE l.source_no = k.s AND l.id_prefix_no = k.p AND l.id_suffix = k.x)""",
-        (sources, prefixes, suffixes),
+        (Int4s([k[0] for k in candidates]), Int4s([k[1] for k in candidates]), [k[2] for k in candidates]),
     ).fetchall()
     for key in logged:
         del candidates[key]
