@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
+from kashi.db import raw
 from kashi.errors import ValidationFailed
 from kashi.tables import api_keys
 
@@ -51,15 +52,20 @@ def create_key(conn: Connection, role: str, *, tenant_id: str | None = None, sou
     return key
 
 
+_LIVE_KEY = "SELECT hash, role, tenant_id, source FROM api_keys WHERE id = %s AND revoked_at IS NULL"
+"""A live key's row by id: once per request, so one plain statement (the driver's, not a compiled
+``select``: a third of the CPU of a lookup)."""
+
+
 def authenticate(conn: Connection, key: str) -> Principal | None:
     """The principal of a live key, or None for a malformed, unknown or revoked one."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != "ks":
         return None
-    row = conn.execute(select(api_keys).where(api_keys.c.id == parts[1], api_keys.c.revoked_at.is_(None))).first()
-    if row is None or not hmac.compare_digest(row.hash, _hash(key)):
+    row = raw(conn).execute(_LIVE_KEY, (parts[1],)).fetchone()
+    if row is None or not hmac.compare_digest(row[0], _hash(key)):
         return None
-    return Principal(key_id=row.id, role=row.role, tenant_id=row.tenant_id, source=row.source)
+    return Principal(key_id=parts[1], role=row[1], tenant_id=row[2], source=row[3])
 
 
 def revoke_key(conn: Connection, key_id: str) -> bool:

@@ -38,8 +38,8 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 def get_principal(engine: EngineDep, authorization: Annotated[str | None, Header()] = None) -> Principal:
     if not authorization or not authorization.lower().startswith("bearer "):
         raise Unauthorized("missing bearer key", [{"field": "Authorization", "reason": "send 'Bearer <key>'"}])
-    with engine.connect() as conn:
-        principal = authenticate(conn, authorization[7:].strip())
+    with engine.connect() as conn:  # one statement, so no transaction around it: no BEGIN, no ROLLBACK
+        principal = authenticate(conn.execution_options(isolation_level="AUTOCOMMIT"), authorization[7:].strip())
     if principal is None:
         raise Unauthorized("unknown or revoked key", [{"field": "Authorization", "reason": "key not accepted"}])
     return principal
