@@ -15,7 +15,7 @@ from dramatiq import Message
 from dramatiq.brokers.redis import RedisBroker, current_millis
 from dramatiq.encoder import Encoder
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from kashi.errors import Unavailable
 from metering.receipts import Receipt, Receipts
@@ -66,12 +66,24 @@ class DurableRedisBroker(RedisBroker):
             message_id,
             data,
         ]
-        pipe = self.client.pipeline(transaction=False)
-        if also is not None:
-            also(pipe)
-        self.scripts["dispatch"](keys=[self.namespace], args=args, client=pipe)
-        pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
-        local, _replicas = pipe.execute()[-1]
+        script = self.scripts["dispatch"]
+        for attempt in range(2):
+            pipe = self.client.pipeline(transaction=False)
+            if also is not None:
+                also(pipe)
+            # EVALSHA itself, not the Script: a pipeline holding a Script asks SCRIPT EXISTS first,
+            # a round trip per request for what the server forgets only when it restarts
+            pipe.evalsha(script.sha, 1, self.namespace, *args)
+            pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
+            results = pipe.execute(raise_on_error=False)
+            if attempt == 0 and isinstance(results[-2], NoScriptError):
+                script.sha = self.client.script_load(script.script)  # and send the whole pipeline again:
+                continue  # its other writes are idempotent
+            break
+        failed = next((r for r in results if isinstance(r, Exception)), None)
+        if failed is not None:
+            raise failed
+        local, _replicas = results[-1]
         if local < 1:
             raise NotDurable(f"the AOF was not fsynced within {self.waitaof_timeout_ms} ms")
 

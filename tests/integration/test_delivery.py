@@ -150,6 +150,41 @@ def test_an_acknowledged_batch_survives_a_valkey_crash(kashi, uid, new_tenant, t
     assert card_seconds(kashi, new_tenant) == 20 * 3600
 
 
+def test_an_enqueue_sends_no_script_check_and_survives_a_server_that_forgot_its_scripts(kashi, uid, tmp_path):
+    """The enqueue pipeline runs EVALSHA directly (no SCRIPT EXISTS round trip per request); after
+    the server loses its scripts (a restart, SCRIPT FLUSH) the next enqueue loads the script and
+    sends its pipeline again: one message, one receipt, acknowledged once."""
+    from kashi.embedded import EmbeddedValkey
+    from metering.receipts import Receipts, receipt_for
+
+    valkey = EmbeddedValkey(tmp_path)  # its own server: SCRIPT FLUSH must not touch the session's
+    url = valkey.start()
+    namespace = f"flush-{uid}"
+    broker = make_broker(url, namespace=namespace, heartbeat_timeout_ms=2000)
+    receipts = Receipts(broker.client, namespace)
+    batch = rows([gpu_event(uid, 1, tenant=f"t-{uid}")])
+
+    def script_checks() -> int:
+        return int(broker.client.info("commandstats").get("cmdstat_script|exists", {}).get("calls", 0))
+
+    def queued() -> int:
+        return broker.client.hlen(f"{namespace}:{INGEST_QUEUE}.msgs")
+
+    try:
+        enqueue_usage(broker, f"a-{uid}", batch, receipt_for(f"a-{uid}", 1, "key", {f"t-{uid}"}), receipts)
+        checks = script_checks()
+        enqueue_usage(broker, f"b-{uid}", batch, receipt_for(f"b-{uid}", 1, "key", {f"t-{uid}"}), receipts)
+        assert script_checks() == checks and queued() == 2
+        broker.client.script_flush()
+        enqueue_usage(broker, f"c-{uid}", batch, receipt_for(f"c-{uid}", 1, "key", {f"t-{uid}"}), receipts)
+        assert queued() == 3
+        assert receipts.pending() == [f"a-{uid}", f"b-{uid}", f"c-{uid}"]
+        assert receipts.get(f"c-{uid}")["events"] == 1
+    finally:
+        broker.close()
+        valkey.stop()
+
+
 def test_a_batch_queued_while_postgresql_is_down_is_recorded_once_it_is_back(uid, tmp_path):
     from sqlalchemy import text as sql
 
