@@ -7,7 +7,7 @@ import pytest
 from kashi.api.deps import get_principal
 from kashi.db import make_engine
 from kashi.errors import Unauthorized
-from kashi.keys import Principal, authenticate, create_key, revoke_key
+from kashi.keys import Principal, authenticate, create_key, principal_of, revoke_key
 
 
 def test_authenticate_answers_each_role_with_what_binds_it(kashi, uid):
@@ -27,12 +27,15 @@ def test_authenticate_refuses_a_wrong_secret_a_malformed_key_and_a_revoked_one(k
     key_id = key.split("_")[1]
     with kashi.engine.connect() as conn:
         assert authenticate(conn, key[:-1] + ("A" if key[-1] != "A" else "B")) is None
-        for malformed in ("", "ks_", f"xx_{key_id}_secret", key_id, f"ks_{key_id}"):
+        for malformed in ("", "ks_", f"xx_{key_id}_secret", key_id, f"ks_{key_id}", f"ks_{key_id}\x00_x", key + "\x00"):
             assert authenticate(conn, malformed) is None
+        assert principal_of(conn, key_id) == Principal(key_id, "finance")
+        assert principal_of(conn, f"{key_id}\x00") is None
     with kashi.engine.begin() as conn:
         assert revoke_key(conn, key_id)
     with kashi.engine.connect() as conn:
         assert authenticate(conn, key) is None
+        assert principal_of(conn, key_id) is None
 
 
 def test_a_request_s_key_check_gives_its_connection_back_idle_and_transactional(kashi, uid):
