@@ -77,8 +77,10 @@ class DurableRedisBroker(RedisBroker):
             pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
             results = pipe.execute(raise_on_error=False)
             if attempt == 0 and isinstance(results[-2], NoScriptError):
-                script.sha = self.client.script_load(script.script)  # and send the whole pipeline again:
-                continue  # its other writes are idempotent
+                # the server restarted or flushed its scripts: load it, send the whole pipeline again
+                # (the script did not run; the other writes, the receipt's, are idempotent)
+                script.sha = self.client.script_load(script.script)
+                continue
             break
         failed = next((r for r in results if isinstance(r, Exception)), None)
         if failed is not None:
