@@ -281,6 +281,10 @@ def test_receivables_page_ages_the_overdue_invoice_and_its_csv_is_the_apis(brows
     overdue = page.locator("#overdue tbody tr").filter(
         has=page.locator(f"a[href='/console/invoices/{world['overdue_a']}']")
     )
+    following = page.locator("#overdue a[rel=next]")
+    while not overdue.count() and following.count():  # the session's other tests' overdue invoices come first
+        with page.expect_navigation():
+            following.click()
     assert "318,000.00 CNY" in overdue.locator("td[data-label='Still due']").inner_text()
     page.locator(f"#overdue a[href='/console/invoices/{world['overdue_a']}']").click()
     assert "overdue" in page.locator("h1").inner_text()
