@@ -1,7 +1,8 @@
 """Ingest receipts in the queue's server: what a 202 promised, until a worker records it.
 
-A receipt is written in the same pipeline as the batch's message, before ``WAITAOF``, so it is as
-durable as the batch itself and costs no PostgreSQL round trip on the ingest path:
+A receipt is written in the same pipeline as the batch's message, after it and before ``WAITAOF``, so
+it is as durable as the batch itself and costs no PostgreSQL round trip on the ingest path; it is
+written only if the message was (:meth:`Receipts.write`):
 
 - ``<ns>:receipt:<batch_id>``: a hash of ``events`` (as sent), ``key_id`` (the key that sent it),
   ``accepted_at`` (RFC 3339, UTC) and ``tenants`` (a JSON list of the batch's subjects);
@@ -23,6 +24,15 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from kashi.errors import Unavailable
+
+_WRITE = """
+if redis.call('hexists', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('hset', KEYS[2], 'events', ARGV[4], 'key_id', ARGV[5], 'accepted_at', ARGV[6], 'tenants', ARGV[7])
+redis.call('zadd', KEYS[3], ARGV[2], ARGV[3])
+return 1
+"""
+"""KEYS: the queue's messages, the receipt, the pending set; ARGV: message id, score, batch id, fields.
+Sent whole (``EVAL``): the server caches it by its digest, and a server that forgot it runs it anyway."""
 
 
 @dataclass(frozen=True)
@@ -54,18 +64,25 @@ class Receipts:
     def _pending(self) -> str:
         return f"{self.namespace}:receipts:pending"
 
-    def write(self, pipe, receipt: Receipt) -> None:
-        """Queue the receipt's writes on ``pipe`` (the enqueue's pipeline, before its WAITAOF)."""
-        pipe.hset(
+    def write(self, pipe, receipt: Receipt, messages: str, message_id: str) -> None:
+        """Queue the receipt's writes on ``pipe``, the enqueue's pipeline, after the enqueue and
+        before its WAITAOF. They are made by one script, and only if the batch's message
+        ``message_id`` is then in the queue's hash ``messages``: an enqueue that failed leaves no
+        receipt behind, which every close of its tenants would wait on in vain."""
+        pipe.eval(
+            _WRITE,
+            3,
+            messages,
             self._key(receipt.batch_id),
-            mapping={
-                "events": receipt.events,
-                "key_id": receipt.key_id or "",
-                "accepted_at": receipt.accepted_at.isoformat(),
-                "tenants": orjson.dumps(list(receipt.tenants)),
-            },
+            self._pending,
+            message_id,
+            int(receipt.accepted_at.timestamp() * 1000),
+            receipt.batch_id,
+            receipt.events,
+            receipt.key_id or "",
+            receipt.accepted_at.isoformat(),
+            orjson.dumps(list(receipt.tenants)),
         )
-        pipe.zadd(self._pending, {receipt.batch_id: int(receipt.accepted_at.timestamp() * 1000)})
 
     def get(self, batch_id: str) -> dict | None:
         """The queued receipt of ``batch_id`` (events, key_id, accepted_at), or None."""

@@ -53,7 +53,8 @@ class DurableRedisBroker(RedisBroker):
         self.waitaof_timeout_ms = waitaof_timeout_ms
 
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes, also=None):
-        """Enqueue and wait for the fsync; ``also(pipe)`` adds writes made durable by the same WAITAOF."""
+        """Enqueue and wait for the fsync; ``also(pipe, messages, message_id)`` adds writes after the
+        enqueue's, made durable by the same WAITAOF (``messages``: the queue's hash of messages)."""
         args = [
             "enqueue",
             current_millis(),
@@ -69,16 +70,16 @@ class DurableRedisBroker(RedisBroker):
         script = self.scripts["dispatch"]
         for attempt in range(2):
             pipe = self.client.pipeline(transaction=False)
-            if also is not None:
-                also(pipe)
             # EVALSHA itself, not the Script: a pipeline holding a Script asks SCRIPT EXISTS first,
             # a round trip per request for what the server forgets only when it restarts
             pipe.evalsha(script.sha, 1, self.namespace, *args)
+            if also is not None:
+                also(pipe, f"{self.namespace}:{queue_name}.msgs", message_id)
             pipe.execute_command("WAITAOF", 1, 0, self.waitaof_timeout_ms)
             results = pipe.execute(raise_on_error=False)
-            if attempt == 0 and isinstance(results[-2], NoScriptError):
+            if attempt == 0 and isinstance(results[0], NoScriptError):
                 # the server restarted or flushed its scripts: load it, send the whole pipeline again
-                # (the script did not run; the other writes, the receipt's, are idempotent)
+                # (the script did not run, so neither did the writes that follow it, the receipt's)
                 script.sha = self.client.script_load(script.script)
                 continue
             break
@@ -90,7 +91,7 @@ class DurableRedisBroker(RedisBroker):
             raise NotDurable(f"the AOF was not fsynced within {self.waitaof_timeout_ms} ms")
 
     def enqueue_with(self, message: Message, also) -> Message:
-        """:meth:`enqueue` (no delay) with ``also(pipe)``'s writes in the same durable pipeline."""
+        """:meth:`enqueue` (no delay) with ``also``'s writes in the same durable pipeline (:meth:`do_enqueue`)."""
         message = message.copy(options={"redis_message_id": str(uuid4())})
         self.emit_before("enqueue", message, None)
         self.do_enqueue(message.queue_name, message.options["redis_message_id"], message.encode(), also)
@@ -141,7 +142,7 @@ def enqueue_usage(
     receipts: Receipts | None = None,
 ) -> None:
     """Put one validated batch on the ingest queue as one message, with its receipt (written in the same
-    pipeline, before the WAITAOF); returns once both are durable.
+    pipeline, after the message and only if it was queued, before the WAITAOF); returns once both are durable.
 
     Raises :class:`~kashi.errors.Unavailable` when the queue is down or not durable: the client retries."""
     kwargs = {} if receipt is None else {"receipt": receipt.to_message()}
@@ -152,6 +153,8 @@ def enqueue_usage(
         if receipt is None or receipts is None:
             broker.enqueue(message)
         else:
-            broker.enqueue_with(message, lambda pipe: receipts.write(pipe, receipt))
+            broker.enqueue_with(
+                message, lambda pipe, messages, message_id: receipts.write(pipe, receipt, messages, message_id)
+            )
     except (RedisError, NotDurable) as exc:
         raise Unavailable(f"the batch could not be durably queued: {exc}") from None

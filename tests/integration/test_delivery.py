@@ -185,6 +185,36 @@ def test_an_enqueue_sends_no_script_check_and_survives_a_server_that_forgot_its_
         valkey.stop()
 
 
+def test_an_enqueue_that_fails_leaves_no_receipt_for_a_close_to_wait_on(kashi, uid, monkeypatch):
+    """The receipt is written after the message, by a script that writes it only if the message
+    was queued: when the enqueue script fails (here the server has forgotten it and cannot be given
+    it again), the client is told the queue is unavailable and no receipt is left pending, which
+    every close of the batch's tenants would otherwise wait on and refuse to pass."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from metering.receipts import Receipts, receipt_for
+
+    namespace = f"fails-{uid}"
+    broker = make_broker(kashi.servers.redis_url, namespace=namespace, heartbeat_timeout_ms=2000)
+    receipts = Receipts(broker.client, namespace)
+    batch = rows([gpu_event(uid, 1, tenant=f"t-{uid}")])
+    try:
+        enqueue_usage(broker, f"a-{uid}", batch, receipt_for(f"a-{uid}", 1, "key", {f"t-{uid}"}), receipts)
+        broker.scripts["dispatch"].sha = "0" * 40  # a script the server does not know
+
+        def refuse(script):
+            raise RedisConnectionError("the connection dropped while loading the script")
+
+        monkeypatch.setattr(broker.client, "script_load", refuse)
+        with pytest.raises(Unavailable):
+            enqueue_usage(broker, f"b-{uid}", batch, receipt_for(f"b-{uid}", 1, "key", {f"t-{uid}"}), receipts)
+        assert broker.client.hlen(f"{namespace}:{INGEST_QUEUE}.msgs") == 1
+        assert receipts.pending() == [f"a-{uid}"]
+        assert receipts.get(f"b-{uid}") is None
+    finally:
+        broker.close()
+
+
 def test_a_batch_queued_while_postgresql_is_down_is_recorded_once_it_is_back(uid, tmp_path):
     from sqlalchemy import text as sql
 

@@ -132,9 +132,12 @@ def test_a_parked_batch_fails_the_close_at_once_and_other_tenants_close(kashi, u
     broker = kashi._workers[0].broker
     receipts = Receipts(broker.client, kashi.settings.queue_namespace)
     batch_id = f"parked-{uid}"
+    messages = f"{kashi.settings.queue_namespace}:test-{uid}.msgs"  # the receipt is written if its message is queued
+    broker.client.hset(messages, batch_id, b"{}")
     pipe = broker.client.pipeline(transaction=False)
-    receipts.write(pipe, receipt_for(batch_id, 1, None, [new_tenant]))
+    receipts.write(pipe, receipt_for(batch_id, 1, None, [new_tenant]), messages, batch_id)
     pipe.execute()
+    broker.client.delete(messages)
     with kashi.engine.begin() as conn:
         conn.execute(
             text("""INSERT INTO ingest_batches (batch_id, status, attempts, events)
