@@ -165,3 +165,66 @@ def test_a_parked_batch_fails_the_close_at_once_and_other_tenants_close(kashi, u
         assert close_tenant(kashi.engine, other, Period(2026, 9), receipts=receipts, drain_timeout_s=1) == []
     finally:
         receipts.forget([batch_id])
+
+
+def _receipts_in_own_namespace(kashi, uid):
+    """Receipts under a namespace of the test's own on the session's Valkey, and a way to write one
+    (its message is put in a queue hash first: a receipt is written only for a queued message)."""
+    import redis
+
+    from metering.receipts import Receipts, receipt_for
+
+    client = redis.Redis.from_url(kashi.servers.redis_url)
+    namespace = f"rc-{uid}"
+    receipts = Receipts(client, namespace)
+    messages = f"{namespace}:test.msgs"
+
+    def write(batch_id: str, tenants: list[str]) -> None:
+        client.hset(messages, batch_id, b"{}")
+        pipe = client.pipeline(transaction=False)
+        receipts.write(pipe, receipt_for(batch_id, 1, None, tenants), messages, batch_id)
+        pipe.execute()
+
+    return client, namespace, receipts, write
+
+
+def _hget_calls(client) -> int:
+    return int(client.info("commandstats").get("cmdstat_hget", {}).get("calls", 0))
+
+
+def test_a_tenants_pending_batches_are_read_from_its_own_set_however_many_others_are_pending(kashi, uid):
+    """A close of one tenant reads that tenant's set of pending batches: a backlog of 500 other
+    batches costs it no read of their receipts, and forgetting a batch takes it out of every one of
+    its tenants' sets (an emptied set is gone)."""
+    client, namespace, receipts, write = _receipts_in_own_namespace(kashi, uid)
+    write(f"a-{uid}", ["t1", "t2"])
+    for n in range(500):
+        write(f"other-{n}-{uid}", [f"busy-{n % 7}"])
+    write(f"b-{uid}", ["t2"])
+    assert receipts.pending("t1") == [f"a-{uid}"]  # the first call builds the tenants' sets once
+    hgets = _hget_calls(client)
+    assert receipts.pending("t2") == [f"a-{uid}", f"b-{uid}"]
+    assert receipts.pending("nobody") == []
+    assert _hget_calls(client) == hgets
+    assert len(receipts.pending()) == 502
+    receipts.forget([f"a-{uid}"])
+    assert receipts.pending("t1") == [] and receipts.pending("t2") == [f"b-{uid}"]
+    assert not client.exists(f"{namespace}:receipts:tenant:t1", f"{namespace}:receipt:a-{uid}")
+    receipts.forget([f"b-{uid}", *[f"other-{n}-{uid}" for n in range(500)]])
+    assert receipts.pending() == [] and receipts.pending("t2") == []
+    assert not client.keys(f"{namespace}:receipts:tenant:*")
+
+
+def test_receipts_written_before_the_tenants_sets_existed_are_waited_for(kashi, uid):
+    """Receipts an earlier Kashi left pending (a hash and the pending set only) are put in their
+    tenants' sets by the first per-tenant read; one whose hash is gone, its tenants unknown, is
+    waited for by every tenant until it is forgotten."""
+    client, namespace, receipts, _ = _receipts_in_own_namespace(kashi, uid)
+    client.hset(f"{namespace}:receipt:old-{uid}", mapping={"events": 1, "tenants": '["t1"]'})
+    client.zadd(f"{namespace}:receipts:pending", {f"old-{uid}": 1000, f"lost-{uid}": 2000})
+    assert receipts.pending("t1") == [f"old-{uid}", f"lost-{uid}"]
+    assert receipts.pending("t2") == [f"lost-{uid}"]
+    receipts.forget([f"lost-{uid}"])
+    assert receipts.pending("t2") == [] and receipts.pending("t1") == [f"old-{uid}"]
+    receipts.forget([f"old-{uid}"])
+    assert receipts.pending() == [] and receipts.pending("t1") == []
