@@ -27,6 +27,7 @@ from billing.core.periods import instant_to_json
 from billing.core.risk import BreachRisk, breach_risk, sort_rows
 from billing.services import catalog as catalog_service
 from billing.services import market
+from billing.store import outbox
 from billing.store import risk as store
 from billing.store import tenants as tenant_rows
 from billing.store.contract_streams import contract_states
@@ -119,11 +120,9 @@ def table(document: dict[str, Any]) -> list[list[Any]]:
 
 def notify_at_risk(conn: Connection, row: dict[str, Any]) -> None:
     """Announce that `row`'s contract has just crossed into risk: the one place a `contract.at_risk`
-    webhook (SPEC §13) leaves from, inside the transaction that recorded the crossing.
-
-    The webhook outbox is not on this branch yet; until it is wired here
-    (`billing.store.outbox.emit(conn, AT_RISK_EVENT, row)`), the crossing is recorded on the
-    contract's risk stream and logged."""
+    webhook (SPEC §13) leaves from, written to the outbox inside the transaction that recorded the
+    crossing (so it is sent if and only if the crossing committed); `data` is the report's row."""
+    outbox.emit(conn, AT_RISK_EVENT, row)
     log.info(
         "contract at risk",
         extra={

@@ -3,10 +3,12 @@ formats, the crossing into risk noticed once, and who may read and write."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from billing.services import catalog as catalog_service
 from billing.services import contracts as contracts_service
@@ -139,6 +141,17 @@ def test_a_contract_crossing_into_risk_is_recorded_once(kashi, model, contract_i
         events = streams.load(conn, f"risk:{contract_id}")
         assert [e.type for e in events] == ["ContractAtRisk"]
         assert contract_id in [r["contract_id"] for r in risk.at_risk(conn)]
+        sent = conn.execute(
+            text(
+                "SELECT body FROM webhook_events WHERE type = 'contract.at_risk'"
+                " AND (body::jsonb -> 'data' ->> 'contract_id') = :c"
+            ),
+            {"c": contract_id},
+        ).scalars()
+        (event,) = [json.loads(body) for body in sent]  # one webhook for the one crossing (SPEC §13, §16)
+        assert (
+            event["data"]["at_risk"] is True and event["data"]["saving_if_broken"] == events[0].data["saving_if_broken"]
+        )
     with client(kashi, "operator") as operator:  # the market recovers: the contract leaves the list
         operator.post("/v1/market/rents", json=rent(model, "6000.00", "2026-11-03T00:00:00+08:00"))
     with kashi.engine.begin() as conn:
