@@ -199,8 +199,8 @@ def view(conn, receipts: Receipts, batch_id: str) -> dict | None:
             "events": row.events,
             "new": new,
             "duplicates": None if new is None else row.events - new,
-            "accepted_at": _json_instant(row.accepted_at or row.first_seen),
-            "recorded_at": _json_instant(row.recorded_at),
+            "accepted_at": json_instant(row.accepted_at or row.first_seen),
+            "recorded_at": json_instant(row.recorded_at),
             "key_id": row.key_id,
         }
     queued = receipts.get(batch_id)
@@ -214,11 +214,11 @@ def view(conn, receipts: Receipts, batch_id: str) -> dict | None:
         "events": queued["events"],
         "new": None,
         "duplicates": None,
-        "accepted_at": _json_instant(queued["accepted_at"]),
+        "accepted_at": json_instant(queued["accepted_at"]),
         "recorded_at": None,
         "key_id": queued["key_id"],
     }
 
 
-def _json_instant(instant: datetime | None) -> str | None:
+def json_instant(instant: datetime | None) -> str | None:
     return None if instant is None else instant.astimezone(UTC).isoformat().replace("+00:00", "Z")

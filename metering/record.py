@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, text
 
 from kashi.db import raw
 from metering.events import UsageRecord
+from metering.receipts import json_instant
 from metering.store import LostRace, Recorded, record_batches
 
 log = logging.getLogger(__name__)
@@ -72,22 +73,35 @@ def _instant(text: str | None) -> datetime | None:
 
 
 OnParked = Callable[[Connection, dict], None]
-"""Called inside the parking transaction with `{"batch_id","status","events","attempts","error"}` (the
-webhook outbox hooks in here: metering knows nothing of billing)."""
+"""Called inside the parking transaction with the batch's JSON as ``GET /v1/ingest/batches/{id}``
+answers it (status ``parked``) plus ``attempts``, ``error``, ``first_seen`` and ``last_seen`` as
+``GET /v1/ingest/parked`` lists them (the webhook outbox hooks in here: metering knows nothing of billing)."""
 
 
 def _park(engine: Engine, batch_id: str, rows: list[list], attempts: int, on_parked: OnParked | None = None) -> None:
     error = f"delivered {attempts} times without completing; parked for an operator"
     with engine.begin() as conn:
-        conn.execute(
+        row = conn.execute(
             text("""UPDATE ingest_batches SET status = 'parked', payload = CAST(:p AS jsonb), error = :e
-                    WHERE batch_id = :b"""),
+                    WHERE batch_id = :b RETURNING events, accepted_at, first_seen, last_seen"""),
             {"b": batch_id, "p": orjson.dumps(rows).decode(), "e": error},
-        )
+        ).one()
         if on_parked is not None:
             on_parked(
                 conn,
-                {"batch_id": batch_id, "status": "parked", "events": len(rows), "attempts": attempts, "error": error},
+                {
+                    "batch_id": batch_id,
+                    "status": "parked",
+                    "events": row.events,
+                    "new": None,
+                    "duplicates": None,
+                    "accepted_at": json_instant(row.accepted_at or row.first_seen),
+                    "recorded_at": None,
+                    "attempts": attempts,
+                    "error": error,
+                    "first_seen": json_instant(row.first_seen),
+                    "last_seen": json_instant(row.last_seen),
+                },
             )
 
 

@@ -156,6 +156,7 @@ def test_webhook_bodies_are_validated(operator_client):
 def test_a_parked_batch_is_in_the_outbox_of_the_parking_transaction(kashi, uid):
     from sqlalchemy import text
 
+    from metering.receipts import Receipts, view
     from metering.record import record
     from workers.actors import _emit_parked
 
@@ -166,3 +167,7 @@ def test_a_parked_batch_is_in_the_outbox_of_the_parking_transaction(kashi, uid):
         bodies = conn.execute(text("SELECT body FROM webhook_events WHERE type = 'batch.parked'")).scalars().all()
     (event,) = [json.loads(b) for b in bodies if batch_id in b]
     assert event["data"]["batch_id"] == batch_id and event["data"]["status"] == "parked"
+    with kashi.engine.connect() as conn:  # the resource's JSON (SPEC §13): the batch as its receipt shows it
+        shown = view(conn, Receipts(kashi._workers[0].broker.client, kashi.settings.queue_namespace), batch_id)
+    assert {k: event["data"][k] for k in shown if k != "key_id"} == {k: v for k, v in shown.items() if k != "key_id"}
+    assert event["data"]["attempts"] == 1 and "parked" in event["data"]["error"]
