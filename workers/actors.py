@@ -21,6 +21,18 @@ def _emit_parked(conn, batch: dict) -> None:
     emit(conn, "batch.parked", batch)
 
 
+RECORD_MAX_BACKOFF_MS = 30_000
+
+
+def retry_until_recorded(retries: int, exception: BaseException) -> bool:
+    """``record_usage``'s retry policy: always. The queue never gives an acknowledged batch up (a
+    dead-lettered message would be lost to billing, and its receipt would hold every close of its
+    tenants at 409). A batch that keeps failing is parked in PostgreSQL once its counted deliveries
+    pass ``max_attempts`` (:mod:`metering.record`); one that fails before a delivery can be counted
+    (PostgreSQL down) is tried again for as long as that lasts, at most 30 s apart."""
+    return True
+
+
 def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "kashi") -> dict[str, dramatiq.Actor]:
     """Declare Kashi's actors on ``broker``, bound to ``engine``; receipts live under ``namespace``."""
     receipts = Receipts(broker.client, namespace)
@@ -37,9 +49,9 @@ def declare(broker, engine: Engine, *, max_attempts: int = 5, namespace: str = "
             actor_name=RECORD_USAGE,
             queue_name=INGEST_QUEUE,
             broker=broker,
-            max_retries=20,
+            retry_when=retry_until_recorded,
             min_backoff=200,
-            max_backoff=10_000,
+            max_backoff=RECORD_MAX_BACKOFF_MS,
         ),
     }
     actors.update(close.declare(broker, engine, receipts))
