@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 
 import msgspec
-from pydantic import AwareDatetime, Field, StrictInt, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt, TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from kashi.errors import BatchRejected
@@ -36,6 +37,23 @@ TOKEN_KINDS = ("input", "output", "cached")
 # span fields (end after start, at most 24 h, some tokens) are checked after, in one loop.
 Text = Annotated[str, Field(min_length=1, max_length=256)]
 Count = Annotated[StrictInt, Field(ge=0, le=2**62)]
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _rfc3339(value: Any) -> Any:
+    """An instant as SPEC §2 writes it: RFC 3339 text with an offset (no epoch numbers, no ``+0800``,
+    no missing seconds); pydantic then reads the instant. Only on the full path (an event the fast
+    path declined), so one Python call per instant costs nothing that matters."""
+    if type(value) is not str or _RFC3339.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "rfc3339", "must be an RFC 3339 instant with an offset, like 2026-10-01T08:00:00+08:00"
+        )
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 Utilization = Annotated[str, Field(pattern=r"^(0(\.[0-9]+)?|1(\.0*)?|\.[0-9]+)$")]
 """A decimal string between 0 and 1 (``"0.83"``); JSON numbers are refused (SPEC §2: no floats)."""
 
@@ -45,8 +63,8 @@ class GpuUsageData(TypedDict):
 
     gpu: Text
     gpu_model: Text
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     node: NotRequired[Text]
     utilization: NotRequired[Utilization | None]
     contract_id: NotRequired[Text | None]
@@ -67,8 +85,8 @@ class GpuStatusData(TypedDict):
 
     gpu: Text
     gpu_model: Text
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     state: Literal["idle", "allocated", "down"]
     node: NotRequired[Text]
     utilization: NotRequired[Utilization | None]
@@ -80,7 +98,7 @@ class GpuStatusEvent(TypedDict):
     id: Text
     source: Text
     subject: NotRequired[Text]
-    time: AwareDatetime
+    time: Instant
     type: Literal["gpu.status"]
     data: GpuStatusData
 
@@ -90,7 +108,7 @@ class GpuUsageEvent(TypedDict):
     id: Text
     source: Text
     subject: Text
-    time: AwareDatetime
+    time: Instant
     type: Literal["gpu.usage"]
     data: GpuUsageData
 
@@ -100,7 +118,7 @@ class LlmTokensEvent(TypedDict):
     id: Text
     source: Text
     subject: Text
-    time: AwareDatetime
+    time: Instant
     type: Literal["llm.tokens"]
     data: LlmTokensData
 

@@ -103,3 +103,23 @@ def test_token_rollup_per_model_and_hour_a_count_per_kind():
     assert token_rollup(validate_batch([tokens(1), tokens(2, cached_tokens=5)])) == {
         ("tenant-b", "", "qwen2.5-72b", 1791028800): [2400, 600, 5],
     }
+
+
+@pytest.mark.parametrize(
+    "instant",
+    [1790784000, 1790784000.5, "1790784000", "2026-10-01T01:00:00+0800", "2026-10-01T01:00Z", "2026-10-01 01:00:00Z"],
+)
+def test_an_instant_that_is_not_rfc_3339_with_an_offset_is_refused_where_it_was_sent(instant):
+    with pytest.raises(BatchRejected) as caught:
+        validate_batch([gpu(1, start=instant), tokens(2) | {"time": instant}])
+    reason = "must be an RFC 3339 instant with an offset, like 2026-10-01T08:00:00+08:00"
+    found = {(d["index"], d["field"], d["reason"]) for d in caught.value.details}
+    assert found == {(0, "data.start", reason), (1, "time", reason)}
+
+
+@pytest.mark.parametrize(
+    "instant", ["2026-10-01t01:00:00z", "2026-10-01T01:00:00.5+08:00", "2026-10-01T01:00:00.123456-05:30"]
+)
+def test_rfc_3339_forms_beyond_the_plain_one_are_taken(instant):
+    (record,) = validate_batch([tokens(1) | {"time": instant}])
+    assert record.time > 0
