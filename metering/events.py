@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, NamedTuple, NotRequired
 
 import msgspec
-from pydantic import AwareDatetime, BeforeValidator, Field, StrictInt, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BeforeValidator, ConfigDict, Field, StrictInt, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
@@ -58,8 +58,15 @@ Utilization = Annotated[str, Field(pattern=r"^(0(\.[0-9]+)?|1(\.0*)?|\.[0-9]+)$"
 """A decimal string between 0 and 1 (``"0.83"``); JSON numbers are refused (SPEC §2: no floats)."""
 
 
+_DATA_CONFIG = ConfigDict(extra="forbid")
+"""An event's ``data`` holds the fields below and nothing else (SPEC §11: unknown fields are 422
+everywhere). The event's own attributes stay open: CloudEvents defines optional ones and extensions."""
+
+
 class GpuUsageData(TypedDict):
     """``gpu.usage``: the GPU was allocated to the tenant for ``[start, end)``."""
+
+    __pydantic_config__ = _DATA_CONFIG
 
     gpu: Text
     gpu_model: Text
@@ -73,6 +80,8 @@ class GpuUsageData(TypedDict):
 class LlmTokensData(TypedDict):
     """``llm.tokens``: token counts of one request or window, at the event's ``time``."""
 
+    __pydantic_config__ = _DATA_CONFIG
+
     model: Text
     input_tokens: NotRequired[Count]
     output_tokens: NotRequired[Count]
@@ -82,6 +91,8 @@ class LlmTokensData(TypedDict):
 
 class GpuStatusData(TypedDict):
     """``gpu.status``: the GPU was idle, allocated or down over ``[start, end)`` (SPEC §15)."""
+
+    __pydantic_config__ = _DATA_CONFIG
 
     gpu: Text
     gpu_model: Text
@@ -213,6 +224,7 @@ _REASONS = {
     "string_type": "must be a JSON string",
     "string_pattern_mismatch": 'must be a decimal string between 0 and 1, such as "0.83"',
     "int_type": "must be a JSON integer",
+    "extra_forbidden": "unknown field",
 }
 
 

@@ -123,3 +123,14 @@ def test_an_instant_that_is_not_rfc_3339_with_an_offset_is_refused_where_it_was_
 def test_rfc_3339_forms_beyond_the_plain_one_are_taken(instant):
     (record,) = validate_batch([tokens(1) | {"time": instant}])
     assert record.time > 0
+
+
+def test_an_unknown_field_in_data_is_refused_by_name_and_cloudevents_attributes_are_not():
+    with pytest.raises(BatchRejected) as caught:
+        validate_batch([gpu(1, rack="r7"), tokens(2, foo=1)])
+    assert [(d["index"], d["field"], d["reason"]) for d in caught.value.details] == [
+        (0, "data.rack", "unknown field"),
+        (1, "data.foo", "unknown field"),
+    ]
+    (record,) = validate_batch([gpu(1) | {"datacontenttype": "application/json", "traceparent": "00-ab-cd-01"}])
+    assert record.gpu == "G"
