@@ -54,12 +54,17 @@ def _has_nul(value) -> bool:
     return False
 
 
-def check_source(rows: list[list] | list[UsageRecord], bound_source: str | None) -> None:
+def check_source(rows: list[list] | list[UsageRecord], bound_source: str | None, body: bytes | None = None) -> None:
     """An agent key sends only events of the source it is bound to (SPEC §9); ``rows`` as from
-    :func:`parse_rows` (or records, as from :func:`parse`)."""
+    :func:`parse_rows` (or records, as from :func:`parse`). With the request's ``body`` the 403
+    names the positions in the request, which a repeated event kept once would otherwise shift."""
     if bound_source is None:
         return
     bad = [i for i, row in enumerate(rows) if (row[1] if type(row) is list else row.source) != bound_source]
+    if bad and body is not None:
+        events = orjson.loads(body)  # valid: parsed already; only on the way to a 403
+        events = events if isinstance(events, list) else [events]
+        bad = [i for i, event in enumerate(events) if event.get("source") != bound_source]
     if bad:
         raise SourceNotAllowed(bad, bound_source)
 

@@ -50,7 +50,7 @@ async def post_events(request: Request, principal: Agent) -> JSONResponse:
         except (BatchTooLarge, BatchRejected):
             EVENTS_REJECTED.inc()
             raise
-        ingest.check_source(rows, bound_source)
+        ingest.check_source(rows, bound_source, body)
         tenants = {row[3] for row in rows}
 
         def enqueue(batch_id: str, rows: list[list]) -> None:

@@ -287,6 +287,20 @@ def test_check_source_names_the_index_of_each_foreign_event_in_rows_and_records(
         ingest.check_source(batch, None)
 
 
+def test_check_source_names_positions_in_the_request_when_a_repeated_event_was_kept_once():
+    first = gpu(1, end="2026-10-01T01:00:00+08:00")
+    body = orjson.dumps([first, first, {**gpu(2, end="2026-10-01T01:00:00+08:00"), "source": "x"}])
+    rows, _ = ingest.parse_rows(body)
+    assert len(rows) == 2
+    with pytest.raises(SourceNotAllowed) as caught:
+        ingest.check_source(rows, "node/n7", body)
+    assert caught.value.indexes == [2]
+    structured = orjson.dumps({**first, "source": "x"})
+    with pytest.raises(SourceNotAllowed) as caught:
+        ingest.check_source(ingest.parse_rows(structured)[0], "node/n7", structured)
+    assert caught.value.indexes == [0]
+
+
 def tokens(n=1, **data):
     return {
         "specversion": "1.0",
