@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection, insert
 
+from billing.core.money import KNOWN_CURRENCIES
 from billing.core.receivables import DEFAULT_PAYMENT_TERMS_DAYS
 from billing.store import tenant_profiles as profiles
 from kashi import streams
@@ -73,7 +74,7 @@ def validate(payload: dict, *, default_timezone: str, default_currency: str) -> 
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
         problems.append({"field": "timezone", "reason": f"unknown IANA timezone {tz!r}"})
     currency = payload.get("currency") or default_currency
-    if not isinstance(currency, str) or not re.fullmatch(r"[A-Z]{3}", currency):
+    if not isinstance(currency, str) or currency not in KNOWN_CURRENCIES:  # as a contract's (money.validate_currency)
         problems.append({"field": "currency", "reason": "must be an ISO 4217 code such as CNY"})
     problems += _profile_problems(payload)
     if problems:

@@ -30,3 +30,11 @@ def test_a_zone_name_too_long_for_a_file_is_a_validation_error():
     with pytest.raises(ValidationFailed):
         zone("Asia/" + "x" * 300)
     assert str(zone("Asia/Shanghai")) == "Asia/Shanghai"
+
+
+@pytest.mark.parametrize("currency", ["ABC", "cny", "CN", 156])
+def test_a_tenants_currency_must_be_one_a_contract_may_use(currency):
+    with pytest.raises(ValidationFailed) as raised:
+        tenants.validate({"id": "t-1", "currency": currency}, default_timezone="UTC", default_currency="CNY")
+    assert [d["field"] for d in raised.value.details] == ["currency"]
+    assert tenants.validate({"id": "t-1", "currency": "USD"}, default_timezone="UTC", default_currency="CNY")
