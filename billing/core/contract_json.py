@@ -1,6 +1,7 @@
 """Contract events as plain JSON dicts, for the event store's JSONB column and GET …/events (SPEC §4).
 
-Decimals are strings ("5000.00" stays "5000.00": the exact Decimal survives the round trip),
+Decimals are strings (a price as money is written, ``5000`` → "5000.00"; the others as given: the
+Decimal's value survives the round trip),
 instants ISO 8601 in UTC with a "Z". An event reads:
 
     {"type": "ContractAmended", "contract_id": "c-1", "version": 2,
@@ -30,6 +31,7 @@ from billing.core.contracts import (
     ItemChanges,
     Penalty,
 )
+from billing.core.money import to_json as money_json
 from billing.core.periods import instant_to_json
 from billing.core.sla_terms import Sla
 from kashi.errors import ValidationFailed
@@ -56,9 +58,14 @@ def instant_from_json(text: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def _value_to_json(value: Any) -> Any:
+_PRICE_FIELDS = frozenset({"unit_price", "input_price", "output_price", "cached_input_price"})
+"""Prices: written as money is (at least two places, SPEC §2: ``5000`` → ``"5000.00"``); the other
+Decimals (capacities, hours, rates) as they were given."""
+
+
+def _value_to_json(value: Any, name: str = "") -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return money_json(value) if name in _PRICE_FIELDS else str(value)
     if isinstance(value, datetime):
         return instant_to_json(value)
     return value
@@ -66,7 +73,11 @@ def _value_to_json(value: Any) -> Any:
 
 def _plain(value: Any) -> dict[str, Any]:
     """A flat dataclass as a dict of JSON values, None fields left out."""
-    return {f.name: _value_to_json(getattr(value, f.name)) for f in fields(value) if getattr(value, f.name) is not None}
+    return {
+        f.name: _value_to_json(getattr(value, f.name), f.name)
+        for f in fields(value)
+        if getattr(value, f.name) is not None
+    }
 
 
 def _decode(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -145,7 +145,7 @@ def adjustment_lines(
         if difference:
             like = sample[key]
             description = (
-                f"Adjustment for {closed_period} (usage reported after its close): recomputed "
+                f"Adjustment for {closed_period} (usage or contracts recorded after its close): recomputed "
                 f"{to_json(recomputed[key])} − charged {to_json(charged[key])}"
             )
             lines.append(

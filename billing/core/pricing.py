@@ -9,7 +9,9 @@ Let f be the fraction of the month an item is active (active seconds / seconds i
 - token: one line per item, `Σ price_kind × tokens_kind / 1,000,000` over input, output and cached
   input, rounded once; quantity in millions of tokens, the description gives each kind's count and price.
 Fees run from `start` to `term_end` or an earlier termination. Each amount is computed exactly
-and rounded once (`billing.lines.charge_line`); lines of zero are left out.
+and rounded once (`billing.lines.charge_line`); lines of no quantity (no machines, no usage,
+no shortfall, no tokens) are left out; a line with a quantity whose amount rounds to 0.00 is kept, so
+the usage is on the bill.
 """
 
 from __future__ import annotations

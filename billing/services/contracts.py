@@ -312,11 +312,14 @@ def amend(
 def termination_quote_json(
     conn: Connection, contract_id: str, effective_at: str | None, notice_given_at: str | None = None
 ) -> dict[str, Any]:
-    """GET /v1/contracts/{id}/termination-quote: the figures terminating would produce, without acting."""
+    """GET /v1/contracts/{id}/termination-quote: the figures terminating would produce, without acting;
+    409 ``period_closed`` where the termination itself would be refused (SPEC §7), so a quote never
+    shows figures that POST …/termination will not charge."""
     state = load(conn, contract_id)
     tz = zone_of(conn, state.terms)
     query = {"effective_at": effective_at, "notice_given_at": notice_given_at}
     effective, notice = parse_termination({key: value for key, value in query.items() if value is not None}, tz)
+    _assert_open(conn, state.terms, effective, tz)
     quote = _quote_json(state, termination_quote(state, effective, notice, tz), notice)
     credits = _sla_credits_if_terminated(conn, state, effective, notice, tz)
     if credits is not None:

@@ -256,6 +256,9 @@ def test_a_change_inside_a_closed_period_is_refused(kashi, signed, new_tenant):
         conn.execute(text("INSERT INTO period_closes VALUES (:t, '2027-01', now())"), {"t": new_tenant})
         with pytest.raises(PeriodAlreadyClosed):
             contracts_service.terminate(conn, signed, {"effective_at": "2027-01-15"}, actor="test")
+        with pytest.raises(PeriodAlreadyClosed):  # nor quoted: the quote shows what POST would charge
+            contracts_service.termination_quote_json(conn, signed, "2027-01-15")
+        assert contracts_service.termination_quote_json(conn, signed, "2027-02-15")["in_closed_term"] is True
         with pytest.raises(PeriodAlreadyClosed):
             contracts_service.assert_not_in_closed_period(conn, new_tenant, datetime(2026, 12, 1, tzinfo=UTC))
         contracts_service.assert_not_in_closed_period(conn, new_tenant, datetime(2027, 2, 1, tzinfo=UTC))

@@ -327,3 +327,21 @@ def test_a_null_party_is_named_not_signed_without_one(party):
     with pytest.raises(ValidationFailed) as caught:
         contract_from_payload(bad, DEFAULT_CATALOG, SHANGHAI)
     assert [d["field"] for d in caught.value.details] == list(party)
+
+
+def test_prices_are_written_as_money_and_other_decimals_as_given():
+    """SPEC §2: prices are strings like "5000.00" even when sent as integers; up to 6 places kept."""
+    document = json.loads(json.dumps(SPEC_PAYLOAD))
+    document["items"][0]["unit_price"] = 5000
+    document["items"][2]["unit_price"] = "12.5"
+    document["items"][3]["input_price"] = "0.000125"
+    signed = ContractSigned(
+        terms=contract_from_payload(document, DEFAULT_CATALOG, SHANGHAI),
+        version=1,
+        recorded_at=at("2026-09-01"),
+        actor="op",
+    )
+    items = event_to_json(signed)["data"]["items"]
+    assert [items[0]["unit_price"], items[2]["unit_price"], items[3]["input_price"]] == ["5000.00", "12.50", "0.000125"]
+    assert (items[1]["capacity_p"], items[2]["committed_card_hours"]) == ("100", "1000")
+    assert event_from_json(json.loads(json.dumps(event_to_json(signed)))) == signed
