@@ -44,6 +44,12 @@ def create_key(conn: Connection, role: str, *, tenant_id: str | None = None, sou
         problems.append({"field": "tenant", "reason": "a tenant key needs --tenant"})
     if role == "agent" and not source:
         problems.append({"field": "source", "reason": "an agent key needs --source (the CloudEvents source)"})
+    # a binding the role does not enforce would read as a restriction that is not there
+    # (a finance key "for" one tenant would read every tenant's books)
+    if tenant_id and role in ROLES and role != "tenant":
+        problems.append({"field": "tenant", "reason": f"only a tenant key is bound to a tenant, not a {role} key"})
+    if source and role in ROLES and role != "agent":
+        problems.append({"field": "source", "reason": f"only an agent key is bound to a source, not a {role} key"})
     if problems:
         raise ValidationFailed("invalid key request", problems)
     key_id = secrets.token_hex(6)

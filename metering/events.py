@@ -54,7 +54,7 @@ def _rfc3339(value: Any) -> Any:
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
-Utilization = Annotated[str, Field(pattern=r"^(0(\.[0-9]+)?|1(\.0*)?|\.[0-9]+)$")]
+Utilization = Annotated[str, Field(pattern=r"^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$")]
 """A decimal string between 0 and 1 (``"0.83"``); JSON numbers are refused (SPEC §2: no floats)."""
 
 
@@ -376,7 +376,7 @@ _STAMP = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,6})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )  # hours, minutes and offsets bounded here: datetime.fromisoformat would take "+00:60" as one hour
-_UTILIZATION = re.compile(r"0(?:\.[0-9]+)?|1(?:\.0*)?|\.[0-9]+")  # Utilization's pattern, whole-string
+_UTILIZATION = re.compile(r"0(?:\.[0-9]+)?|1(?:\.0+)?|\.[0-9]+")  # Utilization's pattern, whole-string
 _INSTANTS: dict[str, tuple[int, float, int]] = {}
 """Parsed instants by their text (an agent's windows share their bounds): pure, so safely shared."""
 _UTILIZATIONS: set[str] = set()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import Connection
 
+from billing.core.periods import instant_to_json
 from billing.store import suppliers as store
 from kashi import streams
 from kashi.errors import Conflict, ValidationFailed
@@ -77,7 +78,7 @@ def _json(row) -> dict:
         "tax_id": row.tax_id,
         "currency": row.currency,
         "timezone": row.timezone,
-        "created_at": row.created_at.astimezone(UTC).isoformat(),
+        "created_at": instant_to_json(row.created_at.astimezone(UTC)),
     }
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import Connection, insert
 
 from billing.core.money import KNOWN_CURRENCIES
+from billing.core.periods import instant_to_json
 from billing.core.receivables import DEFAULT_PAYMENT_TERMS_DAYS
 from billing.store import tenant_profiles as profiles
 from kashi import streams
@@ -169,7 +170,7 @@ def _json(row) -> dict[str, Any]:
         "name": row.name,
         "timezone": row.timezone,
         "currency": row.currency,
-        "created_at": row.created_at.astimezone(UTC).isoformat(),
+        "created_at": instant_to_json(row.created_at.astimezone(UTC)),
         "legal_name": row.legal_name,
         "tax_id": row.tax_id,
         "address": row.address,

@@ -42,6 +42,13 @@ def _field(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def _detail(error: dict) -> dict:
+    """One problem of a request: a body that is not JSON names ``body`` (its loc ends in a byte offset)."""
+    if error.get("type") == "json_invalid":
+        return {"field": "body", "reason": f"not valid JSON: {error['msg']} (at byte {error['loc'][-1]})"}
+    return {"field": _field(error["loc"]), "reason": error["msg"]}
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(KashiError)
     async def kashi_error(_: Request, exc: KashiError) -> JSONResponse:
@@ -52,7 +59,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": _field(e["loc"]), "reason": e["msg"]} for e in exc.errors()]
+        details = [_detail(e) for e in exc.errors()]
         return JSONResponse(error_body("validation_failed", "the request is invalid", details), status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

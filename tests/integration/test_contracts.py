@@ -333,3 +333,10 @@ def test_quote_accepts_an_offset_whose_plus_arrived_unencoded(kashi, operator_cl
     answer = httpx.get(url, headers=operator_client.headers)
     assert answer.status_code == 200, answer.text
     assert [line["amount"] for line in answer.json()["lines"]] == ["1440000.00"]
+
+
+def test_a_body_that_is_not_json_names_the_body(operator_client):
+    answer = operator_client.post("/v1/contracts", content=b'{"id": ', headers={"Content-Type": "application/json"})
+    assert answer.status_code == 422
+    (detail,) = answer.json()["error"]["details"]
+    assert detail["field"] == "body" and detail["reason"].startswith("not valid JSON")

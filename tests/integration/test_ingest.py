@@ -280,6 +280,7 @@ def test_usage_query_takes_bare_dates_unencoded_offsets_and_defaults(kashi, agen
         "/v1/usage", params={"tenant_id": new_tenant, "start": "2026-10-01", "end": "2026-10-02"}
     ).json()
     assert by_date["items"][0]["card_hours"] == "1.000000"
+    assert (by_date["start"], by_date["end"]) == ("2026-09-30T16:00:00Z", "2026-10-01T16:00:00Z")
     raw = operator_client.get(f"/v1/usage?tenant_id={new_tenant}&start=2026-10-01T00:00:00+08:00&end=2026-10-02")
     assert raw.status_code == 200 and raw.json()["items"][0]["card_seconds"] == "3600"
     tenant_key = {"Authorization": f"Bearer {kashi.key('tenant', tenant=new_tenant)}"}

@@ -6,7 +6,7 @@ import pytest
 
 from kashi.api.deps import get_principal
 from kashi.db import make_engine
-from kashi.errors import Unauthorized
+from kashi.errors import Unauthorized, ValidationFailed
 from kashi.keys import Principal, authenticate, create_key, principal_of, revoke_key
 
 
@@ -19,6 +19,21 @@ def test_authenticate_answers_each_role_with_what_binds_it(kashi, uid):
         assert authenticate(conn, agent) == Principal(agent.split("_")[1], "agent", source=f"node/{uid}")
         assert authenticate(conn, tenant) == Principal(tenant.split("_")[1], "tenant", tenant_id=f"t-{uid}")
         assert authenticate(conn, finance) == Principal(finance.split("_")[1], "finance")
+
+
+@pytest.mark.parametrize(
+    ("role", "binding", "field"),
+    [
+        ("finance", {"tenant_id": "t-1"}, "tenant"),  # would read as a finance key for one tenant: it is not
+        ("operator", {"source": "node/n1"}, "source"),
+        ("agent", {"source": "node/n1", "tenant_id": "t-1"}, "tenant"),
+        ("tenant", {"tenant_id": "t-1", "source": "node/n1"}, "source"),
+    ],
+)
+def test_a_binding_the_role_does_not_enforce_is_refused(kashi, role, binding, field):
+    with kashi.engine.begin() as conn, pytest.raises(ValidationFailed) as refused:
+        create_key(conn, role, **binding)
+    assert [d["field"] for d in refused.value.details] == [field]
 
 
 def test_authenticate_refuses_a_wrong_secret_a_malformed_key_and_a_revoked_one(kashi, uid):

@@ -53,6 +53,7 @@ def test_tenant_billing_profile_on_create_patch_and_search(operator_client, uid)
     assert (
         body["payment_terms_days"] == 30 and body["legal_name"] == f"上海{uid}科技有限公司" and body["address"] is None
     )
+    assert body["created_at"].endswith("Z")  # instants in answers are UTC with a "Z" (docs/API.md)
     patched = operator_client.patch(f"/v1/tenants/{tenant_id}", json={"payment_terms_days": 45, "address": "上海市"})
     assert patched.status_code == 200, patched.text
     assert patched.json()["payment_terms_days"] == 45 and patched.json()["legal_name"] == body["legal_name"]

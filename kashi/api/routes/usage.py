@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Query, Request
 
 from billing.core.contract_payload import parse_instant
+from billing.core.periods import instant_to_json
 from billing.services import tenants
 from billing.services.late_usage import late_usage
 from kashi.api.deps import ConnDep, Operator, Reader, listing_scope, offset_restored
@@ -57,8 +58,8 @@ def get_usage(
         "timezone": tz,
         "type": type,
         "group_by": group_by,
-        "start": start_at.isoformat(),
-        "end": end_at.isoformat(),
+        "start": instant_to_json(start_at.astimezone(UTC)),
+        "end": instant_to_json(end_at.astimezone(UTC)),
         "items": rows,
         "next_cursor": None,
     }

@@ -57,6 +57,8 @@ def test_spec_examples_validate_to_records_in_utc_seconds():
         (gpu(start="2026-10-01T00:00:00"), "data.start"),
         (gpu(utilization=0.5), "data.utilization"),
         (gpu(utilization="1.5"), "data.utilization"),
+        (gpu(utilization="1."), "data.utilization"),  # a point needs digits after it, as "0." does
+        (gpu(utilization="0."), "data.utilization"),
         (tokens(input_tokens=-1), "data.input_tokens"),
         (tokens(input_tokens=1.0), "data.input_tokens"),
         (tokens(input_tokens=0, output_tokens=0), "data"),
@@ -73,6 +75,17 @@ def test_all_problems_of_a_batch_are_listed_at_once():
         (0, "data.utilization"),
         (2, "data.output_tokens"),
     }
+
+
+@pytest.mark.parametrize("value", ["1.", "0.", "1.01", "01"])
+def test_the_fast_path_refuses_the_utilizations_the_validator_refuses(value):
+    import orjson
+
+    from metering.ingest import parse_rows
+
+    with pytest.raises(BatchRejected):
+        parse_rows(orjson.dumps([gpu(1, utilization=value)]))
+    assert parse_rows(orjson.dumps([gpu(1, utilization="1.00")]))[1] == 1
 
 
 def test_utilization_may_be_absent_or_null():
