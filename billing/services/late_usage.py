@@ -9,11 +9,10 @@ whatever the number of tenants).
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from sqlalchemy import Connection
 
 from billing.core.periods import Period, instant_to_json
+from billing.core.utilization import card_hours
 from billing.store import late_usage as store
 from billing.store import tenants
 
@@ -31,7 +30,6 @@ def late_usage(conn: Connection, tenant_id: str | None = None, period: Period | 
     closed_at = {(c.tenant_id, c.period): c.closed_at for c in wanted}
     items = []
     for totals in store.late_totals(conn, spans):
-        hours = (Decimal(totals.card_seconds) / 3600).quantize(Decimal("0.0001"))
         items.append(
             {
                 "tenant_id": totals.tenant_id,
@@ -39,7 +37,7 @@ def late_usage(conn: Connection, tenant_id: str | None = None, period: Period | 
                 "closed_at": instant_to_json(closed_at[(totals.tenant_id, totals.period)]),
                 "events": totals.events,
                 "card_seconds": totals.card_seconds,
-                "card_hours": str(hours),
+                "card_hours": str(card_hours(totals.card_seconds)),  # as /v1/usage: 6 places, half up
                 "tokens": totals.tokens,
                 "billed_on": "the tenant's next close of a later period, as adjustment lines",
             }

@@ -72,7 +72,12 @@ def test_late_usage_is_listed_until_a_later_close_bills_it(kashi, uid, operator_
         kashi, uid, [gpu_event(uid, 2, new_tenant, "2026-09-20T00:00:00+08:00", "2026-09-20T02:00:00+08:00", gpu="G1")]
     )
     (item,) = operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}").json()["items"]
-    assert (item["period"], item["card_seconds"], item["card_hours"], item["events"]) == ("2026-09", 7200, "2.0000", 1)
+    assert (item["period"], item["card_seconds"], item["card_hours"], item["events"]) == (
+        "2026-09",
+        7200,
+        "2.000000",
+        1,
+    )
     own = kashi.key("tenant", tenant=new_tenant)
     mine = operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}", headers={"Authorization": f"Bearer {own}"})
     assert mine.json()["items"] == [item]
@@ -87,7 +92,9 @@ def test_late_usage_is_listed_until_a_later_close_bills_it(kashi, uid, operator_
     again = runner.invoke(app, ["close", "2026-09", "--tenant", new_tenant, "--data-dir", data_dir])
     assert again.exit_code == 0, again.output
     assert "was already closed for " + new_tenant in again.stderr
-    assert "late usage of 2026-09 for " + new_tenant + " waits for the next invoice: 2.0000 card-hours" in again.stderr
+    assert (
+        "late usage of 2026-09 for " + new_tenant + " waits for the next invoice: 2.000000 card-hours" in again.stderr
+    )
 
     assert operator_client.post(f"/v1/periods/2026-10/close?tenant_id={new_tenant}").status_code == 200
     assert operator_client.get(f"/v1/usage/late?tenant_id={new_tenant}").json()["items"] == []
@@ -122,7 +129,7 @@ def test_late_usage_of_every_tenant_in_one_answer_matches_each_tenants_own(kashi
         (gpu_late, "2026-10", 3 * 3600 - 3600 + 1800, 0, 2),
         (token_late, "2026-09", 0, 12, 1),
     ]
-    assert ours[0]["card_hours"] == "1.0000" and ours[1]["card_hours"] == "2.5000"
+    assert ours[0]["card_hours"] == "1.000000" and ours[1]["card_hours"] == "2.500000"
     for tenant in (gpu_late, token_late, on_time):
         own = operator_client.get(f"/v1/usage/late?tenant_id={tenant}").json()["items"]
         assert own == [item for item in ours if item["tenant_id"] == tenant]
