@@ -1,7 +1,9 @@
 """The month-close actor: one service call, its queue and its retries (STYLE principle 9).
 
-The scheduler enqueues `close_period(tenant_id, "YYYY-MM")`; the close is idempotent, so a
-redelivery or a retry after a crash (which rolled the tenant's close back whole) completes it.
+The scheduler enqueues `close_period("YYYY-MM", [tenant_id, …])`, one message per chunk of up to
+`CLOSE_CHUNK` tenants due for that period (`billing.services.close.close_due`: one transaction per
+chunk, not one per tenant). The close is idempotent, so a redelivery or a retry after a crash (which
+rolled the chunk's close back whole) completes it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import dramatiq
 from sqlalchemy import Engine
 
 from billing.core.periods import Period
-from billing.services.close import close_tenant
+from billing.services.close import CLOSE_CHUNK, close_due
 
 CLOSE_QUEUE = "close"
 CLOSE_PERIOD = "close_period"
@@ -25,8 +27,10 @@ ACTOR_DRAIN_S = 5
 def declare(broker, engine: Engine, receipts=None) -> dict[str, dramatiq.Actor]:
     """Declare the close actor on `broker`, bound to `engine`; with `receipts` the close barrier runs."""
 
-    def close_period(tenant_id: str, period: str) -> None:
-        close_tenant(engine, tenant_id, Period.parse(period), receipts=receipts, drain_timeout_s=ACTOR_DRAIN_S)
+    def close_period(period: str, tenant_ids: list[str] | str) -> None:
+        if isinstance(tenant_ids, str):  # (tenant_id, period), as a scheduler before chunked closes queued it
+            period, tenant_ids = tenant_ids, [period]
+        close_due(engine, Period.parse(period), tenant_ids, receipts=receipts, drain_timeout_s=ACTOR_DRAIN_S)
 
     def close_supplier_period(supplier_id: str, period: str) -> None:
         from billing.services.supplier_bills import close_supplier
@@ -54,13 +58,16 @@ def declare(broker, engine: Engine, receipts=None) -> dict[str, dramatiq.Actor]:
     return {CLOSE_PERIOD: actor, CLOSE_SUPPLIER_PERIOD: supplier_actor}
 
 
-def enqueue_close(broker, tenant_id: str, period: Period) -> None:
-    """Ask a worker to close `period` for `tenant_id` (durable once this returns)."""
-    broker.enqueue(
-        dramatiq.Message(
-            queue_name=CLOSE_QUEUE, actor_name=CLOSE_PERIOD, args=(tenant_id, str(period)), kwargs={}, options={}
+def enqueue_close(broker, period: Period, tenant_ids: list[str]) -> None:
+    """Ask workers to close `period` for `tenant_ids`, a message per `CLOSE_CHUNK` of them (durable
+    once this returns)."""
+    for n in range(0, len(tenant_ids), CLOSE_CHUNK):
+        chunk = list(tenant_ids[n : n + CLOSE_CHUNK])
+        broker.enqueue(
+            dramatiq.Message(
+                queue_name=CLOSE_QUEUE, actor_name=CLOSE_PERIOD, args=(str(period), chunk), kwargs={}, options={}
+            )
         )
-    )
 
 
 def enqueue_supplier_close(broker, supplier_id: str, period: Period) -> None:

@@ -2,8 +2,9 @@
 
 Every `scheduler_interval_s` (default 60 s) it asks, per tenant, which period is due
 (`billing.core.periods.period_due`: the latest ended period in the tenant's timezone, once period end +
-`close_grace_hours` (default 24) has passed) and enqueues the `close_period` actor for those not yet
-closed whose contracts were all recorded before the period was due (`billing.core.backdating`).
+`close_grace_hours` (default 24) has passed) and enqueues the `close_period` actor, per period and
+chunk of tenants, for those not yet closed whose contracts were all recorded before the period was
+due (`billing.core.backdating`).
 Backdated and older unclosed periods are never closed behind the operator's back. Several schedulers at once
 are harmless: the close itself is idempotent and serialised in PostgreSQL.
 """
@@ -54,17 +55,21 @@ def due_closes(
 
 def run_once(
     engine: Engine,
-    enqueue: Callable[[str, Period], None],
+    enqueue: Callable[[Period, list[str]], None],
     *,
     now: datetime,
     grace: timedelta,
     tenant_ids: Iterable[str] | None = None,
 ) -> list[tuple[str, Period]]:
-    """Enqueue every due close; returns what was enqueued."""
+    """Enqueue every due close, ``enqueue(period, tenant_ids)`` once per period due (tenants whose
+    zones end the month apart can be due for different ones); returns the ``(tenant, period)`` pairs."""
     due = due_closes(engine, now, grace, tenant_ids)
+    by_period: dict[Period, list[str]] = {}
     for tenant_id, period in due:
-        log.info("close due", extra={"tenant_id": tenant_id, "period": str(period)})
-        enqueue(tenant_id, period)
+        by_period.setdefault(period, []).append(tenant_id)
+    for period, tenants_due in by_period.items():
+        log.info("close due", extra={"period": str(period), "tenants": len(tenants_due)})
+        enqueue(period, tenants_due)
     return due
 
 
@@ -113,7 +118,7 @@ def run_forever(settings, database_url: str, redis_url: str, clock: Callable[[],
         while not done.is_set():
             try:
                 now = clock()
-                run_once(engine, lambda t, p: enqueue_close(broker, t, p), now=now, grace=grace)
+                run_once(engine, lambda p, due: enqueue_close(broker, p, due), now=now, grace=grace)
                 run_suppliers_once(engine, lambda s, p: enqueue_supplier_close(broker, s, p), now=now, grace=grace)
                 if risk_day != now.date():  # breach risk once a day (and once at start)
                     crossed = evaluate_risk(engine, now)

@@ -23,10 +23,16 @@ log = logging.getLogger(__name__)
 POLL_S = 0.05
 
 
-def wait_for_acknowledged(engine: Engine, receipts: Receipts, tenant_id: str | None, timeout_s: float) -> None:
-    """Return once every batch acknowledged before now (holding ``tenant_id``'s events, or any when
-    None) is recorded; raise :class:`BatchesNotRecorded` naming those that are not."""
-    waiting = receipts.pending(tenant_id)
+def wait_for_acknowledged(
+    engine: Engine, receipts: Receipts, tenant_id: str | list[str] | None, timeout_s: float
+) -> None:
+    """Return once every batch acknowledged before now (holding ``tenant_id``'s events — any of
+    them, given a list of tenants — or any batch when None) is recorded; raise
+    :class:`BatchesNotRecorded` naming those that are not."""
+    if tenant_id is None or isinstance(tenant_id, str):
+        waiting = receipts.pending(tenant_id)
+    else:  # each tenant's own set: a backlog of other tenants' batches does not hold the close up
+        waiting = list(dict.fromkeys(b for tenant in tenant_id for b in receipts.pending(tenant)))
     deadline = time.monotonic() + timeout_s
     while waiting:
         known = statuses(engine, waiting)

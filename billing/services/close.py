@@ -418,6 +418,33 @@ def close_period(
     return close_tenants(engine, due, period, now, processes=processes)
 
 
+def close_due(
+    engine: Engine,
+    period: Period,
+    tenant_ids: list[str],
+    *,
+    now: datetime | None = None,
+    receipts: Receipts | None = None,
+    drain_timeout_s: float = 60,
+) -> list[str]:
+    """The scheduler's close: `period` for a chunk of tenants, in transactions of `CLOSE_CHUNK`
+    (`close_chunk`); invoice ids in tenant order, the same when repeated.
+
+    With `receipts`, first the close barrier for the tenants not closed yet (their own pending
+    batches, `billing.services.barrier`). Tenants whose `period` has not ended in their timezone, and
+    unknown ones, are left out (the scheduler names only ended periods)."""
+    now = now or utc_now()
+    with engine.connect() as conn:
+        zones = tenants.zones(conn, list(tenant_ids))
+        closed = closes.closed_invoice_ids_of(conn, [tenant for tenant, _ in zones], period)
+    due = [(tenant, tz) for tenant, tz in zones if now >= period.end(tz)]
+    if receipts is not None:
+        open_ = [tenant for tenant, _ in due if tenant not in closed]
+        if open_:
+            wait_for_acknowledged(engine, receipts, open_, drain_timeout_s)
+    return close_tenants(engine, due, period, now)
+
+
 def close_tenants(
     engine: Engine, tenants: list[tuple[str, str]], period: Period, now: datetime, *, processes: int = 1
 ) -> list[str]:

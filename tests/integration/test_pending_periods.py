@@ -30,7 +30,7 @@ def test_scheduler_leaves_a_backdated_period_to_the_operator_and_lists_it_pendin
     with freeze_time("2026-10-05T00:00:00Z"):
         due = run_once(
             kashi.engine,
-            lambda t, p: enqueued.append((t, str(p))),
+            lambda p, due: enqueued.extend((t, str(p)) for t in due),
             now=utc_now(),
             grace=GRACE,
             tenant_ids=[backdated, on_time],
@@ -39,7 +39,7 @@ def test_scheduler_leaves_a_backdated_period_to_the_operator_and_lists_it_pendin
     with freeze_time("2031-10-05T00:00:00Z"):
         run_once(
             kashi.engine,
-            lambda t, p: enqueued.append((t, str(p))),
+            lambda p, due: enqueued.extend((t, str(p)) for t in due),
             now=utc_now(),
             grace=GRACE,
             tenant_ids=[backdated, on_time],

@@ -99,6 +99,40 @@ def test_close_with_the_workers_stopped_issues_nothing_and_names_the_batch(kashi
     assert _receipt(kashi, agent, batch_id).json()["status"] == "recorded"
 
 
+def test_a_chunked_close_waits_for_its_own_tenants_batches_only(kashi, uid, new_tenant):
+    """The scheduler's close of a chunk of tenants (``close_due``) holds up for a batch of one of them,
+    and not for another tenant's."""
+    import pytest
+
+    from billing.core.periods import Period
+    from billing.services import tenants
+    from billing.services.close import close_due
+    from kashi.errors import BatchesNotRecorded
+    from metering.receipts import Receipts
+
+    other, bystander = f"{new_tenant}-b", f"{new_tenant}-c"
+    with kashi.engine.begin() as conn:
+        tenants.create(conn, {"id": other, "name": other}, actor="test")
+        tenants.create(conn, {"id": bystander, "name": bystander}, actor="test")
+    sign(kashi, contract(f"c-{uid}", new_tenant, H100))
+    agent = kashi.key("agent", source=f"node/{uid}")
+    receipts = Receipts(kashi._workers[0].broker.client, kashi.settings.queue_namespace)
+    kashi.stop_workers()
+    try:
+        answer = _post(
+            kashi, agent, [gpu_event(uid, 1, new_tenant, "2026-09-10T00:00:00+08:00", "2026-09-10T02:00:00+08:00")]
+        )
+        batch_id = answer.json()["batch_id"]
+        with pytest.raises(BatchesNotRecorded) as refused:
+            close_due(kashi.engine, Period(2026, 9), [other, new_tenant], receipts=receipts, drain_timeout_s=0.3)
+        assert [d["batch_id"] for d in refused.value.details] == [batch_id]
+        assert close_due(kashi.engine, Period(2026, 9), [bystander], receipts=receipts, drain_timeout_s=0.3) == []
+    finally:
+        kashi.start_worker()
+    (invoice_id,) = close_due(kashi.engine, Period(2026, 9), [other, new_tenant], receipts=receipts)
+    assert close_due(kashi.engine, Period(2026, 9), [new_tenant, other], receipts=receipts) == [invoice_id]
+
+
 def test_binary_mode_cloudevent_is_refused_with_415_naming_structured_or_batch_mode(kashi, uid):
     agent = kashi.key("agent", source=f"node/{uid}")
     answer = httpx.post(

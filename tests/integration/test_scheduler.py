@@ -28,9 +28,9 @@ def test_scheduler_closes_the_latest_period_only_after_grace(kashi, uid):
     broker = kashi._workers[0].broker
     enqueued: list[tuple[str, Period]] = []
 
-    def enqueue(tenant_id, period):
-        enqueued.append((tenant_id, period))
-        enqueue_close(broker, tenant_id, period)
+    def enqueue(period, tenant_ids):
+        enqueued.extend((tenant_id, period) for tenant_id in tenant_ids)
+        enqueue_close(broker, period, tenant_ids)
 
     # October ends at 2026-10-31T15:00Z in Tokyo and 16:00Z in Shanghai; grace is 24 h.
     assert (
@@ -49,3 +49,37 @@ def test_scheduler_closes_the_latest_period_only_after_grace(kashi, uid):
     kashi.join()
     assert [r.period for r in invoice_rows(kashi, shanghai)] == ["2026-10"]
     assert all(r.period != "2026-09" for r in invoice_rows(kashi, tokyo) + invoice_rows(kashi, shanghai))
+
+
+def test_due_tenants_are_closed_a_chunk_per_message_and_an_older_message_still_closes(kashi, uid, monkeypatch):
+    import dramatiq
+
+    import workers.close
+
+    ids = [f"t-{uid}-{n}" for n in range(4)]
+    with kashi.engine.begin() as conn:
+        for tenant_id in ids:
+            tenants.create(conn, {"id": tenant_id, "name": tenant_id}, actor="test")
+    with freeze_time("2026-07-20T00:00:00Z"):
+        for tenant_id in ids:
+            sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
+    broker = kashi._workers[0].broker
+    sent = []
+    enqueue = broker.enqueue
+    monkeypatch.setattr(broker, "enqueue", lambda message, **kw: sent.append(message.args) or enqueue(message, **kw))
+    monkeypatch.setattr(workers.close, "CLOSE_CHUNK", 2)
+    now = datetime(2026, 11, 2, 0, tzinfo=UTC)
+    due = run_once(kashi.engine, lambda p, t: enqueue_close(broker, p, t), now=now, grace=GRACE, tenant_ids=ids[:3])
+    assert sorted(t for t, _ in due) == ids[:3]
+    assert sent == [("2026-10", ids[:2]), ("2026-10", ids[2:3])]  # one message per chunk, not per tenant
+    enqueue_close(broker, Period(2026, 10), ids[:3])  # a second scheduler's: changes nothing
+    # the shape a scheduler before chunked closes queued, (tenant_id, period), still closes
+    enqueue(
+        dramatiq.Message(
+            queue_name=CLOSE_QUEUE, actor_name="close_period", args=(ids[3], "2026-10"), kwargs={}, options={}
+        )
+    )
+    broker.join(CLOSE_QUEUE, timeout=60_000)
+    kashi.join()
+    for tenant_id in ids:
+        assert [(r.period, r.currency) for r in invoice_rows(kashi, tenant_id)] == [("2026-10", "CNY")]
