@@ -8,7 +8,8 @@ October 2026: half ``gpu.usage`` (an hour each on the tenant's own GPU) and half
 usage is seeded by SQL straight into ``usage_log`` (``benchmarks/seed_log.py``) and
 ``gpu_coverage`` (what ingest would have written). Each size is then closed by
 :func:`billing.services.close.close_tenants` — what ``kashi close 2026-10`` runs for every tenant
-— over ``--processes`` worker processes. Printed:
+— over ``--processes`` worker processes. Printed: the seconds of the scheduler's pass that finds
+them due (``workers.scheduler.due_closes``: their contracts read a thousand tenants at a time), the close's
 seconds, tenants/s and the seconds per tenant relative to the smallest size's (the floor of the same
 run: linear growth keeps it near 1). Nothing is asserted on time.
 """
@@ -19,7 +20,7 @@ import argparse
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
@@ -34,6 +35,7 @@ from kashi.db import make_engine
 from kashi.migrate import upgrade
 from kashi.servers import resolve
 from kashi.settings import Settings
+from workers.scheduler import due_closes
 
 PERIOD = Period(2026, 10)
 NOW = datetime(2026, 11, 2, tzinfo=UTC)
@@ -112,21 +114,25 @@ def main() -> None:
         try:
             engine = make_engine(servers.database_url)
             upgrade(engine)
-            header = ("tenants", "seed s", "close s", "tenants/s", "invoices", "s/tenant vs floor")
-            print("{:>8} {:>7} {:>8} {:>10} {:>9} {:>18}".format(*header), flush=True)
+            header = ("tenants", "seed s", "scheduler s", "close s", "tenants/s", "invoices", "s/tenant vs floor")
+            print("{:>8} {:>7} {:>11} {:>8} {:>10} {:>9} {:>18}".format(*header), flush=True)
             floor = None
             for n, size in enumerate(sorted(args.sizes)):
                 started = time.perf_counter()
                 fleet = seed(engine, f"b{n}", size, args.events)
                 seeded = time.perf_counter() - started
+                started = time.perf_counter()  # the scheduler's pass: which of them are due (all are)
+                due = due_closes(engine, NOW + timedelta(days=1), timedelta(hours=24), [t for t, _ in fleet])
+                scheduled = time.perf_counter() - started
+                assert len(due) == size, (len(due), size)
                 started = time.perf_counter()
                 ids = close_tenants(engine, fleet, PERIOD, NOW, processes=args.processes)
                 seconds = time.perf_counter() - started
                 per_tenant = seconds / size
                 floor = floor or per_tenant
                 print(
-                    f"{size:>8,} {seeded:>7.1f} {seconds:>8.1f} {size / seconds:>10,.0f} {len(ids):>9,} "
-                    f"{per_tenant / floor:>18.2f}",
+                    f"{size:>8,} {seeded:>7.1f} {scheduled:>11.2f} {seconds:>8.1f} {size / seconds:>10,.0f} "
+                    f"{len(ids):>9,} {per_tenant / floor:>18.2f}",
                     flush=True,
                 )
             engine.dispose()

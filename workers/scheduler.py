@@ -21,10 +21,12 @@ from sqlalchemy import Engine, text
 
 from billing.core.periods import Period, period_due
 from billing.services.close import utc_now
-from billing.services.pending import backdated_contracts
+from billing.services.pending import backdated_contracts_of
 from billing.store import tenants
 
 log = logging.getLogger(__name__)
+DUE_CHUNK = 1_000
+"""Tenants whose contracts one read of the scheduler's pass loads (memory stays bounded with the fleet)."""
 
 
 def due_closes(
@@ -38,18 +40,22 @@ def due_closes(
     with engine.connect() as conn:
         zones = tenants.zones(conn, wanted)
         closed = {(r.tenant_id, r.period) for r in conn.execute(text("SELECT tenant_id, period FROM period_closes"))}
+        candidates = []
         for tenant_id, tz in zones:
             period = period_due(now, tz, grace)
-            if period is None or (tenant_id, str(period)) in closed:
-                continue
-            late = backdated_contracts(conn, tenant_id, period, tz, grace)
-            if late:
-                log.info(
-                    "close left to the operator: backdated contracts",
-                    extra={"tenant_id": tenant_id, "period": str(period), "contract_ids": late},
-                )
-                continue
-            due.append((tenant_id, period))
+            if period is not None and (tenant_id, str(period)) not in closed:
+                candidates.append((tenant_id, tz, period))
+        for n in range(0, len(candidates), DUE_CHUNK):  # the contracts of a chunk of tenants at a time
+            chunk = candidates[n : n + DUE_CHUNK]
+            backdated = backdated_contracts_of(conn, chunk, grace)
+            for tenant_id, _, period in chunk:
+                if tenant_id in backdated:
+                    log.info(
+                        "close left to the operator: backdated contracts",
+                        extra={"tenant_id": tenant_id, "period": str(period), "contract_ids": backdated[tenant_id]},
+                    )
+                else:
+                    due.append((tenant_id, period))
     return due
 
 

@@ -16,28 +16,46 @@ from billing.core.terms import fees_end
 from billing.store import closes, contract_streams, tenants
 
 
-def signed_contracts(conn: Connection, tenant_id: str, tz: str) -> list[SignedContract]:
-    """The tenant's contracts with their running span and the instant each was recorded."""
-    recorded = contract_streams.recorded_at(conn, tenant_id)
-    return [
-        SignedContract(state.id, state.terms.start, fees_end(state, tz), recorded[state.id])
-        for state in contract_streams.contract_states(conn, tenant_id)
-        if state.id in recorded
-    ]
+def signed_contracts_of(conn: Connection, zones: list[tuple[str, str]]) -> dict[str, list[SignedContract]]:
+    """Each of the ``(tenant, timezone)``'s contracts with their running span and the instant each was
+    recorded, in two queries for all of them (tenants without contracts are absent)."""
+    ids = [tenant for tenant, _ in zones]
+    recorded = contract_streams.recorded_at_of(conn, ids)
+    states = contract_streams.contract_states_of(conn, ids)
+    zone = dict(zones)
+    return {
+        tenant: [
+            SignedContract(state.id, state.terms.start, fees_end(state, zone[tenant]), recorded[tenant][state.id])
+            for state in tenant_states
+            if state.id in recorded.get(tenant, {})
+        ]
+        for tenant, tenant_states in states.items()
+    }
 
 
-def backdated_contracts(conn: Connection, tenant_id: str, period: Period, tz: str, grace: timedelta) -> list[str]:
-    """Ids of the tenant's contracts in force in `period` recorded after it was due: if any, the
-    scheduler leaves `period` to the operator."""
-    return [c.contract_id for c in backdated(signed_contracts(conn, tenant_id, tz), period, tz, grace)]
+def backdated_contracts_of(
+    conn: Connection, due: list[tuple[str, str, Period]], grace: timedelta
+) -> dict[str, list[str]]:
+    """For ``(tenant, timezone, period)`` triples: the ids of each tenant's contracts in force in its
+    `period` recorded after it was due (the scheduler leaves those periods to the operator); tenants
+    with none are absent. One read for all of them."""
+    contracts = signed_contracts_of(conn, [(tenant, tz) for tenant, tz, _ in due])
+    found = {}
+    for tenant, tz, period in due:
+        late = [c.contract_id for c in backdated(contracts.get(tenant, []), period, tz, grace)]
+        if late:
+            found[tenant] = late
+    return found
 
 
 def pending_periods(conn: Connection, now: datetime, grace: timedelta, tenant_id: str | None = None) -> list[dict]:
     """``GET /v1/periods/pending``: every ended, unclosed period with a contract in force that the
     scheduler will not close on its own (backdated contracts, or older than the latest due period)."""
     items = []
-    for tenant, tz in tenants.zones(conn, None if tenant_id is None else [tenant_id]):
-        contracts = signed_contracts(conn, tenant, tz)
+    zones = tenants.zones(conn, None if tenant_id is None else [tenant_id])
+    signed = signed_contracts_of(conn, zones)
+    for tenant, tz in zones:
+        contracts = signed.get(tenant, [])
         for waiting in waiting_periods(contracts, closes.closed_periods(conn, tenant), now, tz, grace):
             items.append(
                 {

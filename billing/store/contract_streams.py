@@ -100,11 +100,16 @@ def _events(rows) -> list:
     return [event_from_json(stored_event_json(r)) for r in rows]
 
 
-def recorded_at(conn: Connection, tenant_id: str) -> dict[str, datetime]:
-    """When each of the tenant's contracts was recorded (its signing event), by contract id."""
+def recorded_at_of(conn: Connection, tenant_ids: list[str]) -> dict[str, dict[str, datetime]]:
+    """When each contract of each tenant was recorded (its signing event), by tenant and contract id,
+    in one query through the indexed `contracts.tenant_id` (not a filter on every stream's JSON)."""
     rows = conn.execute(
-        text("""SELECT substr(stream_id, :n) AS contract_id, recorded_at FROM stream_events
-                WHERE stream_id LIKE :pattern AND version = 1 AND data->>'tenant_id' = :t"""),
-        {"t": tenant_id, "pattern": STREAM_PREFIX + "%", "n": len(STREAM_PREFIX) + 1},
+        text("""SELECT c.tenant_id, c.id AS contract_id, s.recorded_at
+                FROM contracts c JOIN stream_events s ON s.stream_id = :prefix || c.id AND s.version = 1
+                WHERE c.tenant_id = ANY(:t)"""),
+        {"t": list(tenant_ids), "prefix": STREAM_PREFIX},
     ).all()
-    return {row.contract_id: row.recorded_at for row in rows}
+    found: dict[str, dict[str, datetime]] = defaultdict(dict)
+    for row in rows:
+        found[row.tenant_id][row.contract_id] = row.recorded_at
+    return dict(found)

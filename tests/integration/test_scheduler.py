@@ -83,3 +83,29 @@ def test_due_tenants_are_closed_a_chunk_per_message_and_an_older_message_still_c
     kashi.join()
     for tenant_id in ids:
         assert [(r.period, r.currency) for r in invoice_rows(kashi, tenant_id)] == [("2026-10", "CNY")]
+
+
+def test_a_scheduler_pass_reads_a_fixed_number_of_statements_however_many_tenants_are_due(kashi, uid):
+    from sqlalchemy import event
+
+    from workers.scheduler import due_closes
+
+    def statements(count: int) -> tuple[int, int]:
+        ids = [f"t-{uid}-{count}-{n}" for n in range(count)]
+        with kashi.engine.begin() as conn:
+            for tenant_id in ids:
+                tenants.create(conn, {"id": tenant_id, "name": tenant_id}, actor="test")
+        with freeze_time("2026-07-20T00:00:00Z"):
+            for tenant_id in ids:
+                sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731 - the statement text
+        event.listen(kashi.engine, "before_cursor_execute", listener)
+        try:
+            due = due_closes(kashi.engine, datetime(2026, 11, 2, tzinfo=UTC), GRACE, ids)
+        finally:
+            event.remove(kashi.engine, "before_cursor_execute", listener)
+        assert sorted(t for t, _ in due) == sorted(ids)
+        return len(seen), len(due)
+
+    assert statements(2)[0] == statements(12)[0]  # not one read per tenant
