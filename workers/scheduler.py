@@ -21,12 +21,10 @@ from sqlalchemy import Engine, text
 
 from billing.core.periods import Period, period_due
 from billing.services.close import utc_now
-from billing.services.pending import backdated_contracts_of
+from billing.services.pending import CHUNK, backdated_contracts_of
 from billing.store import tenants
 
 log = logging.getLogger(__name__)
-DUE_CHUNK = 1_000
-"""Tenants whose contracts one read of the scheduler's pass loads (memory stays bounded with the fleet)."""
 
 
 def due_closes(
@@ -45,8 +43,8 @@ def due_closes(
             period = period_due(now, tz, grace)
             if period is not None and (tenant_id, str(period)) not in closed:
                 candidates.append((tenant_id, tz, period))
-        for n in range(0, len(candidates), DUE_CHUNK):  # the contracts of a chunk of tenants at a time
-            chunk = candidates[n : n + DUE_CHUNK]
+        for n in range(0, len(candidates), CHUNK):  # the contracts of a chunk of tenants at a time
+            chunk = candidates[n : n + CHUNK]
             backdated = backdated_contracts_of(conn, chunk, grace)
             for tenant_id, _, period in chunk:
                 if tenant_id in backdated:

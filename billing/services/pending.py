@@ -15,6 +15,9 @@ from billing.core.periods import Period, instant_to_json
 from billing.core.terms import fees_end
 from billing.store import closes, contract_streams, tenants
 
+CHUNK = 1_000
+"""Tenants whose contracts one read loads."""
+
 
 def signed_contracts_of(conn: Connection, zones: list[tuple[str, str]]) -> dict[str, list[SignedContract]]:
     """Each of the ``(tenant, timezone)``'s contracts with their running span and the instant each was
@@ -52,19 +55,21 @@ def pending_periods(conn: Connection, now: datetime, grace: timedelta, tenant_id
     """``GET /v1/periods/pending``: every ended, unclosed period with a contract in force that the
     scheduler will not close on its own (backdated contracts, or older than the latest due period)."""
     items = []
-    zones = tenants.zones(conn, None if tenant_id is None else [tenant_id])
-    signed = signed_contracts_of(conn, zones)
-    for tenant, tz in zones:
-        contracts = signed.get(tenant, [])
-        for waiting in waiting_periods(contracts, closes.closed_periods(conn, tenant), now, tz, grace):
-            items.append(
-                {
-                    "tenant_id": tenant,
-                    "period": str(waiting.period),
-                    "reason": waiting.reason,
-                    "why": waiting.why,
-                    "contract_ids": list(waiting.contract_ids),
-                    "due_at": instant_to_json(due_at(waiting.period, tz, grace)),
-                }
-            )
+    every = tenants.zones(conn, None if tenant_id is None else [tenant_id])
+    for n in range(0, len(every), CHUNK):  # three reads per thousand tenants
+        zones = every[n : n + CHUNK]
+        signed = signed_contracts_of(conn, zones)
+        closed = closes.closed_periods_of(conn, [tenant for tenant, _ in zones])
+        for tenant, tz in zones:
+            for waiting in waiting_periods(signed.get(tenant, []), closed.get(tenant, []), now, tz, grace):
+                items.append(
+                    {
+                        "tenant_id": tenant,
+                        "period": str(waiting.period),
+                        "reason": waiting.reason,
+                        "why": waiting.why,
+                        "contract_ids": list(waiting.contract_ids),
+                        "due_at": instant_to_json(due_at(waiting.period, tz, grace)),
+                    }
+                )
     return items
