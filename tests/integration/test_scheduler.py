@@ -56,13 +56,7 @@ def test_due_tenants_are_closed_a_chunk_per_message_and_an_older_message_still_c
 
     import workers.close
 
-    ids = [f"t-{uid}-{n}" for n in range(4)]
-    with kashi.engine.begin() as conn:
-        for tenant_id in ids:
-            tenants.create(conn, {"id": tenant_id, "name": tenant_id}, actor="test")
-    with freeze_time("2026-07-20T00:00:00Z"):
-        for tenant_id in ids:
-            sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
+    ids = _tenants_signed_before_due(kashi, [f"t-{uid}-{n}" for n in range(4)])
     broker = kashi._workers[0].broker
     sent = []
     enqueue = broker.enqueue
@@ -91,13 +85,7 @@ def test_a_scheduler_pass_reads_a_fixed_number_of_statements_however_many_tenant
     from workers.scheduler import due_closes
 
     def statements(count: int) -> tuple[int, int]:
-        ids = [f"t-{uid}-{count}-{n}" for n in range(count)]
-        with kashi.engine.begin() as conn:
-            for tenant_id in ids:
-                tenants.create(conn, {"id": tenant_id, "name": tenant_id}, actor="test")
-        with freeze_time("2026-07-20T00:00:00Z"):
-            for tenant_id in ids:
-                sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
+        ids = _tenants_signed_before_due(kashi, [f"t-{uid}-{count}-{n}" for n in range(count)])
         seen = []
         listener = lambda *args: seen.append(args[2])  # noqa: E731 - the statement text
         event.listen(kashi.engine, "before_cursor_execute", listener)
@@ -109,3 +97,14 @@ def test_a_scheduler_pass_reads_a_fixed_number_of_statements_however_many_tenant
         return len(seen), len(due)
 
     assert statements(2)[0] == statements(12)[0]  # not one read per tenant
+
+
+def _tenants_signed_before_due(kashi, ids: list[str]) -> list[str]:
+    """Shanghai tenants, each with a machine contract from 2026-08 signed before October was due."""
+    with kashi.engine.begin() as conn:
+        for tenant_id in ids:
+            tenants.create(conn, {"id": tenant_id, "name": tenant_id}, actor="test")
+    with freeze_time("2026-07-20T00:00:00Z"):
+        for tenant_id in ids:
+            sign(kashi, contract(f"c-{tenant_id}", tenant_id, MACHINES, start="2026-08-01T00:00:00+08:00"))
+    return ids
